@@ -1,0 +1,145 @@
+package hal
+
+import "time"
+
+// ButtonOptions tune the bell push's debounce.
+type ButtonOptions struct {
+	// Debounce is how long the line must stay released before the press
+	// counts as over, so bounces and AC chatter during a press never give a
+	// second ring. It adds no delay to the press itself: the ring fires on
+	// the first edge.
+	Debounce time.Duration
+	// MinPress, when > 0, rejects presses shorter than this (EMI spikes).
+	// The ring then fires MinPress after the edge, still stamped with the
+	// edge time.
+	MinPress time.Duration
+	// LongPress, when > 0, fires a LongPress event once the button has been
+	// held this long. A ring has already fired for the same press.
+	LongPress time.Duration
+}
+
+func (o *ButtonOptions) ensureDefaults() {
+	if o.Debounce <= 0 {
+		o.Debounce = 50 * time.Millisecond
+	}
+}
+
+type buttonState uint8
+
+const (
+	btnReleased  buttonState = iota // armed: the next active edge is a press
+	btnCandidate                    // active, waiting for MinPress to pass
+	btnHeld                         // pressed; waiting for a stable release
+)
+
+// ButtonLogic is the button's debounce state machine. It does no I/O: feed
+// it every edge with its time (Edge) and call Tick when Deadline passes.
+// The zero value is not usable; use NewButtonLogic.
+type ButtonLogic struct {
+	opts      ButtonOptions
+	state     buttonState
+	active    bool      // last level seen
+	lastEdge  time.Time // time of the last edge seen
+	pressAt   time.Time // edge time of the current press
+	longFired bool
+	rejected  uint64
+	presses   uint64
+}
+
+// NewButtonLogic returns a button state machine. If the line is already
+// active at start (a stuck or held button), no ring fires until it has been
+// released.
+func NewButtonLogic(opts ButtonOptions, now time.Time, active bool) *ButtonLogic {
+	opts.ensureDefaults()
+	b := &ButtonLogic{opts: opts, active: active, lastEdge: now}
+	if active {
+		b.state = btnHeld
+		b.longFired = true // a button held at boot is not a long press
+		b.pressAt = now
+	}
+	return b
+}
+
+// Edge records that the line changed to active (pressed) or inactive at t.
+// Edges must come in time order.
+func (b *ButtonLogic) Edge(t time.Time, active bool, emit func(Event)) {
+	b.Tick(t, emit) // settle timers that ran out before this edge
+	b.active = active
+	b.lastEdge = t
+	switch b.state {
+	case btnReleased:
+		if !active {
+			return
+		}
+		b.pressAt = t
+		b.longFired = false
+		if b.opts.MinPress > 0 {
+			b.state = btnCandidate
+			return
+		}
+		b.fire(emit)
+	case btnCandidate:
+		if !active {
+			// Released before MinPress: a glitch, not a press.
+			b.rejected++
+			b.state = btnReleased
+		}
+	case btnHeld:
+		// Bounces and chatter: the level is tracked, the release is judged
+		// in Tick once the line has been quiet and inactive for Debounce.
+	}
+}
+
+func (b *ButtonLogic) fire(emit func(Event)) {
+	b.state = btnHeld
+	b.presses++
+	emit(Event{Type: Ring, At: b.pressAt, Source: "button"})
+}
+
+// Tick advances the timers to t: a candidate press that lasted MinPress
+// fires, a held press becomes a long press, a quiet release re-arms.
+func (b *ButtonLogic) Tick(t time.Time, emit func(Event)) {
+	switch b.state {
+	case btnCandidate:
+		if b.active && !t.Before(b.pressAt.Add(b.opts.MinPress)) {
+			b.fire(emit)
+		}
+	}
+	if b.state != btnHeld {
+		return
+	}
+	// A long press needs the button held at the long-press time: active
+	// now, or its last release started only after that time.
+	if lp := b.opts.LongPress; lp > 0 && !b.longFired {
+		due := b.pressAt.Add(lp)
+		if !t.Before(due) && (b.active || !b.lastEdge.Before(due)) {
+			b.longFired = true
+			emit(Event{Type: LongPress, At: b.pressAt, Source: "button"})
+		}
+	}
+	if !b.active && !t.Before(b.lastEdge.Add(b.opts.Debounce)) {
+		b.state = btnReleased
+	}
+}
+
+// Deadline is the next time Tick has something to decide, if any.
+func (b *ButtonLogic) Deadline() (time.Time, bool) {
+	switch b.state {
+	case btnCandidate:
+		return b.pressAt.Add(b.opts.MinPress), true
+	case btnHeld:
+		if !b.active {
+			return b.lastEdge.Add(b.opts.Debounce), true
+		}
+		if lp := b.opts.LongPress; lp > 0 && !b.longFired {
+			return b.pressAt.Add(lp), true
+		}
+	}
+	return time.Time{}, false
+}
+
+// Pressed reports whether the button is currently held (debounced).
+func (b *ButtonLogic) Pressed() bool { return b.state == btnHeld }
+
+// Counts returns how many presses fired and how many glitches were rejected.
+func (b *ButtonLogic) Counts() (presses, rejected uint64) { return b.presses, b.rejected }

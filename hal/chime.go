@@ -1,0 +1,105 @@
+package hal
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"periph.io/x/conn/v3/gpio"
+)
+
+// ChimeOptions tune the chime relay.
+type ChimeOptions struct {
+	ActiveLow bool          // relay boards that switch on a low level
+	Pulse     time.Duration // how long the relay closes per ring; default 250ms
+	Enabled   bool          // initial state of the enable switch
+	Clock     clockwork.Clock
+	Logger    *slog.Logger
+}
+
+func (o *ChimeOptions) ensureDefaults() {
+	if o.Pulse <= 0 {
+		o.Pulse = 250 * time.Millisecond
+	}
+	if o.Clock == nil {
+		o.Clock = clockwork.NewRealClock()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// Chime pulses a relay that rings the house's existing chime. Run's
+// goroutine owns the pin; Ring only asks for a pulse and never blocks.
+type Chime struct {
+	pin     gpio.PinOut
+	opts    ChimeOptions
+	req     chan struct{}
+	enabled atomic.Bool
+	pulses  atomic.Uint64
+}
+
+// NewChime returns a chime on pin. It starts nothing.
+func NewChime(pin gpio.PinOut, opts ChimeOptions) *Chime {
+	opts.ensureDefaults()
+	c := &Chime{pin: pin, opts: opts, req: make(chan struct{}, 1)}
+	c.enabled.Store(opts.Enabled)
+	return c
+}
+
+// Ring asks for one pulse. Rings that arrive while a pulse is running or
+// pending fold into it. A disabled chime ignores them.
+func (c *Chime) Ring() {
+	if !c.enabled.Load() {
+		return
+	}
+	select {
+	case c.req <- struct{}{}:
+	default:
+	}
+}
+
+// SetEnabled flips the enable switch.
+func (c *Chime) SetEnabled(on bool) { c.enabled.Store(on) }
+
+// Enabled reports the enable switch.
+func (c *Chime) Enabled() bool { return c.enabled.Load() }
+
+// Pulses counts the pulses given since start.
+func (c *Chime) Pulses() uint64 { return c.pulses.Load() }
+
+func (c *Chime) level(on bool) gpio.Level { return gpio.Level(on != c.opts.ActiveLow) }
+
+// Run drives the relay until ctx is done, then leaves it open (safe level).
+func (c *Chime) Run(ctx context.Context) error {
+	if err := c.pin.Out(c.level(false)); err != nil {
+		return fmt.Errorf("hal: chime %s: set output: %w", c.pin, err)
+	}
+	defer func() {
+		if err := c.pin.Out(c.level(false)); err != nil {
+			c.opts.Logger.Error("hal: chime: release relay", "pin", c.pin.String(), "err", err)
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-c.req:
+		}
+		if err := c.pin.Out(c.level(true)); err != nil {
+			c.opts.Logger.Error("hal: chime: close relay", "pin", c.pin.String(), "err", err)
+			continue
+		}
+		c.pulses.Add(1)
+		select {
+		case <-ctx.Done():
+		case <-c.opts.Clock.After(c.opts.Pulse):
+		}
+		if err := c.pin.Out(c.level(false)); err != nil {
+			c.opts.Logger.Error("hal: chime: open relay", "pin", c.pin.String(), "err", err)
+		}
+	}
+}

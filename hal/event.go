@@ -1,0 +1,26 @@
+package hal
+
+import (
+	"time"
+)
+
+// EventType says what happened at the door.
+type EventType string
+
+// The event types hal produces. They are part of the MQTT contract.
+const (
+	Ring        EventType = "ring"
+	LongPress   EventType = "long_press"
+	MotionStart EventType = "motion_start"
+	MotionEnd   EventType = "motion_end"
+)
+
+// Event is one thing that happened on an input line.
+type Event struct {
+	Type EventType
+	// At is the time of the edge that caused the event (for MotionEnd: the
+	// moment the hold time ran out), not the time it was handled.
+	At time.Time
+	// Source names the input ("button", "pir").
+	Source string
+}

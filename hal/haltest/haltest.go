@@ -1,0 +1,70 @@
+// Package haltest provides stand-ins for the doorbell's GPIO lines: pins
+// that sim mode and tests drive by hand, through the same hal code as real
+// lines.
+package haltest
+
+import (
+	"context"
+	"time"
+
+	"periph.io/x/conn/v3/gpio"
+	"periph.io/x/conn/v3/gpio/gpiotest"
+)
+
+// Pin is a simulated input or output line: a periph gpiotest.Pin with a
+// buffered edge queue, plus helpers that play presses and bounce patterns.
+type Pin struct {
+	*gpiotest.Pin
+}
+
+// NewPin returns a pin at level l with room for 1024 queued edges.
+func NewPin(name string, l gpio.Level) *Pin {
+	return &Pin{Pin: &gpiotest.Pin{N: name, L: l, EdgesChan: make(chan gpio.Level, 1024)}}
+}
+
+// Set queues an edge to level l. The reader sees the new level when it
+// takes the edge, as on a real line.
+func (p *Pin) Set(l gpio.Level) { p.EdgesChan <- l }
+
+// Press holds the line at its active level for hold, then releases it.
+// activeLow says which level is active. It returns at once; the release
+// happens in the background unless ctx ends first.
+func (p *Pin) Press(ctx context.Context, activeLow bool, hold time.Duration) {
+	p.Set(gpio.Level(!activeLow))
+	go func() {
+		t := time.NewTimer(hold)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		p.Set(gpio.Level(activeLow))
+	}()
+}
+
+// Level returns the line's current level (what an output was last set to).
+func (p *Pin) Level() gpio.Level { return p.Read() }
+
+// Step is one edge of a recorded pattern: after Wait, the line goes to Level.
+type Step struct {
+	Wait  time.Duration
+	Level gpio.Level
+}
+
+// Play drives the line through steps with real sleeps, for end-to-end
+// tests of the whole input path.
+func (p *Pin) Play(ctx context.Context, steps []Step) error {
+	for _, s := range steps {
+		if s.Wait > 0 {
+			t := time.NewTimer(s.Wait)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			}
+		}
+		p.Set(s.Level)
+	}
+	return nil
+}
