@@ -1,0 +1,139 @@
+// Package mqttpub is doorbelld's MQTT client: one paho connection to the
+// home's broker, with the availability topic kept true ("online" retained
+// after every connect, "offline" as Last Will and on clean shutdown).
+//
+// Publish never blocks the caller: it hands the message to paho and
+// returns its token. paho is configured against its known loss modes: a
+// write timeout, unordered delivery so a slow ack never stalls the client,
+// retrying the first connect and reconnecting with a bounded interval.
+package mqttpub
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+)
+
+// Availability payloads on the status topic.
+const (
+	Online  = "online"
+	Offline = "offline"
+)
+
+// Options configure the client.
+type Options struct {
+	Broker      string // tcp://host:port or ssl://host:port
+	ClientID    string
+	Username    string
+	Password    string // never logged
+	StatusTopic string // availability topic: Last Will "offline", "online" on connect
+	// OnConnect runs after every (re)connect, once "online" is queued; use it
+	// to publish retained state. It must not block.
+	OnConnect func()
+	Logger    *slog.Logger
+	// MaxReconnectInterval bounds the reconnect backoff. Default 10s.
+	MaxReconnectInterval time.Duration
+}
+
+func (o *Options) ensureDefaults() {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.MaxReconnectInterval <= 0 {
+		o.MaxReconnectInterval = 10 * time.Second
+	}
+}
+
+// Client is a connection to the broker.
+type Client struct {
+	opts      Options
+	c         paho.Client
+	connected atomic.Bool
+}
+
+// New configures a client. It connects nothing until Connect.
+func New(opts Options) *Client {
+	opts.ensureDefaults()
+	cl := &Client{opts: opts}
+	o := paho.NewClientOptions().
+		AddBroker(opts.Broker).
+		SetClientID(opts.ClientID).
+		SetUsername(opts.Username).
+		SetPassword(opts.Password).
+		SetCleanSession(true).
+		SetOrderMatters(false).
+		SetWriteTimeout(10 * time.Second).
+		SetConnectTimeout(10 * time.Second).
+		SetKeepAlive(30 * time.Second).
+		SetAutoReconnect(true).
+		SetConnectRetry(true).
+		SetConnectRetryInterval(2 * time.Second).
+		SetMaxReconnectInterval(opts.MaxReconnectInterval).
+		SetWill(opts.StatusTopic, Offline, 1, true).
+		SetOnConnectHandler(func(paho.Client) {
+			cl.connected.Store(true)
+			opts.Logger.Info("mqtt: connected", "broker", opts.Broker, "client_id", opts.ClientID)
+			cl.c.Publish(opts.StatusTopic, 1, true, Online)
+			if opts.OnConnect != nil {
+				opts.OnConnect()
+			}
+		}).
+		SetConnectionLostHandler(func(_ paho.Client, err error) {
+			cl.connected.Store(false)
+			opts.Logger.Warn("mqtt: connection lost, reconnecting", "broker", opts.Broker, "err", err)
+		})
+	cl.c = paho.NewClient(o)
+	return cl
+}
+
+// Connect starts connecting in the background; paho retries until it
+// succeeds. Messages published meanwhile wait in paho's store.
+func (c *Client) Connect() {
+	c.opts.Logger.Info("mqtt: connecting", "broker", c.opts.Broker, "client_id", c.opts.ClientID, "user", c.opts.Username)
+	c.c.Connect()
+}
+
+// Connected reports whether the broker connection is up.
+func (c *Client) Connected() bool { return c.connected.Load() }
+
+// Publish queues a message and returns at once. The token completes when
+// the broker has it (PUBACK for QoS 1) or publishing failed.
+func (c *Client) Publish(topic string, qos byte, retained bool, payload []byte) paho.Token {
+	return c.c.Publish(topic, qos, retained, payload)
+}
+
+// Subscribe subscribes with handler; the subscription is renewed on
+// reconnect by the caller's OnConnect if needed.
+func (c *Client) Subscribe(filter string, qos byte, h paho.MessageHandler) paho.Token {
+	return c.c.Subscribe(filter, qos, h)
+}
+
+// Run waits for ctx, then publishes "offline" (retained) and disconnects
+// cleanly, all within about a second.
+func (c *Client) Run(ctx context.Context) error {
+	<-ctx.Done()
+	if c.c.IsConnected() {
+		t := c.c.Publish(c.opts.StatusTopic, 1, true, Offline)
+		if !t.WaitTimeout(time.Second) || t.Error() != nil {
+			c.opts.Logger.Warn("mqtt: publish offline on shutdown", "err", t.Error())
+		}
+	}
+	c.c.Disconnect(250)
+	c.connected.Store(false)
+	return nil
+}
+
+// Wait waits for t up to timeout and returns its error, naming what.
+func Wait(t paho.Token, timeout time.Duration, what string) error {
+	if !t.WaitTimeout(timeout) {
+		return fmt.Errorf("mqtt: %s: no acknowledgement within %v", what, timeout)
+	}
+	if err := t.Error(); err != nil {
+		return fmt.Errorf("mqtt: %s: %w", what, err)
+	}
+	return nil
+}

@@ -1,0 +1,75 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+type fakeBackend struct{ jpeg []byte }
+
+func (f fakeBackend) Status() any { return map[string]string{"camera": "ok"} }
+func (f fakeBackend) LatestJPEG(context.Context) ([]byte, error) {
+	if f.jpeg == nil {
+		return nil, errors.New("camera unavailable")
+	}
+	return f.jpeg, nil
+}
+
+type fakeSim struct {
+	rings  int
+	motion []bool
+}
+
+func (f *fakeSim) Ring() error          { f.rings++; return nil }
+func (f *fakeSim) Motion(on bool) error { f.motion = append(f.motion, on); return nil }
+
+func do(t *testing.T, h http.Handler, method, path string) (int, string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(method, path, nil))
+	b, _ := io.ReadAll(rec.Result().Body)
+	return rec.Code, string(b)
+}
+
+func TestSimEndpoints(t *testing.T) {
+	sim := &fakeSim{}
+	s := New(Options{Backend: fakeBackend{jpeg: []byte{0xff, 0xd8}}, Sim: sim})
+	h := s.srv.Handler
+	tests := []struct {
+		method, path string
+		code         int
+	}{
+		{"POST", "/api/sim/ring", 202},
+		{"POST", "/api/sim/motion?state=on", 202},
+		{"POST", "/api/sim/motion?state=off", 202},
+		{"POST", "/api/sim/motion?state=banana", 400},
+		{"POST", "/api/sim/motion", 400},
+		{"GET", "/api/sim/ring", 405},
+		{"GET", "/healthz", 200},
+		{"GET", "/api/status", 200},
+		{"GET", "/api/snapshot.jpg", 200},
+	}
+	for _, tt := range tests {
+		if code, body := do(t, h, tt.method, tt.path); code != tt.code {
+			t.Errorf("%s %s = %d %q, want %d", tt.method, tt.path, code, body, tt.code)
+		}
+	}
+	if sim.rings != 1 || len(sim.motion) != 2 || !sim.motion[0] || sim.motion[1] {
+		t.Errorf("sim saw rings=%d motion=%v, want 1 ring and on,off", sim.rings, sim.motion)
+	}
+}
+
+func TestNoSimEndpointsOutsideSim(t *testing.T) {
+	s := New(Options{Backend: fakeBackend{}})
+	if code, _ := do(t, s.srv.Handler, "POST", "/api/sim/ring"); code != 404 {
+		t.Errorf("POST /api/sim/ring outside sim = %d, want 404", code)
+	}
+	if code, body := do(t, s.srv.Handler, "GET", "/api/snapshot.jpg"); code != 503 || !strings.Contains(body, "unavailable") {
+		t.Errorf("snapshot without camera = %d %q, want 503 naming the cause", code, body)
+	}
+}
