@@ -1,0 +1,348 @@
+package capture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+)
+
+// ErrUnavailable is returned (wrapped) by Camera.Snapshot when there is no
+// frame to answer with: no camera, a camera that has not delivered a frame
+// yet, or none near the time asked for.
+var ErrUnavailable = errors.New("camera unavailable")
+
+// errStreamEnded is what Camera records when a Source returns nil before
+// its context is done.
+var errStreamEnded = errors.New("stream ended")
+
+// Source is a camera device. Stream opens it, calls started with the
+// format the driver really chose, then calls push for every frame, and
+// returns nil when ctx is done or an error when the device fails. Stream
+// calls started and push from one goroutine, one call at a time; push must
+// not retain data after it returns.
+type Source interface {
+	Stream(ctx context.Context, started func(Format), push func(data []byte, at time.Time)) error
+}
+
+// Options configures a Camera. The zero value is usable: see the defaults
+// on each field.
+type Options struct {
+	Clock      clockwork.Clock // default: the real clock
+	Logger     *slog.Logger    // default: slog.Default()
+	MinBackoff time.Duration   // first retry delay after a failure; default 1s
+	MaxBackoff time.Duration   // retry delay cap; default 30s
+	// JPEGQuality is used when a raw (YUYV) frame is encoded for a
+	// snapshot: 1..100, default 85.
+	JPEGQuality int
+	// MaxSkew is how far from the requested time a snapshot frame may be;
+	// a farther frame is not an answer (ErrUnavailable). Default 2s.
+	MaxSkew time.Duration
+	// MaxWait bounds how long Snapshot waits for the next frame when no
+	// frame as recent as the requested time is buffered yet; default two
+	// frame intervals (or 250ms if the frame rate is unknown). Snapshot
+	// also returns when its context is done.
+	MaxWait time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.Clock == nil {
+		o.Clock = clockwork.NewRealClock()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = time.Second
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 30 * time.Second
+	}
+	o.MaxBackoff = max(o.MaxBackoff, o.MinBackoff)
+	if o.JPEGQuality <= 0 || o.JPEGQuality > 100 {
+		o.JPEGQuality = 85
+	}
+	if o.MaxSkew <= 0 {
+		o.MaxSkew = 2 * time.Second
+	}
+	return o
+}
+
+// Status is a Camera's state, for health reports and the web UI.
+type Status struct {
+	Available bool   // a stream is running (started was called, no error since)
+	Format    Format // the format of the running or last stream
+	// LastError is the error that ended the last stream; it is kept after
+	// the camera recovers, for diagnostics. Empty if no stream failed.
+	LastError string
+	Frames    uint64    // frames received from the source since New
+	Dropped   uint64    // frames the ring refused (empty or too large)
+	Since     time.Time // when Available last changed (or New, if never)
+}
+
+// Camera runs a Source, keeps its frames in a Ring and answers snapshot
+// requests. A missing or failing camera is a degraded mode, not an error:
+// Run keeps retrying with exponential backoff, and Snapshot returns
+// ErrUnavailable meanwhile.
+type Camera struct {
+	src  Source
+	ring *Ring
+	opts Options
+	log  *slog.Logger
+	clk  clockwork.Clock
+
+	frames atomic.Uint64
+
+	mu        sync.Mutex
+	available bool
+	format    Format
+	lastErr   string
+	since     time.Time
+	waiters   []chan struct{} // closed at the next frame; see nextFrame
+	nWaiters  atomic.Int32    // len(waiters), read without mu by push
+	streamOK  bool            // the current stream has delivered a frame
+	announced int             // state last logged: 0 none, 1 up, -1 down
+}
+
+// New returns a Camera that captures from src into ring. It starts nothing:
+// call Run.
+func New(src Source, ring *Ring, opts Options) *Camera {
+	opts = opts.withDefaults()
+	return &Camera{
+		src:   src,
+		ring:  ring,
+		opts:  opts,
+		log:   opts.Logger,
+		clk:   opts.Clock,
+		since: opts.Clock.Now(),
+	}
+}
+
+// Ring returns the ring the camera fills.
+func (c *Camera) Ring() *Ring { return c.ring }
+
+// Run streams from the source until ctx is done, restarting it after each
+// failure with exponential backoff (MinBackoff doubling up to MaxBackoff;
+// back to MinBackoff after a stream that delivered frames). It logs each
+// change between available and unavailable once. Run returns nil when ctx
+// is done: a camera failure is never Run's error.
+func (c *Camera) Run(ctx context.Context) error {
+	backoff := c.opts.MinBackoff
+	for {
+		c.mu.Lock()
+		c.streamOK = false
+		c.mu.Unlock()
+
+		err := c.src.Stream(ctx, c.started, c.push)
+		if ctx.Err() != nil {
+			c.stopped(nil)
+			return nil
+		}
+		if err == nil {
+			err = errStreamEnded
+		}
+		if c.stopped(err) {
+			backoff = c.opts.MinBackoff
+		}
+		c.log.Debug("camera: retrying", "in", backoff, "err", err)
+		if !c.sleep(ctx, backoff) {
+			return nil
+		}
+		backoff = min(2*backoff, c.opts.MaxBackoff)
+	}
+}
+
+// sleep waits for d on the camera's clock; false if ctx is done first.
+func (c *Camera) sleep(ctx context.Context, d time.Duration) bool {
+	t := c.clk.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.Chan():
+		return true
+	}
+}
+
+// started is the Source's started callback.
+func (c *Camera) started(f Format) {
+	c.mu.Lock()
+	c.available = true
+	c.format = f
+	c.since = c.clk.Now()
+	announce := c.announced != 1
+	c.announced = 1
+	c.mu.Unlock()
+	if announce {
+		c.log.Info("camera: available", "format", f.String())
+	}
+}
+
+// stopped records the end of a stream (err nil: shut down) and reports
+// whether the stream had delivered frames.
+func (c *Camera) stopped(err error) (hadFrames bool) {
+	c.mu.Lock()
+	hadFrames = c.streamOK
+	if c.available {
+		c.available = false
+		c.since = c.clk.Now()
+	}
+	announce := false
+	if err != nil {
+		c.lastErr = err.Error()
+		announce = c.announced != -1
+		c.announced = -1
+	}
+	c.mu.Unlock()
+	if announce {
+		c.log.Warn("camera: unavailable, will retry", "err", err)
+	}
+	return hadFrames
+}
+
+// push is the Source's push callback: store the frame and wake snapshot
+// waiters. It does not allocate.
+func (c *Camera) push(data []byte, at time.Time) {
+	c.mu.Lock()
+	f := c.format
+	c.streamOK = true
+	c.mu.Unlock()
+
+	c.frames.Add(1)
+	c.ring.Push(data, at, f)
+	if c.nWaiters.Load() > 0 {
+		c.mu.Lock()
+		for i, w := range c.waiters {
+			close(w)
+			c.waiters[i] = nil
+		}
+		c.waiters = c.waiters[:0]
+		c.nWaiters.Store(0)
+		c.mu.Unlock()
+	}
+}
+
+// nextFrame returns a channel closed when the next frame has been stored.
+func (c *Camera) nextFrame() <-chan struct{} {
+	ch := make(chan struct{})
+	c.mu.Lock()
+	c.waiters = append(c.waiters, ch)
+	c.nWaiters.Store(int32(len(c.waiters)))
+	c.mu.Unlock()
+	return ch
+}
+
+// Status returns the camera's current state.
+func (c *Camera) Status() Status {
+	st := c.ring.Stats()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return Status{
+		Available: c.available,
+		Format:    c.format,
+		LastError: c.lastErr,
+		Frames:    c.frames.Load(),
+		Dropped:   st.Dropped,
+		Since:     c.since,
+	}
+}
+
+// Snapshot is one still image.
+type Snapshot struct {
+	JPEG   []byte    // a complete JPEG file; owned by the caller
+	At     time.Time // when the frame was captured
+	Format Format    // the format the frame was captured in
+}
+
+// Snapshot returns the buffered frame nearest to at, as a JPEG. If no
+// frame as recent as at is buffered yet and the camera is streaming, it
+// first waits for the next one (at most MaxWait, and not after ctx is
+// done), so the answer is within about one frame of at. MJPEG frames are
+// returned as captured (with the standard Huffman tables inserted if the
+// camera left them out); YUYV frames are encoded to JPEG.
+//
+// It returns an error wrapping ErrUnavailable if there is no frame within
+// MaxSkew of at, and ctx.Err() (wrapped) if ctx is done first.
+func (c *Camera) Snapshot(ctx context.Context, at time.Time) (Snapshot, error) {
+	if err := c.waitFor(ctx, at); err != nil {
+		return Snapshot{}, fmt.Errorf("capture: snapshot at %s: %w", at.Format(time.RFC3339Nano), err)
+	}
+	fr, ok := c.ring.Nearest(at)
+	if !ok {
+		return Snapshot{}, fmt.Errorf("capture: snapshot at %s: no frame: %w", at.Format(time.RFC3339Nano), ErrUnavailable)
+	}
+	if skew := absDur(fr.At.Sub(at)); skew > c.opts.MaxSkew {
+		return Snapshot{}, fmt.Errorf("capture: snapshot at %s: nearest frame is %s away (max %s): %w",
+			at.Format(time.RFC3339Nano), skew.Round(time.Millisecond), c.opts.MaxSkew, ErrUnavailable)
+	}
+	img, err := EncodeJPEG(fr, c.opts.JPEGQuality)
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("capture: snapshot at %s: %w", at.Format(time.RFC3339Nano), err)
+	}
+	return Snapshot{JPEG: img, At: fr.At, Format: fr.Format}, nil
+}
+
+// waitFor waits until the ring holds a frame taken at or after at, the
+// camera stops streaming, MaxWait has passed, or ctx is done (the only
+// error).
+func (c *Camera) waitFor(ctx context.Context, at time.Time) error {
+	var deadline clockwork.Timer
+	defer func() {
+		if deadline != nil {
+			deadline.Stop()
+		}
+	}()
+	for {
+		// Register before looking, so a frame pushed in between is not
+		// missed.
+		next := c.nextFrame()
+		_, newest, n := c.ring.Span()
+		c.mu.Lock()
+		streaming, f := c.available, c.format
+		c.mu.Unlock()
+		if (n > 0 && !newest.Before(at)) || !streaming {
+			c.dropWaiter(next)
+			return nil
+		}
+		if deadline == nil {
+			wait := c.opts.MaxWait
+			if wait <= 0 {
+				wait = 2 * f.Interval()
+				if wait <= 0 {
+					wait = 250 * time.Millisecond
+				}
+			}
+			deadline = c.clk.NewTimer(wait)
+		}
+		select {
+		case <-next:
+		case <-deadline.Chan():
+			c.dropWaiter(next)
+			return nil
+		case <-ctx.Done():
+			c.dropWaiter(next)
+			return ctx.Err()
+		}
+	}
+}
+
+// dropWaiter removes a waiter channel that is no longer wanted.
+func (c *Camera) dropWaiter(ch <-chan struct{}) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, w := range c.waiters {
+		if w == ch {
+			last := len(c.waiters) - 1
+			c.waiters[i] = c.waiters[last]
+			c.waiters[last] = nil
+			c.waiters = c.waiters[:last]
+			c.nWaiters.Store(int32(len(c.waiters)))
+			return
+		}
+	}
+}
