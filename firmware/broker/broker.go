@@ -47,9 +47,9 @@ func New(opts Options) *Broker {
 // Start binds the listener and starts serving. It fails at once when the
 // address is taken, so the daemon can say so before anything else starts.
 func (b *Broker) Start() error {
-	// mochi logs every connection at info; keep it to warnings.
+	// mochi logs every connection at info and every disconnect at warn; keep errors.
 	srv := mqtt.New(&mqtt.Options{
-		Logger: slog.New(minLevel{b.opts.Logger.Handler(), slog.LevelWarn}).With("component", "broker"),
+		Logger: slog.New(minLevel{b.opts.Logger.Handler(), slog.LevelError}).With("component", "broker"),
 	})
 	var hook mqtt.Hook = new(auth.AllowHook)
 	var cfg any

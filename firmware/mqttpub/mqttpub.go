@@ -66,12 +66,12 @@ func New(opts Options) *Client {
 		SetPassword(opts.Password).
 		SetCleanSession(true).
 		SetOrderMatters(false).
-		SetWriteTimeout(10 * time.Second).
-		SetConnectTimeout(10 * time.Second).
-		SetKeepAlive(30 * time.Second).
+		SetWriteTimeout(10*time.Second).
+		SetConnectTimeout(10*time.Second).
+		SetKeepAlive(30*time.Second).
 		SetAutoReconnect(true).
 		SetConnectRetry(true).
-		SetConnectRetryInterval(2 * time.Second).
+		SetConnectRetryInterval(2*time.Second).
 		SetMaxReconnectInterval(opts.MaxReconnectInterval).
 		SetWill(opts.StatusTopic, Offline, 1, true).
 		SetOnConnectHandler(func(paho.Client) {

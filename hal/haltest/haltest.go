@@ -22,6 +22,16 @@ func NewPin(name string, l gpio.Level) *Pin {
 	return &Pin{Pin: &gpiotest.Pin{N: name, L: l, EdgesChan: make(chan gpio.Level, 1024)}}
 }
 
+// In implements gpio.PinIn. Unlike gpiotest.Pin it keeps the line's level
+// and any queued edges: a simulated line has a state of its own, and a
+// press queued before the reader configured the pin is not lost.
+func (p *Pin) In(pull gpio.Pull, _ gpio.Edge) error {
+	p.Lock()
+	defer p.Unlock()
+	p.P = pull
+	return nil
+}
+
 // Set queues an edge to level l. The reader sees the new level when it
 // takes the edge, as on a real line.
 func (p *Pin) Set(l gpio.Level) { p.EdgesChan <- l }

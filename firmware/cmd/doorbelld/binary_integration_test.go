@@ -1,0 +1,136 @@
+//go:build integration
+
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"image/jpeg"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+)
+
+// The real binary, as a user runs it, against the Mosquitto that
+// scripts/test.sh started.
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+type message struct {
+	topic    string
+	payload  []byte
+	retained bool
+}
+
+func TestBinarySimAgainstMosquitto(t *testing.T) {
+	broker := os.Getenv("DOORBELL_TEST_BROKER")
+	if broker == "" {
+		t.Fatal("DOORBELL_TEST_BROKER not set: run through scripts/test.sh")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "doorbelld")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	prefix := fmt.Sprintf("bintest%d", os.Getpid())
+	httpAddr := freeAddr(t)
+	cfg := writeConfig(t, fmt.Sprintf(`
+device: {id: front, name: Front door}
+mqtt: {broker: %q, topic_prefix: %s}
+http: {listen: %q}
+storage: {dir: %q}
+camera: {fps: 10}
+`, broker, prefix, httpAddr, filepath.Join(dir, "state")))
+
+	msgs := make(chan message, 100)
+	sub := paho.NewClient(paho.NewClientOptions().AddBroker(broker).SetClientID(prefix + "-sub"))
+	if tok := sub.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer sub.Disconnect(100)
+	sub.Subscribe(prefix+"/#", 1, func(_ paho.Client, m paho.Message) {
+		msgs <- message{m.Topic(), append([]byte(nil), m.Payload()...), m.Retained()}
+	}).Wait()
+	want := func(topic string) message {
+		t.Helper()
+		deadline := time.After(10 * time.Second)
+		for {
+			select {
+			case m := <-msgs:
+				if m.topic == topic {
+					return m
+				}
+			case <-deadline:
+				t.Fatalf("nothing on %s", topic)
+			}
+		}
+	}
+
+	for round, stop := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
+		cmd := exec.Command(bin, "--sim", "--config", cfg)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if m := want(prefix + "/front/status"); string(m.payload) != "online" {
+			t.Fatalf("round %d: status %q, want online\n%s", round, m.payload, stderr.String())
+		}
+		// Ring once the HTTP API is up and the camera streams.
+		time.Sleep(500 * time.Millisecond)
+		resp, err := http.Post("http://"+httpAddr+"/api/sim/ring", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 202 {
+			t.Fatalf("POST /api/sim/ring = %d", resp.StatusCode)
+		}
+		var ev map[string]any
+		if err := json.Unmarshal(want(prefix+"/front/event").payload, &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev["event_type"] != "ring" || ev["device"] != "front" || ev["snapshot"] == nil {
+			t.Errorf("event %v", ev)
+		}
+		if _, err := jpeg.Decode(bytes.NewReader(want(prefix + "/front/snapshot").payload)); err != nil {
+			t.Errorf("snapshot does not decode: %v", err)
+		}
+
+		start := time.Now()
+		cmd.Process.Signal(stop)
+		err = cmd.Wait()
+		took := time.Since(start)
+		switch stop {
+		case syscall.SIGTERM:
+			if err != nil || took > 2*time.Second {
+				t.Errorf("SIGTERM: exit %v after %v, want 0 within 2s\n%s", err, took, stderr.String())
+			}
+		case syscall.SIGKILL:
+			// The broker publishes the Last Will for us.
+		}
+		if m := want(prefix + "/front/status"); string(m.payload) != "offline" {
+			t.Errorf("after %v: status %q, want offline", stop, m.payload)
+		}
+	}
+	// Clear the retained messages this test left on the shared broker.
+	for _, topic := range []string{"status", "health", "snapshot", "snapshot/info"} {
+		sub.Publish(prefix+"/front/"+topic, 1, true, []byte{}).Wait()
+	}
+}

@@ -1,0 +1,132 @@
+// Command doorbelld is the doorbell daemon: it reads the button and the PIR
+// sensor, keeps the last seconds of video in RAM, and publishes events and
+// snapshots to the home's own MQTT broker. Nothing goes anywhere else.
+//
+//	doorbelld [--config FILE]                 run on the board (default /etc/doorbell/config.yaml)
+//	doorbelld --sim [--config FILE]           run on a laptop: simulated button, PIR and camera
+//	doorbelld --check-config --config FILE    validate a config: exit 0, or 2 with one line per problem
+//	doorbelld --version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/doorbelld/doorbelld/firmware/config"
+	"github.com/doorbelld/doorbelld/firmware/daemon"
+)
+
+// version is stamped by scripts/build.sh with -ldflags "-X main.version=...".
+var version = "dev"
+
+const defaultConfig = "/etc/doorbell/config.yaml"
+
+func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+
+func fullVersion() string {
+	v := version
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 && v == "dev" {
+				v += "+" + s.Value[:12]
+			}
+		}
+	}
+	return v
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("doorbelld", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "config file (default "+defaultConfig+"; none in --sim mode)")
+	sim := fs.Bool("sim", false, "simulated button, PIR and camera; embedded broker unless the config names one")
+	check := fs.Bool("check-config", false, "validate the config file and exit: 0 valid, 2 invalid")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "doorbelld: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, "doorbelld", fullVersion())
+		return 0
+	}
+
+	cfg, err := loadConfig(*cfgPath, *sim)
+	if err != nil {
+		var probs config.Errors
+		if errors.As(err, &probs) {
+			fmt.Fprintf(stderr, "doorbelld: config %s is invalid:\n", pathOr(*cfgPath))
+			for _, p := range probs {
+				fmt.Fprintln(stderr, p.Error())
+			}
+		} else {
+			fmt.Fprintln(stderr, "doorbelld:", err)
+		}
+		return 2
+	}
+	if *check {
+		fmt.Fprintf(stdout, "config %s is valid\n", pathOr(*cfgPath))
+		return 0
+	}
+
+	log := newLogger(cfg.Log, stderr)
+	slog.SetDefault(log)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	d, err := daemon.New(daemon.Options{Config: cfg, Sim: *sim, Version: fullVersion(), Logger: log})
+	if err != nil {
+		log.Error("doorbelld: start", "err", err)
+		return 1
+	}
+	if *sim {
+		go d.Terminal(stdin)
+		log.Info("sim mode: press Enter to ring (l+Enter: long press, m+Enter: toggle motion)",
+			"http", cfg.HTTP.Listen, "watch", "mosquitto_sub -h 127.0.0.1 -t '"+cfg.MQTT.TopicPrefix+"/#' -v")
+	}
+	if err := d.Run(ctx); err != nil {
+		log.Error("doorbelld: stopped on error", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func pathOr(p string) string {
+	if p == "" {
+		return defaultConfig
+	}
+	return p
+}
+
+func loadConfig(path string, sim bool) (config.Config, error) {
+	if sim {
+		if path == "" {
+			c := config.SimDefault()
+			err := c.Validate(true)
+			return c, err
+		}
+		return config.LoadSim(path, config.SimDefault())
+	}
+	return config.Load(pathOr(path), config.Default())
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(c.Level))
+	o := &slog.HandlerOptions{Level: lvl}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, o))
+	}
+	return slog.New(slog.NewTextHandler(w, o))
+}

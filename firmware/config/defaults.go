@@ -1,0 +1,65 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Default returns the production defaults: a real Raspberry Pi with a
+// camera at /dev/video0, state in /var/lib/doorbell, the embedded MQTT
+// broker on 127.0.0.1:1883 and the web API on 127.0.0.1:8080.
+// gpio.button.line has no default: a real install must name it.
+// mqtt.client_id is left empty; Parse and Validate derive it from device.id.
+func Default() Config {
+	return Config{
+		Device: Device{ID: "doorbell", Name: "Doorbell"},
+		MQTT: MQTT{
+			Listen:          "127.0.0.1:1883",
+			TopicPrefix:     "doorbell",
+			DiscoveryPrefix: "homeassistant",
+		},
+		HTTP: HTTP{Listen: "127.0.0.1:8080"},
+		GPIO: GPIO{
+			Button: Button{
+				ActiveLow: true,
+				Pull:      "up",
+				Debounce:  Dur(50 * time.Millisecond),
+				LongPress: Dur(2 * time.Second),
+			},
+			PIR:   PIR{Pull: "down", Hold: Dur(30 * time.Second)},
+			Chime: Chime{Pulse: Dur(250 * time.Millisecond), Enabled: true},
+		},
+		Camera: Camera{Device: "/dev/video0", Width: 640, Height: 480, FPS: 15, Format: "auto"},
+		Capture: Capture{
+			PreRoll:   Dur(5 * time.Second),
+			PostRoll:  Dur(10 * time.Second),
+			RingBytes: Bytes(64 << 20),
+		},
+		Storage: Storage{Dir: "/var/lib/doorbell"},
+		Log:     Log{Level: "info", Format: "text"},
+	}
+}
+
+// SimDefault returns Default adjusted for the simulator on a workstation:
+// the simulated camera, and state in <user cache dir>/doorbelld-sim (or
+// <temp dir>/doorbelld-sim when there is no user cache dir).
+func SimDefault() Config {
+	c := Default()
+	c.Camera.Device = "sim"
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	c.Storage.Dir = filepath.Join(dir, "doorbelld-sim")
+	return c
+}
+
+// fillDerived fills the values that default to other values: an empty
+// mqtt.client_id becomes "doorbelld-<device.id>". Parse and Validate call
+// it, so a Config that went through either has them filled.
+func (c *Config) fillDerived() {
+	if c.MQTT.ClientID == "" {
+		c.MQTT.ClientID = "doorbelld-" + c.Device.ID
+	}
+}

@@ -1,0 +1,157 @@
+package config
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden.yaml")
+
+// TestGolden parses each input, checks it validates, and compares the
+// marshalled result with its golden file.
+func TestGolden(t *testing.T) {
+	for _, tt := range []struct{ name, in string }{
+		{"full", "testdata/full.yaml"},
+		{"example", "example.yaml"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(tt.in, Default())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := yaml.Marshal(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", tt.name+".golden.yaml")
+			if *update {
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to create it)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("yaml.Marshal(Load(%s)) differs from %s (run go test -update after checking):\n%s", tt.in, golden, got)
+			}
+		})
+	}
+}
+
+func TestFullFile(t *testing.T) {
+	got, err := Load("testdata/full.yaml", Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		Device: Device{ID: "front-door_1", Name: "Front door: Haustür"},
+		MQTT: MQTT{
+			Broker: "mqtts://broker.example.net:8883", Listen: "[::1]:11883",
+			Username: "doorbell", Password: "s3cret: with # and 'quotes'",
+			ClientID: "bell-front", TopicPrefix: "home/doorbells", DiscoveryPrefix: "ha",
+		},
+		HTTP: HTTP{Listen: ":8081"},
+		GPIO: GPIO{
+			Button: Button{Line: "gpiochip0:17", Pull: "none", Debounce: Dur(100 * time.Millisecond),
+				MinPress: Dur(20 * time.Millisecond), LongPress: Dur(45 * time.Second)},
+			PIR:   PIR{Line: "GPIO27", ActiveLow: true, Pull: "up", Hold: Dur(time.Hour)},
+			Chime: Chime{Line: "gpiochip1:2", ActiveLow: true, Pulse: Dur(10 * time.Millisecond)},
+		},
+		Camera:  Camera{Device: "/dev/v4l/by-id/usb-cam-video-index0", Width: 1920, Height: 1080, FPS: 30, Format: "mjpeg"},
+		Capture: Capture{PostRoll: Dur(5 * time.Minute), RingBytes: Bytes(2000000)},
+		Storage: Storage{Dir: "/srv/doorbell"},
+		Log:     Log{Level: "debug", Format: "json"},
+	}
+	if got != want {
+		t.Errorf("Load =\n%+v\nwant\n%+v", got, want)
+	}
+	// Every key differs from its default, so the file really sets them all.
+	def := Default()
+	for _, k := range leafKeys(reflect.TypeFor[Config](), "") {
+		if reflect.DeepEqual(fieldAt(got, k), fieldAt(def, k)) && k != "mqtt.client_id" {
+			t.Errorf("testdata/full.yaml leaves %s at its default", k)
+		}
+	}
+}
+
+func TestExample(t *testing.T) {
+	got, err := Parse(Example, Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := got.Validate(false); err != nil {
+		t.Fatalf("Example does not validate: %v", err)
+	}
+	want := Default()
+	want.GPIO.Button.Line = "GPIO17"
+	want.GPIO.PIR.Line = "GPIO27"
+	want.GPIO.Chime.Line = "GPIO22"
+	want.fillDerived()
+	if got != want {
+		t.Errorf("Example is not the defaults plus the three lines:\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+// TestEveryKeyDocumented checks that example.yaml sets every key and that
+// README.md and the allowed table know of no other keys.
+func TestEveryKeyDocumented(t *testing.T) {
+	keys := leafKeys(reflect.TypeFor[Config](), "")
+	_, lines, err := parse(Example, Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := map[string]bool{}
+	for _, k := range keys {
+		known[k] = true
+		if lines[k] == 0 {
+			t.Errorf("example.yaml does not set %s", k)
+		}
+		if !bytes.Contains(ref, []byte("| `"+k+"` |")) {
+			t.Errorf("README.md has no row for %s", k)
+		}
+	}
+	for k := range allowed {
+		if !known[k] {
+			t.Errorf("allowed has text for %s, which is not a key", k)
+		}
+	}
+}
+
+// leafKeys lists the dotted keys of every non-struct field of t.
+func leafKeys(t reflect.Type, prefix string) []string {
+	var keys []string
+	for _, f := range fieldsOf(t) {
+		k := join(prefix, f.name)
+		ft := t.Field(f.index).Type
+		if ft.Kind() == reflect.Struct && ft != durationType && ft != sizeType {
+			keys = append(keys, leafKeys(ft, k)...)
+			continue
+		}
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// fieldAt returns the value at a dotted key.
+func fieldAt(c Config, key string) any {
+	v := reflect.ValueOf(c)
+	for _, name := range strings.Split(key, ".") {
+		i, _ := fieldIndex(fieldsOf(v.Type()), name)
+		v = v.Field(i)
+	}
+	return v.Interface()
+}

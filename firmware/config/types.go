@@ -1,0 +1,97 @@
+package config
+
+// Config is the whole doorbelld configuration, as read from one YAML file.
+// Start from Default (or SimDefault) and decode the file on top of it, so a
+// key that is absent keeps its default.
+type Config struct {
+	Device  Device  `yaml:"device"`
+	MQTT    MQTT    `yaml:"mqtt"`
+	HTTP    HTTP    `yaml:"http"`
+	GPIO    GPIO    `yaml:"gpio"`
+	Camera  Camera  `yaml:"camera"`
+	Capture Capture `yaml:"capture"`
+	Storage Storage `yaml:"storage"`
+	Log     Log     `yaml:"log"`
+}
+
+// Device names this doorbell. ID is used in MQTT topics.
+type Device struct {
+	ID   string `yaml:"id"`   // [a-z0-9_-]+, default "doorbell"
+	Name string `yaml:"name"` // free text, default "Doorbell"
+}
+
+// MQTT says where events go.
+type MQTT struct {
+	Broker          string `yaml:"broker"`           // tcp://host:port or ssl://host:port; "" = run the embedded broker
+	Listen          string `yaml:"listen"`           // embedded broker address, default 127.0.0.1:1883
+	Username        string `yaml:"username"`         // optional
+	Password        string `yaml:"password"`         // optional; never logged
+	ClientID        string `yaml:"client_id"`        // default "doorbelld-<device.id>"
+	TopicPrefix     string `yaml:"topic_prefix"`     // default "doorbell"
+	DiscoveryPrefix string `yaml:"discovery_prefix"` // default "homeassistant"
+}
+
+// HTTP is the local web API.
+type HTTP struct {
+	Listen string `yaml:"listen"` // default 127.0.0.1:8080; "" disables the HTTP server
+}
+
+// GPIO names the lines of the button, the PIR sensor and the chime relay.
+type GPIO struct {
+	Button Button `yaml:"button"`
+	PIR    PIR    `yaml:"pir"`
+	Chime  Chime  `yaml:"chime"`
+}
+
+// Button is the bell push.
+type Button struct {
+	Line      string   `yaml:"line"`       // line name ("GPIO17") or "gpiochipN:offset"; required outside sim mode
+	ActiveLow bool     `yaml:"active_low"` // default true (button pulls the line to ground)
+	Pull      string   `yaml:"pull"`       // up | down | none; default up
+	Debounce  Duration `yaml:"debounce"`   // default 50ms; edges ignored this long after a press
+	MinPress  Duration `yaml:"min_press"`  // default 0 (off): presses shorter than this are EMI, ignored
+	LongPress Duration `yaml:"long_press"` // default 2s; 0 disables long_press
+}
+
+// PIR is the motion sensor.
+type PIR struct {
+	Line      string   `yaml:"line"`       // "" = no PIR
+	ActiveLow bool     `yaml:"active_low"` // default false (PIR modules drive the line high)
+	Pull      string   `yaml:"pull"`       // up | down | none; default down
+	Hold      Duration `yaml:"hold"`       // default 30s: motion_end after this long without re-trigger
+}
+
+// Chime is the relay that rings the existing mechanical chime.
+type Chime struct {
+	Line      string   `yaml:"line"`       // "" = no chime relay
+	ActiveLow bool     `yaml:"active_low"` // default false
+	Pulse     Duration `yaml:"pulse"`      // default 250ms
+	Enabled   bool     `yaml:"enabled"`    // default true
+}
+
+// Camera is the V4L2 device.
+type Camera struct {
+	Device string `yaml:"device"` // default /dev/video0; "" = no camera
+	Width  int    `yaml:"width"`  // default 640
+	Height int    `yaml:"height"` // default 480
+	FPS    int    `yaml:"fps"`    // default 15
+	Format string `yaml:"format"` // auto | mjpeg | yuyv; default auto (MJPEG preferred)
+}
+
+// Capture sizes the RAM ring buffer.
+type Capture struct {
+	PreRoll   Duration `yaml:"pre_roll"`   // default 5s
+	PostRoll  Duration `yaml:"post_roll"`  // default 10s
+	RingBytes Size     `yaml:"ring_bytes"` // default 64MiB
+}
+
+// Storage is where state (event sequence numbers, later clips) lives.
+type Storage struct {
+	Dir string `yaml:"dir"` // default /var/lib/doorbell (sim: <user cache dir>/doorbelld-sim)
+}
+
+// Log configures log/slog.
+type Log struct {
+	Level  string `yaml:"level"`  // debug | info | warn | error; default info
+	Format string `yaml:"format"` // text | json; default text
+}

@@ -1,0 +1,362 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Problem is one thing wrong with a config: the dotted key, the value as
+// written and what would be allowed instead.
+type Problem struct {
+	Key     string // dotted key, such as "gpio.button.debounce"; "" is the whole file
+	Value   string // the offending value as written ("(hidden)" for mqtt.password)
+	Allowed string // what the key accepts, such as "want a Go duration from 0s to 5s, such as 50ms"
+	Line    int    // line of the key in the file, when known; 0 if not
+	Reason  string // when set, replaces the usual "VALUE is not allowed" (e.g. "unknown key")
+}
+
+// Error returns one line:
+//
+//	line 3: gpio.button.debounce: "banana" is not allowed: want a Go duration from 0s to 5s, such as 50ms
+//	line 2: gpio.buton: unknown key (known keys under gpio: button, pir, chime)
+func (p Problem) Error() string {
+	var b strings.Builder
+	if p.Line > 0 {
+		fmt.Fprintf(&b, "line %d: ", p.Line)
+	}
+	if p.Key == "" {
+		b.WriteString("(top level)")
+	} else {
+		b.WriteString(p.Key)
+	}
+	b.WriteString(": ")
+	if p.Reason != "" {
+		b.WriteString(p.Reason)
+		if p.Allowed != "" {
+			fmt.Fprintf(&b, " (%s)", p.Allowed)
+		}
+		return b.String()
+	}
+	fmt.Fprintf(&b, "%q is not allowed: %s", p.Value, p.Allowed)
+	return b.String()
+}
+
+// Errors is every problem found in a config, in file or field order.
+// Parse and Validate return it as their error.
+type Errors []Problem
+
+// Error returns one line per problem.
+func (e Errors) Error() string {
+	lines := make([]string, len(e))
+	for i, p := range e {
+		lines[i] = p.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// allowed says what each key accepts. Validate and Parse use the same text.
+var allowed = map[string]string{
+	"device.id":              "want 1 to 64 characters from a-z, 0-9, _ and -, such as frontdoor",
+	"device.name":            "want non-blank text without control characters, such as Front door",
+	"mqtt.broker":            `want "" (run the embedded broker) or tcp://, ssl://, mqtt:// or mqtts:// with host:port, such as tcp://192.168.1.10:1883`,
+	"mqtt.listen":            "want host:port such as 127.0.0.1:1883 or :1883 (required when mqtt.broker is empty)",
+	"mqtt.username":          "want text without control characters",
+	"mqtt.client_id":         `want at most 128 bytes of text without control characters ("" means doorbelld-<device.id>)`,
+	"mqtt.topic_prefix":      "want MQTT topic levels such as doorbell or home/doorbell: no +, #, empty levels, leading $, or leading or trailing /",
+	"mqtt.discovery_prefix":  "want MQTT topic levels such as homeassistant: no +, #, empty levels, leading $, or leading or trailing /",
+	"http.listen":            `want "" (no HTTP server) or host:port such as 127.0.0.1:8080 or :8080`,
+	"gpio.button.line":       "want a line name such as GPIO17, or gpiochipN:offset",
+	"gpio.button.pull":       "want up, down or none",
+	"gpio.button.debounce":   "want a Go duration from 0s to 5s, such as 50ms",
+	"gpio.button.min_press":  "want 0s (off) or a Go duration up to 5s and shorter than gpio.button.debounce, such as 20ms",
+	"gpio.button.long_press": "want 0s (off) or a Go duration longer than gpio.button.debounce and at most 1m, such as 2s",
+	"gpio.pir.line":          `want "" (no PIR), a line name such as GPIO27, or gpiochipN:offset`,
+	"gpio.pir.pull":          "want up, down or none",
+	"gpio.pir.hold":          "want a Go duration from 1s to 1h, such as 30s",
+	"gpio.chime.line":        `want "" (no chime relay), a line name such as GPIO22, or gpiochipN:offset`,
+	"gpio.chime.pulse":       "want a Go duration from 10ms to 10s, such as 250ms",
+	"camera.device":          `want "" (no camera), sim, or an absolute device path such as /dev/video0`,
+	"camera.width":           "want an even whole number from 16 to 4096, such as 640",
+	"camera.height":          "want an even whole number from 16 to 4096, such as 480",
+	"camera.fps":             "want a whole number from 1 to 120, such as 15",
+	"camera.format":          "want auto, mjpeg or yuyv",
+	"capture.pre_roll":       "want a Go duration from 0s to 1m, such as 5s",
+	"capture.post_roll":      "want a Go duration from 0s to 5m, such as 10s",
+	"capture.ring_bytes":     "want a size from 1MiB to 1GiB, such as 64MiB (units B, KiB, MiB, GiB, KB, MB, GB; none means bytes)",
+	"storage.dir":            "want an absolute directory path such as /var/lib/doorbell",
+	"log.level":              "want debug, info, warn or error",
+	"log.format":             "want text or json",
+}
+
+// Validate checks every key of c and returns all problems at once as
+// Errors, or nil. It first fills derived values (an empty mqtt.client_id
+// becomes "doorbelld-<device.id>"), which is why it takes a pointer.
+//
+// sim selects the simulator's rules: gpio.button.line may then be empty.
+// Everything else is checked the same way in both modes.
+func (c *Config) Validate(sim bool) error {
+	c.fillDerived()
+	var v checker
+
+	// device
+	if len(c.Device.ID) > 64 || !deviceID.MatchString(c.Device.ID) {
+		v.bad("device.id", c.Device.ID)
+	}
+	if strings.TrimSpace(c.Device.Name) == "" || !printable(c.Device.Name) {
+		v.bad("device.name", c.Device.Name)
+	}
+
+	// mqtt
+	m := c.MQTT
+	if m.Broker != "" && m.BrokerURL() == "" {
+		v.bad("mqtt.broker", m.Broker)
+	}
+	if (m.Listen != "" || m.Broker == "") && !hostPort(m.Listen, 0) {
+		v.bad("mqtt.listen", m.Listen)
+	}
+	if !printable(m.Username) {
+		v.bad("mqtt.username", m.Username)
+	}
+	if m.ClientID == "" || len(m.ClientID) > 128 || !printable(m.ClientID) {
+		v.bad("mqtt.client_id", m.ClientID)
+	}
+	if !topicPrefix(m.TopicPrefix) {
+		v.bad("mqtt.topic_prefix", m.TopicPrefix)
+	}
+	if !topicPrefix(m.DiscoveryPrefix) {
+		v.bad("mqtt.discovery_prefix", m.DiscoveryPrefix)
+	}
+
+	// http
+	if c.HTTP.Listen != "" && !hostPort(c.HTTP.Listen, 0) {
+		v.bad("http.listen", c.HTTP.Listen)
+	}
+
+	// gpio
+	b, p, ch := c.GPIO.Button, c.GPIO.PIR, c.GPIO.Chime
+	used := map[string]string{} // canonical line -> key
+	v.line("gpio.button.line", b.Line, !sim, used)
+	v.line("gpio.pir.line", p.Line, false, used)
+	v.line("gpio.chime.line", ch.Line, false, used)
+	v.oneOf("gpio.button.pull", b.Pull, "up", "down", "none")
+	v.oneOf("gpio.pir.pull", p.Pull, "up", "down", "none")
+	debOK := v.duration("gpio.button.debounce", b.Debounce, 0, 5*time.Second)
+	deb := b.Debounce.D()
+	if v.duration("gpio.button.min_press", b.MinPress, 0, 5*time.Second) &&
+		debOK && deb > 0 && b.MinPress.D() > 0 && b.MinPress.D() >= deb {
+		v.add("gpio.button.min_press", b.MinPress.String(),
+			fmt.Sprintf("want 0s (off) or a Go duration shorter than gpio.button.debounce (%s)", deb))
+	}
+	if v.duration("gpio.button.long_press", b.LongPress, 0, time.Minute) &&
+		debOK && b.LongPress.D() > 0 && b.LongPress.D() <= deb {
+		v.add("gpio.button.long_press", b.LongPress.String(),
+			fmt.Sprintf("want 0s (off) or a Go duration longer than gpio.button.debounce (%s)", deb))
+	}
+	v.duration("gpio.pir.hold", p.Hold, time.Second, time.Hour)
+	v.duration("gpio.chime.pulse", ch.Pulse, 10*time.Millisecond, 10*time.Second)
+
+	// camera
+	cam := c.Camera
+	if cam.Device != "" && cam.Device != "sim" && (!path.IsAbs(cam.Device) || !printable(cam.Device)) {
+		v.bad("camera.device", cam.Device)
+	}
+	v.intRange("camera.width", cam.Width, 16, 4096, true)
+	v.intRange("camera.height", cam.Height, 16, 4096, true)
+	v.intRange("camera.fps", cam.FPS, 1, 120, false)
+	v.oneOf("camera.format", cam.Format, "auto", "mjpeg", "yuyv")
+
+	// capture
+	v.duration("capture.pre_roll", c.Capture.PreRoll, 0, time.Minute)
+	v.duration("capture.post_roll", c.Capture.PostRoll, 0, 5*time.Minute)
+	if rb := c.Capture.RingBytes; rb.bad || rb.n < 1<<20 || rb.n > 1<<30 {
+		v.bad("capture.ring_bytes", rb.String())
+	}
+
+	// storage
+	if !filepath.IsAbs(c.Storage.Dir) || !printable(c.Storage.Dir) {
+		v.bad("storage.dir", c.Storage.Dir)
+	}
+
+	// log
+	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
+	v.oneOf("log.format", c.Log.Format, "text", "json")
+
+	if len(v.probs) == 0 {
+		return nil
+	}
+	return v.probs
+}
+
+var (
+	deviceID = regexp.MustCompile(`^[a-z0-9_-]+$`)
+	lineName = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+	hostName = regexp.MustCompile(`^[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$`)
+)
+
+// checker collects problems.
+type checker struct{ probs Errors }
+
+func (v *checker) add(key, value, allowedText string) {
+	v.probs = append(v.probs, Problem{Key: key, Value: value, Allowed: allowedText})
+}
+
+func (v *checker) bad(key, value string) { v.add(key, value, allowed[key]) }
+
+func (v *checker) oneOf(key, value string, ok ...string) {
+	for _, o := range ok {
+		if value == o {
+			return
+		}
+	}
+	v.bad(key, value)
+}
+
+func (v *checker) intRange(key string, n, lo, hi int, even bool) {
+	if n < lo || n > hi || (even && n%2 != 0) {
+		v.bad(key, strconv.Itoa(n))
+	}
+}
+
+// duration reports d unless it parsed and lies in [lo, hi].
+func (v *checker) duration(key string, d Duration, lo, hi time.Duration) bool {
+	if d.bad || d.d < lo || d.d > hi {
+		v.bad(key, d.String())
+		return false
+	}
+	return true
+}
+
+// line checks a GPIO line and that no other key uses the same line.
+func (v *checker) line(key, s string, required bool, used map[string]string) {
+	if s == "" {
+		if required {
+			v.bad(key, s)
+		}
+		return
+	}
+	chip, offset, name, err := ParseLine(s)
+	if err != nil {
+		v.bad(key, s)
+		return
+	}
+	canon := name
+	if name == "" {
+		canon = chip + ":" + strconv.Itoa(offset)
+	}
+	if other, dup := used[canon]; dup {
+		v.add(key, s, "want a line not already used by "+other)
+		return
+	}
+	used[canon] = key
+}
+
+// ParseLine splits a GPIO line as written in the config. "gpiochip0:17"
+// gives chip "gpiochip0" and offset 17 (chip and offset are canonical, so
+// "gpiochip00:017" gives the same); a name such as "GPIO17" gives name
+// "GPIO17" and offset -1, to be looked up by name. Names are made of
+// A-Z, a-z, 0-9, '_', '.' and '-'.
+func ParseLine(s string) (chip string, offset int, name string, err error) {
+	if c, off, ok := strings.Cut(s, ":"); ok {
+		n, okN := smallUint(strings.TrimPrefix(c, "gpiochip"))
+		o, okO := smallUint(off)
+		if !strings.HasPrefix(c, "gpiochip") || !okN || !okO {
+			return "", -1, "", fmt.Errorf("config: gpio line %q: want gpiochipN:offset such as gpiochip0:17", s)
+		}
+		return "gpiochip" + strconv.Itoa(n), o, "", nil
+	}
+	if !lineName.MatchString(s) {
+		return "", -1, "", fmt.Errorf("config: gpio line %q: want a line name such as GPIO17, or gpiochipN:offset", s)
+	}
+	return "", -1, s, nil
+}
+
+// smallUint parses 1 to 9 decimal digits.
+func smallUint(s string) (int, bool) {
+	if s == "" || len(s) > 9 {
+		return 0, false
+	}
+	n := 0
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return 0, false
+		}
+		n = n*10 + int(r-'0')
+	}
+	return n, true
+}
+
+// BrokerURL returns Broker with mqtt:// written as tcp:// and mqtts:// as
+// ssl://, ready for the MQTT client. It returns "" when Broker is empty
+// (the embedded broker runs) or not a valid broker URL; Validate reports
+// the latter.
+func (m MQTT) BrokerURL() string {
+	if m.Broker == "" {
+		return ""
+	}
+	u, err := url.Parse(m.Broker)
+	if err != nil || u.Opaque != "" || u.User != nil || u.Path != "" || u.RawQuery != "" ||
+		u.Fragment != "" || u.ForceQuery || strings.Contains(m.Broker, "#") {
+		return ""
+	}
+	scheme := map[string]string{"tcp": "tcp", "mqtt": "tcp", "ssl": "ssl", "mqtts": "ssl"}[u.Scheme]
+	if scheme == "" || u.Hostname() == "" || !hostPort(u.Host, 1) {
+		return ""
+	}
+	return scheme + "://" + u.Host
+}
+
+// hostPort reports whether s is host:port with a numeric port minPort..65535
+// and a host that is empty (all interfaces), an IP address or a host name.
+// Listen addresses allow port 0 (any free port, for tests).
+func hostPort(s string, minPort int) bool {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return false
+	}
+	if n, ok := smallUint(port); !ok || n < minPort || n > 65535 {
+		return false
+	}
+	if host == "" {
+		return true
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return true
+	}
+	return len(host) <= 253 && hostName.MatchString(host)
+}
+
+// topicPrefix reports whether s is a usable MQTT topic prefix.
+func topicPrefix(s string) bool {
+	if s == "" || strings.ContainsAny(s, "+#") || s[0] == '$' || !printable(s) {
+		return false
+	}
+	for _, level := range strings.Split(s, "/") {
+		if level == "" {
+			return false
+		}
+	}
+	return true
+}
+
+// printable reports whether s is valid UTF-8 without control characters.
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,77 @@
+package daemon
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+)
+
+const latencySamples = 200
+
+func pct(d []time.Duration, p float64) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(float64(len(s))*p))]
+}
+
+// BenchmarkPressToSubscriber measures a press through the whole daemon —
+// sim pin edge → hal → event → MQTT → a subscriber on the same broker —
+// beside a raw paho QoS 1 publish → receive of a message of the same size
+// on the same broker, in the same run. It reports p50/p99 of both and the
+// p99 difference. With DOORBELL_TEST_BROKER set (scripts/test.sh) the broker
+// is Mosquitto, else the embedded one.
+func BenchmarkPressToSubscriber(b *testing.B) {
+	c := simConfig(b, testBroker())
+	c.GPIO.Button.Debounce = durCfg(2 * time.Millisecond)
+	c.GPIO.Button.LongPress = durCfg(0)
+	r := start(b, c)
+	tp := r.d.Topics()
+	broker := r.d.brokerURL()
+	ch := subscribe(b, broker, tp.Event)
+
+	var daemonLat, rawLat []time.Duration
+	size := 0
+	for i := 0; i < b.N; i++ {
+		for j := 0; j < latencySamples; j++ {
+			s := time.Now()
+			if err := r.d.SimPress(time.Millisecond); err != nil {
+				b.Fatal(err)
+			}
+			m := next(b, ch, tp.Event, 5*time.Second)
+			daemonLat = append(daemonLat, m.at.Sub(s))
+			size = len(m.payload)
+			time.Sleep(5 * time.Millisecond) // release + debounce
+		}
+	}
+
+	// Baseline: raw paho, same broker, same payload size, QoS 1.
+	raw := subscribe(b, broker, c.MQTT.TopicPrefix+"/raw")
+	pub := paho.NewClient(paho.NewClientOptions().AddBroker(broker).SetClientID(fmt.Sprintf("rawpub-%d", os.Getpid())))
+	if tok := pub.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		b.Fatal(tok.Error())
+	}
+	defer pub.Disconnect(100)
+	payload := make([]byte, size)
+	for i := 0; i < b.N*latencySamples; i++ {
+		s := time.Now()
+		pub.Publish(c.MQTT.TopicPrefix+"/raw", 1, false, payload)
+		m := next(b, raw, c.MQTT.TopicPrefix+"/raw", 5*time.Second)
+		rawLat = append(rawLat, m.at.Sub(s))
+		time.Sleep(5 * time.Millisecond)
+	}
+	b.StopTimer()
+	dp50, dp99 := pct(daemonLat, .5), pct(daemonLat, .99)
+	rp50, rp99 := pct(rawLat, .5), pct(rawLat, .99)
+	b.ReportMetric(float64(dp50.Microseconds()), "daemon-p50-µs")
+	b.ReportMetric(float64(dp99.Microseconds()), "daemon-p99-µs")
+	b.ReportMetric(float64(rp50.Microseconds()), "raw-p50-µs")
+	b.ReportMetric(float64(rp99.Microseconds()), "raw-p99-µs")
+	b.ReportMetric(float64((dp99 - rp99).Microseconds()), "p99-diff-µs")
+	b.ReportMetric(float64(dp99)/float64(rp99), "p99-ratio")
+	b.Logf("press→subscriber over %d samples, %d-byte events, broker %s: daemon p50 %v p99 %v; raw paho p50 %v p99 %v; p99 diff %v, ratio %.2f",
+		len(daemonLat), size, broker, dp50, dp99, rp50, rp99, dp99-rp99, float64(dp99)/float64(rp99))
+}

@@ -1,0 +1,522 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/doorbelld/doorbelld/capture"
+	"github.com/doorbelld/doorbelld/capture/simcam"
+	"github.com/doorbelld/doorbelld/capture/v4l2src"
+	"github.com/doorbelld/doorbelld/firmware/broker"
+	"github.com/doorbelld/doorbelld/firmware/config"
+	"github.com/doorbelld/doorbelld/firmware/event"
+	"github.com/doorbelld/doorbelld/firmware/mqttpub"
+	"github.com/doorbelld/doorbelld/firmware/sdnotify"
+	"github.com/doorbelld/doorbelld/firmware/web"
+	"github.com/doorbelld/doorbelld/hal"
+	"github.com/doorbelld/doorbelld/hal/gpioline"
+	"github.com/doorbelld/doorbelld/hal/haltest"
+	"github.com/jonboulle/clockwork"
+	"periph.io/x/conn/v3/gpio"
+)
+
+// Options configure a Daemon.
+type Options struct {
+	Config  config.Config // validated
+	Sim     bool          // simulated pins and camera, sim HTTP endpoints
+	Version string
+	Logger  *slog.Logger
+	// SimPressHold is how long a simulated press holds the button.
+	// Default 150ms.
+	SimPressHold time.Duration
+	// Ready, if set, is called once every part is up.
+	Ready func(*Daemon)
+}
+
+// Daemon is the running doorbell.
+type Daemon struct {
+	opts   Options
+	cfg    config.Config
+	log    *slog.Logger
+	clock  clockwork.Clock
+	topics Topics
+	seq    *event.Seq
+
+	broker *broker.Broker // nil with an external broker
+	mq     *mqttpub.Client
+	web    *web.Server // nil when http.listen is empty
+
+	events chan hal.Event
+	button *hal.Input
+	pir    *hal.Input      // nil without a PIR
+	chime  *hal.Chime      // nil without a chime relay
+	camera *capture.Camera // nil without a camera
+
+	simButton, simPIR *haltest.Pin // sim mode only
+
+	started   time.Time
+	runCtx    context.Context // guarded by mu
+	bg        sync.WaitGroup  // snapshot and ack waiters
+	heartbeat atomic.Int64    // unix nanos of the event loop's last turn
+	pirState  atomic.Value    // string: ok | unavailable | none
+
+	mu         sync.Mutex
+	last       *event.Event
+	lastHealth []byte
+}
+
+// New builds every part from the config. It opens GPIO lines (so a wrong
+// line name fails here, naming it) but starts nothing.
+func New(opts Options) (*Daemon, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.SimPressHold <= 0 {
+		opts.SimPressHold = 150 * time.Millisecond
+	}
+	cfg := opts.Config
+	d := &Daemon{
+		opts:    opts,
+		cfg:     cfg,
+		log:     opts.Logger,
+		clock:   clockwork.NewRealClock(),
+		topics:  TopicsFor(cfg),
+		events:  make(chan hal.Event, 64),
+		started: time.Now(),
+	}
+	d.pirState.Store("none")
+
+	if err := os.MkdirAll(cfg.Storage.Dir, 0o750); err != nil {
+		return nil, fmt.Errorf("daemon: create storage.dir: %w", err)
+	}
+	seq, err := event.OpenSeq(cfg.Storage.Dir)
+	if seq == nil {
+		return nil, fmt.Errorf("daemon: %w", err)
+	}
+	if err != nil {
+		d.log.Warn("daemon: event sequence restarted", "err", err)
+	}
+	d.seq = seq
+
+	if cfg.MQTT.Broker == "" {
+		d.broker = broker.New(broker.Options{
+			Listen: cfg.MQTT.Listen, Username: cfg.MQTT.Username, Password: cfg.MQTT.Password, Logger: d.log,
+		})
+	}
+	if cfg.HTTP.Listen != "" {
+		var sim web.Sim
+		if opts.Sim {
+			sim = simControl{d}
+		}
+		d.web = web.New(web.Options{Listen: cfg.HTTP.Listen, Backend: backend{d}, Sim: sim, Logger: d.log})
+	}
+	if err := d.buildGPIO(); err != nil {
+		return nil, err
+	}
+	d.buildCamera()
+	return d, nil
+}
+
+func pull(s string) gpio.Pull {
+	switch s {
+	case "up":
+		return gpio.PullUp
+	case "down":
+		return gpio.PullDown
+	case "none":
+		return gpio.Float
+	}
+	return gpio.PullNoChange
+}
+
+func (d *Daemon) buildGPIO() error {
+	g := d.cfg.GPIO
+	var btn, pir gpio.PinIn
+	var chime gpio.PinOut
+	if d.opts.Sim {
+		// Idle levels: a released active-low button reads high.
+		d.simButton = haltest.NewPin("SIM_BUTTON", gpio.Level(g.Button.ActiveLow))
+		d.simPIR = haltest.NewPin("SIM_PIR", gpio.Level(g.PIR.ActiveLow))
+		btn, pir = d.simButton, d.simPIR
+		chime = haltest.NewPin("SIM_CHIME", gpio.Level(g.Chime.ActiveLow))
+	} else {
+		if err := gpioline.Init(); err != nil {
+			return fmt.Errorf("daemon: %w", err)
+		}
+		open := func(key, spec string) (gpio.PinIO, error) {
+			p, err := gpioline.Open(spec)
+			if err != nil {
+				return nil, fmt.Errorf("daemon: %s: %w", key, err)
+			}
+			return p, nil
+		}
+		p, err := open("gpio.button.line", g.Button.Line)
+		if err != nil {
+			return err
+		}
+		btn = p
+		if g.PIR.Line != "" {
+			if pir, err = open("gpio.pir.line", g.PIR.Line); err != nil {
+				return err
+			}
+		}
+		if g.Chime.Line != "" {
+			if chime, err = open("gpio.chime.line", g.Chime.Line); err != nil {
+				return err
+			}
+		}
+	}
+	d.button = hal.NewButton(btn,
+		hal.InputOptions{Name: "button", ActiveLow: g.Button.ActiveLow, Pull: pull(g.Button.Pull), Logger: d.log},
+		hal.ButtonOptions{Debounce: g.Button.Debounce.D(), MinPress: g.Button.MinPress.D(), LongPress: g.Button.LongPress.D()})
+	if pir != nil {
+		d.pir = hal.NewMotion(pir,
+			hal.InputOptions{Name: "pir", ActiveLow: g.PIR.ActiveLow, Pull: pull(g.PIR.Pull), Logger: d.log},
+			hal.MotionOptions{Hold: g.PIR.Hold.D()})
+		d.pirState.Store("ok")
+	}
+	if chime != nil {
+		d.chime = hal.NewChime(chime, hal.ChimeOptions{
+			ActiveLow: g.Chime.ActiveLow, Pulse: g.Chime.Pulse.D(), Enabled: g.Chime.Enabled, Logger: d.log,
+		})
+	}
+	return nil
+}
+
+func (d *Daemon) buildCamera() {
+	c := d.cfg.Camera
+	var src capture.Source
+	switch c.Device {
+	case "":
+		return
+	case "sim":
+		src = simcam.New(c.Width, c.Height, c.FPS, d.clock)
+	default:
+		src = v4l2src.New(c.Device, v4l2src.Options{Width: c.Width, Height: c.Height, FPS: c.FPS, Format: c.Format, Logger: d.log})
+	}
+	ring := capture.NewRing(int(d.cfg.Capture.RingBytes.Bytes()))
+	d.camera = capture.New(src, ring, capture.Options{Clock: d.clock, Logger: d.log})
+}
+
+// brokerURL is where the MQTT client connects: the configured broker, or
+// the embedded one on its bound address.
+func (d *Daemon) brokerURL() string {
+	if d.broker == nil {
+		return d.cfg.MQTT.BrokerURL()
+	}
+	host, port, err := net.SplitHostPort(d.broker.Addr())
+	if err != nil {
+		return "tcp://" + d.broker.Addr()
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return "tcp://" + net.JoinHostPort(host, port)
+}
+
+// Run runs the doorbell until ctx is done. It returns an error only when a
+// part the doorbell cannot work without fails: the broker or HTTP port is
+// taken, or the button line cannot be read.
+func (d *Daemon) Run(ctx context.Context) error {
+	if d.broker != nil {
+		if err := d.broker.Start(); err != nil {
+			return fmt.Errorf("daemon: %w", err)
+		}
+	}
+	if d.web != nil {
+		if err := d.web.Start(); err != nil {
+			if d.broker != nil {
+				_ = d.broker.Run(canceled())
+			}
+			return fmt.Errorf("daemon: %w", err)
+		}
+	}
+	d.mq = mqttpub.New(mqttpub.Options{
+		Broker: d.brokerURL(), ClientID: d.cfg.MQTT.ClientID,
+		Username: d.cfg.MQTT.Username, Password: d.cfg.MQTT.Password,
+		StatusTopic: d.topics.Status, OnConnect: d.onConnect, Logger: d.log,
+	})
+	d.mq.Connect()
+
+	partsCtx, stopParts := context.WithCancel(ctx)
+	defer stopParts()
+	d.mu.Lock()
+	d.runCtx = partsCtx
+	d.mu.Unlock()
+	var (
+		parts    sync.WaitGroup
+		errMu    sync.Mutex
+		firstErr error
+	)
+	start := func(name string, critical bool, run func(context.Context) error) {
+		parts.Add(1)
+		go func() {
+			defer parts.Done()
+			err := run(partsCtx)
+			if err == nil {
+				return
+			}
+			if !critical {
+				d.log.Error("daemon: part failed, continuing without it", "part", name, "err", err)
+				return
+			}
+			d.log.Error("daemon: part failed, stopping", "part", name, "err", err)
+			errMu.Lock()
+			if firstErr == nil {
+				firstErr = err
+			}
+			errMu.Unlock()
+			stopParts()
+		}()
+	}
+	start("events", true, d.loop)
+	start("button", true, func(ctx context.Context) error { return d.button.Run(ctx, d.events) })
+	if d.pir != nil {
+		start("pir", false, func(ctx context.Context) error {
+			err := d.pir.Run(ctx, d.events)
+			if err != nil {
+				d.pirState.Store("unavailable")
+			}
+			return err
+		})
+	}
+	if d.chime != nil {
+		start("chime", false, d.chime.Run)
+	}
+	if d.camera != nil {
+		start("camera", false, d.camera.Run)
+	}
+	if d.web != nil {
+		start("web", true, d.web.Run)
+	}
+	start("watchdog", false, func(ctx context.Context) error { return sdnotify.Watchdog(ctx, d.log, d.healthy) })
+
+	d.log.Info("doorbelld running", "version", d.opts.Version, "device", d.cfg.Device.ID, "sim", d.opts.Sim,
+		"broker", d.brokerURL(), "camera", d.cfg.Camera.Device, "topics", d.cfg.MQTT.TopicPrefix+"/"+d.cfg.Device.ID+"/#")
+	sdnotify.Ready(d.log)
+	if d.opts.Ready != nil {
+		d.opts.Ready(d)
+	}
+
+	<-partsCtx.Done()
+	sdnotify.Stopping(d.log)
+	d.log.Info("doorbelld stopping")
+	parts.Wait()
+	d.bg.Wait()
+	_ = d.mq.Run(canceled()) // offline + disconnect, while the broker still runs
+	if d.broker != nil {
+		_ = d.broker.Run(canceled())
+	}
+	d.log.Info("doorbelld stopped")
+	return firstErr
+}
+
+func canceled() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}
+
+// healthy is what the systemd watchdog checks: the event loop turns.
+func (d *Daemon) healthy() bool {
+	return time.Since(time.Unix(0, d.heartbeat.Load())) < 5*time.Second
+}
+
+// loop is the event flow: every hal event becomes a published event.
+func (d *Daemon) loop(ctx context.Context) error {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	d.heartbeat.Store(time.Now().UnixNano())
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case he := <-d.events:
+			d.handle(ctx, he)
+		case <-t.C:
+			d.heartbeat.Store(time.Now().UnixNano())
+			d.publishHealth(false)
+		}
+	}
+}
+
+func (d *Daemon) handle(ctx context.Context, he hal.Event) {
+	seq, err := d.seq.Next()
+	if err != nil {
+		d.log.Error("daemon: persist event sequence", "err", err)
+	}
+	e := event.Event{ID: event.NewID(), Seq: seq, Device: d.cfg.Device.ID, Type: he.Type, At: he.At}
+	if he.Type == hal.Ring && d.chime != nil {
+		d.chime.Ring()
+	}
+	snap := d.camera != nil && he.Type != hal.MotionEnd && d.camera.Status().Available
+	if snap {
+		e.Snapshot = event.NewID()
+	}
+	payload, err := json.Marshal(e)
+	if err != nil {
+		d.log.Error("daemon: encode event", "err", err)
+		return
+	}
+	tok := d.mq.Publish(d.topics.Event, 1, false, payload)
+	d.log.Info("event", "type", e.Type, "id", e.ID, "seq", e.Seq, "at", e.At.Format(event.TimeLayout), "snapshot", e.Snapshot)
+	d.mu.Lock()
+	d.last = &e
+	d.mu.Unlock()
+	d.bg.Add(1)
+	go func() {
+		defer d.bg.Done()
+		select {
+		case <-tok.Done():
+			if err := tok.Error(); err != nil {
+				d.log.Error("daemon: publish event", "id", e.ID, "err", err)
+			}
+		case <-ctx.Done():
+		}
+	}()
+	if snap {
+		d.bg.Add(1)
+		go func() {
+			defer d.bg.Done()
+			d.publishSnapshot(ctx, e)
+		}()
+	}
+}
+
+// SnapshotInfo describes the JPEG on the snapshot topic.
+type SnapshotInfo struct {
+	ID        string `json:"id"`
+	EventID   string `json:"event_id"`
+	EventType string `json:"event_type"`
+	At        string `json:"at"`       // the event's time
+	FrameAt   string `json:"frame_at"` // the frame's capture time
+	Width     int    `json:"width"`
+	Height    int    `json:"height"`
+	Source    string `json:"source_format"`
+	Bytes     int    `json:"bytes"`
+}
+
+func (d *Daemon) publishSnapshot(ctx context.Context, e event.Event) {
+	sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	s, err := d.camera.Snapshot(sctx, e.At)
+	if err != nil {
+		d.log.Warn("daemon: snapshot for event", "event", e.ID, "err", err)
+		return
+	}
+	info, _ := json.Marshal(SnapshotInfo{
+		ID: e.Snapshot, EventID: e.ID, EventType: string(e.Type),
+		At: e.At.UTC().Format(event.TimeLayout), FrameAt: s.At.UTC().Format(event.TimeLayout),
+		Width: s.Format.Width, Height: s.Format.Height, Source: s.Format.PixelFormat, Bytes: len(s.JPEG),
+	})
+	d.mq.Publish(d.topics.SnapshotInfo, 1, true, info)
+	tok := d.mq.Publish(d.topics.Snapshot, 1, true, s.JPEG)
+	select {
+	case <-tok.Done():
+		if err := tok.Error(); err != nil {
+			d.log.Error("daemon: publish snapshot", "event", e.ID, "err", err)
+			return
+		}
+		d.log.Debug("snapshot published", "event", e.ID, "bytes", len(s.JPEG), "skew", s.At.Sub(e.At))
+	case <-ctx.Done():
+	}
+}
+
+// Health is the retained JSON on the health topic and part of /api/status.
+type Health struct {
+	Status       string `json:"status"` // ok | degraded
+	Version      string `json:"version"`
+	Started      string `json:"started"`
+	Sim          bool   `json:"sim"`
+	Camera       string `json:"camera"` // ok | unavailable | none
+	CameraFormat string `json:"camera_format,omitempty"`
+	CameraError  string `json:"camera_error,omitempty"`
+	PIR          string `json:"pir"`   // ok | unavailable | none
+	Chime        string `json:"chime"` // enabled | disabled | none
+}
+
+func (d *Daemon) health() Health {
+	h := Health{
+		Status: "ok", Version: d.opts.Version, Started: d.started.UTC().Format(event.TimeLayout), Sim: d.opts.Sim,
+		Camera: "none", PIR: d.pirState.Load().(string), Chime: "none",
+	}
+	if d.camera != nil {
+		st := d.camera.Status()
+		h.Camera = "unavailable"
+		if st.Available {
+			h.Camera = "ok"
+			h.CameraFormat = st.Format.String()
+		}
+		h.CameraError = st.LastError
+	}
+	if d.chime != nil {
+		h.Chime = "disabled"
+		if d.chime.Enabled() {
+			h.Chime = "enabled"
+		}
+	}
+	if h.Camera == "unavailable" || h.PIR == "unavailable" {
+		h.Status = "degraded"
+	}
+	return h
+}
+
+// publishHealth publishes the health JSON when it changed, or always.
+func (d *Daemon) publishHealth(always bool) {
+	b, _ := json.Marshal(d.health())
+	d.mu.Lock()
+	same := string(b) == string(d.lastHealth)
+	d.lastHealth = b
+	d.mu.Unlock()
+	if same && !always {
+		return
+	}
+	if !same {
+		d.log.Info("health", "json", string(b))
+	}
+	d.mq.Publish(d.topics.Health, 1, true, b)
+}
+
+func (d *Daemon) onConnect() { go d.publishHealth(true) }
+
+// MQTTConnected reports whether the broker connection is up.
+func (d *Daemon) MQTTConnected() bool { return d.mq != nil && d.mq.Connected() }
+
+// Topics returns the device's topics.
+func (d *Daemon) Topics() Topics { return d.topics }
+
+// backend serves the web API.
+type backend struct{ d *Daemon }
+
+func (b backend) Status() any {
+	d := b.d
+	st := map[string]any{"device": d.cfg.Device, "health": d.health(), "mqtt_connected": d.MQTTConnected()}
+	d.mu.Lock()
+	if d.last != nil {
+		st["last_event"] = d.last
+	}
+	d.mu.Unlock()
+	if d.camera != nil {
+		st["camera"] = d.camera.Status()
+	}
+	return st
+}
+
+func (b backend) LatestJPEG(ctx context.Context) ([]byte, error) {
+	if b.d.camera == nil {
+		return nil, errors.New("no camera configured (camera.device is empty)")
+	}
+	s, err := b.d.camera.Snapshot(ctx, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	return s.JPEG, nil
+}

@@ -1,0 +1,176 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/doorbelld/doorbelld/firmware/config"
+	"github.com/doorbelld/doorbelld/firmware/event"
+)
+
+var testSeq atomic.Int64
+
+// simConfig is a sim config on loopback with a topic prefix of its own, so
+// tests sharing one broker never see each other's retained messages.
+func simConfig(t testing.TB, broker string) config.Config {
+	c := config.SimDefault()
+	c.Storage.Dir = t.TempDir()
+	c.MQTT.Broker = broker
+	c.MQTT.Listen = "127.0.0.1:0"
+	c.HTTP.Listen = "127.0.0.1:0"
+	c.MQTT.TopicPrefix = fmt.Sprintf("dbtest%d_%d", os.Getpid(), testSeq.Add(1))
+	c.MQTT.ClientID = ""
+	c.GPIO.PIR.Hold = config.Dur(time.Second)
+	c.Camera.FPS = 10
+	c.Log.Level = "warn"
+	return c
+}
+
+type running struct {
+	d      *Daemon
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// start runs a daemon until the test ends and waits until it is up.
+func start(t testing.TB, c config.Config) *running {
+	t.Helper()
+	if err := c.Validate(true); err != nil {
+		t.Fatalf("test config invalid: %v", err)
+	}
+	ready := make(chan struct{})
+	lvl := slog.LevelWarn
+	if testing.Verbose() {
+		lvl = slog.LevelDebug
+	}
+	d, err := New(Options{Config: c, Sim: true, Version: "test", SimPressHold: 30 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})),
+		Ready:  func(*Daemon) { close(ready) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{d: d, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- d.Run(ctx) }()
+	select {
+	case <-ready:
+	case err := <-r.done:
+		t.Fatalf("daemon stopped at start: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("daemon not ready in 10s")
+	}
+	t.Cleanup(func() { r.stop(t) })
+	return r
+}
+
+// stop shuts the daemon down and returns how long it took.
+func (r *running) stop(t testing.TB) time.Duration {
+	t.Helper()
+	if r.cancel == nil {
+		return 0
+	}
+	s := time.Now()
+	r.cancel()
+	r.cancel = nil
+	select {
+	case err := <-r.done:
+		if err != nil {
+			t.Errorf("daemon Run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("daemon did not stop in 10s")
+	}
+	return time.Since(s)
+}
+
+type msg struct {
+	topic    string
+	payload  []byte
+	retained bool
+	at       time.Time
+}
+
+// subscribe connects a plain paho client to broker and delivers every
+// message under filter.
+func subscribe(t testing.TB, broker, filter string) <-chan msg {
+	t.Helper()
+	ch := make(chan msg, 1000)
+	o := paho.NewClientOptions().AddBroker(broker).SetClientID(fmt.Sprintf("sub-%d-%d", os.Getpid(), testSeq.Add(1))).
+		SetOrderMatters(false)
+	c := paho.NewClient(o)
+	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscriber connect %s: %v", broker, tok.Error())
+	}
+	tok := c.Subscribe(filter, 1, func(_ paho.Client, m paho.Message) {
+		ch <- msg{m.Topic(), append([]byte(nil), m.Payload()...), m.Retained(), time.Now()}
+	})
+	if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe %s: %v", filter, tok.Error())
+	}
+	t.Cleanup(func() { c.Disconnect(100) })
+	return ch
+}
+
+// next returns the next message on topic (skipping others) within d.
+func next(t testing.TB, ch <-chan msg, topic string, d time.Duration) msg {
+	t.Helper()
+	deadline := time.After(d)
+	for {
+		select {
+		case m := <-ch:
+			if m.topic == topic {
+				return m
+			}
+		case <-deadline:
+			t.Fatalf("no message on %s within %v", topic, d)
+		}
+	}
+}
+
+// nextEvent returns the next event on the event topic.
+func nextEvent(t testing.TB, ch <-chan msg, topics Topics, d time.Duration) (event.Event, msg) {
+	t.Helper()
+	m := next(t, ch, topics.Event, d)
+	var e event.Event
+	if err := json.Unmarshal(m.payload, &e); err != nil {
+		t.Fatalf("event payload %q: %v", m.payload, err)
+	}
+	if m.retained {
+		t.Errorf("event %s arrived retained", e.ID)
+	}
+	return e, m
+}
+
+// noEvent fails if an event arrives within d.
+func noEvent(t testing.TB, ch <-chan msg, topics Topics, d time.Duration) {
+	t.Helper()
+	deadline := time.After(d)
+	for {
+		select {
+		case m := <-ch:
+			if m.topic == topics.Event {
+				t.Fatalf("unexpected event %s", m.payload)
+			}
+		case <-deadline:
+			return
+		}
+	}
+}
+
+func mustContain(t testing.TB, s, sub string) {
+	t.Helper()
+	if !strings.Contains(s, sub) {
+		t.Errorf("%q does not contain %q", s, sub)
+	}
+}
+
+func durCfg(d time.Duration) config.Duration { return config.Dur(d) }
