@@ -52,9 +52,9 @@ cat > "$work/mosquitto.conf" <<CONF
 listener $port 127.0.0.1
 allow_anonymous true
 persistence false
-log_dest file $work/mosquitto.log
+log_dest stderr
 CONF
-"$MOSQUITTO" -c "$work/mosquitto.conf" &
+"$MOSQUITTO" -c "$work/mosquitto.conf" 2>"$work/mosquitto.log" &
 mpid=$!
 trap 'kill $mpid 2>/dev/null; wait $mpid 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done

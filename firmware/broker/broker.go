@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
@@ -78,11 +79,16 @@ func (b *Broker) Start() error {
 func (b *Broker) Addr() string { return b.tcp.Address() }
 
 // Run serves until ctx is done, then closes the broker. Start must have
-// succeeded.
+// succeeded. Messages accepted just before (the daemon's "offline") get a
+// short grace period to reach subscribers: mochi drops what is still
+// queued for a client when it closes.
 func (b *Broker) Run(ctx context.Context) error {
 	<-ctx.Done()
+	time.Sleep(drainGrace)
 	return b.srv.Close()
 }
+
+const drainGrace = 100 * time.Millisecond
 
 // minLevel drops records below min.
 type minLevel struct {

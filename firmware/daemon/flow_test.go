@@ -28,7 +28,7 @@ func post(t *testing.T, r *running, path string) {
 	}
 }
 
-func waitCamera(t *testing.T, r *running) {
+func waitCamera(t testing.TB, r *running) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {

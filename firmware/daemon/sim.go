@@ -42,7 +42,7 @@ func (d *Daemon) SimPress(hold time.Duration) error {
 	if ctx == nil || ctx.Err() != nil {
 		return errNotRunning
 	}
-	d.simButton.Press(ctx, d.cfg.GPIO.Button.ActiveLow, hold)
+	d.simButton.Press(d.cfg.GPIO.Button.ActiveLow, hold)
 	return nil
 }
 

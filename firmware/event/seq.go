@@ -26,12 +26,19 @@ const seqBlock = 100
 var ErrSeqCorrupt = errors.New("sequence file corrupt")
 
 // Seq hands out per-device sequence numbers that only ever grow, across
-// restarts and power cuts. It is safe for concurrent use.
+// restarts and power cuts. It is safe for concurrent use. The next block
+// is reserved on disk in the background when half the current one is
+// used, so Next does no I/O in steady state.
 type Seq struct {
-	mu       sync.Mutex
-	path     string
-	next     uint64
-	reserved uint64 // numbers below this are promised on disk
+	mu        sync.Mutex
+	path      string
+	next      uint64
+	reserved  uint64 // numbers below this are promised on disk
+	extending bool   // a background reserve is running
+	lastErr   error  // of the last background reserve
+
+	wmu    sync.Mutex // serialises writes; never held while taking mu
+	onDisk uint64     // the value in the file
 }
 
 // OpenSeq reads the counter kept in dir (file "seq"), creating it if absent.
@@ -57,31 +64,59 @@ func OpenSeq(dir string) (*Seq, error) {
 	if s.next == 0 {
 		s.next = 1
 	}
-	s.reserved = s.next
-	if rerr := s.reserve(); rerr != nil {
-		return nil, rerr
+	if err := s.write(s.next + seqBlock); err != nil {
+		return nil, err
 	}
+	s.reserved = s.next + seqBlock
 	return s, warn
 }
 
-// reserve writes the end of the next block, atomically and durably.
-func (s *Seq) reserve() error {
-	end := s.next + seqBlock
+// write promises every number below end, atomically and durably. Writes
+// are serialised and the file only ever grows.
+func (s *Seq) write(end uint64) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if end <= s.onDisk {
+		return nil
+	}
 	if err := renameio.WriteFile(s.path, []byte(strconv.FormatUint(end, 10)+"\n"), 0o644); err != nil {
 		return fmt.Errorf("event: write sequence %s: %w", s.path, err)
 	}
-	s.reserved = end
+	s.onDisk = end
 	return nil
 }
 
-// Next returns the next sequence number. On a write error it still returns
-// a number (never a repeated one within this run) and the error.
+// extend reserves the block after end in the background.
+func (s *Seq) extend(end uint64) {
+	err := s.write(end)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.extending = false
+	s.lastErr = err
+	if err == nil && end > s.reserved {
+		s.reserved = end
+	}
+}
+
+// Next returns the next sequence number. If the counter cannot be written
+// it still returns a number (never a repeated one within this run) and the
+// error.
 func (s *Seq) Next() (uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var err error
+	err := s.lastErr
+	s.lastErr = nil
 	if s.next >= s.reserved {
-		err = s.reserve()
+		// The background reserve fell behind (or failed): write now.
+		end := s.next + seqBlock
+		if werr := s.write(end); werr != nil {
+			err = werr
+		} else {
+			s.reserved = end
+		}
+	} else if !s.extending && s.reserved-s.next <= seqBlock/2 {
+		s.extending = true
+		go s.extend(s.reserved + seqBlock)
 	}
 	n := s.next
 	s.next++

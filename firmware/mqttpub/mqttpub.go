@@ -4,8 +4,11 @@
 //
 // Publish never blocks the caller: it hands the message to paho and
 // returns its token. paho is configured against its known loss modes: a
-// write timeout, unordered delivery so a slow ack never stalls the client,
-// retrying the first connect and reconnecting with a bounded interval.
+// persistent session (with a clean one, paho drops the messages published
+// while it connects), a write timeout, unordered delivery so a slow ack
+// never stalls the client, retrying the first connect and reconnecting
+// with a bounded interval. paho's store is in memory: what a crash loses is
+// for the event outbox to keep.
 package mqttpub
 
 import (
@@ -64,7 +67,9 @@ func New(opts Options) *Client {
 		SetClientID(opts.ClientID).
 		SetUsername(opts.Username).
 		SetPassword(opts.Password).
-		SetCleanSession(true).
+		// A persistent session: paho resends what was published while
+		// (re)connecting. With a clean session it drops those on connect.
+		SetCleanSession(false).
 		SetOrderMatters(false).
 		SetWriteTimeout(10*time.Second).
 		SetConnectTimeout(10*time.Second).

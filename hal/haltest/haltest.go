@@ -5,6 +5,7 @@ package haltest
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"periph.io/x/conn/v3/gpio"
@@ -15,6 +16,10 @@ import (
 // buffered edge queue, plus helpers that play presses and bounce patterns.
 type Pin struct {
 	*gpiotest.Pin
+
+	pmu  sync.Mutex // serialises Press
+	held bool       // a Press is holding the line
+	gen  uint64     // Press count, so a stale release does nothing
 }
 
 // NewPin returns a pin at level l with room for 1024 queued edges.
@@ -38,18 +43,28 @@ func (p *Pin) Set(l gpio.Level) { p.EdgesChan <- l }
 
 // Press holds the line at its active level for hold, then releases it.
 // activeLow says which level is active. It returns at once; the release
-// happens in the background unless ctx ends first.
-func (p *Pin) Press(ctx context.Context, activeLow bool, hold time.Duration) {
-	p.Set(gpio.Level(!activeLow))
-	go func() {
-		t := time.NewTimer(hold)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-ctx.Done():
+// follows in the background. A press that comes while an earlier one is
+// still held first releases that one, so the line's edges always alternate
+// as a real push's do.
+func (p *Pin) Press(activeLow bool, hold time.Duration) {
+	active, inactive := gpio.Level(!activeLow), gpio.Level(activeLow)
+	p.pmu.Lock()
+	defer p.pmu.Unlock()
+	if p.held {
+		p.Set(inactive)
+	}
+	p.gen++
+	gen := p.gen
+	p.held = true
+	p.Set(active)
+	time.AfterFunc(hold, func() {
+		p.pmu.Lock()
+		defer p.pmu.Unlock()
+		if p.gen == gen && p.held {
+			p.held = false
+			p.Set(inactive)
 		}
-		p.Set(gpio.Level(activeLow))
-	}()
+	})
 }
 
 // Level returns the line's current level (what an output was last set to).

@@ -1,0 +1,28 @@
+package haltest
+
+import (
+	"testing"
+	"time"
+
+	"periph.io/x/conn/v3/gpio"
+)
+
+func TestPressEdgesAlternate(t *testing.T) {
+	p := NewPin("BTN", gpio.High)
+	p.Press(true, 30*time.Millisecond)
+	p.Press(true, 30*time.Millisecond) // while the first is held
+	time.Sleep(100 * time.Millisecond)
+	var got []gpio.Level
+	for len(p.EdgesChan) > 0 {
+		got = append(got, <-p.EdgesChan)
+	}
+	want := []gpio.Level{gpio.Low, gpio.High, gpio.Low, gpio.High}
+	if len(got) != len(want) {
+		t.Fatalf("edges %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("edges %v, want %v", got, want)
+		}
+	}
+}
