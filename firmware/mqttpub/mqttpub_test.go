@@ -1,0 +1,116 @@
+package mqttpub_test
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/doorbelld/doorbelld/firmware/broker"
+	"github.com/doorbelld/doorbelld/firmware/mqttpub"
+)
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func startBroker(t *testing.T, addr, user, pass string) context.CancelFunc {
+	t.Helper()
+	b := broker.New(broker.Options{Listen: addr, Username: user, Password: pass})
+	if err := b.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { b.Run(ctx); close(done) }()
+	stop := func() { cancel(); <-done }
+	t.Cleanup(stop)
+	return stop
+}
+
+func sub(t *testing.T, addr, user, pass, filter string) <-chan paho.Message {
+	t.Helper()
+	ch := make(chan paho.Message, 10)
+	c := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + addr).SetUsername(user).SetPassword(pass).SetClientID("sub-" + filter))
+	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect: %v", tok.Error())
+	}
+	t.Cleanup(func() { c.Disconnect(50) })
+	c.Subscribe(filter, 1, func(_ paho.Client, m paho.Message) { ch <- m }).Wait()
+	return ch
+}
+
+func recv(t *testing.T, ch <-chan paho.Message, topic string) paho.Message {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case m := <-ch:
+			if m.Topic() == topic {
+				return m
+			}
+		case <-deadline:
+			t.Fatalf("nothing on %s", topic)
+			return nil
+		}
+	}
+}
+
+// A message published before the broker is reachable must arrive once it
+// is: paho drops such messages with a clean session.
+func TestPublishBeforeBrokerIsUp(t *testing.T) {
+	addr := freeAddr(t)
+	c := mqttpub.New(mqttpub.Options{Broker: "tcp://" + addr, ClientID: "early", StatusTopic: "t/status"})
+	c.Connect()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- c.Run(ctx) }()
+	tok := c.Publish("t/event", 1, false, []byte("early press"))
+
+	time.Sleep(300 * time.Millisecond) // the first connect attempt fails
+	startBroker(t, addr, "", "")
+	ch := sub(t, addr, "", "", "t/#")
+	if m := recv(t, ch, "t/event"); string(m.Payload()) != "early press" {
+		t.Errorf("got %q", m.Payload())
+	}
+	if err := mqttpub.Wait(tok, 5*time.Second, "early publish"); err != nil {
+		t.Error(err)
+	}
+	if !c.Connected() {
+		t.Error("Connected() = false after delivery")
+	}
+	cancel()
+	<-done
+	// "online" (after connecting), then "offline" (on Run's return).
+	if m := recv(t, ch, "t/status"); string(m.Payload()) == mqttpub.Online {
+		if m := recv(t, ch, "t/status"); string(m.Payload()) != mqttpub.Offline {
+			t.Errorf("status after Run returned = %q, want offline", m.Payload())
+		}
+	} else if string(m.Payload()) != mqttpub.Offline {
+		t.Errorf("status = %q", m.Payload())
+	}
+}
+
+func TestOnlineAndBrokerAuth(t *testing.T) {
+	addr := freeAddr(t)
+	startBroker(t, addr, "u", "secret")
+	ch := sub(t, addr, "u", "secret", "w/#")
+	c := mqttpub.New(mqttpub.Options{Broker: "tcp://" + addr, ClientID: "will", Username: "u", Password: "secret", StatusTopic: "w/status"})
+	c.Connect()
+	if m := recv(t, ch, "w/status"); string(m.Payload()) != mqttpub.Online {
+		t.Fatalf("status = %q, want online", m.Payload())
+	}
+	// A wrong password is refused by the embedded broker.
+	bad := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + addr).SetUsername("u").SetPassword("wrong").SetClientID("bad"))
+	if tok := bad.Connect(); tok.WaitTimeout(5*time.Second) && tok.Error() == nil {
+		t.Error("embedded broker accepted a wrong password")
+	}
+}
