@@ -16,6 +16,10 @@ type ButtonOptions struct {
 	// LongPress, when > 0, fires a LongPress event once the button has been
 	// held this long. A ring has already fired for the same press.
 	LongPress time.Duration
+	// DoublePress, when > 0, turns a second press whose first edge comes
+	// within this long of the first press's edge into one DoublePress event
+	// instead of a second Ring. The first press rings at once as usual.
+	DoublePress time.Duration
 }
 
 func (o *ButtonOptions) ensureDefaults() {
@@ -44,6 +48,9 @@ type ButtonLogic struct {
 	longFired bool
 	rejected  uint64
 	presses   uint64
+	// the previous press that fired, for DoublePress
+	prevPress  time.Time
+	prevDouble bool
 }
 
 // NewButtonLogic returns a button state machine. If the line is already
@@ -93,7 +100,12 @@ func (b *ButtonLogic) Edge(t time.Time, active bool, emit func(Event)) {
 func (b *ButtonLogic) fire(emit func(Event)) {
 	b.state = btnHeld
 	b.presses++
-	emit(Event{Type: Ring, At: b.pressAt, Source: "button"})
+	typ := Ring
+	if dp := b.opts.DoublePress; dp > 0 && b.presses > 1 && !b.prevDouble && b.pressAt.Sub(b.prevPress) <= dp {
+		typ = DoublePress
+	}
+	b.prevPress, b.prevDouble = b.pressAt, typ == DoublePress
+	emit(Event{Type: typ, At: b.pressAt, Source: "button"})
 }
 
 // Tick advances the timers to t: a candidate press that lasted MinPress

@@ -16,8 +16,13 @@ type ChimeOptions struct {
 	ActiveLow bool          // relay boards that switch on a low level
 	Pulse     time.Duration // how long the relay closes per ring; default 250ms
 	Enabled   bool          // initial state of the enable switch
-	Clock     clockwork.Clock
-	Logger    *slog.Logger
+	// MinGap is the least time between the starts of two pulses; rings
+	// inside it fold into the last pulse. 0: only a running pulse folds.
+	MinGap time.Duration
+	// Quiet lists local-time ranges in which the chime stays silent.
+	Quiet  QuietHours
+	Clock  clockwork.Clock
+	Logger *slog.Logger
 }
 
 func (o *ChimeOptions) ensureDefaults() {
@@ -40,6 +45,7 @@ type Chime struct {
 	req     chan struct{}
 	enabled atomic.Bool
 	pulses  atomic.Uint64
+	quieted atomic.Uint64
 }
 
 // NewChime returns a chime on pin. It starts nothing.
@@ -51,7 +57,8 @@ func NewChime(pin gpio.PinOut, opts ChimeOptions) *Chime {
 }
 
 // Ring asks for one pulse. Rings that arrive while a pulse is running or
-// pending fold into it. A disabled chime ignores them.
+// pending, or within MinGap of the last pulse, fold into it. A disabled
+// chime ignores them, and so does one in its quiet hours.
 func (c *Chime) Ring() {
 	if !c.enabled.Load() {
 		return
@@ -71,6 +78,9 @@ func (c *Chime) Enabled() bool { return c.enabled.Load() }
 // Pulses counts the pulses given since start.
 func (c *Chime) Pulses() uint64 { return c.pulses.Load() }
 
+// Quieted counts the rings kept silent by quiet hours.
+func (c *Chime) Quieted() uint64 { return c.quieted.Load() }
+
 func (c *Chime) level(on bool) gpio.Level { return gpio.Level(on != c.opts.ActiveLow) }
 
 // Run drives the relay until ctx is done, then leaves it open (safe level).
@@ -83,12 +93,23 @@ func (c *Chime) Run(ctx context.Context) error {
 			c.opts.Logger.Error("hal: chime: release relay", "pin", c.pin.String(), "err", err)
 		}
 	}()
+	var last time.Time // start of the last pulse
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-c.req:
 		}
+		now := c.opts.Clock.Now()
+		if c.opts.Quiet.Contains(now) {
+			c.quieted.Add(1)
+			c.opts.Logger.Info("hal: chime: quiet hours, not ringing", "quiet", c.opts.Quiet.String())
+			continue
+		}
+		if !last.IsZero() && now.Sub(last) < c.opts.MinGap {
+			continue
+		}
+		last = now
 		if err := c.pin.Out(c.level(true)); err != nil {
 			c.opts.Logger.Error("hal: chime: close relay", "pin", c.pin.String(), "err", err)
 			continue

@@ -11,6 +11,7 @@ type EventType string
 const (
 	Ring        EventType = "ring"
 	LongPress   EventType = "long_press"
+	DoublePress EventType = "double_press"
 	MotionStart EventType = "motion_start"
 	MotionEnd   EventType = "motion_end"
 )

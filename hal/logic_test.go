@@ -100,6 +100,9 @@ func TestButtonLogic(t *testing.T) {
 		{"second press inside release debounce is chatter", def, cat(press(100*ms, 100*ms), press(230*ms, 100*ms)), "ring@100ms"},
 		{"second press right after debounce", def, cat(press(100*ms, 100*ms), press(251*ms, 100*ms)), "ring@100ms ring@251ms"},
 		{"no release, no second ring", def, []edge{{100 * ms, true}, {400 * ms, true}, {600 * ms, false}}, "ring@100ms"},
+		{"double press", ButtonOptions{Debounce: 50 * ms, DoublePress: 600 * ms}, cat(press(100*ms, 100*ms), press(500*ms, 100*ms)), "ring@100ms double_press@500ms"},
+		{"slow second press is a ring", ButtonOptions{Debounce: 50 * ms, DoublePress: 600 * ms}, cat(press(100*ms, 100*ms), press(800*ms, 100*ms)), "ring@100ms ring@800ms"},
+		{"triple press: ring, double, ring", ButtonOptions{Debounce: 50 * ms, DoublePress: 600 * ms}, cat(press(100*ms, 100*ms), press(400*ms, 100*ms), press(700*ms, 100*ms)), "ring@100ms double_press@400ms ring@700ms"},
 		{"hour of presses", def, func() []edge {
 			var es []edge
 			for i := 0; i < 3600; i++ {
@@ -161,10 +164,21 @@ func TestMotionLogic(t *testing.T) {
 		{"two separate", false, cat(press(10*s, 3*s), press(100*s, 3*s)), "motion_start@10s motion_end@43s motion_start@1m40s motion_end@2m13s"},
 		{"active at start", true, []edge{{5 * s, false}}, "motion_start@0s motion_end@35s"},
 		{"still active at end", false, press(10*s, 0)[:1], "motion_start@10s"},
+		{"min_active rejects a blip", false, press(10*s, 200*time.Millisecond), ""},
+		{"min_active passes a real one", false, press(10*s, 3*s), "motion_start@10s motion_end@43s"},
+		{"cooldown ignores re-trigger", false, cat(press(10*s, 3*s), press(50*s, 2*s), press(200*s, 1*s)), "motion_start@10s motion_end@43s motion_start@3m20s motion_end@3m51s"},
+		{"still active after cooldown starts then", false, cat(press(10*s, 3*s), []edge{{50 * s, true}, {120 * s, false}}), "motion_start@10s motion_end@43s motion_start@1m43s motion_end@2m30s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []string
+			opts := opts
+			if strings.HasPrefix(tt.name, "min_active") {
+				opts.MinActive = time.Second
+			}
+			if strings.Contains(tt.name, "cooldown") {
+				opts.Cooldown = time.Minute
+			}
 			l := NewMotionLogic(opts, t0, tt.start, collect(&got))
 			replay(l, tt.edges, 10*time.Minute, collect(&got))
 			if g := strings.Join(got, " "); g != tt.want {

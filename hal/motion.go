@@ -7,6 +7,13 @@ type MotionOptions struct {
 	// Hold is how long motion stays on after the sensor's last activity;
 	// a re-trigger within Hold extends it. Default 30s.
 	Hold time.Duration
+	// MinActive, when > 0, counts an activation only once the sensor has
+	// stayed active this long (MotionStart is still stamped with the edge).
+	MinActive time.Duration
+	// Cooldown, when > 0, ignores the sensor for this long after
+	// MotionEnd; if it is still active when the cooldown ends, motion
+	// starts then.
+	Cooldown time.Duration
 }
 
 func (o *MotionOptions) ensureDefaults() {
@@ -15,18 +22,28 @@ func (o *MotionOptions) ensureDefaults() {
 	}
 }
 
+type motionState uint8
+
+const (
+	motionIdle      motionState = iota
+	motionCandidate             // active, waiting for MinActive
+	motionOn                    // MotionStart reported
+	motionCooldown              // after MotionEnd, sensor ignored
+)
+
 // MotionLogic is the PIR state machine: MotionStart on activation,
 // MotionEnd once the sensor has been inactive for Hold. Like ButtonLogic it
 // does no I/O.
 type MotionLogic struct {
 	opts     MotionOptions
-	on       bool      // motion reported
+	state    motionState
 	active   bool      // sensor line level
 	lastEdge time.Time // last edge seen
+	since    time.Time // candidate: activation edge; cooldown: MotionEnd time
 }
 
 // NewMotionLogic returns a PIR state machine. A sensor already active at
-// start reports MotionStart at now.
+// start counts as activated at now.
 func NewMotionLogic(opts MotionOptions, now time.Time, active bool, emit func(Event)) *MotionLogic {
 	opts.ensureDefaults()
 	m := &MotionLogic{opts: opts, lastEdge: now}
@@ -39,27 +56,67 @@ func (m *MotionLogic) Edge(t time.Time, active bool, emit func(Event)) {
 	m.Tick(t, emit)
 	m.active = active
 	m.lastEdge = t
-	if active && !m.on {
-		m.on = true
-		emit(Event{Type: MotionStart, At: t, Source: "pir"})
+	switch m.state {
+	case motionIdle:
+		if active {
+			m.activate(t, emit)
+		}
+	case motionCandidate:
+		if !active {
+			m.state = motionIdle // too short: not motion
+		}
 	}
 }
 
-// Tick ends motion once the sensor has been quiet for Hold.
+func (m *MotionLogic) activate(t time.Time, emit func(Event)) {
+	if m.opts.MinActive > 0 {
+		m.state, m.since = motionCandidate, t
+		return
+	}
+	m.state = motionOn
+	emit(Event{Type: MotionStart, At: t, Source: "pir"})
+}
+
+// Tick advances the timers to t.
 func (m *MotionLogic) Tick(t time.Time, emit func(Event)) {
-	if d, ok := m.Deadline(); ok && !t.Before(d) {
-		m.on = false
-		emit(Event{Type: MotionEnd, At: d, Source: "pir"})
+	for {
+		d, ok := m.Deadline()
+		if !ok || t.Before(d) {
+			return
+		}
+		switch m.state {
+		case motionCandidate:
+			m.state = motionOn
+			emit(Event{Type: MotionStart, At: m.since, Source: "pir"})
+		case motionOn:
+			m.state = motionIdle
+			emit(Event{Type: MotionEnd, At: d, Source: "pir"})
+			if m.opts.Cooldown > 0 {
+				m.state, m.since = motionCooldown, d
+			}
+		case motionCooldown:
+			m.state = motionIdle
+			if m.active {
+				m.activate(d, emit)
+			}
+		}
 	}
 }
 
-// Deadline is when motion will end if nothing re-triggers it.
+// Deadline is when the state machine next has something to decide.
 func (m *MotionLogic) Deadline() (time.Time, bool) {
-	if m.on && !m.active {
-		return m.lastEdge.Add(m.opts.Hold), true
+	switch m.state {
+	case motionCandidate:
+		return m.since.Add(m.opts.MinActive), true
+	case motionOn:
+		if !m.active {
+			return m.lastEdge.Add(m.opts.Hold), true
+		}
+	case motionCooldown:
+		return m.since.Add(m.opts.Cooldown), true
 	}
 	return time.Time{}, false
 }
 
 // On reports whether motion is currently reported.
-func (m *MotionLogic) On() bool { return m.on }
+func (m *MotionLogic) On() bool { return m.state == motionOn }

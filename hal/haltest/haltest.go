@@ -20,6 +20,8 @@ type Pin struct {
 	pmu  sync.Mutex // serialises Press
 	held bool       // a Press is holding the line
 	gen  uint64     // Press count, so a stale release does nothing
+
+	timer *time.Timer // WaitForEdge's, reused
 }
 
 // NewPin returns a pin at level l with room for 1024 queued edges.
@@ -35,6 +37,30 @@ func (p *Pin) In(pull gpio.Pull, _ gpio.Edge) error {
 	defer p.Unlock()
 	p.P = pull
 	return nil
+}
+
+// WaitForEdge implements gpio.PinIn like gpiotest.Pin (the new level is
+// taken with the edge; -1 waits forever), with one reused timer so that
+// waiting costs no allocation. Only one goroutine may wait at a time, as
+// with a real line.
+func (p *Pin) WaitForEdge(timeout time.Duration) bool {
+	var tc <-chan time.Time
+	if timeout >= 0 {
+		if p.timer == nil {
+			p.timer = time.NewTimer(timeout)
+		} else {
+			p.timer.Reset(timeout)
+		}
+		tc = p.timer.C
+		defer p.timer.Stop()
+	}
+	select {
+	case l := <-p.EdgesChan:
+		_ = p.Out(l)
+		return true
+	case <-tc:
+		return false
+	}
 }
 
 // Set queues an edge to level l. The reader sees the new level when it
