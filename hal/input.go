@@ -17,6 +17,16 @@ type Logic interface {
 	Deadline() (time.Time, bool)
 }
 
+// TimedPin is implemented by pins that know each edge's own time and
+// direction: the kernel's event timestamp from the GPIO character device
+// (see package hal/gpioline). Input then uses those instead of the time it
+// woke up and the level it read afterwards.
+type TimedPin interface {
+	// WaitForEdgeTime waits up to timeout for the next edge and returns
+	// when it happened and the level the line went to.
+	WaitForEdgeTime(timeout time.Duration) (at time.Time, l gpio.Level, ok bool)
+}
+
 // InputOptions say how to read one input line.
 type InputOptions struct {
 	Name      string // "button", "pir": names the line in errors and logs
@@ -78,8 +88,9 @@ func newInput(pin gpio.PinIn, o InputOptions, nl func(time.Time, bool, func(Even
 }
 
 // Run configures the line for both edges and sends the events it sees to
-// out until ctx is done. Every edge is stamped with the clock's time at
-// wake-up. Run blocks rather than drop an event when out is full.
+// out until ctx is done. Every edge is stamped with its kernel timestamp
+// when the pin is a TimedPin, else with the clock's time at wake-up. Run
+// blocks rather than drop an event when out is full.
 func (in *Input) Run(ctx context.Context, out chan<- Event) error {
 	if err := in.pin.In(in.opts.Pull, gpio.BothEdges); err != nil {
 		return fmt.Errorf("hal: %s %s: configure input: %w", in.opts.Name, in.pin, err)
@@ -92,7 +103,9 @@ func (in *Input) Run(ctx context.Context, out chan<- Event) error {
 		case <-ctx.Done():
 		}
 	}
-	active := func() bool { return (in.pin.Read() == gpio.High) != in.opts.ActiveLow }
+	isActive := func(l gpio.Level) bool { return (l == gpio.High) != in.opts.ActiveLow }
+	active := func() bool { return isActive(in.pin.Read()) }
+	timed, _ := in.pin.(TimedPin)
 	logic := in.newLogic(clk.Now(), active(), emit)
 	in.opts.Logger.Debug("hal: input ready", "input", in.opts.Name, "pin", in.pin.String(), "active", active())
 	for ctx.Err() == nil {
@@ -104,6 +117,14 @@ func (in *Input) Run(ctx context.Context, out chan<- Event) error {
 		}
 		if wait <= 0 {
 			logic.Tick(clk.Now(), emit)
+			continue
+		}
+		if timed != nil {
+			if at, l, ok := timed.WaitForEdgeTime(wait); ok {
+				logic.Edge(at, isActive(l), emit)
+			} else {
+				logic.Tick(clk.Now(), emit)
+			}
 			continue
 		}
 		if in.pin.WaitForEdge(wait) {

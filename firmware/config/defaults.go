@@ -25,10 +25,11 @@ func Default() Config {
 				ActiveLow: true,
 				Pull:      "up",
 				Debounce:  Dur(50 * time.Millisecond),
+				MinPress:  Dur(3 * time.Millisecond),
 				LongPress: Dur(2 * time.Second),
 			},
 			PIR:   PIR{Pull: "down", Hold: Dur(30 * time.Second)},
-			Chime: Chime{Pulse: Dur(250 * time.Millisecond), Enabled: true},
+			Chime: Chime{Pulse: Dur(250 * time.Millisecond), Enabled: true, MinGap: Dur(3 * time.Second)},
 		},
 		Camera: Camera{Device: "/dev/video0", Width: 640, Height: 480, FPS: 15, Format: "auto"},
 		Capture: Capture{

@@ -41,6 +41,7 @@ type GPIO struct {
 	Button Button `yaml:"button"`
 	PIR    PIR    `yaml:"pir"`
 	Chime  Chime  `yaml:"chime"`
+	LED    LED    `yaml:"led"`
 }
 
 // Button is the bell push.
@@ -49,8 +50,11 @@ type Button struct {
 	ActiveLow bool     `yaml:"active_low"` // default true (button pulls the line to ground)
 	Pull      string   `yaml:"pull"`       // up | down | none; default up
 	Debounce  Duration `yaml:"debounce"`   // default 50ms; edges ignored this long after a press
-	MinPress  Duration `yaml:"min_press"`  // default 0 (off): presses shorter than this are EMI, ignored
+	MinPress  Duration `yaml:"min_press"`  // default 3ms: presses shorter than this are EMI, ignored; 0 turns the filter off
 	LongPress Duration `yaml:"long_press"` // default 2s; 0 disables long_press
+	// DoublePress: default 0 (off); a second press starting within this
+	// long of the first is one double_press event instead of a second ring.
+	DoublePress Duration `yaml:"double_press"`
 }
 
 // PIR is the motion sensor.
@@ -59,6 +63,8 @@ type PIR struct {
 	ActiveLow bool     `yaml:"active_low"` // default false (PIR modules drive the line high)
 	Pull      string   `yaml:"pull"`       // up | down | none; default down
 	Hold      Duration `yaml:"hold"`       // default 30s: motion_end after this long without re-trigger
+	MinActive Duration `yaml:"min_active"` // default 0 (off): activations shorter than this are not motion
+	Cooldown  Duration `yaml:"cooldown"`   // default 0 (off): sensor ignored this long after motion_end
 }
 
 // Chime is the relay that rings the existing mechanical chime.
@@ -67,6 +73,16 @@ type Chime struct {
 	ActiveLow bool     `yaml:"active_low"` // default false
 	Pulse     Duration `yaml:"pulse"`      // default 250ms
 	Enabled   bool     `yaml:"enabled"`    // default true
+	MinGap    Duration `yaml:"min_gap"`    // default 3s: rings closer than this to the last pulse give no new pulse
+	// QuietHours: local time ranges in which the chime stays silent (events
+	// are still published), "HH:MM-HH:MM[,HH:MM-HH:MM]"; default "" (none).
+	QuietHours string `yaml:"quiet_hours"`
+}
+
+// LED is the status LED.
+type LED struct {
+	Line      string `yaml:"line"`       // "" = no LED
+	ActiveLow bool   `yaml:"active_low"` // default false
 }
 
 // Camera is the V4L2 device.

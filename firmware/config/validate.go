@@ -13,6 +13,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/doorbelld/doorbelld/hal"
 )
 
 // Problem is one thing wrong with a config: the dotted key, the value as
@@ -66,36 +68,42 @@ func (e Errors) Error() string {
 
 // allowed says what each key accepts. Validate and Parse use the same text.
 var allowed = map[string]string{
-	"device.id":              "want 1 to 64 characters from a-z, 0-9, _ and -, such as frontdoor",
-	"device.name":            "want non-blank text without control characters, such as Front door",
-	"mqtt.broker":            `want "" (run the embedded broker) or tcp://, ssl://, mqtt:// or mqtts:// with host:port, such as tcp://192.168.1.10:1883`,
-	"mqtt.listen":            "want host:port such as 127.0.0.1:1883 or :1883 (required when mqtt.broker is empty)",
-	"mqtt.username":          "want text without control characters",
-	"mqtt.client_id":         `want at most 128 bytes of text without control characters ("" means doorbelld-<device.id>)`,
-	"mqtt.topic_prefix":      "want MQTT topic levels such as doorbell or home/doorbell: no +, #, empty levels, leading $, or leading or trailing /",
-	"mqtt.discovery_prefix":  "want MQTT topic levels such as homeassistant: no +, #, empty levels, leading $, or leading or trailing /",
-	"http.listen":            `want "" (no HTTP server) or host:port such as 127.0.0.1:8080 or :8080`,
-	"gpio.button.line":       "want a line name such as GPIO17, or gpiochipN:offset",
-	"gpio.button.pull":       "want up, down or none",
-	"gpio.button.debounce":   "want a Go duration from 0s to 5s, such as 50ms",
-	"gpio.button.min_press":  "want 0s (off) or a Go duration up to 5s and shorter than gpio.button.debounce, such as 20ms",
-	"gpio.button.long_press": "want 0s (off) or a Go duration longer than gpio.button.debounce and at most 1m, such as 2s",
-	"gpio.pir.line":          `want "" (no PIR), a line name such as GPIO27, or gpiochipN:offset`,
-	"gpio.pir.pull":          "want up, down or none",
-	"gpio.pir.hold":          "want a Go duration from 1s to 1h, such as 30s",
-	"gpio.chime.line":        `want "" (no chime relay), a line name such as GPIO22, or gpiochipN:offset`,
-	"gpio.chime.pulse":       "want a Go duration from 10ms to 10s, such as 250ms",
-	"camera.device":          `want "" (no camera), sim, or an absolute device path such as /dev/video0`,
-	"camera.width":           "want an even whole number from 16 to 4096, such as 640",
-	"camera.height":          "want an even whole number from 16 to 4096, such as 480",
-	"camera.fps":             "want a whole number from 1 to 120, such as 15",
-	"camera.format":          "want auto, mjpeg or yuyv",
-	"capture.pre_roll":       "want a Go duration from 0s to 1m, such as 5s",
-	"capture.post_roll":      "want a Go duration from 0s to 5m, such as 10s",
-	"capture.ring_bytes":     "want a size from 1MiB to 1GiB, such as 64MiB (units B, KiB, MiB, GiB, KB, MB, GB; none means bytes)",
-	"storage.dir":            "want an absolute directory path such as /var/lib/doorbell",
-	"log.level":              "want debug, info, warn or error",
-	"log.format":             "want text or json",
+	"device.id":                "want 1 to 64 characters from a-z, 0-9, _ and -, such as frontdoor",
+	"device.name":              "want non-blank text without control characters, such as Front door",
+	"mqtt.broker":              `want "" (run the embedded broker) or tcp://, ssl://, mqtt:// or mqtts:// with host:port, such as tcp://192.168.1.10:1883`,
+	"mqtt.listen":              "want host:port such as 127.0.0.1:1883 or :1883 (required when mqtt.broker is empty)",
+	"mqtt.username":            "want text without control characters",
+	"mqtt.client_id":           `want at most 128 bytes of text without control characters ("" means doorbelld-<device.id>)`,
+	"mqtt.topic_prefix":        "want MQTT topic levels such as doorbell or home/doorbell: no +, #, empty levels, leading $, or leading or trailing /",
+	"mqtt.discovery_prefix":    "want MQTT topic levels such as homeassistant: no +, #, empty levels, leading $, or leading or trailing /",
+	"http.listen":              `want "" (no HTTP server) or host:port such as 127.0.0.1:8080 or :8080`,
+	"gpio.button.line":         "want a line name such as GPIO17, or gpiochipN:offset",
+	"gpio.button.pull":         "want up, down or none",
+	"gpio.button.debounce":     "want a Go duration from 0s to 5s, such as 50ms",
+	"gpio.button.min_press":    "want 0s (off) or a Go duration up to 5s and shorter than gpio.button.debounce, such as 20ms",
+	"gpio.button.long_press":   "want 0s (off) or a Go duration longer than gpio.button.debounce and at most 1m, such as 2s",
+	"gpio.pir.line":            `want "" (no PIR), a line name such as GPIO27, or gpiochipN:offset`,
+	"gpio.pir.pull":            "want up, down or none",
+	"gpio.pir.hold":            "want a Go duration from 1s to 1h, such as 30s",
+	"gpio.chime.line":          `want "" (no chime relay), a line name such as GPIO22, or gpiochipN:offset`,
+	"gpio.chime.pulse":         "want a Go duration from 10ms to 10s, such as 250ms",
+	"gpio.button.double_press": "want 0s (off) or a Go duration longer than gpio.button.debounce and at most 5s, such as 600ms",
+	"gpio.pir.min_active":      "want 0s (off) or a Go duration up to 1m, such as 500ms",
+	"gpio.pir.cooldown":        "want 0s (off) or a Go duration up to 1h, such as 1m",
+	"gpio.chime.min_gap":       "want 0s (off) or a Go duration up to 10m, such as 3s",
+	"gpio.chime.quiet_hours":   `want "" (none) or local times HH:MM-HH:MM, comma-separated, such as 22:00-07:00`,
+	"gpio.led.line":            `want "" (no LED), a line name such as GPIO23, or gpiochipN:offset`,
+	"camera.device":            `want "" (no camera), sim, or an absolute device path such as /dev/video0`,
+	"camera.width":             "want an even whole number from 16 to 4096, such as 640",
+	"camera.height":            "want an even whole number from 16 to 4096, such as 480",
+	"camera.fps":               "want a whole number from 1 to 120, such as 15",
+	"camera.format":            "want auto, mjpeg or yuyv",
+	"capture.pre_roll":         "want a Go duration from 0s to 1m, such as 5s",
+	"capture.post_roll":        "want a Go duration from 0s to 5m, such as 10s",
+	"capture.ring_bytes":       "want a size from 1MiB to 1GiB, such as 64MiB (units B, KiB, MiB, GiB, KB, MB, GB; none means bytes)",
+	"storage.dir":              "want an absolute directory path such as /var/lib/doorbell",
+	"log.level":                "want debug, info, warn or error",
+	"log.format":               "want text or json",
 }
 
 // Validate checks every key of c and returns all problems at once as
@@ -148,6 +156,7 @@ func (c *Config) Validate(sim bool) error {
 	v.line("gpio.button.line", b.Line, !sim, used)
 	v.line("gpio.pir.line", p.Line, false, used)
 	v.line("gpio.chime.line", ch.Line, false, used)
+	v.line("gpio.led.line", c.GPIO.LED.Line, false, used)
 	v.oneOf("gpio.button.pull", b.Pull, "up", "down", "none")
 	v.oneOf("gpio.pir.pull", p.Pull, "up", "down", "none")
 	debOK := v.duration("gpio.button.debounce", b.Debounce, 0, 5*time.Second)
@@ -162,8 +171,19 @@ func (c *Config) Validate(sim bool) error {
 		v.add("gpio.button.long_press", b.LongPress.String(),
 			fmt.Sprintf("want 0s (off) or a Go duration longer than gpio.button.debounce (%s)", deb))
 	}
+	if v.duration("gpio.button.double_press", b.DoublePress, 0, 5*time.Second) &&
+		debOK && b.DoublePress.D() > 0 && b.DoublePress.D() <= deb {
+		v.add("gpio.button.double_press", b.DoublePress.String(),
+			fmt.Sprintf("want 0s (off) or a Go duration longer than gpio.button.debounce (%s)", deb))
+	}
 	v.duration("gpio.pir.hold", p.Hold, time.Second, time.Hour)
+	v.duration("gpio.pir.min_active", p.MinActive, 0, time.Minute)
+	v.duration("gpio.pir.cooldown", p.Cooldown, 0, time.Hour)
 	v.duration("gpio.chime.pulse", ch.Pulse, 10*time.Millisecond, 10*time.Second)
+	v.duration("gpio.chime.min_gap", ch.MinGap, 0, 10*time.Minute)
+	if _, err := hal.ParseQuietHours(ch.QuietHours); err != nil || !printable(ch.QuietHours) {
+		v.bad("gpio.chime.quiet_hours", ch.QuietHours)
+	}
 
 	// camera
 	cam := c.Camera

@@ -58,6 +58,7 @@ type Daemon struct {
 	button *hal.Input
 	pir    *hal.Input      // nil without a PIR
 	chime  *hal.Chime      // nil without a chime relay
+	led    *hal.LED        // nil without a status LED
 	camera *capture.Camera // nil without a camera
 
 	simButton, simPIR *haltest.Pin // sim mode only
@@ -67,6 +68,7 @@ type Daemon struct {
 	bg        sync.WaitGroup  // snapshot and ack waiters
 	heartbeat atomic.Int64    // unix nanos of the event loop's last turn
 	pirState  atomic.Value    // string: ok | unavailable | none
+	motionOn  atomic.Bool     // the PIR's last reported state
 
 	mu         sync.Mutex
 	last       *event.Event
@@ -140,53 +142,75 @@ func pull(s string) gpio.Pull {
 func (d *Daemon) buildGPIO() error {
 	g := d.cfg.GPIO
 	var btn, pir gpio.PinIn
-	var chime gpio.PinOut
+	var chime, led gpio.PinOut
 	if d.opts.Sim {
 		// Idle levels: a released active-low button reads high.
 		d.simButton = haltest.NewPin("SIM_BUTTON", gpio.Level(g.Button.ActiveLow))
 		d.simPIR = haltest.NewPin("SIM_PIR", gpio.Level(g.PIR.ActiveLow))
 		btn, pir = d.simButton, d.simPIR
 		chime = haltest.NewPin("SIM_CHIME", gpio.Level(g.Chime.ActiveLow))
+		led = haltest.NewPin("SIM_LED", gpio.Level(g.LED.ActiveLow))
 	} else {
 		if err := gpioline.Init(); err != nil {
 			return fmt.Errorf("daemon: %w", err)
 		}
-		open := func(key, spec string) (gpio.PinIO, error) {
+		// Inputs are read with the kernel's edge timestamps.
+		in := func(key, spec string) (gpio.PinIn, error) {
+			p, err := gpioline.OpenInput(spec)
+			if err != nil {
+				return nil, fmt.Errorf("daemon: %s: %w", key, err)
+			}
+			return p, nil
+		}
+		out := func(key, spec string) (gpio.PinOut, error) {
 			p, err := gpioline.Open(spec)
 			if err != nil {
 				return nil, fmt.Errorf("daemon: %s: %w", key, err)
 			}
 			return p, nil
 		}
-		p, err := open("gpio.button.line", g.Button.Line)
-		if err != nil {
+		var err error
+		if btn, err = in("gpio.button.line", g.Button.Line); err != nil {
 			return err
 		}
-		btn = p
 		if g.PIR.Line != "" {
-			if pir, err = open("gpio.pir.line", g.PIR.Line); err != nil {
+			if pir, err = in("gpio.pir.line", g.PIR.Line); err != nil {
 				return err
 			}
 		}
 		if g.Chime.Line != "" {
-			if chime, err = open("gpio.chime.line", g.Chime.Line); err != nil {
+			if chime, err = out("gpio.chime.line", g.Chime.Line); err != nil {
+				return err
+			}
+		}
+		if g.LED.Line != "" {
+			if led, err = out("gpio.led.line", g.LED.Line); err != nil {
 				return err
 			}
 		}
 	}
 	d.button = hal.NewButton(btn,
 		hal.InputOptions{Name: "button", ActiveLow: g.Button.ActiveLow, Pull: pull(g.Button.Pull), Logger: d.log},
-		hal.ButtonOptions{Debounce: g.Button.Debounce.D(), MinPress: g.Button.MinPress.D(), LongPress: g.Button.LongPress.D()})
+		hal.ButtonOptions{Debounce: g.Button.Debounce.D(), MinPress: g.Button.MinPress.D(),
+			LongPress: g.Button.LongPress.D(), DoublePress: g.Button.DoublePress.D()})
 	if pir != nil {
 		d.pir = hal.NewMotion(pir,
 			hal.InputOptions{Name: "pir", ActiveLow: g.PIR.ActiveLow, Pull: pull(g.PIR.Pull), Logger: d.log},
-			hal.MotionOptions{Hold: g.PIR.Hold.D()})
+			hal.MotionOptions{Hold: g.PIR.Hold.D(), MinActive: g.PIR.MinActive.D(), Cooldown: g.PIR.Cooldown.D()})
 		d.pirState.Store("ok")
 	}
 	if chime != nil {
+		quiet, err := hal.ParseQuietHours(g.Chime.QuietHours) // validated already
+		if err != nil {
+			return fmt.Errorf("daemon: gpio.chime.quiet_hours: %w", err)
+		}
 		d.chime = hal.NewChime(chime, hal.ChimeOptions{
-			ActiveLow: g.Chime.ActiveLow, Pulse: g.Chime.Pulse.D(), Enabled: g.Chime.Enabled, Logger: d.log,
+			ActiveLow: g.Chime.ActiveLow, Pulse: g.Chime.Pulse.D(), Enabled: g.Chime.Enabled,
+			MinGap: g.Chime.MinGap.D(), Quiet: quiet, Logger: d.log,
 		})
+	}
+	if led != nil {
+		d.led = hal.NewLED(led, hal.LEDOptions{ActiveLow: g.LED.ActiveLow, Logger: d.log})
 	}
 	return nil
 }
@@ -291,6 +315,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.chime != nil {
 		start("chime", false, d.chime.Run)
 	}
+	if d.led != nil {
+		d.updateLED()
+		start("led", false, d.led.Run)
+	}
 	if d.camera != nil {
 		start("camera", false, d.camera.Run)
 	}
@@ -344,6 +372,7 @@ func (d *Daemon) loop(ctx context.Context) error {
 		case <-t.C:
 			d.heartbeat.Store(time.Now().UnixNano())
 			d.publishHealth(false)
+			d.updateLED()
 		}
 	}
 }
@@ -354,8 +383,16 @@ func (d *Daemon) handle(ctx context.Context, he hal.Event) {
 		d.log.Error("daemon: persist event sequence", "err", err)
 	}
 	e := event.Event{ID: event.NewID(), Seq: seq, Device: d.cfg.Device.ID, Type: he.Type, At: he.At}
-	if he.Type == hal.Ring && d.chime != nil {
-		d.chime.Ring()
+	if he.Type == hal.Ring || he.Type == hal.DoublePress {
+		if d.chime != nil {
+			d.chime.Ring()
+		}
+		if d.led != nil {
+			d.led.Flash()
+		}
+	}
+	if he.Type == hal.MotionStart || he.Type == hal.MotionEnd {
+		d.publishMotion(he.Type == hal.MotionStart)
 	}
 	snap := d.camera != nil && he.Type != hal.MotionEnd && d.camera.Status().Available
 	if snap {
@@ -485,7 +522,36 @@ func (d *Daemon) publishHealth(always bool) {
 	d.mq.Publish(d.topics.Health, 1, true, b)
 }
 
-func (d *Daemon) onConnect() { go d.publishHealth(true) }
+func (d *Daemon) onConnect() {
+	go func() {
+		d.publishHealth(true)
+		if d.pir != nil {
+			d.publishMotion(d.motionOn.Load())
+		}
+	}()
+}
+
+// publishMotion publishes the PIR's binary state, retained.
+func (d *Daemon) publishMotion(on bool) {
+	d.motionOn.Store(on)
+	p := "OFF"
+	if on {
+		p = "ON"
+	}
+	d.mq.Publish(d.topics.Motion, 1, true, []byte(p))
+}
+
+// updateLED shows the daemon's state on the status LED.
+func (d *Daemon) updateLED() {
+	if d.led == nil {
+		return
+	}
+	p := hal.Idle
+	if !d.MQTTConnected() {
+		p = hal.Offline
+	}
+	d.led.Set(p)
+}
 
 // MQTTConnected reports whether the broker connection is up.
 func (d *Daemon) MQTTConnected() bool { return d.mq != nil && d.mq.Connected() }

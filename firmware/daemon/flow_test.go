@@ -53,6 +53,9 @@ func TestRingEndToEnd(t *testing.T) {
 	if m := next(t, subscribe(t, r.d.brokerURL(), tp.Status), tp.Status, 5*time.Second); string(m.payload) != "online" || !m.retained {
 		t.Fatalf("status for a new subscriber = %q retained=%v, want retained online", m.payload, m.retained)
 	}
+	if m := next(t, ch, tp.Motion, 5*time.Second); string(m.payload) != "OFF" {
+		t.Errorf("motion state at start %q, want OFF", m.payload)
+	}
 	waitCamera(t, r)
 
 	before := time.Now()
@@ -96,6 +99,9 @@ func TestRingEndToEnd(t *testing.T) {
 	if m, _ := nextEvent(t, ch, tp, 5*time.Second); m.Type != hal.MotionStart || m.Seq <= e.Seq || m.ID == e.ID {
 		t.Errorf("after motion on: %+v, want motion_start with a higher seq", m)
 	}
+	if m := next(t, ch, tp.Motion, 5*time.Second); string(m.payload) != "ON" {
+		t.Errorf("motion state %q, want ON", m.payload)
+	}
 	post(t, r, "/api/sim/motion?state=off")
 	offAt := time.Now()
 	m, _ := nextEvent(t, ch, tp, 5*time.Second)
@@ -104,6 +110,9 @@ func TestRingEndToEnd(t *testing.T) {
 	}
 	if held := m.At.Sub(offAt); held < c.GPIO.PIR.Hold.D()-50*time.Millisecond {
 		t.Errorf("motion_end %v after the sensor went quiet, want the hold time %v", held, c.GPIO.PIR.Hold.D())
+	}
+	if m := next(t, ch, tp.Motion, 5*time.Second); string(m.payload) != "OFF" {
+		t.Errorf("motion state %q, want OFF", m.payload)
 	}
 
 	took := r.stop(t)

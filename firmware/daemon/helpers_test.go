@@ -99,9 +99,17 @@ type msg struct {
 	at       time.Time
 }
 
+// inbox holds what a test subscriber received. Messages on other topics
+// than the one a test waits for are kept, not dropped: paho may hand a
+// subscriber messages on different topics in either order.
+type inbox struct {
+	ch      chan msg
+	pending []msg
+}
+
 // subscribe connects a plain paho client to broker and delivers every
 // message under filter.
-func subscribe(t testing.TB, broker, filter string) <-chan msg {
+func subscribe(t testing.TB, broker, filter string) *inbox {
 	t.Helper()
 	ch := make(chan msg, 1000)
 	o := paho.NewClientOptions().AddBroker(broker).SetClientID(fmt.Sprintf("sub-%d-%d", os.Getpid(), testSeq.Add(1))).
@@ -117,19 +125,26 @@ func subscribe(t testing.TB, broker, filter string) <-chan msg {
 		t.Fatalf("subscribe %s: %v", filter, tok.Error())
 	}
 	t.Cleanup(func() { c.Disconnect(100) })
-	return ch
+	return &inbox{ch: ch}
 }
 
-// next returns the next message on topic (skipping others) within d.
-func next(t testing.TB, ch <-chan msg, topic string, d time.Duration) msg {
+// next returns the oldest message on topic not yet taken, waiting up to d.
+func next(t testing.TB, ib *inbox, topic string, d time.Duration) msg {
 	t.Helper()
+	for i, m := range ib.pending {
+		if m.topic == topic {
+			ib.pending = append(ib.pending[:i], ib.pending[i+1:]...)
+			return m
+		}
+	}
 	deadline := time.After(d)
 	for {
 		select {
-		case m := <-ch:
+		case m := <-ib.ch:
 			if m.topic == topic {
 				return m
 			}
+			ib.pending = append(ib.pending, m)
 		case <-deadline:
 			t.Fatalf("no message on %s within %v", topic, d)
 		}
@@ -137,7 +152,7 @@ func next(t testing.TB, ch <-chan msg, topic string, d time.Duration) msg {
 }
 
 // nextEvent returns the next event on the event topic.
-func nextEvent(t testing.TB, ch <-chan msg, topics Topics, d time.Duration) (event.Event, msg) {
+func nextEvent(t testing.TB, ch *inbox, topics Topics, d time.Duration) (event.Event, msg) {
 	t.Helper()
 	m := next(t, ch, topics.Event, d)
 	var e event.Event
@@ -151,15 +166,18 @@ func nextEvent(t testing.TB, ch <-chan msg, topics Topics, d time.Duration) (eve
 }
 
 // noEvent fails if an event arrives within d.
-func noEvent(t testing.TB, ch <-chan msg, topics Topics, d time.Duration) {
+func noEvent(t testing.TB, ib *inbox, topics Topics, d time.Duration) {
 	t.Helper()
 	deadline := time.After(d)
 	for {
-		select {
-		case m := <-ch:
+		for _, m := range ib.pending {
 			if m.topic == topics.Event {
 				t.Fatalf("unexpected event %s", m.payload)
 			}
+		}
+		select {
+		case m := <-ib.ch:
+			ib.pending = append(ib.pending, m)
 		case <-deadline:
 			return
 		}

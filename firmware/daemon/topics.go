@@ -9,6 +9,7 @@ type Topics struct {
 	SnapshotInfo string // <prefix>/<id>/snapshot/info  JSON about that JPEG, QoS 1, retained
 	Status       string // <prefix>/<id>/status         online|offline, retained, Last Will
 	Health       string // <prefix>/<id>/health         JSON, retained
+	Motion       string // <prefix>/<id>/motion         ON|OFF, retained
 }
 
 // TopicsFor returns the topics for a config.
@@ -20,5 +21,6 @@ func TopicsFor(c config.Config) Topics {
 		SnapshotInfo: base + "snapshot/info",
 		Status:       base + "status",
 		Health:       base + "health",
+		Motion:       base + "motion",
 	}
 }

@@ -1,0 +1,285 @@
+//go:build linux
+
+package gpioline
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+	"periph.io/x/conn/v3/gpio"
+	"periph.io/x/host/v3/gpioioctl"
+
+	"github.com/doorbelld/doorbelld/hal"
+)
+
+// GPIO v2 character device uAPI (include/uapi/linux/gpio.h).
+const (
+	v2FlagActiveLow     = 1 << 1
+	v2FlagInput         = 1 << 2
+	v2FlagEdgeRising    = 1 << 4
+	v2FlagEdgeFalling   = 1 << 5
+	v2FlagPullUp        = 1 << 8
+	v2FlagPullDown      = 1 << 9
+	v2FlagBiasDisabled  = 1 << 10
+	v2FlagClockRealtime = 1 << 11
+
+	v2EventRising  = 1
+	v2EventFalling = 2
+
+	v2EventSize = 48
+)
+
+type v2LineAttribute struct {
+	ID      uint32
+	Padding uint32
+	Value   uint64
+}
+
+type v2LineConfigAttribute struct {
+	Attr v2LineAttribute
+	Mask uint64
+}
+
+type v2LineConfig struct {
+	Flags    uint64
+	NumAttrs uint32
+	Padding  [5]uint32
+	Attrs    [10]v2LineConfigAttribute
+}
+
+type v2LineRequest struct {
+	Offsets         [64]uint32
+	Consumer        [32]byte
+	Config          v2LineConfig
+	NumLines        uint32
+	EventBufferSize uint32
+	Padding         [5]uint32
+	Fd              int32
+}
+
+type v2LineValues struct {
+	Bits, Mask uint64
+}
+
+func iowr(nr, size uintptr) uintptr {
+	const dirRead, dirWrite = 2, 1
+	return (dirRead|dirWrite)<<30 | size<<16 | 0xB4<<8 | nr
+}
+
+var (
+	ioctlGetLine   = iowr(0x07, unsafe.Sizeof(v2LineRequest{}))
+	ioctlGetValues = iowr(0x0E, unsafe.Sizeof(v2LineValues{}))
+)
+
+// Input is an input line requested straight from the GPIO v2 character
+// device, so that every edge comes with the kernel's timestamp (on the
+// realtime clock where the kernel offers it, 5.11+, else mapped from the
+// monotonic clock) and its direction. It implements gpio.PinIn and
+// hal.TimedPin. One goroutine reads it at a time.
+type Input struct {
+	chip   string // /dev/gpiochipN
+	offset uint32
+	name   string
+
+	mu   sync.Mutex
+	f    *os.File // the line request; nil until In
+	pull gpio.Pull
+	mono bool // timestamps are CLOCK_MONOTONIC
+	buf  [v2EventSize]byte
+}
+
+var (
+	_ gpio.PinIn   = (*Input)(nil)
+	_ hal.TimedPin = (*Input)(nil)
+)
+
+// OpenInput finds the line named by spec (see Open) for reading with
+// kernel timestamps. The line is requested from the kernel by In.
+func OpenInput(spec string) (*Input, error) {
+	p, err := Open(spec)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range gpioioctl.Chips {
+		for _, l := range c.Lines() {
+			if l == p {
+				return &Input{chip: c.Path(), offset: uint32(l.Number()), name: spec}, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("gpio: line %s: chip not found: %w", spec, ErrNotFound)
+}
+
+// String implements conn.Resource.
+func (in *Input) String() string { return fmt.Sprintf("%s(%s:%d)", in.name, in.chip, in.offset) }
+
+// Name implements pin.Pin.
+func (in *Input) Name() string { return in.name }
+
+// Number implements pin.Pin: the line's offset on its chip.
+func (in *Input) Number() int { return int(in.offset) }
+
+// Function implements pin.Pin.
+func (in *Input) Function() string { return "In" }
+
+// Pull implements gpio.PinIn.
+func (in *Input) Pull() gpio.Pull { return in.pull }
+
+// DefaultPull implements gpio.PinIn.
+func (in *Input) DefaultPull() gpio.Pull { return gpio.PullNoChange }
+
+// Halt interrupts a pending wait.
+func (in *Input) Halt() error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.f != nil {
+		return in.f.SetReadDeadline(time.Unix(0, 1))
+	}
+	return nil
+}
+
+// Close releases the line.
+func (in *Input) Close() error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.f == nil {
+		return nil
+	}
+	err := in.f.Close()
+	in.f = nil
+	return err
+}
+
+// In requests the line as an input with both edges reported. A line held
+// by another process fails here with an error naming it (EBUSY).
+func (in *Input) In(pull gpio.Pull, edge gpio.Edge) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.f != nil {
+		in.f.Close()
+		in.f = nil
+	}
+	flags := uint64(v2FlagInput)
+	switch edge {
+	case gpio.RisingEdge:
+		flags |= v2FlagEdgeRising
+	case gpio.FallingEdge:
+		flags |= v2FlagEdgeFalling
+	case gpio.BothEdges:
+		flags |= v2FlagEdgeRising | v2FlagEdgeFalling
+	}
+	switch pull {
+	case gpio.PullUp:
+		flags |= v2FlagPullUp
+	case gpio.PullDown:
+		flags |= v2FlagPullDown
+	case gpio.Float:
+		flags |= v2FlagBiasDisabled
+	}
+	cf, err := os.OpenFile(in.chip, os.O_RDWR|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("gpio: line %s: open %s: %w", in.name, in.chip, err)
+	}
+	defer cf.Close()
+	request := func(flags uint64) (int32, error) {
+		var req v2LineRequest
+		req.Offsets[0] = in.offset
+		req.NumLines = 1
+		req.EventBufferSize = 64
+		copy(req.Consumer[:len(req.Consumer)-1], "doorbelld")
+		req.Config.Flags = flags
+		if _, _, e := unix.Syscall(unix.SYS_IOCTL, cf.Fd(), ioctlGetLine, uintptr(unsafe.Pointer(&req))); e != 0 {
+			return -1, e
+		}
+		return req.Fd, nil
+	}
+	in.mono = false
+	fd, err := request(flags | v2FlagClockRealtime)
+	if errors.Is(err, unix.EINVAL) { // kernels before 5.11
+		in.mono = true
+		fd, err = request(flags)
+	}
+	if err != nil {
+		if errors.Is(err, unix.EBUSY) {
+			return fmt.Errorf("gpio: line %s (%s offset %d) is in use by another program: %w", in.name, in.chip, in.offset, err)
+		}
+		return fmt.Errorf("gpio: line %s (%s offset %d): request: %w", in.name, in.chip, in.offset, err)
+	}
+	if err := unix.SetNonblock(int(fd), true); err != nil {
+		unix.Close(int(fd))
+		return fmt.Errorf("gpio: line %s: %w", in.name, err)
+	}
+	in.f = os.NewFile(uintptr(fd), in.name)
+	in.pull = pull
+	return nil
+}
+
+// Read returns the line's level.
+func (in *Input) Read() gpio.Level {
+	in.mu.Lock()
+	f := in.f
+	in.mu.Unlock()
+	if f == nil {
+		return gpio.Low
+	}
+	v := v2LineValues{Mask: 1}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return gpio.Low
+	}
+	var e syscall.Errno
+	_ = rc.Control(func(fd uintptr) {
+		_, _, e = unix.Syscall(unix.SYS_IOCTL, fd, ioctlGetValues, uintptr(unsafe.Pointer(&v)))
+	})
+	return e == 0 && v.Bits&1 == 1
+}
+
+// WaitForEdge implements gpio.PinIn. A negative timeout waits forever.
+func (in *Input) WaitForEdge(timeout time.Duration) bool {
+	_, _, ok := in.WaitForEdgeTime(timeout)
+	return ok
+}
+
+// WaitForEdgeTime implements hal.TimedPin.
+func (in *Input) WaitForEdgeTime(timeout time.Duration) (time.Time, gpio.Level, bool) {
+	in.mu.Lock()
+	f := in.f
+	in.mu.Unlock()
+	if f == nil {
+		return time.Time{}, gpio.Low, false
+	}
+	var dl time.Time
+	if timeout >= 0 {
+		dl = time.Now().Add(timeout)
+	}
+	if f.SetReadDeadline(dl) != nil {
+		return time.Time{}, gpio.Low, false
+	}
+	if _, err := io.ReadFull(f, in.buf[:]); err != nil {
+		return time.Time{}, gpio.Low, false
+	}
+	ts := binary.NativeEndian.Uint64(in.buf[0:8])
+	id := binary.NativeEndian.Uint32(in.buf[8:12])
+	at := time.Unix(0, int64(ts))
+	if in.mono {
+		at = monoToWall(ts)
+	}
+	return at, id == v2EventRising, id == v2EventRising || id == v2EventFalling
+}
+
+// monoToWall maps a CLOCK_MONOTONIC timestamp to wall-clock time.
+func monoToWall(ns uint64) time.Time {
+	var now unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_MONOTONIC, &now) != nil {
+		return time.Now()
+	}
+	return time.Now().Add(-time.Duration(uint64(now.Nano()) - ns))
+}
