@@ -1,0 +1,410 @@
+package clip
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"github.com/rs/xid"
+
+	"github.com/doorbelld/doorbelld/capture"
+	"github.com/doorbelld/doorbelld/capture/storage"
+)
+
+// Sink stores finished clips; *storage.Store is one. Put gets the clip's
+// metadata and its MP4 file, which it may keep (the Recorder does not
+// touch it afterwards).
+type Sink interface {
+	Put(m storage.Meta, mp4 []byte) error
+}
+
+var _ Sink = (*storage.Store)(nil)
+
+// Timing of the Recorder's work.
+const (
+	// collectEvery is how often the frames of the clips being recorded are
+	// copied out of the ring, so the ring needs to hold only PreRoll plus
+	// this, not a whole clip.
+	collectEvery = time.Second
+	// settle is how long after a clip's end the Recorder waits for the
+	// camera to deliver the last frames taken before the end.
+	settle = 250 * time.Millisecond
+	// maxPending bounds the triggers queued while Run is busy or not
+	// running; older ones are dropped.
+	maxPending = 256
+	// readyBuffer is the capacity of the Ready channel.
+	readyBuffer = 16
+)
+
+// DefaultMaxLength is the longest clip when Options.MaxLength is zero.
+const DefaultMaxLength = time.Minute
+
+// Options configures a Recorder.
+type Options struct {
+	// PreRoll is the video kept from before a trigger; 0 starts the clip
+	// at the trigger. The ring must hold at least PreRoll plus one second.
+	PreRoll time.Duration
+	// PostRoll is the video kept after a trigger.
+	PostRoll time.Duration
+	// Merge makes a trigger that comes while a clip is being recorded
+	// (its time within the clip) extend that clip to the trigger's time
+	// plus PostRoll, instead of starting a second, overlapping clip. The
+	// daemon's default is true; the zero value here is false.
+	Merge bool
+	// MaxLength caps a clip that merged triggers keep extending: the clip
+	// ends there and a new clip continues from the next frame. Default
+	// DefaultMaxLength; never less than PreRoll + PostRoll. It bounds the
+	// RAM a clip takes while it is recorded (about 40 KB a frame for
+	// 640x480 JPEG).
+	MaxLength time.Duration
+	// JPEGQuality (1..100) is used to encode YUYV frames; default
+	// DefaultJPEGQuality.
+	JPEGQuality int
+	Clock       clockwork.Clock // default: the real clock
+	Logger      *slog.Logger    // default: slog.Default()
+	// NewID returns a new clip id; default: an xid (20 characters,
+	// time-sortable), like event ids.
+	NewID func() string
+}
+
+func (o Options) withDefaults() Options {
+	o.PreRoll = max(o.PreRoll, 0)
+	o.PostRoll = max(o.PostRoll, 0)
+	if o.MaxLength <= 0 {
+		o.MaxLength = DefaultMaxLength
+	}
+	o.MaxLength = max(o.MaxLength, o.PreRoll+o.PostRoll)
+	if o.JPEGQuality <= 0 || o.JPEGQuality > 100 {
+		o.JPEGQuality = DefaultJPEGQuality
+	}
+	if o.Clock == nil {
+		o.Clock = clockwork.NewRealClock()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.NewID == nil {
+		clk := o.Clock
+		o.NewID = func() string { return xid.NewWithTime(clk.Now()).String() }
+	}
+	return o
+}
+
+// Stats are a Recorder's counters.
+type Stats struct {
+	Triggers  uint64 // Trigger calls
+	Merged    uint64 // triggers that extended a clip being recorded
+	Dropped   uint64 // triggers dropped because too many were queued
+	Clips     uint64 // clips stored
+	Empty     uint64 // clips with no frame (no camera), not stored
+	Failed    uint64 // clips that could not be muxed or stored
+	Recording int    // clips being recorded now
+}
+
+// Recorder turns triggers into clips: the frames from PreRoll before a
+// trigger to PostRoll after it, muxed into an MP4 file and handed to a
+// Sink. One goroutine, Run, does all the work; Trigger only queues.
+type Recorder struct {
+	ring  *capture.Ring
+	sink  Sink
+	opts  Options
+	log   *slog.Logger
+	clk   clockwork.Clock
+	mux   Muxer
+	wake  chan struct{} // capacity 1: a trigger is queued
+	ready chan storage.Meta
+
+	mu      sync.Mutex
+	pending []trigger
+	stats   Stats
+
+	open []*recording // owned by Run: clips being recorded, oldest first
+}
+
+type trigger struct {
+	at      time.Time
+	eventID string
+}
+
+// recording is one clip being recorded.
+type recording struct {
+	id       string
+	eventIDs []string
+	from     time.Time // first frame time wanted
+	end      time.Time // last frame time wanted
+	limit    time.Time // end may not pass this (from + MaxLength)
+	frames   []capture.Frame
+	lastSeq  uint64    // Seq of the newest frame collected
+	lastAt   time.Time // and its time
+	looked   bool      // the ring has been looked at once (pre-roll check)
+	skipped  int       // frames that could not be encoded
+}
+
+// New returns a Recorder that cuts clips from ring and stores them in
+// sink, which must not be nil. It starts nothing: call Run.
+func New(ring *capture.Ring, sink Sink, opts Options) *Recorder {
+	if ring == nil || sink == nil {
+		panic("clip: New needs a ring and a sink")
+	}
+	opts = opts.withDefaults()
+	return &Recorder{
+		ring:  ring,
+		sink:  sink,
+		opts:  opts,
+		log:   opts.Logger,
+		clk:   opts.Clock,
+		mux:   Muxer{JPEGQuality: opts.JPEGQuality},
+		wake:  make(chan struct{}, 1),
+		ready: make(chan storage.Meta, readyBuffer),
+	}
+}
+
+// Trigger asks for a clip around at for event eventID. It never blocks.
+// The clip is stored PostRoll (plus a quarter second) after at, or later
+// if a merged trigger extends it.
+func (r *Recorder) Trigger(at time.Time, eventID string) {
+	r.mu.Lock()
+	r.stats.Triggers++
+	if len(r.pending) >= maxPending {
+		r.pending = slices.Delete(r.pending, 0, 1)
+		r.stats.Dropped++
+	}
+	r.pending = append(r.pending, trigger{at: at, eventID: eventID})
+	r.mu.Unlock()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Ready delivers the metadata of each clip once it is stored, for the
+// daemon to announce. Run closes it when it returns. If nobody reads it,
+// notifications beyond its buffer (16) are dropped, never the clips.
+func (r *Recorder) Ready() <-chan storage.Meta { return r.ready }
+
+// Stats returns the Recorder's counters.
+func (r *Recorder) Stats() Stats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stats
+}
+
+// Run records clips until ctx is done. Every second it copies the new
+// frames of the clips being recorded out of the ring (encoding YUYV frames
+// to JPEG as it goes); once a clip's end has passed it muxes the clip and
+// puts it into the sink. When ctx is done it stores the clips being
+// recorded with the frames they have so far, closes Ready and returns nil.
+func (r *Recorder) Run(ctx context.Context) error {
+	defer close(r.ready)
+	for {
+		r.admit()
+		now := r.clk.Now()
+		next := now.Add(collectEvery)
+		keep := r.open[:0]
+		for _, c := range r.open {
+			r.collect(c)
+			due := c.end.Add(settle)
+			if !now.Before(due) {
+				r.finish(c, false)
+				continue
+			}
+			if due.Before(next) {
+				next = due
+			}
+			keep = append(keep, c)
+		}
+		clear(r.open[len(keep):])
+		r.open = keep
+		r.setRecording()
+
+		var timer clockwork.Timer
+		var tick <-chan time.Time
+		if len(r.open) > 0 {
+			timer = r.clk.NewTimer(next.Sub(now))
+			tick = timer.Chan()
+		}
+		select {
+		case <-ctx.Done():
+			if timer != nil {
+				timer.Stop()
+			}
+			r.admit()
+			for _, c := range r.open {
+				r.collect(c)
+				r.finish(c, true)
+			}
+			r.open = nil
+			r.setRecording()
+			return nil
+		case <-r.wake:
+		case <-tick:
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+	}
+}
+
+func (r *Recorder) setRecording() {
+	r.mu.Lock()
+	r.stats.Recording = len(r.open)
+	r.mu.Unlock()
+}
+
+// admit turns the queued triggers into recordings or merges them.
+func (r *Recorder) admit() {
+	r.mu.Lock()
+	pending := r.pending
+	r.pending = nil
+	r.mu.Unlock()
+	for _, t := range pending {
+		end := t.at.Add(r.opts.PostRoll)
+		if r.opts.Merge {
+			if c := r.recordingAt(t.at); c != nil {
+				c.addEvent(t.eventID)
+				r.extend(c, end, t.eventID)
+				r.mu.Lock()
+				r.stats.Merged++
+				r.mu.Unlock()
+				r.log.Debug("clip: trigger extends clip", "clip", c.id, "event", t.eventID, "end", c.end)
+				continue
+			}
+		}
+		c := r.newRecording(t.at.Add(-r.opts.PreRoll), end, t.eventID)
+		r.log.Debug("clip: recording", "clip", c.id, "event", t.eventID, "from", c.from, "end", c.end)
+	}
+}
+
+// recordingAt returns the newest clip being recorded whose span holds at.
+func (r *Recorder) recordingAt(at time.Time) *recording {
+	for i := len(r.open) - 1; i >= 0; i-- {
+		c := r.open[i]
+		if !at.Before(c.from) && !at.After(c.end) {
+			return c
+		}
+	}
+	return nil
+}
+
+func (r *Recorder) newRecording(from, end time.Time, eventID string) *recording {
+	c := &recording{id: r.opts.NewID(), from: from, end: end, limit: from.Add(r.opts.MaxLength)}
+	c.addEvent(eventID)
+	r.open = append(r.open, c)
+	return c
+}
+
+// extend moves c's end to end; past c's MaxLength, c ends at its limit
+// and a continuation clip (starting just after it) takes the rest.
+func (r *Recorder) extend(c *recording, end time.Time, eventID string) {
+	for end.After(c.end) {
+		if !end.After(c.limit) {
+			c.end = end
+			return
+		}
+		c.end = c.limit
+		from := c.limit.Add(time.Nanosecond)
+		i := slices.IndexFunc(r.open, func(o *recording) bool { return o.from.Equal(from) })
+		if i < 0 {
+			n := r.newRecording(from, end, eventID)
+			r.log.Info("clip: clip reached max length; continuing in a new clip", "clip", c.id, "next", n.id)
+			return
+		}
+		c = r.open[i]
+		c.addEvent(eventID)
+	}
+}
+
+func (c *recording) addEvent(id string) {
+	if id != "" && !slices.Contains(c.eventIDs, id) {
+		c.eventIDs = append(c.eventIDs, id)
+	}
+}
+
+// collect copies the frames of c that are new in the ring, encoding YUYV
+// frames to JPEG.
+func (r *Recorder) collect(c *recording) {
+	from := c.from
+	if !c.looked {
+		c.looked = true
+		if oldest, _, n := r.ring.Span(); n > 0 && oldest.After(c.from) {
+			r.log.Info("clip: the ring does not reach back to the start of the pre-roll; the clip starts at the oldest frame",
+				"clip", c.id, "wanted", c.from, "oldest", oldest, "short_by", oldest.Sub(c.from))
+		}
+	} else if c.lastSeq > 0 {
+		from = c.lastAt
+	}
+	for _, f := range r.ring.Frames(from, c.end) {
+		if f.Seq <= c.lastSeq {
+			continue
+		}
+		c.lastSeq, c.lastAt = f.Seq, f.At
+		if f.Format.PixelFormat == capture.PixYUYV {
+			jpg, err := capture.EncodeJPEG(f, r.opts.JPEGQuality)
+			if err != nil {
+				c.skipped++
+				r.log.Debug("clip: skipping frame", "clip", c.id, "err", err)
+				continue
+			}
+			f.Data = jpg
+			f.Format.PixelFormat = capture.PixMJPEG
+		}
+		c.frames = append(c.frames, f)
+	}
+}
+
+// finish muxes c and puts it into the sink.
+func (r *Recorder) finish(c *recording, shutdown bool) {
+	frames := c.frames
+	c.frames = nil
+	count := func(f func(*Stats)) {
+		r.mu.Lock()
+		f(&r.stats)
+		r.mu.Unlock()
+	}
+	if len(frames) == 0 {
+		count(func(s *Stats) { s.Empty++ })
+		r.log.Warn("clip: no frames for clip (no camera?); nothing stored", "clip", c.id, "events", c.eventIDs, "from", c.from, "end", c.end)
+		return
+	}
+	size := 0
+	for _, f := range frames {
+		size += len(f.Data)
+	}
+	var buf bytes.Buffer
+	buf.Grow(size + 64<<10)
+	info, err := r.mux.Mux(frames, &buf)
+	if err != nil {
+		count(func(s *Stats) { s.Failed++ })
+		r.log.Error("clip: mux", "clip", c.id, "events", c.eventIDs, "err", err)
+		return
+	}
+	m := storage.Meta{
+		ID:       c.id,
+		EventIDs: c.eventIDs,
+		Start:    info.Start,
+		End:      info.End,
+		Frames:   info.Frames,
+		Codec:    info.Codec,
+		Width:    info.Width,
+		Height:   info.Height,
+	}
+	if err := r.sink.Put(m, buf.Bytes()); err != nil {
+		count(func(s *Stats) { s.Failed++ })
+		r.log.Error("clip: store", "clip", c.id, "events", c.eventIDs, "err", err)
+		return
+	}
+	m.Size = info.Size
+	count(func(s *Stats) { s.Clips++ })
+	r.log.Info("clip: stored", "clip", c.id, "events", c.eventIDs, "start", info.Start,
+		"duration", info.Duration().Round(time.Millisecond), "frames", info.Frames,
+		"skipped", info.Skipped+c.skipped, "bytes", info.Size, "cut_short", shutdown)
+	select {
+	case r.ready <- m:
+	default:
+		r.log.Warn("clip: nobody reads Ready; notification dropped", "clip", c.id)
+	}
+}

@@ -1,0 +1,657 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/google/renameio/v2"
+	"github.com/jonboulle/clockwork"
+)
+
+// Mode says where clips are kept.
+type Mode string
+
+// Storage modes.
+const (
+	// ModeDisk keeps clips as files in the store's directory.
+	ModeDisk Mode = "disk"
+	// ModeRAM keeps clips in memory only, until MarkDelivered or retention
+	// removes them; it never writes to disk (for SD cards, or for privacy).
+	ModeRAM Mode = "ram"
+)
+
+// Default limits, used when the Options field is zero.
+const (
+	DefaultMaxBytesDisk int64 = 1 << 30  // 1 GiB
+	DefaultMaxBytesRAM  int64 = 64 << 20 // 64 MiB
+)
+
+// Errors callers branch on. They are returned wrapped.
+var (
+	ErrNotFound = errors.New("clip not found")
+	ErrExists   = errors.New("clip already stored")
+	ErrBadID    = errors.New("bad clip id")
+	ErrTooLarge = errors.New("clip larger than the store")
+	ErrNoSpace  = errors.New("no space left for clip")
+)
+
+// Options configures a Store. The zero value is usable: see each field.
+type Options struct {
+	// Mode is ModeDisk (the default) or ModeRAM.
+	Mode Mode
+	// MaxBytes bounds the total size of the clips kept; the oldest are
+	// evicted to make room. Default DefaultMaxBytesDisk or
+	// DefaultMaxBytesRAM, by Mode.
+	MaxBytes int64
+	// MaxAge removes clips whose Start is older than this; 0 keeps clips
+	// until MaxBytes (or MarkDelivered, in ModeRAM) removes them.
+	MaxAge time.Duration
+	// MinFree (ModeDisk) is how much space Put leaves free on the
+	// filesystem for the rest of the daemon's state, evicting old clips to
+	// keep it; 0 turns the check off (a full disk is still handled).
+	MinFree int64
+	Clock   clockwork.Clock // default: the real clock
+	Logger  *slog.Logger    // default: slog.Default()
+}
+
+func (o Options) withDefaults() Options {
+	if o.Mode == "" {
+		o.Mode = ModeDisk
+	}
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = DefaultMaxBytesDisk
+		if o.Mode == ModeRAM {
+			o.MaxBytes = DefaultMaxBytesRAM
+		}
+	}
+	o.MaxAge = max(o.MaxAge, 0)
+	o.MinFree = max(o.MinFree, 0)
+	if o.Clock == nil {
+		o.Clock = clockwork.NewRealClock()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// Meta describes one stored clip. It is also the clip's sidecar file and
+// the payload the daemon can publish, hence the JSON names.
+type Meta struct {
+	ID       string    `json:"id"`                  // 1-64 of A-Z a-z 0-9 -
+	EventIDs []string  `json:"event_ids,omitempty"` // the events the clip shows
+	Start    time.Time `json:"start"`               // capture time of the first frame
+	End      time.Time `json:"end"`                 // Start plus the clip's duration
+	Frames   int       `json:"frames"`
+	Codec    string    `json:"codec"` // "mjpeg" or "h264" (ffprobe's names)
+	Width    int       `json:"width"`
+	Height   int       `json:"height"`
+	Size     int64     `json:"size"` // bytes of the MP4 file; set by Put
+}
+
+// Duration returns End - Start.
+func (m Meta) Duration() time.Duration { return m.End.Sub(m.Start) }
+
+func (m Meta) clone() Meta {
+	m.EventIDs = slices.Clone(m.EventIDs)
+	return m
+}
+
+// Stats are a Store's counters.
+type Stats struct {
+	Mode     Mode
+	Clips    int   // clips held
+	Bytes    int64 // their total size
+	MaxBytes int64
+	// FreeBytes is the space available on the directory's filesystem, or
+	// -1 in ModeRAM or when it cannot be read.
+	FreeBytes   int64
+	Evicted     uint64 // clips removed by retention or to make room
+	Undelivered uint64 // of those, in ModeRAM, clips never marked delivered
+	WriteErrors uint64 // failed Puts
+}
+
+// Store holds clips. Its methods are safe for concurrent use.
+type Store struct {
+	dir  string
+	opts Options
+	log  *slog.Logger
+	clk  clockwork.Clock
+
+	putMu sync.Mutex // serialises Put, so space checks and writes do not interleave
+
+	mu      sync.Mutex
+	byID    map[string]*entry
+	order   []*entry // oldest first (by Start, then ID)
+	bytes   int64
+	stats   Stats         // counters only
+	changed chan struct{} // wakes Run after a Put; capacity 1
+
+	// Test hooks (nil in production).
+	write        func(path string, data []byte) error // replaces writeAtomic
+	beforeRename func(path string)                    // between temp file fsync and rename
+}
+
+// entry is one clip in the index.
+type entry struct {
+	meta Meta
+	base string // file name without extension (ModeDisk)
+	data []byte // the MP4 (ModeRAM)
+}
+
+// File names: <start, UTC, ms>_<id>.mp4 and .json; renameio's temporary
+// files are "." + name + random digits.
+const (
+	timeLayout = "20060102T150405.000Z"
+	extMP4     = ".mp4"
+	extJSON    = ".json"
+	filePerm   = 0o640
+	dirPerm    = 0o750
+)
+
+var (
+	idRE   = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
+	tempRE = regexp.MustCompile(`^\.(\d{8}T\d{6}\.\d{3}Z_[A-Za-z0-9-]{1,64})\.(mp4|json)\d+$`)
+)
+
+// baseName returns the file name, without extension, of a clip.
+func baseName(id string, start time.Time) string {
+	return start.UTC().Format(timeLayout) + "_" + id
+}
+
+// parseBase parses a name made by baseName.
+func parseBase(base string) (id string, start time.Time, ok bool) {
+	ts, id, found := strings.Cut(base, "_")
+	if !found || !idRE.MatchString(id) || len(ts) != len(timeLayout) {
+		return "", time.Time{}, false
+	}
+	start, err := time.Parse(timeLayout, ts)
+	if err != nil || start.Format(timeLayout) != ts { // time.Parse also takes "," for "."
+		return "", time.Time{}, false
+	}
+	return id, start, true
+}
+
+// Open returns the store in dir (ModeDisk; created if missing), with the
+// index rebuilt from the files there: leftover temporary files and sidecars
+// without their MP4 are removed, and retention is applied at once. Files
+// that are not the store's are left alone. In ModeRAM dir is not touched
+// (it may be ""), and the store starts empty. Open starts nothing: call
+// Run to expire clips by age.
+func Open(dir string, opts Options) (*Store, error) {
+	opts = opts.withDefaults()
+	s := &Store{
+		dir:     dir,
+		opts:    opts,
+		log:     opts.Logger,
+		clk:     opts.Clock,
+		byID:    make(map[string]*entry),
+		changed: make(chan struct{}, 1),
+	}
+	s.stats.Mode = opts.Mode
+	s.stats.MaxBytes = opts.MaxBytes
+	switch opts.Mode {
+	case ModeRAM:
+		return s, nil
+	case ModeDisk:
+	default:
+		return nil, fmt.Errorf("storage: open %s: unknown mode %q (want %q or %q)", dir, opts.Mode, ModeDisk, ModeRAM)
+	}
+	if dir == "" {
+		return nil, fmt.Errorf("storage: open: mode %s needs a directory", ModeDisk)
+	}
+	if err := os.MkdirAll(dir, dirPerm); err != nil {
+		return nil, fmt.Errorf("storage: open %s: %w", dir, err)
+	}
+	if err := s.scan(); err != nil {
+		return nil, fmt.Errorf("storage: open %s: %w", dir, err)
+	}
+	s.mu.Lock()
+	s.pruneLocked(0)
+	s.mu.Unlock()
+	return s, nil
+}
+
+// scan rebuilds the index from the directory.
+func (s *Store) scan() error {
+	des, err := os.ReadDir(s.dir)
+	if err != nil {
+		return err
+	}
+	type files struct{ mp4, json bool }
+	found := make(map[string]*files)
+	var bases []string
+	for _, de := range des {
+		name := de.Name()
+		if !de.Type().IsRegular() {
+			continue
+		}
+		if tempRE.MatchString(name) {
+			s.log.Info("storage: removing unfinished write", "file", name)
+			if err := os.Remove(filepath.Join(s.dir, name)); err != nil {
+				s.log.Warn("storage: remove unfinished write", "file", name, "err", err)
+			}
+			continue
+		}
+		ext := filepath.Ext(name)
+		base := strings.TrimSuffix(name, ext)
+		if ext != extMP4 && ext != extJSON {
+			continue
+		}
+		if _, _, ok := parseBase(base); !ok {
+			continue
+		}
+		f := found[base]
+		if f == nil {
+			f = &files{}
+			found[base] = f
+			bases = append(bases, base)
+		}
+		if ext == extMP4 {
+			f.mp4 = true
+		} else {
+			f.json = true
+		}
+	}
+	for _, base := range bases {
+		f := found[base]
+		if !f.mp4 {
+			// The sidecar is written first: the MP4 never made it.
+			s.log.Info("storage: removing sidecar of an unfinished clip", "file", base+extJSON)
+			if err := os.Remove(filepath.Join(s.dir, base+extJSON)); err != nil {
+				s.log.Warn("storage: remove sidecar", "file", base+extJSON, "err", err)
+			}
+			continue
+		}
+		e, err := s.load(base, f.json)
+		if err != nil {
+			s.log.Warn("storage: skipping clip", "file", base+extMP4, "err", err)
+			continue
+		}
+		if _, dup := s.byID[e.meta.ID]; dup {
+			s.log.Warn("storage: skipping clip with a duplicate id", "file", base+extMP4)
+			continue
+		}
+		s.insertLocked(e)
+	}
+	return nil
+}
+
+// load reads one clip's metadata: the sidecar if there is a good one, else
+// what the file name and size say.
+func (s *Store) load(base string, hasJSON bool) (*entry, error) {
+	id, start, _ := parseBase(base)
+	fi, err := os.Stat(filepath.Join(s.dir, base+extMP4))
+	if err != nil {
+		return nil, err
+	}
+	m := Meta{ID: id, Start: start, End: start}
+	if hasJSON {
+		var j Meta
+		b, err := os.ReadFile(filepath.Join(s.dir, base+extJSON))
+		switch {
+		case err != nil:
+			s.log.Warn("storage: read sidecar", "file", base+extJSON, "err", err)
+		case json.Unmarshal(b, &j) != nil || j.ID != id:
+			s.log.Warn("storage: ignoring bad sidecar", "file", base+extJSON)
+		default:
+			m = j
+		}
+	} else {
+		s.log.Warn("storage: clip has no sidecar; keeping it with what its name says", "file", base+extMP4)
+	}
+	m.Size = fi.Size()
+	return &entry{meta: m, base: base}, nil
+}
+
+// insertLocked adds e to the index, keeping order sorted.
+func (s *Store) insertLocked(e *entry) {
+	i, _ := slices.BinarySearchFunc(s.order, e, func(a, b *entry) int {
+		if c := a.meta.Start.Compare(b.meta.Start); c != 0 {
+			return c
+		}
+		return strings.Compare(a.meta.ID, b.meta.ID)
+	})
+	s.order = slices.Insert(s.order, i, e)
+	s.byID[e.meta.ID] = e
+	s.bytes += e.meta.Size
+}
+
+// Put stores a clip: data is its MP4 file, m its metadata (m.Size is set
+// from len(data)). It first evicts the oldest clips as retention requires
+// to make room. In ModeDisk the clip is durable when Put returns nil, and
+// data is not retained; on a full disk Put evicts the oldest clip and
+// retries until it fits or nothing is left (ErrNoSpace). In ModeRAM Put
+// keeps data itself: the caller must not modify it afterwards.
+func (s *Store) Put(m Meta, data []byte) error {
+	if !idRE.MatchString(m.ID) {
+		return fmt.Errorf("storage: put %q: %w (want 1-64 of A-Z a-z 0-9 -)", m.ID, ErrBadID)
+	}
+	m = m.clone()
+	m.Size = int64(len(data))
+	if m.Size > s.opts.MaxBytes {
+		s.countWriteError()
+		return fmt.Errorf("storage: put %s: %d bytes, max_bytes is %d: %w", m.ID, m.Size, s.opts.MaxBytes, ErrTooLarge)
+	}
+	s.putMu.Lock()
+	defer s.putMu.Unlock()
+
+	s.mu.Lock()
+	if _, ok := s.byID[m.ID]; ok {
+		s.mu.Unlock()
+		return fmt.Errorf("storage: put %s: %w", m.ID, ErrExists)
+	}
+	s.pruneLocked(m.Size)
+	s.mu.Unlock()
+
+	e := &entry{meta: m}
+	if s.opts.Mode == ModeRAM {
+		e.data = data
+	} else {
+		e.base = baseName(m.ID, m.Start)
+		if err := s.putDisk(e, data); err != nil {
+			s.countWriteError()
+			return fmt.Errorf("storage: put %s: %w", m.ID, err)
+		}
+	}
+	s.mu.Lock()
+	s.insertLocked(e)
+	s.mu.Unlock()
+	select {
+	case s.changed <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func (s *Store) countWriteError() {
+	s.mu.Lock()
+	s.stats.WriteErrors++
+	s.mu.Unlock()
+}
+
+// putDisk writes e's sidecar and MP4, making room on a full disk.
+func (s *Store) putDisk(e *entry, data []byte) error {
+	s.keepFree(int64(len(data)))
+	sidecar, err := json.Marshal(e.meta)
+	if err != nil {
+		return err
+	}
+	for {
+		err := s.writeClip(e.base, sidecar, data)
+		if err == nil {
+			return nil
+		}
+		if !isNoSpace(err) {
+			return err
+		}
+		if !s.evictOldest("disk full") {
+			return fmt.Errorf("%w: %w", ErrNoSpace, err)
+		}
+	}
+}
+
+// keepFree evicts the oldest clips until writing size bytes leaves MinFree
+// free on the filesystem (or nothing is left to evict).
+func (s *Store) keepFree(size int64) {
+	if s.opts.MinFree <= 0 {
+		return
+	}
+	for {
+		free, err := freeBytes(s.dir)
+		if err != nil || free-size >= s.opts.MinFree {
+			return
+		}
+		if !s.evictOldest("min_free") {
+			return
+		}
+	}
+}
+
+// writeClip writes the sidecar, then the MP4 (the commit point), then
+// syncs the directory. On failure it removes what it wrote.
+func (s *Store) writeClip(base string, sidecar, data []byte) error {
+	jsonPath := filepath.Join(s.dir, base+extJSON)
+	mp4Path := filepath.Join(s.dir, base+extMP4)
+	if err := s.writeFile(jsonPath, sidecar); err != nil {
+		return err
+	}
+	if err := s.writeFile(mp4Path, data); err != nil {
+		_ = os.Remove(jsonPath)
+		return err
+	}
+	if err := syncDir(s.dir); err != nil {
+		// The clip is complete and visible; only its durability across a
+		// power cut right now is in doubt.
+		s.log.Warn("storage: sync directory", "dir", s.dir, "err", err)
+	}
+	return nil
+}
+
+func (s *Store) writeFile(path string, data []byte) error {
+	if s.write != nil {
+		return s.write(path, data)
+	}
+	return s.writeAtomic(path, data)
+}
+
+// writeAtomic writes data to a temporary file beside path, fsyncs it and
+// renames it to path.
+func (s *Store) writeAtomic(path string, data []byte) error {
+	f, err := renameio.NewPendingFile(path, renameio.WithTempDir(s.dir), renameio.WithPermissions(filePerm))
+	if err != nil {
+		return err
+	}
+	defer f.Cleanup()
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	if s.beforeRename != nil {
+		if err := f.Sync(); err != nil {
+			return err
+		}
+		s.beforeRename(path)
+	}
+	return f.CloseAtomicallyReplace()
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func isNoSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
+// evictOldest removes the oldest clip; false if there is none.
+func (s *Store) evictOldest(reason string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.order) == 0 {
+		return false
+	}
+	s.evictLocked(s.order[0], reason)
+	return true
+}
+
+// pruneLocked evicts clips past MaxAge, then the oldest until incoming
+// more bytes fit within MaxBytes.
+func (s *Store) pruneLocked(incoming int64) {
+	if s.opts.MaxAge > 0 {
+		cutoff := s.clk.Now().Add(-s.opts.MaxAge)
+		for len(s.order) > 0 && !s.order[0].meta.Start.After(cutoff) {
+			s.evictLocked(s.order[0], "max_age")
+		}
+	}
+	for len(s.order) > 0 && s.bytes+incoming > s.opts.MaxBytes {
+		s.evictLocked(s.order[0], "max_bytes")
+	}
+}
+
+// evictLocked removes e from the index and, in ModeDisk, its files.
+func (s *Store) evictLocked(e *entry, reason string) {
+	undelivered := s.opts.Mode == ModeRAM
+	s.removeLocked(e)
+	s.stats.Evicted++
+	if undelivered {
+		s.stats.Undelivered++
+		s.log.Warn("storage: evicted a clip that was never delivered", "id", e.meta.ID, "reason", reason)
+		return
+	}
+	s.log.Info("storage: evicted clip", "id", e.meta.ID, "start", e.meta.Start, "reason", reason)
+}
+
+// removeLocked removes e from the index and its files (MP4 first: from then
+// on the clip no longer exists).
+func (s *Store) removeLocked(e *entry) {
+	i := slices.Index(s.order, e)
+	s.order = slices.Delete(s.order, i, i+1)
+	delete(s.byID, e.meta.ID)
+	s.bytes -= e.meta.Size
+	e.data = nil
+	if s.opts.Mode != ModeDisk {
+		return
+	}
+	for _, ext := range []string{extMP4, extJSON} {
+		if err := os.Remove(filepath.Join(s.dir, e.base+ext)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			s.log.Warn("storage: remove clip file", "file", e.base+ext, "err", err)
+		}
+	}
+	if err := syncDir(s.dir); err != nil {
+		s.log.Warn("storage: sync directory", "dir", s.dir, "err", err)
+	}
+}
+
+// List returns the metadata of every clip held, oldest first.
+func (s *Store) List() []Meta {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Meta, len(s.order))
+	for i, e := range s.order {
+		out[i] = e.meta.clone()
+	}
+	return out
+}
+
+// Lookup returns the metadata of clip id.
+func (s *Store) Lookup(id string) (Meta, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.byID[id]
+	if !ok {
+		return Meta{}, false
+	}
+	return e.meta.clone(), true
+}
+
+// Open returns the MP4 file of clip id; the caller must close it. A clip
+// removed while it is open stays readable until it is closed.
+func (s *Store) Open(id string) (io.ReadCloser, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.byID[id]
+	if !ok {
+		return nil, fmt.Errorf("storage: open %q: %w", id, ErrNotFound)
+	}
+	if s.opts.Mode == ModeRAM {
+		return io.NopCloser(bytes.NewReader(e.data)), nil
+	}
+	f, err := os.Open(filepath.Join(s.dir, e.base+extMP4))
+	if err != nil {
+		return nil, fmt.Errorf("storage: open %s: %w", id, err)
+	}
+	return f, nil
+}
+
+// Delete removes clip id.
+func (s *Store) Delete(id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.byID[id]
+	if !ok {
+		return fmt.Errorf("storage: delete %q: %w", id, ErrNotFound)
+	}
+	s.removeLocked(e)
+	return nil
+}
+
+// MarkDelivered records that clip id has reached its subscriber. In
+// ModeRAM this frees the clip; in ModeDisk the clip stays until retention
+// removes it.
+func (s *Store) MarkDelivered(id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.byID[id]
+	if !ok {
+		return fmt.Errorf("storage: mark delivered %q: %w", id, ErrNotFound)
+	}
+	if s.opts.Mode == ModeRAM {
+		s.removeLocked(e)
+	}
+	return nil
+}
+
+// Stats returns the store's counters.
+func (s *Store) Stats() Stats {
+	s.mu.Lock()
+	st := s.stats
+	st.Clips = len(s.order)
+	st.Bytes = s.bytes
+	s.mu.Unlock()
+	st.FreeBytes = -1
+	if s.opts.Mode == ModeDisk {
+		if free, err := freeBytes(s.dir); err == nil {
+			st.FreeBytes = free
+		}
+	}
+	return st
+}
+
+// maxPruneWait bounds Run's sleep, so a clock step is noticed.
+const maxPruneWait = time.Hour
+
+// Run removes clips as they pass MaxAge, until ctx is done; it returns
+// nil. Without MaxAge it only waits for ctx.
+func (s *Store) Run(ctx context.Context) error {
+	for {
+		wait := maxPruneWait
+		if s.opts.MaxAge > 0 {
+			s.mu.Lock()
+			s.pruneLocked(0)
+			if len(s.order) > 0 {
+				wait = min(wait, s.order[0].meta.Start.Add(s.opts.MaxAge).Sub(s.clk.Now()))
+			}
+			s.mu.Unlock()
+		}
+		t := s.clk.NewTimer(max(wait, time.Millisecond))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.Chan():
+		case <-s.changed:
+			t.Stop()
+		}
+	}
+}

@@ -1,0 +1,317 @@
+package hass
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+
+	"github.com/doorbelld/doorbelld/firmware/command"
+)
+
+// Component ids: stable, part of every unique_id (<device.id>_<component>)
+// and of the single-mode discovery topics. Renaming one makes Home
+// Assistant see a new entity.
+const (
+	CompDoorbell      = "doorbell"        // event: ring, long_press
+	CompMotion        = "motion"          // binary_sensor
+	CompSnapshot      = "snapshot"        // image
+	CompPrivacy       = "privacy"         // switch
+	CompChime         = "chime"           // switch
+	CompSnapshotNow   = "snapshot_now"    // button
+	CompTestChime     = "test_chime"      // button
+	CompRestart       = "restart"         // button
+	CompFirmware      = "firmware"        // update
+	CompLastBoot      = "last_boot"       // sensor, diagnostic
+	CompCPUTemp       = "cpu_temperature" // sensor, diagnostic
+	CompWiFiSignal    = "wifi_signal"     // sensor, diagnostic
+	CompFreeStorage   = "free_storage"    // sensor, diagnostic
+	CompClipCount     = "clip_count"      // sensor, diagnostic
+	CompDroppedFrames = "dropped_frames"  // sensor, diagnostic
+)
+
+// need is the hardware a component depends on.
+type need int
+
+const (
+	always need = iota
+	camera
+	motion
+	chime
+)
+
+// component is one entity: its id, platform and platform-specific config.
+type component struct {
+	id       string
+	platform string
+	need     need
+	config   func(t TopicSet) obj
+}
+
+type obj = map[string]any
+
+// eventTemplate passes ring and long_press through and turns every other
+// event into "{}", which Home Assistant's event entity ignores silently.
+// It uses only == and or, which openHAB's template engine also knows.
+func eventTemplate() string {
+	var conds []string
+	for _, e := range EventTypes {
+		conds = append(conds, "value_json.event_type == '"+string(e)+"'")
+	}
+	return "{% if " + strings.Join(conds, " or ") + " %}{{ value }}{% else %}{}{% endif %}"
+}
+
+func diagnostic(id, name, key string, extra obj) component {
+	return component{id: id, platform: "sensor", need: always, config: func(t TopicSet) obj {
+		c := obj{
+			"name":            name,
+			"state_topic":     t.Diagnostics,
+			"value_template":  "{{ value_json." + key + " }}",
+			"entity_category": "diagnostic",
+		}
+		for k, v := range extra {
+			c[k] = v
+		}
+		return c
+	}}
+}
+
+// components is every entity a doorbell can have, in announcement order.
+func components() []component {
+	return []component{
+		{CompDoorbell, "event", always, func(t TopicSet) obj {
+			types := make([]string, len(EventTypes))
+			for i, e := range EventTypes {
+				types[i] = string(e)
+			}
+			return obj{
+				"name":           nil, // the device's name: "Front door", not "Front door Doorbell"
+				"device_class":   "doorbell",
+				"event_types":    types,
+				"state_topic":    t.Event,
+				"value_template": eventTemplate(),
+			}
+		}},
+		{CompMotion, "binary_sensor", motion, func(t TopicSet) obj {
+			return obj{
+				"name":         "Motion",
+				"device_class": "motion",
+				"state_topic":  t.Motion,
+				"payload_on":   command.On,
+				"payload_off":  command.Off,
+			}
+		}},
+		{CompSnapshot, "image", camera, func(t TopicSet) obj {
+			return obj{
+				"name":         "Snapshot",
+				"image_topic":  t.Snapshot,
+				"content_type": "image/jpeg",
+			}
+		}},
+		{CompPrivacy, "switch", always, func(t TopicSet) obj {
+			return obj{
+				"name":          "Privacy mode",
+				"icon":          "mdi:eye-off",
+				"state_topic":   t.PrivacyState,
+				"command_topic": t.Command(command.Privacy),
+				"payload_on":    command.On,
+				"payload_off":   command.Off,
+			}
+		}},
+		{CompChime, "switch", chime, func(t TopicSet) obj {
+			return obj{
+				"name":            "Chime",
+				"icon":            "mdi:bell-ring",
+				"entity_category": "config",
+				"state_topic":     t.ChimeState,
+				"command_topic":   t.Command(command.Chime),
+				"payload_on":      command.On,
+				"payload_off":     command.Off,
+			}
+		}},
+		{CompSnapshotNow, "button", camera, func(t TopicSet) obj {
+			return obj{
+				"name":          "Take snapshot",
+				"icon":          "mdi:camera",
+				"command_topic": t.Command(command.Snapshot),
+				"payload_press": command.Press,
+			}
+		}},
+		{CompTestChime, "button", chime, func(t TopicSet) obj {
+			return obj{
+				"name":            "Test chime",
+				"icon":            "mdi:bell-check",
+				"entity_category": "config",
+				"command_topic":   t.Command(command.TestChime),
+				"payload_press":   command.Press,
+			}
+		}},
+		{CompRestart, "button", always, func(t TopicSet) obj {
+			return obj{
+				"name":            "Restart",
+				"device_class":    "restart",
+				"entity_category": "config",
+				"command_topic":   t.Command(command.Restart),
+				"payload_press":   command.Press,
+			}
+		}},
+		{CompFirmware, "update", always, func(t TopicSet) obj {
+			return obj{
+				"name":            "Firmware",
+				"device_class":    "firmware",
+				"entity_category": "config",
+				"title":           "doorbelld",
+				"state_topic":     t.UpdateState,
+				"command_topic":   t.Command(command.Update),
+				"payload_install": command.Install,
+			}
+		}},
+		diagnostic(CompLastBoot, "Last boot", keyLastBoot, obj{"device_class": "timestamp"}),
+		diagnostic(CompCPUTemp, "CPU temperature", keyCPUTemp, obj{
+			"device_class": "temperature", "unit_of_measurement": "°C", "state_class": "measurement",
+			"suggested_display_precision": 1,
+		}),
+		diagnostic(CompWiFiSignal, "Wi-Fi signal", keyWiFiSignal, obj{
+			"device_class": "signal_strength", "unit_of_measurement": "dBm", "state_class": "measurement",
+		}),
+		diagnostic(CompFreeStorage, "Free storage", keyFreeStorage, obj{
+			"device_class": "data_size", "unit_of_measurement": "B", "state_class": "measurement",
+			"icon": "mdi:sd",
+		}),
+		diagnostic(CompClipCount, "Clips", keyClipCount, obj{
+			"state_class": "measurement", "icon": "mdi:filmstrip-box-multiple",
+		}),
+		diagnostic(CompDroppedFrames, "Dropped frames", keyDroppedFrames, obj{
+			"state_class": "total_increasing", "icon": "mdi:filmstrip-off",
+		}),
+	}
+}
+
+func (o Options) has(n need) bool {
+	switch n {
+	case camera:
+		return !o.NoCamera
+	case motion:
+		return !o.NoMotion
+	case chime:
+		return !o.NoChime
+	}
+	return true
+}
+
+func (o Options) device() obj {
+	d := obj{
+		"identifiers":  []string{Manufacturer + "_" + o.DeviceID},
+		"name":         o.DeviceName,
+		"manufacturer": Manufacturer,
+		"model":        o.Model,
+	}
+	if o.Version != "" {
+		d["sw_version"] = o.Version
+	}
+	if o.ConfigurationURL != "" {
+		d["configuration_url"] = o.ConfigurationURL
+	}
+	return d
+}
+
+func (o Options) origin() obj {
+	org := obj{"name": Manufacturer}
+	if o.Version != "" {
+		org["sw_version"] = o.Version
+	}
+	if o.SupportURL != "" {
+		org["support_url"] = o.SupportURL
+	}
+	return org
+}
+
+// entity is c's config with what every entity shares: unique_id,
+// availability and QoS.
+func (o Options) entity(c component, t TopicSet) obj {
+	e := c.config(t)
+	e["unique_id"] = o.DeviceID + "_" + c.id
+	e["availability_topic"] = t.Status
+	e["payload_available"] = Online
+	e["payload_not_available"] = Offline
+	e["qos"] = 1
+	return e
+}
+
+func singleTopic(o Options, c component) string {
+	return o.DiscoveryPrefix + "/" + c.platform + "/" + o.DeviceID + "/" + c.id + "/config"
+}
+
+// Messages returns the discovery messages for o, all retained. Publish
+// them after every connect and whenever IsBirth says Home Assistant
+// restarted. In single mode, components of missing hardware get an empty
+// payload, which removes them if they were announced before.
+func Messages(o Options) []Message {
+	o.ensureDefaults()
+	t := Topics(o)
+	if o.Mode == ModeSingle {
+		var msgs []Message
+		for _, c := range components() {
+			m := Message{Topic: singleTopic(o, c), Payload: []byte{}, Retain: true}
+			if o.has(c.need) {
+				e := o.entity(c, t)
+				e["device"] = o.device()
+				e["origin"] = o.origin()
+				m.Payload = marshal(e)
+			}
+			msgs = append(msgs, m)
+		}
+		return msgs
+	}
+	comps := obj{}
+	for _, c := range components() {
+		if !o.has(c.need) {
+			continue // omitted from the device payload: Home Assistant removes it
+		}
+		e := o.entity(c, t)
+		e["platform"] = c.platform
+		comps[c.id] = e
+	}
+	return []Message{{
+		Topic:   t.Discovery,
+		Payload: marshal(obj{"device": o.device(), "origin": o.origin(), "components": comps}),
+		Retain:  true,
+	}}
+}
+
+// Remove returns empty retained messages for every discovery topic of
+// either mode, whatever hardware o has: publishing them removes the
+// doorbell from Home Assistant. The retained states stay; ClearStates
+// returns the messages that remove those.
+func Remove(o Options) []Message {
+	o.ensureDefaults()
+	msgs := []Message{{Topic: Topics(o).Discovery, Payload: []byte{}, Retain: true}}
+	for _, c := range components() {
+		msgs = append(msgs, Message{Topic: singleTopic(o, c), Payload: []byte{}, Retain: true})
+	}
+	return msgs
+}
+
+// ClearStates returns empty retained messages for the state topics this
+// package announces (motion, privacy, chime, update, diagnostics). The
+// daemon's own retained topics (snapshot, snapshot/info, status, health)
+// are the daemon's to clear.
+func ClearStates(o Options) []Message {
+	t := Topics(o)
+	var msgs []Message
+	for _, topic := range []string{t.Motion, t.PrivacyState, t.ChimeState, t.UpdateState, t.Diagnostics} {
+		msgs = append(msgs, Message{Topic: topic, Payload: []byte{}, Retain: true})
+	}
+	return msgs
+}
+
+// marshal encodes v compactly, keys sorted (so payloads are stable), with
+// < > & left as they are in templates.
+func marshal(v any) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		panic("hass: encode discovery payload: " + err.Error()) // only maps, strings, ints
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+}

@@ -1,0 +1,507 @@
+package hass
+
+import (
+	"encoding/json"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/doorbelld/doorbelld/firmware/command"
+	"github.com/doorbelld/doorbelld/hal"
+)
+
+// The schema below is Home Assistant's MQTT documentation (and the
+// voluptuous schemas behind it) encoded as far as a table can: the options
+// every MQTT entity shares, then each platform's required and optional
+// options and allowed device classes. A key not listed is a typo or an
+// option Home Assistant drops.
+
+var commonKeys = set("availability", "availability_mode", "availability_template", "availability_topic",
+	"payload_available", "payload_not_available", "device", "origin", "enabled_by_default", "encoding",
+	"entity_category", "entity_picture", "icon", "json_attributes_template", "json_attributes_topic", "name",
+	"object_id", "default_entity_id", "qos", "unique_id")
+
+type platformSchema struct {
+	required [][]string // each inner list: at least one of these keys
+	optional map[string]bool
+	classes  map[string]bool // allowed device_class values; nil: none allowed
+}
+
+var schemas = map[string]platformSchema{
+	"event": {
+		required: [][]string{{"state_topic"}, {"event_types"}},
+		optional: set("device_class", "value_template"),
+		classes:  set("button", "doorbell", "motion"),
+	},
+	"binary_sensor": {
+		required: [][]string{{"state_topic"}},
+		optional: set("device_class", "expire_after", "force_update", "off_delay", "payload_on", "payload_off", "value_template"),
+		classes: set("battery", "battery_charging", "carbon_monoxide", "cold", "connectivity", "door", "garage_door",
+			"gas", "heat", "light", "lock", "moisture", "motion", "moving", "occupancy", "opening", "plug", "power",
+			"presence", "problem", "running", "safety", "smoke", "sound", "tamper", "update", "vibration", "window"),
+	},
+	"image": {
+		required: [][]string{{"image_topic", "url_topic"}},
+		optional: set("content_type", "image_encoding", "url_template"),
+	},
+	"switch": {
+		required: [][]string{{"command_topic"}},
+		optional: set("state_topic", "command_template", "device_class", "optimistic", "payload_on", "payload_off",
+			"retain", "state_on", "state_off", "value_template"),
+		classes: set("outlet", "switch"),
+	},
+	"button": {
+		required: [][]string{{"command_topic"}},
+		optional: set("command_template", "device_class", "payload_press", "retain"),
+		classes:  set("identify", "restart", "update"),
+	},
+	"update": {
+		optional: set("command_topic", "device_class", "display_precision", "latest_version_template",
+			"latest_version_topic", "payload_install", "release_summary", "release_url", "retain", "state_topic",
+			"title", "value_template"),
+		classes: set("firmware"),
+	},
+	"sensor": {
+		required: [][]string{{"state_topic"}},
+		optional: set("device_class", "expire_after", "force_update", "last_reset_value_template", "options",
+			"state_class", "suggested_display_precision", "unit_of_measurement", "value_template"),
+		classes: set("apparent_power", "aqi", "area", "atmospheric_pressure", "battery", "carbon_dioxide",
+			"carbon_monoxide", "current", "data_rate", "data_size", "date", "distance", "duration", "energy",
+			"enum", "frequency", "gas", "humidity", "illuminance", "irradiance", "moisture", "monetary", "power",
+			"power_factor", "pressure", "signal_strength", "sound_pressure", "speed", "temperature", "timestamp",
+			"voltage", "volume", "water", "weight", "wind_speed"),
+	},
+}
+
+// abbreviations Home Assistant expands; a payload must use either these or
+// the full names, and doorbelld uses full names only.
+var abbreviations = set("p", "cmps", "o", "dev", "avty", "avty_t", "avty_mode", "avty_tpl", "pl_avail",
+	"pl_not_avail", "uniq_id", "obj_id", "def_ent_id", "stat_t", "cmd_t", "cmd_tpl", "val_tpl", "dev_cla",
+	"ent_cat", "ic", "pl_on", "pl_off", "pl_prs", "pl_inst", "stat_cla", "unit_of_meas", "sug_dsp_prc",
+	"en", "e", "json_attr_t", "json_attr_tpl", "ret", "opt", "stat_on", "stat_off", "exp_aft", "frc_upd",
+	"off_dly", "evt_typ", "cont_type", "img_t", "url_t", "url_tpl", "l_ver_t", "l_ver_tpl", "rel_s",
+	"rel_u", "tit", "ent_pic", "ids", "mf", "mdl", "sw", "hw", "sn", "cu", "sa", "cns", "url")
+
+var (
+	// Home Assistant's discovery topic pattern (discovery.py TOPIC_MATCHER).
+	discoveryTopic = regexp.MustCompile(`^(\w+)/(?:([a-zA-Z0-9_-]+)/)?([a-zA-Z0-9_-]+)/config$`)
+	entityCategory = set("config", "diagnostic")
+	stateClass     = set("measurement", "total", "total_increasing")
+)
+
+func set(keys ...string) map[string]bool {
+	m := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		m[k] = true
+	}
+	return m
+}
+
+// entities returns every entity config in msgs, keyed by discovery topic
+// plus component id, with its platform.
+type entityConf struct {
+	where    string
+	platform string
+	conf     map[string]any
+}
+
+func decodeEntities(t *testing.T, o Options, msgs []Message) []entityConf {
+	t.Helper()
+	o.ensureDefaults()
+	var out []entityConf
+	for _, m := range msgs {
+		if !m.Retain {
+			t.Errorf("%s: discovery must be retained", m.Topic)
+		}
+		if !strings.HasPrefix(m.Topic, o.DiscoveryPrefix+"/") {
+			t.Errorf("%s: not under the discovery prefix %s", m.Topic, o.DiscoveryPrefix)
+			continue
+		}
+		sm := discoveryTopic.FindStringSubmatch(strings.TrimPrefix(m.Topic, o.DiscoveryPrefix+"/"))
+		if sm == nil {
+			t.Errorf("%s: Home Assistant rejects this discovery topic", m.Topic)
+			continue
+		}
+		if len(m.Payload) == 0 {
+			continue
+		}
+		var p map[string]any
+		if err := json.Unmarshal(m.Payload, &p); err != nil {
+			t.Fatalf("%s: %v", m.Topic, err)
+		}
+		checkDevice(t, m.Topic, p)
+		if sm[1] == "device" {
+			if sm[2] != "" || sm[3] != o.DeviceID {
+				t.Errorf("%s: device topic must be <prefix>/device/<device.id>/config", m.Topic)
+			}
+			for key := range p {
+				if key != "device" && key != "origin" && key != "components" {
+					t.Errorf("%s: unexpected top-level key %q", m.Topic, key)
+				}
+			}
+			comps, _ := p["components"].(map[string]any)
+			if len(comps) == 0 {
+				t.Errorf("%s: no components", m.Topic)
+			}
+			for id, c := range comps {
+				conf := c.(map[string]any)
+				if !discoveryTopic.MatchString("x/" + id + "/config") {
+					t.Errorf("%s: component id %q is not a valid object id", m.Topic, id)
+				}
+				plat, _ := conf["platform"].(string)
+				if _, ok := conf["device"]; ok {
+					t.Errorf("%s: component %s repeats device", m.Topic, id)
+				}
+				delete(conf, "platform")
+				out = append(out, entityConf{m.Topic + "#" + id, plat, conf})
+				if conf["unique_id"] != o.DeviceID+"_"+id {
+					t.Errorf("%s: unique_id %v, want %s_%s", id, conf["unique_id"], o.DeviceID, id)
+				}
+			}
+			continue
+		}
+		if sm[2] != o.DeviceID {
+			t.Errorf("%s: node id %q, want the device id", m.Topic, sm[2])
+		}
+		if _, ok := p["platform"]; ok {
+			t.Errorf("%s: single-component payload must not carry platform", m.Topic)
+		}
+		if p["unique_id"] != o.DeviceID+"_"+sm[3] {
+			t.Errorf("%s: unique_id %v, want %s_%s", m.Topic, p["unique_id"], o.DeviceID, sm[3])
+		}
+		out = append(out, entityConf{m.Topic, sm[1], p})
+	}
+	return out
+}
+
+func checkDevice(t *testing.T, where string, p map[string]any) {
+	t.Helper()
+	dev, ok := p["device"].(map[string]any)
+	if !ok {
+		t.Errorf("%s: no device", where)
+		return
+	}
+	if ids, _ := dev["identifiers"].([]any); len(ids) == 0 {
+		t.Errorf("%s: device needs identifiers", where)
+	}
+	for _, k := range []string{"name", "manufacturer", "model"} {
+		if s, _ := dev[k].(string); s == "" {
+			t.Errorf("%s: device %s missing", where, k)
+		}
+	}
+	for k := range dev {
+		if !set("identifiers", "connections", "name", "manufacturer", "model", "model_id", "sw_version",
+			"hw_version", "serial_number", "suggested_area", "via_device", "configuration_url")[k] {
+			t.Errorf("%s: device key %q", where, k)
+		}
+	}
+	org, ok := p["origin"].(map[string]any)
+	if !ok || org["name"] != Manufacturer {
+		t.Errorf("%s: origin %v, want name %q", where, p["origin"], Manufacturer)
+	}
+	for k := range org {
+		if !set("name", "sw_version", "support_url")[k] {
+			t.Errorf("%s: origin key %q", where, k)
+		}
+	}
+}
+
+func checkEntities(t *testing.T, o Options, ents []entityConf) {
+	t.Helper()
+	top := Topics(o)
+	uids := map[string]string{}
+	for _, e := range ents {
+		s, ok := schemas[e.platform]
+		if !ok {
+			t.Errorf("%s: platform %q", e.where, e.platform)
+			continue
+		}
+		for _, alts := range s.required {
+			if !slices.ContainsFunc(alts, func(k string) bool { _, ok := e.conf[k]; return ok }) {
+				t.Errorf("%s: %s needs %s", e.where, e.platform, strings.Join(alts, " or "))
+			}
+		}
+		for k, v := range e.conf {
+			if abbreviations[k] {
+				t.Errorf("%s: abbreviated key %q (full names only)", e.where, k)
+			}
+			if !commonKeys[k] && !s.optional[k] && !slices.ContainsFunc(s.required, func(a []string) bool { return slices.Contains(a, k) }) {
+				t.Errorf("%s: %s has no option %q", e.where, e.platform, k)
+			}
+			if strings.HasSuffix(k, "_topic") {
+				topic, _ := v.(string)
+				want := top.Base + "/"
+				if strings.HasPrefix(k, "command") {
+					want = top.Base + "/cmd/"
+				}
+				if !strings.HasPrefix(topic, want) || !validTopic(topic) {
+					t.Errorf("%s: %s %q not under %s", e.where, k, topic, want)
+				}
+			}
+		}
+		uid, _ := e.conf["unique_id"].(string)
+		if uid == "" {
+			t.Errorf("%s: no unique_id", e.where)
+		} else if prev, dup := uids[uid]; dup {
+			t.Errorf("%s: unique_id %s also in %s", e.where, uid, prev)
+		}
+		uids[uid] = e.where
+		if dc, ok := e.conf["device_class"].(string); ok && !s.classes[dc] {
+			t.Errorf("%s: %s has no device class %q", e.where, e.platform, dc)
+		}
+		if c, ok := e.conf["entity_category"]; ok && !entityCategory[c.(string)] {
+			t.Errorf("%s: entity_category %v", e.where, c)
+		}
+		if c, ok := e.conf["state_class"]; ok && !stateClass[c.(string)] {
+			t.Errorf("%s: state_class %v", e.where, c)
+		}
+		if e.conf["availability_topic"] != top.Status {
+			t.Errorf("%s: availability_topic %v, want %s", e.where, e.conf["availability_topic"], top.Status)
+		}
+		if _, ok := e.conf["name"]; !ok {
+			t.Errorf("%s: no name (use null for the device's name)", e.where)
+		}
+		if q, ok := e.conf["qos"].(float64); !ok || q != 1 {
+			t.Errorf("%s: qos %v, want 1", e.where, e.conf["qos"])
+		}
+		checkCommands(t, top, e)
+		if e.platform == "event" {
+			checkEvent(t, top, e)
+		}
+	}
+}
+
+// checkCommands: every payload Home Assistant will send is one package
+// command accepts on that topic.
+func checkCommands(t *testing.T, top TopicSet, e entityConf) {
+	t.Helper()
+	ct, ok := e.conf["command_topic"].(string)
+	if !ok {
+		return
+	}
+	for _, k := range []string{"payload_on", "payload_off", "payload_press", "payload_install"} {
+		p, ok := e.conf[k].(string)
+		if !ok {
+			continue
+		}
+		if _, err := command.Parse(ct, []byte(p), false, top.Base); err != nil {
+			t.Errorf("%s: Home Assistant would send %s=%q on %s: %v", e.where, k, p, ct, err)
+		}
+	}
+}
+
+func checkEvent(t *testing.T, top TopicSet, e entityConf) {
+	t.Helper()
+	if e.conf["state_topic"] != top.Event {
+		t.Errorf("%s: state_topic %v, want the event topic %s", e.where, e.conf["state_topic"], top.Event)
+	}
+	types, _ := e.conf["event_types"].([]any)
+	if !slices.Contains(types, any(string(hal.Ring))) {
+		t.Errorf("%s: event_types %v lacks ring (required for device_class doorbell)", e.where, types)
+	}
+	tpl, _ := e.conf["value_template"].(string)
+	for _, et := range types {
+		if !strings.Contains(tpl, "'"+et.(string)+"'") {
+			t.Errorf("%s: value_template does not pass %v: %s", e.where, et, tpl)
+		}
+	}
+	for _, et := range []hal.EventType{hal.MotionStart, hal.MotionEnd} {
+		if slices.Contains(types, any(string(et))) || strings.Contains(tpl, string(et)) {
+			t.Errorf("%s: %s must not reach the event entity", e.where, et)
+		}
+	}
+	if !strings.Contains(tpl, "{% else %}{}{% endif %}") {
+		t.Errorf("%s: other events must render to {}: %s", e.where, tpl)
+	}
+}
+
+func TestSchema(t *testing.T) {
+	for _, mode := range []string{ModeDevice, ModeSingle} {
+		for _, minimal := range []bool{false, true} {
+			o := testOptions()
+			o.Mode = mode
+			o.NoCamera, o.NoMotion, o.NoChime = minimal, minimal, minimal
+			t.Run(mode+map[bool]string{true: "_minimal"}[minimal], func(t *testing.T) {
+				msgs := Messages(o)
+				ents := decodeEntities(t, o, msgs)
+				checkEntities(t, o, ents)
+				want := len(components())
+				if minimal {
+					want -= 5 // image, snapshot button, motion, chime switch, test chime
+				}
+				if len(ents) != want {
+					t.Errorf("%d entities, want %d", len(ents), want)
+				}
+			})
+		}
+	}
+}
+
+// Both modes announce the same entities with the same configs, so
+// switching modes keeps every entity.
+func TestModesAgree(t *testing.T) {
+	o := testOptions()
+	dev := decodeEntities(t, o, Messages(o))
+	o.Mode = ModeSingle
+	single := decodeEntities(t, o, Messages(o))
+	byUID := map[string]entityConf{}
+	for _, e := range single {
+		delete(e.conf, "device")
+		delete(e.conf, "origin")
+		byUID[e.conf["unique_id"].(string)] = e
+	}
+	if len(dev) != len(single) {
+		t.Fatalf("device mode %d entities, single mode %d", len(dev), len(single))
+	}
+	for _, d := range dev {
+		s, ok := byUID[d.conf["unique_id"].(string)]
+		if !ok || s.platform != d.platform {
+			t.Errorf("%s missing in single mode", d.where)
+			continue
+		}
+		a, _ := json.Marshal(d.conf)
+		b, _ := json.Marshal(s.conf)
+		if string(a) != string(b) {
+			t.Errorf("%s differs:\ndevice %s\nsingle %s", d.where, a, b)
+		}
+	}
+}
+
+// The diagnostic sensors read keys Diagnostics always writes, and the
+// update entity reads the keys UpdateState writes.
+func TestStatePayloadsMatchTemplates(t *testing.T) {
+	temp, rssi, free, clips, dropped := 48.3, -61, uint64(12_000_000_000), 7, uint64(3)
+	b, err := json.Marshal(Diagnostics{
+		LastBoot: time.Date(2026, 11, 26, 19, 38, 19, 123e6, time.FixedZone("CET", 3600)),
+		CPUTempC: &temp, WiFiSignalDBm: &rssi, FreeStorageBytes: &free, ClipCount: &clips, DroppedFrames: &dropped,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `{"last_boot":"2026-11-26T18:38:19.123Z","cpu_temp_c":48.3,"wifi_signal_dbm":-61,"free_storage_bytes":12000000000,"clip_count":7,"dropped_frames":3}`
+	if string(b) != want {
+		t.Errorf("diagnostics = %s\nwant          %s", b, want)
+	}
+	empty, _ := json.Marshal(Diagnostics{})
+	var keys map[string]any
+	if err := json.Unmarshal(empty, &keys); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range keys {
+		if v != nil {
+			t.Errorf("empty diagnostics %s = %v, want null", k, v)
+		}
+	}
+	tpl := regexp.MustCompile(`^\{\{ value_json\.([a-z_]+) \}\}$`)
+	o := testOptions()
+	n := 0
+	for _, e := range decodeEntities(t, o, Messages(o)) {
+		if e.conf["state_topic"] != Topics(o).Diagnostics {
+			continue
+		}
+		n++
+		m := tpl.FindStringSubmatch(e.conf["value_template"].(string))
+		if m == nil {
+			t.Errorf("%s: template %v", e.where, e.conf["value_template"])
+			continue
+		}
+		if _, ok := keys[m[1]]; !ok {
+			t.Errorf("%s reads %s, which Diagnostics does not write", e.where, m[1])
+		}
+	}
+	if n != len(keys) {
+		t.Errorf("%d diagnostic sensors for %d keys", n, len(keys))
+	}
+
+	pct := 42.0
+	b, _ = json.Marshal(UpdateState{InstalledVersion: "1.4.0", LatestVersion: "1.5.0", InProgress: true, UpdatePercentage: &pct})
+	if string(b) != `{"installed_version":"1.4.0","latest_version":"1.5.0","in_progress":true,"update_percentage":42}` {
+		t.Errorf("update state = %s", b)
+	}
+	b, _ = json.Marshal(UpdateState{InstalledVersion: "1.4.0", LatestVersion: "1.4.0"})
+	if string(b) != `{"installed_version":"1.4.0","latest_version":"1.4.0","in_progress":false,"update_percentage":null}` {
+		t.Errorf("update state = %s", b)
+	}
+}
+
+func TestRemoveCoversEveryConfigTopic(t *testing.T) {
+	o := testOptions()
+	rm := map[string]bool{}
+	for _, m := range Remove(o) {
+		if len(m.Payload) != 0 || !m.Retain {
+			t.Errorf("%s: remove must be an empty retained message", m.Topic)
+		}
+		rm[m.Topic] = true
+	}
+	for _, mode := range []string{ModeDevice, ModeSingle} {
+		o.Mode = mode
+		for _, m := range Messages(o) {
+			if !rm[m.Topic] {
+				t.Errorf("Remove misses %s", m.Topic)
+			}
+		}
+	}
+	for _, m := range ClearStates(o) {
+		if len(m.Payload) != 0 || !m.Retain || !strings.HasPrefix(m.Topic, Topics(o).Base+"/") {
+			t.Errorf("ClearStates: %+v", m)
+		}
+	}
+}
+
+func TestIsBirth(t *testing.T) {
+	o := testOptions()
+	tests := []struct {
+		topic, payload string
+		o              Options
+		want           bool
+	}{
+		{"homeassistant/status", "online", o, true},
+		{"homeassistant/status", "online\n", o, true},
+		{"homeassistant/status", "offline", o, false},
+		{"homeassistant/status", "", o, false},
+		{"ha/status", "online", o, false},
+		{"ha/status", "online", Options{DeviceID: "x", BirthTopic: "ha/status"}, true},
+		{"homeassistant/status", "online", Options{DeviceID: "x", BirthTopic: "ha/status"}, false},
+	}
+	for _, tt := range tests {
+		if got := IsBirth(tt.topic, []byte(tt.payload), tt.o); got != tt.want {
+			t.Errorf("IsBirth(%q, %q, birth %q) = %v", tt.topic, tt.payload, tt.o.BirthTopic, got)
+		}
+	}
+}
+
+func TestTopics(t *testing.T) {
+	o := Options{DeviceID: "front", TopicPrefix: "home/bells", DiscoveryPrefix: "ha"}
+	got := Topics(o)
+	want := TopicSet{
+		Base: "home/bells/front", Event: "home/bells/front/event", Snapshot: "home/bells/front/snapshot",
+		Status: "home/bells/front/status", Motion: "home/bells/front/motion",
+		PrivacyState: "home/bells/front/privacy/state", ChimeState: "home/bells/front/chime/state",
+		UpdateState: "home/bells/front/update/state", Diagnostics: "home/bells/front/diagnostics",
+		Commands: "home/bells/front/cmd/+", Birth: "homeassistant/status", Discovery: "ha/device/front/config",
+	}
+	if got != want {
+		t.Errorf("Topics = %+v\nwant     %+v", got, want)
+	}
+	if c := got.Command(command.Privacy); c != "home/bells/front/cmd/privacy" {
+		t.Errorf("Command(privacy) = %s", c)
+	}
+	if string(OnOff(true)) != "ON" || string(OnOff(false)) != "OFF" {
+		t.Error("OnOff")
+	}
+}
+
+func TestValidate(t *testing.T) {
+	if err := Validate(testOptions()); err != nil {
+		t.Fatal(err)
+	}
+	bad := Options{DeviceID: "front door", TopicPrefix: "a/+", DiscoveryPrefix: "ha//x", Mode: "both", ConfigurationURL: "ftp://x"}
+	err := Validate(bad)
+	for _, s := range []string{"device id", "topic prefix", "discovery prefix", "mode", "configuration url"} {
+		if err == nil || !strings.Contains(err.Error(), s) {
+			t.Errorf("Validate does not name %s: %v", s, err)
+		}
+	}
+}

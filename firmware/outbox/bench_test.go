@@ -1,0 +1,136 @@
+package outbox
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/renameio/v2"
+
+	"github.com/doorbelld/doorbelld/hal"
+)
+
+// benchDir is where benchmarks write: DOORBELL_BENCH_DIR (to measure the
+// real storage, e.g. the SD card of a Pi) or a temporary directory.
+func benchDir(b *testing.B) string {
+	base := os.Getenv("DOORBELL_BENCH_DIR")
+	if base == "" {
+		return b.TempDir()
+	}
+	dir, err := os.MkdirTemp(base, "outbox-bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// BenchmarkAddAck is the outbox's cost per event on the press path: Add
+// (write + fdatasync) and, once the broker acknowledged it, Ack (write),
+// with compaction as it comes.
+func BenchmarkAddAck(b *testing.B) {
+	o, err := Open(benchDir(b), Options{Logger: quiet()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer o.Close()
+	e, p := ev(1, hal.Ring)
+	b.SetBytes(addSize(e.ID, e.Type, p))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := o.Add(e, p); err != nil {
+			b.Fatal(err)
+		}
+		if err := o.Ack(e.ID); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAddAckBacklog is the same with 1000 events waiting (an outage).
+func BenchmarkAddAckBacklog(b *testing.B) {
+	o, err := Open(benchDir(b), Options{Logger: quiet()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer o.Close()
+	for i := 0; i < 1000; i++ {
+		e, p := ev(i, hal.MotionStart)
+		if _, err := o.Add(e, p); err != nil {
+			b.Fatal(err)
+		}
+	}
+	e, p := ev(5000, hal.Ring)
+	b.SetBytes(addSize(e.ID, e.Type, p))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := o.Add(e, p); err != nil {
+			b.Fatal(err)
+		}
+		if err := o.Ack(e.ID); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// baselineFile returns an append-only file and the bytes of one add
+// record plus one ack record, what BenchmarkAddAck writes per event.
+func baselineFile(b *testing.B) (*os.File, []byte) {
+	f, err := os.OpenFile(filepath.Join(benchDir(b), "raw"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { f.Close() })
+	e, p := ev(1, hal.Ring)
+	rec := appendAdd(nil, e.ID, e.Type, e.At.UnixNano(), e.Seq, p)
+	b.SetBytes(int64(len(rec)))
+	return f, appendDel(rec, opAck, e.ID)
+}
+
+// BenchmarkBaselineWriteSync is the floor: the same bytes appended with
+// os.File.Write and Sync (fsync), nothing else.
+func BenchmarkBaselineWriteSync(b *testing.B) {
+	f, rec := baselineFile(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := f.Write(rec); err != nil {
+			b.Fatal(err)
+		}
+		if err := f.Sync(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkBaselineWriteDatasync is the same floor with fdatasync, which
+// the outbox uses on Linux.
+func BenchmarkBaselineWriteDatasync(b *testing.B) {
+	f, rec := baselineFile(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := f.Write(rec); err != nil {
+			b.Fatal(err)
+		}
+		if err := datasync(f); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkFilePerEntry is the design not taken: one file per event,
+// written with renameio (temp file, fsync, rename) and removed on ack.
+func BenchmarkFilePerEntry(b *testing.B) {
+	dir := benchDir(b)
+	e, p := ev(1, hal.Ring)
+	path := filepath.Join(dir, e.ID)
+	b.SetBytes(int64(len(p)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := renameio.WriteFile(path, p, 0o640); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.Remove(path); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

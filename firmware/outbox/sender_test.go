@@ -1,0 +1,289 @@
+package outbox
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/jonboulle/clockwork"
+
+	"github.com/doorbelld/doorbelld/firmware/event"
+	"github.com/doorbelld/doorbelld/hal"
+)
+
+// fakeToken is a paho token the test completes.
+type fakeToken struct {
+	done chan struct{}
+	once sync.Once
+	err  error
+}
+
+func newToken() *fakeToken { return &fakeToken{done: make(chan struct{})} }
+
+func (t *fakeToken) complete(err error) {
+	t.once.Do(func() { t.err = err; close(t.done) })
+}
+func (t *fakeToken) Wait() bool { <-t.done; return true }
+func (t *fakeToken) WaitTimeout(d time.Duration) bool {
+	select {
+	case <-t.done:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+func (t *fakeToken) Done() <-chan struct{} { return t.done }
+func (t *fakeToken) Error() error {
+	select {
+	case <-t.done:
+		return t.err
+	default:
+		return nil
+	}
+}
+
+var _ paho.Token = (*fakeToken)(nil)
+
+type published struct {
+	topic   string
+	payload []byte
+	qos     byte
+	retain  bool
+	tok     *fakeToken
+}
+
+// fakePub is a broker connection the test controls: connected or not,
+// PUBACKs automatic or by hand.
+type fakePub struct {
+	connected atomic.Bool
+	autoAck   atomic.Bool
+	mu        sync.Mutex
+	msgs      []published
+	notify    chan struct{}
+}
+
+func newFakePub(connected, autoAck bool) *fakePub {
+	p := &fakePub{notify: make(chan struct{}, 1000)}
+	p.connected.Store(connected)
+	p.autoAck.Store(autoAck)
+	return p
+}
+
+func (p *fakePub) Connected() bool { return p.connected.Load() }
+
+func (p *fakePub) Publish(topic string, qos byte, retained bool, payload []byte) paho.Token {
+	tok := newToken()
+	p.mu.Lock()
+	p.msgs = append(p.msgs, published{topic, payload, qos, retained, tok})
+	p.mu.Unlock()
+	if p.autoAck.Load() {
+		tok.complete(nil)
+	}
+	p.notify <- struct{}{}
+	return tok
+}
+
+func (p *fakePub) all() []published {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.msgs)
+}
+
+// waitMsgs waits until n messages were published.
+func (p *fakePub) waitMsgs(t *testing.T, n int) []published {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		if m := p.all(); len(m) >= n {
+			return m
+		}
+		select {
+		case <-p.notify:
+		case <-deadline:
+			t.Fatalf("%d messages published, want %d", len(p.all()), n)
+		}
+	}
+}
+
+func eventOf(t *testing.T, m published) event.Event {
+	t.Helper()
+	var e event.Event
+	if err := json.Unmarshal(m.payload, &e); err != nil {
+		t.Fatalf("payload %s: %v", m.payload, err)
+	}
+	if m.topic != "doorbell/front/event" || m.qos != 1 || m.retain {
+		t.Errorf("published on %s qos %d retain %v", m.topic, m.qos, m.retain)
+	}
+	return e
+}
+
+// runSender runs a Sender until the test ends.
+func runSender(t *testing.T, ob *Outbox, pub Publisher, clk clockwork.Clock) *Sender {
+	t.Helper()
+	s := NewSender(ob, SenderOptions{Topic: "doorbell/front/event", Publisher: pub, Logger: quiet(), Clock: clk, Window: 4, ReplayDelay: -1})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	if pub.Connected() {
+		settle(t, s)
+	}
+	return s
+}
+
+// settle waits until the replay Run starts with (or a Kick asked for) is
+// done, so the next Send is live.
+func settle(t *testing.T, s *Sender) {
+	t.Helper()
+	waitFor(t, "the replay", func() bool { s.mu.Lock(); defer s.mu.Unlock(); return !s.needReplay })
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func TestSenderLive(t *testing.T) {
+	ob := open(t, t.TempDir(), Options{})
+	pub := newFakePub(true, true)
+	s := runSender(t, ob, pub, nil)
+	s.Send(add(t, ob, 1, hal.Ring))
+	m := pub.waitMsgs(t, 1)
+	if e := eventOf(t, m[0]); e.ID != "ev0001" || e.Late {
+		t.Errorf("live event %+v", e)
+	}
+	waitFor(t, "ack", func() bool { return ob.Len() == 0 })
+}
+
+func TestSenderReplaysAfterOutageInOrder(t *testing.T) {
+	ob := open(t, t.TempDir(), Options{})
+	pub := newFakePub(false, true)
+	s := runSender(t, ob, pub, nil)
+	for i := 0; i < 10; i++ {
+		s.Send(add(t, ob, i, types[i%len(types)]))
+	}
+	time.Sleep(20 * time.Millisecond)
+	if n := len(pub.all()); n != 0 {
+		t.Fatalf("%d published while disconnected", n)
+	}
+	pub.connected.Store(true)
+	// A new event while older ones wait queues behind them.
+	s.Send(add(t, ob, 10, hal.Ring))
+	s.Kick() // what OnConnect does
+	msgs := pub.waitMsgs(t, 11)
+	for i, m := range msgs {
+		e := eventOf(t, m)
+		want, _ := ev(i, types[i%len(types)])
+		if i == 10 {
+			want, _ = ev(10, hal.Ring)
+		}
+		if e.ID != want.ID || !e.Late || !e.At.Equal(want.At) || e.Seq != want.Seq {
+			t.Errorf("message %d: %+v, want %s late with the original at", i, e, want.ID)
+		}
+	}
+	waitFor(t, "acks", func() bool { return ob.Len() == 0 })
+	settle(t, s)
+	// Caught up: the next event is live again.
+	s.Send(add(t, ob, 11, hal.Ring))
+	if e := eventOf(t, pub.waitMsgs(t, 12)[11]); e.ID != "ev0011" || e.Late {
+		t.Errorf("after catching up: %+v", e)
+	}
+	if n := len(pub.all()); n != 12 {
+		t.Errorf("%d messages, want 12 (no duplicates)", n)
+	}
+}
+
+func TestSenderReplaysAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	ob := open(t, dir, Options{})
+	add(t, ob, 1, hal.Ring)
+	add(t, ob, 2, hal.MotionStart)
+	ob.Close()
+
+	ob = open(t, dir, Options{})
+	pub := newFakePub(true, true)
+	runSender(t, ob, pub, nil)
+	msgs := pub.waitMsgs(t, 2)
+	if a, b := eventOf(t, msgs[0]), eventOf(t, msgs[1]); a.ID != "ev0001" || b.ID != "ev0002" || !a.Late || !b.Late {
+		t.Errorf("replayed %+v, %+v", a, b)
+	}
+	waitFor(t, "acks", func() bool { return ob.Len() == 0 })
+}
+
+// A failed publish is replayed, late; an event whose publish still waits
+// for its PUBACK is never published a second time meanwhile.
+func TestSenderFailureAndNoDuplicates(t *testing.T) {
+	ob := open(t, t.TempDir(), Options{})
+	pub := newFakePub(true, false)
+	s := runSender(t, ob, pub, nil)
+	s.Send(add(t, ob, 1, hal.Ring))
+	s.Send(add(t, ob, 2, hal.Ring))
+	msgs := pub.waitMsgs(t, 2)
+	msgs[1].tok.complete(paho.ErrNotConnected) // ev0002 fails, ev0001 still waits
+	waitFor(t, "the replay", func() bool { s.Kick(); return len(pub.all()) >= 3 })
+	msgs = pub.all()
+	if e := eventOf(t, msgs[2]); e.ID != "ev0002" || !e.Late {
+		t.Fatalf("replayed %+v, want ev0002 late", e)
+	}
+	s.Kick()
+	time.Sleep(30 * time.Millisecond)
+	if n := len(pub.all()); n != 3 {
+		t.Fatalf("%d messages: an event in flight was published again", n)
+	}
+	msgs[0].tok.complete(nil)
+	msgs[2].tok.complete(nil)
+	waitFor(t, "acks", func() bool { return ob.Len() == 0 })
+}
+
+func TestSenderAckTimeout(t *testing.T) {
+	ob := open(t, t.TempDir(), Options{})
+	pub := newFakePub(true, false)
+	clk := clockwork.NewFakeClock()
+	s := runSender(t, ob, pub, clk)
+	s.Send(add(t, ob, 1, hal.Ring))
+	pub.waitMsgs(t, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := clk.BlockUntilContext(ctx, 2); err != nil { // Run's ticker, the PUBACK timer
+		t.Fatal(err)
+	}
+	clk.Advance(5 * time.Minute) // the ticker may replay it first, or the Kick
+	waitFor(t, "the replay", func() bool { s.Kick(); return len(pub.all()) >= 2 })
+	if e := eventOf(t, pub.waitMsgs(t, 2)[1]); e.ID != "ev0001" || !e.Late {
+		t.Errorf("after the timeout: %+v", e)
+	}
+}
+
+func TestSenderStopsWithPending(t *testing.T) {
+	ob := open(t, t.TempDir(), Options{})
+	pub := newFakePub(true, false)
+	s := NewSender(ob, SenderOptions{Topic: "doorbell/front/event", Publisher: pub, Logger: quiet(), ReplayDelay: -1})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	s.Send(add(t, ob, 1, hal.Ring))
+	pub.waitMsgs(t, 1)
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return with a PUBACK outstanding")
+	}
+	if ob.Len() != 1 {
+		t.Error("unacknowledged event removed")
+	}
+	s.Send(add(t, ob, 2, hal.Ring)) // after Run: kept for the next start, not published
+	if n := len(pub.all()); n != 1 {
+		t.Errorf("%d published after Run returned", n)
+	}
+}
