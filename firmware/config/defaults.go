@@ -18,6 +18,7 @@ func Default() Config {
 			Listen:          "127.0.0.1:1883",
 			TopicPrefix:     "doorbell",
 			DiscoveryPrefix: "homeassistant",
+			DiscoveryMode:   "device",
 		},
 		HTTP: HTTP{Listen: "127.0.0.1:8080"},
 		GPIO: GPIO{
@@ -37,7 +38,8 @@ func Default() Config {
 			PostRoll:  Dur(10 * time.Second),
 			RingBytes: Bytes(64 << 20),
 		},
-		Storage: Storage{Dir: "/var/lib/doorbell"},
+		Clip:    Clip{Enabled: true, Merge: true, MaxLength: Dur(time.Minute)},
+		Storage: Storage{Dir: "/var/lib/doorbell", Mode: "disk", MaxAge: Dur(7 * 24 * time.Hour), MinFree: Bytes(64 << 20)},
 		Log:     Log{Level: "info", Format: "text"},
 	}
 }

@@ -58,7 +58,7 @@ func TestFullFile(t *testing.T) {
 		MQTT: MQTT{
 			Broker: "mqtts://broker.example.net:8883", Listen: "[::1]:11883",
 			Username: "doorbell", Password: "s3cret: with # and 'quotes'",
-			ClientID: "bell-front", TopicPrefix: "home/doorbells", DiscoveryPrefix: "ha",
+			ClientID: "bell-front", TopicPrefix: "home/doorbells", DiscoveryPrefix: "ha", DiscoveryMode: "single",
 		},
 		HTTP: HTTP{Listen: ":8081"},
 		GPIO: GPIO{
@@ -72,7 +72,8 @@ func TestFullFile(t *testing.T) {
 		},
 		Camera:  Camera{Device: "/dev/v4l/by-id/usb-cam-video-index0", Width: 1920, Height: 1080, FPS: 30, Format: "mjpeg"},
 		Capture: Capture{PostRoll: Dur(5 * time.Minute), RingBytes: Bytes(2000000)},
-		Storage: Storage{Dir: "/srv/doorbell"},
+		Clip:    Clip{MaxLength: Dur(10 * time.Minute)},
+		Storage: Storage{Dir: "/srv/doorbell", Mode: "ram", MaxBytes: Bytes(128 << 20), MaxAge: Dur(24 * time.Hour)},
 		Log:     Log{Level: "debug", Format: "json"},
 	}
 	if got != want {

@@ -33,3 +33,28 @@ func TestHalKeys(t *testing.T) {
 		}
 	}
 }
+
+func TestStorageClipKeys(t *testing.T) {
+	tests := []struct {
+		yaml, key string
+	}{
+		{"storage:\n  mode: ram\n  max_bytes: 32MiB\n", ""},
+		{"storage:\n  mode: tape\n", "storage.mode"},
+		{"storage:\n  max_bytes: 10KiB\n", "storage.max_bytes"},
+		{"storage:\n  max_age: forever\n", "storage.max_age"},
+		{"clip:\n  max_length: 5s\n", "clip.max_length"},
+		{"mqtt:\n  discovery_mode: both\n", "mqtt.discovery_mode"},
+	}
+	for _, tt := range tests {
+		c, err := Parse([]byte(tt.yaml), SimDefault())
+		if err == nil {
+			err = c.Validate(true)
+		}
+		switch {
+		case tt.key == "" && err != nil:
+			t.Errorf("%q: %v", tt.yaml, err)
+		case tt.key != "" && (err == nil || !strings.Contains(err.Error(), tt.key) || strings.Contains(err.Error(), "allowed: \n") || strings.HasSuffix(err.Error(), ": ")):
+			t.Errorf("%q: error %v does not name %s with what is allowed", tt.yaml, err, tt.key)
+		}
+	}
+}

@@ -10,6 +10,7 @@ type Config struct {
 	GPIO    GPIO    `yaml:"gpio"`
 	Camera  Camera  `yaml:"camera"`
 	Capture Capture `yaml:"capture"`
+	Clip    Clip    `yaml:"clip"`
 	Storage Storage `yaml:"storage"`
 	Log     Log     `yaml:"log"`
 }
@@ -29,6 +30,9 @@ type MQTT struct {
 	ClientID        string `yaml:"client_id"`        // default "doorbelld-<device.id>"
 	TopicPrefix     string `yaml:"topic_prefix"`     // default "doorbell"
 	DiscoveryPrefix string `yaml:"discovery_prefix"` // default "homeassistant"
+	// DiscoveryMode: device (one device payload, Home Assistant 2024.11+),
+	// single (one payload per entity, older Home Assistant / openHAB) or off.
+	DiscoveryMode string `yaml:"discovery_mode"`
 }
 
 // HTTP is the local web API.
@@ -101,9 +105,20 @@ type Capture struct {
 	RingBytes Size     `yaml:"ring_bytes"` // default 64MiB
 }
 
-// Storage is where state (event sequence numbers, later clips) lives.
+// Clip says which events record an MP4 clip.
+type Clip struct {
+	Enabled   bool     `yaml:"enabled"`    // default true: rings and motion starts record clips
+	Merge     bool     `yaml:"merge"`      // default true: a trigger during a clip extends it
+	MaxLength Duration `yaml:"max_length"` // default 1m: a clip kept extending is cut here
+}
+
+// Storage is where state (event sequence numbers, outbox, clips) lives.
 type Storage struct {
-	Dir string `yaml:"dir"` // default /var/lib/doorbell (sim: <user cache dir>/doorbelld-sim)
+	Dir      string   `yaml:"dir"`       // default /var/lib/doorbell (sim: <user cache dir>/doorbelld-sim)
+	Mode     string   `yaml:"mode"`      // disk | ram (clips in RAM only until delivered); default disk
+	MaxBytes Size     `yaml:"max_bytes"` // default 0 = 1GiB on disk, 64MiB in RAM
+	MaxAge   Duration `yaml:"max_age"`   // default 168h; 0 = no age limit
+	MinFree  Size     `yaml:"min_free"`  // default 64MiB kept free on the filesystem; 0 = off
 }
 
 // Log configures log/slog.

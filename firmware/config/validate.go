@@ -102,6 +102,12 @@ var allowed = map[string]string{
 	"capture.post_roll":        "want a Go duration from 0s to 5m, such as 10s",
 	"capture.ring_bytes":       "want a size from 1MiB to 1GiB, such as 64MiB (units B, KiB, MiB, GiB, KB, MB, GB; none means bytes)",
 	"storage.dir":              "want an absolute directory path such as /var/lib/doorbell",
+	"storage.mode":             "want disk or ram",
+	"storage.max_bytes":        "want 0 (1GiB on disk, 64MiB in RAM) or a size from 1MiB to 1TiB, such as 2GiB",
+	"storage.max_age":          "want 0s (no age limit) or a Go duration up to 8760h, such as 168h",
+	"storage.min_free":         "want 0 (off) or a size up to 64GiB, such as 64MiB",
+	"mqtt.discovery_mode":      "want device, single or off",
+	"clip.max_length":          "want a Go duration from 10s to 1h, such as 1m (a clip is never cut before pre_roll + post_roll)",
 	"log.level":                "want debug, info, warn or error",
 	"log.format":               "want text or json",
 }
@@ -144,6 +150,7 @@ func (c *Config) Validate(sim bool) error {
 	if !topicPrefix(m.DiscoveryPrefix) {
 		v.bad("mqtt.discovery_prefix", m.DiscoveryPrefix)
 	}
+	v.oneOf("mqtt.discovery_mode", m.DiscoveryMode, "device", "single", "off")
 
 	// http
 	if c.HTTP.Listen != "" && !hostPort(c.HTTP.Listen, 0) {
@@ -202,9 +209,21 @@ func (c *Config) Validate(sim bool) error {
 		v.bad("capture.ring_bytes", rb.String())
 	}
 
+	// clip
+	v.duration("clip.max_length", c.Clip.MaxLength, 10*time.Second, time.Hour)
+
 	// storage
-	if !filepath.IsAbs(c.Storage.Dir) || !printable(c.Storage.Dir) {
-		v.bad("storage.dir", c.Storage.Dir)
+	st := c.Storage
+	if !filepath.IsAbs(st.Dir) || !printable(st.Dir) {
+		v.bad("storage.dir", st.Dir)
+	}
+	v.oneOf("storage.mode", st.Mode, "disk", "ram")
+	if mb := st.MaxBytes; mb.bad || (mb.n != 0 && (mb.n < 1<<20 || mb.n > 1<<40)) {
+		v.bad("storage.max_bytes", mb.String())
+	}
+	v.duration("storage.max_age", st.MaxAge, 0, 8760*time.Hour)
+	if mf := st.MinFree; mf.bad || mf.n < 0 || mf.n > 64<<30 {
+		v.bad("storage.min_free", mf.String())
 	}
 
 	// log
