@@ -8,17 +8,23 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/doorbelld/doorbelld/capture"
+	"github.com/doorbelld/doorbelld/capture/clip"
 	"github.com/doorbelld/doorbelld/capture/simcam"
+	"github.com/doorbelld/doorbelld/capture/storage"
 	"github.com/doorbelld/doorbelld/capture/v4l2src"
 	"github.com/doorbelld/doorbelld/firmware/broker"
+	"github.com/doorbelld/doorbelld/firmware/command"
 	"github.com/doorbelld/doorbelld/firmware/config"
 	"github.com/doorbelld/doorbelld/firmware/event"
+	"github.com/doorbelld/doorbelld/firmware/hass"
 	"github.com/doorbelld/doorbelld/firmware/mqttpub"
+	"github.com/doorbelld/doorbelld/firmware/outbox"
 	"github.com/doorbelld/doorbelld/firmware/sdnotify"
 	"github.com/doorbelld/doorbelld/firmware/web"
 	"github.com/doorbelld/doorbelld/hal"
@@ -53,6 +59,11 @@ type Daemon struct {
 	broker *broker.Broker // nil with an external broker
 	mq     *mqttpub.Client
 	web    *web.Server // nil when http.listen is empty
+	outbox *outbox.Outbox
+	sender *outbox.Sender
+	sw     *switches
+	cmdLog *command.Limiter
+	hassO  hass.Options
 
 	events chan hal.Event
 	button *hal.Input
@@ -60,20 +71,30 @@ type Daemon struct {
 	chime  *hal.Chime      // nil without a chime relay
 	led    *hal.LED        // nil without a status LED
 	camera *capture.Camera // nil without a camera
+	clips  *storage.Store  // nil without a camera, with clip.enabled false, or when the store failed
+	rec    *clip.Recorder  // nil when clips is nil
 
 	simButton, simPIR *haltest.Pin // sim mode only
 
 	started   time.Time
-	runCtx    context.Context // guarded by mu
-	bg        sync.WaitGroup  // snapshot and ack waiters
-	heartbeat atomic.Int64    // unix nanos of the event loop's last turn
-	pirState  atomic.Value    // string: ok | unavailable | none
-	motionOn  atomic.Bool     // the PIR's last reported state
+	runCtx    context.Context    // guarded by mu
+	stop      context.CancelFunc // stops Run; guarded by mu
+	bg        sync.WaitGroup     // snapshot and ack waiters
+	heartbeat atomic.Int64       // unix nanos of the event loop's last turn
+	pirState  atomic.Value       // string: ok | unavailable | none
+	motionOn  atomic.Bool        // the PIR's last reported state
+
+	restart atomic.Bool // the restart command asked Run to return ErrRestart
 
 	mu         sync.Mutex
 	last       *event.Event
 	lastHealth []byte
+	lastClip   *storage.Meta
 }
+
+// ErrRestart is what Run returns after the restart command: the process
+// should exit non-zero so that systemd (Restart=on-failure) starts it again.
+var ErrRestart = errors.New("daemon: restart requested over MQTT")
 
 // New builds every part from the config. It opens GPIO lines (so a wrong
 // line name fails here, naming it) but starts nothing.
@@ -107,6 +128,14 @@ func New(opts Options) (*Daemon, error) {
 		d.log.Warn("daemon: event sequence restarted", "err", err)
 	}
 	d.seq = seq
+	if d.outbox, err = outbox.Open(filepath.Join(cfg.Storage.Dir, "outbox"), outbox.Options{Logger: d.log}); err != nil {
+		return nil, fmt.Errorf("daemon: %w", err)
+	}
+	if d.sw, err = loadSwitches(cfg.Storage.Dir, cfg.GPIO.Chime.Enabled); err != nil {
+		d.log.Warn("daemon: switch states lost, using the config's", "err", err)
+	}
+	d.cmdLog = command.NewLimiter(command.LimiterOptions{Logger: d.log})
+	d.hassO = hassOptions(cfg, opts.Version)
 
 	if cfg.MQTT.Broker == "" {
 		d.broker = broker.New(broker.Options{
@@ -124,6 +153,10 @@ func New(opts Options) (*Daemon, error) {
 		return nil, err
 	}
 	d.buildCamera()
+	_, chimeOn := d.sw.get()
+	if d.chime != nil {
+		d.chime.SetEnabled(chimeOn)
+	}
 	return d, nil
 }
 
@@ -228,6 +261,23 @@ func (d *Daemon) buildCamera() {
 	}
 	ring := capture.NewRing(int(d.cfg.Capture.RingBytes.Bytes()))
 	d.camera = capture.New(src, ring, capture.Options{Clock: d.clock, Logger: d.log})
+	if !d.cfg.Clip.Enabled {
+		return
+	}
+	st := d.cfg.Storage
+	store, err := storage.Open(filepath.Join(st.Dir, "clips"), storage.Options{
+		Mode: storage.Mode(st.Mode), MaxBytes: st.MaxBytes.Bytes(), MaxAge: st.MaxAge.D(), MinFree: st.MinFree.Bytes(),
+		Clock: d.clock, Logger: d.log,
+	})
+	if err != nil {
+		d.log.Error("daemon: clip storage unavailable, recording no clips", "err", err)
+		return
+	}
+	d.clips = store
+	d.rec = clip.New(ring, store, clip.Options{
+		PreRoll: d.cfg.Capture.PreRoll.D(), PostRoll: d.cfg.Capture.PostRoll.D(),
+		Merge: d.cfg.Clip.Merge, MaxLength: d.cfg.Clip.MaxLength.D(), Clock: d.clock, Logger: d.log,
+	})
 }
 
 // brokerURL is where the MQTT client connects: the configured broker, or
@@ -268,12 +318,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 		Username: d.cfg.MQTT.Username, Password: d.cfg.MQTT.Password,
 		StatusTopic: d.topics.Status, OnConnect: d.onConnect, Logger: d.log,
 	})
+	d.sender = outbox.NewSender(d.outbox, outbox.SenderOptions{Topic: d.topics.Event, Publisher: d.mq, Logger: d.log})
 	d.mq.Connect()
 
 	partsCtx, stopParts := context.WithCancel(ctx)
 	defer stopParts()
 	d.mu.Lock()
-	d.runCtx = partsCtx
+	d.runCtx, d.stop = partsCtx, stopParts
 	d.mu.Unlock()
 	var (
 		parts    sync.WaitGroup
@@ -302,6 +353,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}()
 	}
 	start("events", true, d.loop)
+	start("outbox", false, d.sender.Run)
 	start("button", true, func(ctx context.Context) error { return d.button.Run(ctx, d.events) })
 	if d.pir != nil {
 		start("pir", false, func(ctx context.Context) error {
@@ -321,6 +373,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	if d.camera != nil {
 		start("camera", false, d.camera.Run)
+	}
+	if d.rec != nil {
+		start("clips", false, d.clips.Run)
+		start("recorder", false, d.rec.Run)
+		start("clip-ready", false, d.clipReady)
 	}
 	if d.web != nil {
 		start("web", true, d.web.Run)
@@ -343,7 +400,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.broker != nil {
 		_ = d.broker.Run(canceled())
 	}
+	if err := d.outbox.Close(); err != nil {
+		d.log.Error("daemon: close outbox", "err", err)
+	}
 	d.log.Info("doorbelld stopped")
+	if firstErr == nil && d.restart.Load() {
+		return ErrRestart
+	}
 	return firstErr
 }
 
@@ -363,16 +426,21 @@ func (d *Daemon) loop(ctx context.Context) error {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	d.heartbeat.Store(time.Now().UnixNano())
+	lastDiag := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case he := <-d.events:
 			d.handle(ctx, he)
-		case <-t.C:
-			d.heartbeat.Store(time.Now().UnixNano())
+		case now := <-t.C:
+			d.heartbeat.Store(now.UnixNano())
 			d.publishHealth(false)
 			d.updateLED()
+			if now.Sub(lastDiag) >= time.Minute {
+				lastDiag = now
+				d.publishDiagnostics()
+			}
 		}
 	}
 }
@@ -394,31 +462,32 @@ func (d *Daemon) handle(ctx context.Context, he hal.Event) {
 	if he.Type == hal.MotionStart || he.Type == hal.MotionEnd {
 		d.publishMotion(he.Type == hal.MotionStart)
 	}
-	snap := d.camera != nil && he.Type != hal.MotionEnd && d.camera.Status().Available
+	privacy, _ := d.sw.get()
+	camera := d.camera != nil && he.Type != hal.MotionEnd && !privacy
+	snap := camera && d.camera.Status().Available
 	if snap {
 		e.Snapshot = event.NewID()
+	}
+	if camera && d.rec != nil {
+		d.rec.Trigger(e.At, e.ID)
 	}
 	payload, err := json.Marshal(e)
 	if err != nil {
 		d.log.Error("daemon: encode event", "err", err)
 		return
 	}
-	tok := d.mq.Publish(d.topics.Event, 1, false, payload)
+	// Durable first, then published: a ring survives a broker outage, a
+	// crash and a power cut.
+	if ent, err := d.outbox.Add(e, payload); err != nil {
+		d.log.Error("daemon: event outbox, publishing without it", "id", e.ID, "err", err)
+		d.mq.Publish(d.topics.Event, 1, false, payload)
+	} else {
+		d.sender.Send(ent)
+	}
 	d.log.Info("event", "type", e.Type, "id", e.ID, "seq", e.Seq, "at", e.At.Format(event.TimeLayout), "snapshot", e.Snapshot)
 	d.mu.Lock()
 	d.last = &e
 	d.mu.Unlock()
-	d.bg.Add(1)
-	go func() {
-		defer d.bg.Done()
-		select {
-		case <-tok.Done():
-			if err := tok.Error(); err != nil {
-				d.log.Error("daemon: publish event", "id", e.ID, "err", err)
-			}
-		case <-ctx.Done():
-		}
-	}()
 	if snap {
 		d.bg.Add(1)
 		go func() {
@@ -522,15 +591,6 @@ func (d *Daemon) publishHealth(always bool) {
 	d.mq.Publish(d.topics.Health, 1, true, b)
 }
 
-func (d *Daemon) onConnect() {
-	go func() {
-		d.publishHealth(true)
-		if d.pir != nil {
-			d.publishMotion(d.motionOn.Load())
-		}
-	}()
-}
-
 // publishMotion publishes the PIR's binary state, retained.
 func (d *Daemon) publishMotion(on bool) {
 	d.motionOn.Store(on)
@@ -547,6 +607,9 @@ func (d *Daemon) updateLED() {
 		return
 	}
 	p := hal.Idle
+	if privacy, _ := d.sw.get(); privacy {
+		p = hal.Privacy
+	}
 	if !d.MQTTConnected() {
 		p = hal.Offline
 	}

@@ -1,26 +1,40 @@
 package daemon
 
-import "github.com/doorbelld/doorbelld/firmware/config"
+import (
+	"github.com/doorbelld/doorbelld/firmware/config"
+	"github.com/doorbelld/doorbelld/firmware/hass"
+)
 
 // Topics are the MQTT topics of one device. See README's topic reference.
+// The ones Home Assistant's entities read come from package hass, so
+// discovery and the daemon can never disagree.
 type Topics struct {
-	Event        string // <prefix>/<id>/event          QoS 1, never retained
-	Snapshot     string // <prefix>/<id>/snapshot       raw JPEG, QoS 1, retained
-	SnapshotInfo string // <prefix>/<id>/snapshot/info  JSON about that JPEG, QoS 1, retained
-	Status       string // <prefix>/<id>/status         online|offline, retained, Last Will
-	Health       string // <prefix>/<id>/health         JSON, retained
-	Motion       string // <prefix>/<id>/motion         ON|OFF, retained
+	hass.TopicSet
+	SnapshotInfo string // <base>/snapshot/info  JSON about the snapshot JPEG, retained
+	Health       string // <base>/health         JSON, retained
+	Clip         string // <base>/clip           JSON about the newest clip, retained
+}
+
+// hassOptions says what to announce to Home Assistant for a config.
+func hassOptions(c config.Config, version string) hass.Options {
+	mode := c.MQTT.DiscoveryMode
+	if mode == "off" {
+		mode = hass.ModeDevice // Remove clears the device payload
+	}
+	return hass.Options{
+		DeviceID: c.Device.ID, DeviceName: c.Device.Name, Version: version,
+		TopicPrefix: c.MQTT.TopicPrefix, DiscoveryPrefix: c.MQTT.DiscoveryPrefix, Mode: mode,
+		NoCamera: c.Camera.Device == "", NoMotion: c.GPIO.PIR.Line == "", NoChime: c.GPIO.Chime.Line == "",
+	}
 }
 
 // TopicsFor returns the topics for a config.
 func TopicsFor(c config.Config) Topics {
-	base := c.MQTT.TopicPrefix + "/" + c.Device.ID + "/"
+	t := hass.Topics(hassOptions(c, ""))
 	return Topics{
-		Event:        base + "event",
-		Snapshot:     base + "snapshot",
-		SnapshotInfo: base + "snapshot/info",
-		Status:       base + "status",
-		Health:       base + "health",
-		Motion:       base + "motion",
+		TopicSet:     t,
+		SnapshotInfo: t.Base + "/snapshot/info",
+		Health:       t.Base + "/health",
+		Clip:         t.Base + "/clip",
 	}
 }

@@ -34,8 +34,9 @@ type Options struct {
 	Username    string
 	Password    string // never logged
 	StatusTopic string // availability topic: Last Will "offline", "online" on connect
-	// OnConnect runs after every (re)connect, once "online" is queued; use it
-	// to publish retained state. It must not block.
+	// OnConnect runs after every (re)connect, 300ms after connecting, once
+	// "online" is queued; use it to publish retained state and subscribe.
+	// It must not block for long.
 	OnConnect func()
 	Logger    *slog.Logger
 	// MaxReconnectInterval bounds the reconnect backoff. Default 10s.
@@ -50,6 +51,9 @@ func (o *Options) ensureDefaults() {
 		o.MaxReconnectInterval = 10 * time.Second
 	}
 }
+
+// settle is how long after connecting "online" and OnConnect wait.
+const settle = 300 * time.Millisecond
 
 // Client is a connection to the broker.
 type Client struct {
@@ -82,10 +86,17 @@ func New(opts Options) *Client {
 		SetOnConnectHandler(func(paho.Client) {
 			cl.connected.Store(true)
 			opts.Logger.Info("mqtt: connected", "broker", opts.Broker, "client_id", opts.ClientID)
-			cl.c.Publish(opts.StatusTopic, 1, true, Online)
-			if opts.OnConnect != nil {
-				opts.OnConnect()
-			}
+			// Right after connecting paho resends what its store holds; a
+			// message published in that instant goes out twice. Let it pass.
+			time.AfterFunc(settle, func() {
+				if !cl.c.IsConnectionOpen() {
+					return
+				}
+				cl.c.Publish(opts.StatusTopic, 1, true, Online)
+				if opts.OnConnect != nil {
+					opts.OnConnect()
+				}
+			})
 		}).
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
 			cl.connected.Store(false)

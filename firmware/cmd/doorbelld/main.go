@@ -29,6 +29,10 @@ var version = "dev"
 
 const defaultConfig = "/etc/doorbell/config.yaml"
 
+// exitRestart is the exit status after the MQTT restart command: non-zero,
+// so systemd's Restart=on-failure starts the daemon again (EX_TEMPFAIL).
+const exitRestart = 75
+
 func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
 
 func fullVersion() string {
@@ -96,6 +100,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			"http", cfg.HTTP.Listen, "watch", "mosquitto_sub -h 127.0.0.1 -t '"+cfg.MQTT.TopicPrefix+"/#' -v")
 	}
 	if err := d.Run(ctx); err != nil {
+		if errors.Is(err, daemon.ErrRestart) {
+			log.Warn("doorbelld: exiting for a restart", "exit", exitRestart)
+			return exitRestart
+		}
 		log.Error("doorbelld: stopped on error", "err", err)
 		return 1
 	}

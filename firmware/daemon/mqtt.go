@@ -1,0 +1,171 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/doorbelld/doorbelld/capture/storage"
+	"github.com/doorbelld/doorbelld/firmware/command"
+	"github.com/doorbelld/doorbelld/firmware/event"
+	"github.com/doorbelld/doorbelld/firmware/hass"
+)
+
+// onConnect runs after every (re)connect: replay the outbox, subscribe to
+// commands and Home Assistant's birth message, and publish every retained
+// state (and the discovery payloads) again.
+func (d *Daemon) onConnect() {
+	d.sender.Kick()
+	d.mq.Subscribe(d.topics.Commands, 1, d.onCommand)
+	if d.cfg.MQTT.DiscoveryMode != "off" {
+		d.mq.Subscribe(d.topics.Birth, 1, d.onBirth)
+	}
+	d.publishAll()
+}
+
+// publishAll publishes discovery and every retained state.
+func (d *Daemon) publishAll() {
+	msgs := hass.Messages(d.hassO)
+	if d.cfg.MQTT.DiscoveryMode == "off" {
+		msgs = hass.Remove(d.hassO)
+	}
+	for _, m := range msgs {
+		d.mq.Publish(m.Topic, 1, m.Retain, m.Payload)
+	}
+	d.publishHealth(true)
+	if d.pir != nil {
+		d.publishMotion(d.motionOn.Load())
+	}
+	privacy, chime := d.sw.get()
+	d.mq.Publish(d.topics.PrivacyState, 1, true, hass.OnOff(privacy))
+	if d.chime != nil {
+		d.mq.Publish(d.topics.ChimeState, 1, true, hass.OnOff(chime))
+	}
+	up, _ := json.Marshal(hass.UpdateState{InstalledVersion: d.opts.Version, LatestVersion: d.opts.Version})
+	d.mq.Publish(d.topics.UpdateState, 1, true, up)
+	d.publishDiagnostics()
+}
+
+// onBirth republishes everything when Home Assistant (re)starts, after a
+// short random delay so a house full of devices does not answer at once.
+func (d *Daemon) onBirth(_ paho.Client, m paho.Message) {
+	if !hass.IsBirth(m.Topic(), m.Payload(), d.hassO) {
+		return
+	}
+	d.log.Info("mqtt: Home Assistant is online, publishing discovery and states")
+	time.AfterFunc(time.Duration(rand.Int64N(int64(2*time.Second))), d.publishAll)
+}
+
+// onCommand handles a message on <base>/cmd/+. Malformed and retained
+// commands are logged (once a minute per topic) and dropped.
+func (d *Daemon) onCommand(_ paho.Client, m paho.Message) {
+	c, err := command.Parse(m.Topic(), m.Payload(), m.Retained(), d.topics.Base)
+	if err != nil {
+		d.cmdLog.Log(m.Topic(), err)
+		return
+	}
+	d.log.Info("mqtt: command", "kind", c.Kind, "on", c.On)
+	switch c.Kind {
+	case command.Privacy:
+		if err := d.sw.set(func(s *switches) { s.Privacy = c.On }); err != nil {
+			d.log.Error("daemon: privacy", "err", err)
+		}
+		d.mq.Publish(d.topics.PrivacyState, 1, true, hass.OnOff(c.On))
+		d.updateLED()
+	case command.Chime:
+		if d.chime == nil {
+			d.cmdLog.Log(m.Topic(), errors.New("no chime relay configured (gpio.chime.line)"))
+			return
+		}
+		if err := d.sw.set(func(s *switches) { s.Chime = c.On }); err != nil {
+			d.log.Error("daemon: chime switch", "err", err)
+		}
+		d.chime.SetEnabled(c.On)
+		d.mq.Publish(d.topics.ChimeState, 1, true, hass.OnOff(c.On))
+		d.publishHealth(false)
+	case command.TestChime:
+		if d.chime != nil {
+			d.chime.Ring()
+		}
+	case command.Snapshot:
+		if privacy, _ := d.sw.get(); privacy || d.camera == nil {
+			d.cmdLog.Log(m.Topic(), errors.New("no snapshot: privacy mode is on or there is no camera"))
+			return
+		}
+		d.mu.Lock()
+		ctx := d.runCtx
+		d.mu.Unlock()
+		d.bg.Add(1)
+		go func() {
+			defer d.bg.Done()
+			d.publishSnapshot(ctx, event.Event{Snapshot: event.NewID(), At: time.Now(), Type: "snapshot"})
+		}()
+	case command.Restart:
+		d.log.Warn("daemon: restart requested over MQTT")
+		d.restart.Store(true)
+		d.mu.Lock()
+		stop := d.stop
+		d.mu.Unlock()
+		if stop != nil {
+			stop()
+		}
+	case command.Update:
+		d.cmdLog.Log(m.Topic(), errors.New("over-the-air updates are not available in this build"))
+	}
+}
+
+// publishDiagnostics publishes the diagnostic sensors' JSON, retained.
+func (d *Daemon) publishDiagnostics() {
+	diag := hass.Diagnostics{LastBoot: d.started, CPUTempC: cpuTemp(), WiFiSignalDBm: wifiSignal()}
+	if d.camera != nil {
+		dropped := d.camera.Status().Dropped
+		diag.DroppedFrames = &dropped
+	}
+	if d.clips != nil {
+		st := d.clips.Stats()
+		diag.ClipCount = &st.Clips
+		if st.FreeBytes >= 0 {
+			free := uint64(st.FreeBytes)
+			diag.FreeStorageBytes = &free
+		}
+	}
+	b, err := json.Marshal(diag)
+	if err != nil {
+		d.log.Error("daemon: diagnostics", "err", err)
+		return
+	}
+	d.mq.Publish(d.topics.Diagnostics, 1, true, b)
+}
+
+// clipReady publishes each finished clip's metadata, retained, on the
+// clip topic.
+func (d *Daemon) clipReady(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case m, ok := <-d.rec.Ready():
+			if !ok {
+				return nil
+			}
+			d.publishClip(m)
+		}
+	}
+}
+
+func (d *Daemon) publishClip(m storage.Meta) {
+	d.mu.Lock()
+	d.lastClip = &m
+	d.mu.Unlock()
+	b, err := json.Marshal(m)
+	if err != nil {
+		d.log.Error("daemon: clip metadata", "err", err)
+		return
+	}
+	d.log.Info("clip ready", "id", m.ID, "events", m.EventIDs, "frames", m.Frames, "duration", m.Duration(), "bytes", m.Size)
+	d.mq.Publish(d.topics.Clip, 1, true, b)
+}
