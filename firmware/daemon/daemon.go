@@ -135,7 +135,7 @@ func New(opts Options) (*Daemon, error) {
 		d.log.Warn("daemon: switch states lost, using the config's", "err", err)
 	}
 	d.cmdLog = command.NewLimiter(command.LimiterOptions{Logger: d.log})
-	d.hassO = hassOptions(cfg, opts.Version)
+	d.hassO = hassOptions(cfg, opts.Version, opts.Sim)
 
 	if cfg.MQTT.Broker == "" {
 		d.broker = broker.New(broker.Options{

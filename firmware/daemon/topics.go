@@ -15,8 +15,9 @@ type Topics struct {
 	Clip         string // <base>/clip           JSON about the newest clip, retained
 }
 
-// hassOptions says what to announce to Home Assistant for a config.
-func hassOptions(c config.Config, version string) hass.Options {
+// hassOptions says what to announce to Home Assistant for a config. In
+// sim mode every part exists.
+func hassOptions(c config.Config, version string, sim bool) hass.Options {
 	mode := c.MQTT.DiscoveryMode
 	if mode == "off" {
 		mode = hass.ModeDevice // Remove clears the device payload
@@ -24,13 +25,13 @@ func hassOptions(c config.Config, version string) hass.Options {
 	return hass.Options{
 		DeviceID: c.Device.ID, DeviceName: c.Device.Name, Version: version,
 		TopicPrefix: c.MQTT.TopicPrefix, DiscoveryPrefix: c.MQTT.DiscoveryPrefix, Mode: mode,
-		NoCamera: c.Camera.Device == "", NoMotion: c.GPIO.PIR.Line == "", NoChime: c.GPIO.Chime.Line == "",
+		NoCamera: c.Camera.Device == "", NoMotion: !sim && c.GPIO.PIR.Line == "", NoChime: !sim && c.GPIO.Chime.Line == "",
 	}
 }
 
 // TopicsFor returns the topics for a config.
 func TopicsFor(c config.Config) Topics {
-	t := hass.Topics(hassOptions(c, ""))
+	t := hass.Topics(hassOptions(c, "", false))
 	return Topics{
 		TopicSet:     t,
 		SnapshotInfo: t.Base + "/snapshot/info",

@@ -1,0 +1,167 @@
+package daemon
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/doorbelld/doorbelld/capture/cliptest"
+	"github.com/doorbelld/doorbelld/capture/storage"
+	"github.com/doorbelld/doorbelld/hal"
+)
+
+// A ring in sim mode gives, within post_roll + 1s, an MP4 whose first frame
+// is at most pre_roll before the press, with the frames ffprobe expects.
+func TestClipOnRing(t *testing.T) {
+	c := simConfig(t, testBroker())
+	c.Capture.PreRoll = durCfg(2 * time.Second)
+	c.Capture.PostRoll = durCfg(2 * time.Second)
+	r := start(t, c)
+	tp := r.d.Topics()
+	ch := subscribe(t, r.d.brokerURL(), c.MQTT.TopicPrefix+"/#")
+	waitCamera(t, r)
+	time.Sleep(c.Capture.PreRoll.D()) // let the ring fill the pre-roll
+
+	if err := r.d.SimPress(30 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	e, _ := nextEvent(t, ch, tp, 5*time.Second)
+	m := next(t, ch, tp.Clip, c.Capture.PostRoll.D()+time.Second+2*time.Second) // +2s slack for -race
+	if late := m.at.Sub(e.At); late > c.Capture.PostRoll.D()+time.Second+time.Second {
+		t.Errorf("clip ready %v after the press, want within post_roll + 1s", late)
+	}
+	var meta storage.Meta
+	if err := json.Unmarshal(m.payload, &meta); err != nil {
+		t.Fatal(err)
+	}
+	if len(meta.EventIDs) != 1 || meta.EventIDs[0] != e.ID {
+		t.Errorf("clip events %v, want [%s]", meta.EventIDs, e.ID)
+	}
+	if pre := e.At.Sub(meta.Start); pre < 0 || pre > c.Capture.PreRoll.D() {
+		t.Errorf("clip starts %v before the press, want 0..pre_roll (%v)", pre, c.Capture.PreRoll.D())
+	}
+	files, _ := filepath.Glob(filepath.Join(c.Storage.Dir, "clips", "*"+meta.ID+".mp4"))
+	if len(files) != 1 {
+		t.Fatalf("clip file for %s: %v", meta.ID, files)
+	}
+	p := cliptest.ProbeFile(t, files[0])
+	if p.Codec != "mjpeg" || p.Width != c.Camera.Width || p.Height != c.Camera.Height {
+		t.Errorf("ffprobe: %+v", p)
+	}
+	if p.Frames != meta.Frames {
+		t.Errorf("ffprobe decoded %d frames, metadata says %d", p.Frames, meta.Frames)
+	}
+	want := c.Capture.PreRoll.D() + c.Capture.PostRoll.D()
+	interval := time.Second / time.Duration(c.Camera.FPS)
+	// The pre-roll may be short of the full pre_roll by the frame phase.
+	if p.Duration < want-2*interval || p.Duration > want+2*interval {
+		t.Errorf("clip lasts %v, want %v (±2 frames)", p.Duration, want)
+	}
+	if exp := int(want / interval); p.Frames < exp-2 || p.Frames > exp+2 {
+		t.Errorf("clip has %d frames, want about %d", p.Frames, exp)
+	}
+}
+
+func publish(t *testing.T, broker, topic string, retained bool, payload string) {
+	t.Helper()
+	c := paho.NewClient(paho.NewClientOptions().AddBroker(broker).SetClientID("cmd-" + topic))
+	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer c.Disconnect(50)
+	if tok := c.Publish(topic, 1, retained, payload); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+}
+
+func TestDiscoveryAndCommands(t *testing.T) {
+	c := simConfig(t, testBroker())
+	c.MQTT.DiscoveryPrefix = c.MQTT.TopicPrefix + "_ha"
+	r := start(t, c)
+	tp := r.d.Topics()
+	broker := r.d.brokerURL()
+	disc := subscribe(t, broker, c.MQTT.DiscoveryPrefix+"/#")
+	ch := subscribe(t, broker, c.MQTT.TopicPrefix+"/#")
+
+	// Discovery: one retained device payload with the doorbell event entity.
+	m := next(t, disc, tp.Discovery, 5*time.Second)
+	var d struct {
+		Device     map[string]any            `json:"device"`
+		Origin     map[string]any            `json:"origin"`
+		Components map[string]map[string]any `json:"components"`
+	}
+	if err := json.Unmarshal(m.payload, &d); err != nil {
+		t.Fatal(err)
+	}
+	var ev map[string]any
+	for _, comp := range d.Components {
+		if comp["platform"] == "event" {
+			ev = comp
+		}
+	}
+	if ev == nil || ev["device_class"] != "doorbell" || ev["state_topic"] != tp.Event || !strings.Contains(string(m.payload), `"ring"`) {
+		t.Errorf("no doorbell event entity on %s in %s", tp.Event, m.payload)
+	}
+	// Home Assistant restarting gets everything again.
+	publish(t, broker, tp.Birth, false, "online")
+	next(t, disc, tp.Discovery, 5*time.Second)
+
+	if m := next(t, ch, tp.PrivacyState, 5*time.Second); string(m.payload) != "OFF" {
+		t.Errorf("privacy state %q, want OFF", m.payload)
+	}
+	// A retained command is ignored; a malformed one too.
+	publish(t, broker, tp.Command("privacy"), true, "ON")
+	publish(t, broker, tp.Command("privacy"), false, "BANANA")
+	publish(t, broker, tp.Command("privacy"), true, "") // clear the retained one
+	// Privacy on: acknowledged by state, and rings carry no snapshot.
+	publish(t, broker, tp.Command("privacy"), false, "ON")
+	for {
+		m := next(t, ch, tp.PrivacyState, 5*time.Second)
+		if string(m.payload) == "ON" {
+			break
+		}
+	}
+	waitCamera(t, r)
+	if err := r.d.SimPress(30 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := nextEvent(t, ch, tp, 5*time.Second); e.Type != hal.Ring || e.Snapshot != "" {
+		t.Errorf("ring in privacy mode: %+v, want no snapshot", e)
+	}
+	// Chime off, acknowledged, and persisted across a restart.
+	publish(t, broker, tp.Command("chime"), false, "OFF")
+	for {
+		m := next(t, ch, tp.ChimeState, 5*time.Second)
+		if string(m.payload) == "OFF" {
+			break
+		}
+	}
+	if r.d.chime.Enabled() {
+		t.Error("chime still enabled after OFF")
+	}
+	// Restart: Run returns ErrRestart.
+	publish(t, broker, tp.Command("restart"), false, "PRESS")
+	select {
+	case err := <-r.done:
+		if !errors.Is(err, ErrRestart) {
+			t.Fatalf("Run after restart command = %v, want ErrRestart", err)
+		}
+		r.cancel()
+		r.cancel = nil
+	case <-time.After(5 * time.Second):
+		t.Fatal("restart command did not stop the daemon")
+	}
+	r2 := start(t, c)
+	if privacy, chime := r2.d.sw.get(); !privacy || chime || r2.d.chime.Enabled() {
+		t.Errorf("after restart privacy=%v chime=%v, want the switches kept (privacy on, chime off)", privacy, chime)
+	}
+	if _, err := os.Stat(filepath.Join(c.Storage.Dir, "switches.json")); err != nil {
+		t.Error(err)
+	}
+}

@@ -1,0 +1,326 @@
+//go:build integration
+
+package daemon
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/doorbelld/doorbelld/firmware/event"
+	"github.com/doorbelld/doorbelld/firmware/hass"
+	"github.com/doorbelld/doorbelld/firmware/outbox"
+)
+
+// A Mosquitto of the test's own, so it can be stopped and started.
+
+type mosq struct {
+	t    *testing.T
+	dir  string
+	port int
+	cmd  *exec.Cmd
+}
+
+// worldDir is a temporary directory that mosquitto, which drops root for
+// its own user, can read and write (t.TempDir's parent is private).
+func worldDir(t *testing.T) string {
+	d, err := os.MkdirTemp("", "doorbelld-mosquitto-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(d, 0o777)
+	t.Cleanup(func() { os.RemoveAll(d) })
+	return d
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// newMosquitto writes a config (extra lines appended) for a broker that
+// keeps sessions across its restarts.
+func newMosquitto(t *testing.T, extra string) *mosq {
+	m := &mosq{t: t, dir: worldDir(t), port: freePort(t)}
+	conf := fmt.Sprintf("listener %d 127.0.0.1\npersistence true\npersistence_location %s/\nautosave_interval 1\n%s\n", m.port, m.dir, extra)
+	if !strings.Contains(extra, "allow_anonymous") {
+		conf += "allow_anonymous true\n"
+	}
+	if err := os.WriteFile(filepath.Join(m.dir, "mosquitto.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m.start()
+	t.Cleanup(m.stop)
+	return m
+}
+
+func (m *mosq) url() string { return "tcp://127.0.0.1:" + strconv.Itoa(m.port) }
+
+func (m *mosq) start() {
+	bin, err := exec.LookPath("mosquitto")
+	if err != nil {
+		bin = "/usr/sbin/mosquitto"
+	}
+	logf, err := os.OpenFile(filepath.Join(m.dir, "mosquitto.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	defer logf.Close()
+	m.cmd = exec.Command(bin, "-c", filepath.Join(m.dir, "mosquitto.conf"))
+	m.cmd.Stderr, m.cmd.Stdout = logf, logf
+	if err := m.cmd.Start(); err != nil {
+		m.t.Fatal(err)
+	}
+	for i := 0; i < 100; i++ {
+		if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(m.port)); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	b, _ := os.ReadFile(filepath.Join(m.dir, "mosquitto.log"))
+	m.t.Fatalf("mosquitto did not start: %s", b)
+}
+
+// stop ends the broker with SIGTERM, which saves its sessions.
+func (m *mosq) stop() {
+	if m.cmd == nil {
+		return
+	}
+	m.cmd.Process.Signal(syscall.SIGTERM)
+	m.cmd.Wait()
+	m.cmd = nil
+}
+
+// durableSub is a subscriber with a persistent session: what is published
+// while it (or the broker) is away waits for it.
+func durableSub(t *testing.T, broker, id, filter string) (*inbox, paho.Client) {
+	ch := make(chan msg, 10000)
+	h := func(_ paho.Client, m paho.Message) {
+		ch <- msg{m.Topic(), append([]byte(nil), m.Payload()...), m.Retained(), time.Now()}
+	}
+	o := paho.NewClientOptions().AddBroker(broker).SetClientID(id).SetCleanSession(false).
+		SetAutoReconnect(true).SetConnectRetry(true).SetMaxReconnectInterval(time.Second).
+		SetOnConnectHandler(func(c paho.Client) { c.Subscribe(filter, 1, h) })
+	c := paho.NewClient(o)
+	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	time.Sleep(200 * time.Millisecond) // subscribed
+	t.Cleanup(func() { c.Disconnect(50) })
+	return &inbox{ch: ch}, c
+}
+
+// waitOpen waits until a client's connection is up again.
+func waitOpen(t *testing.T, c paho.Client) {
+	for i := 0; !c.IsConnectionOpen(); i++ {
+		if i > 300 {
+			t.Fatal("subscriber did not reconnect")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func outageLength() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("DOORBELL_OUTAGE")); err == nil {
+		return d
+	}
+	return 60 * time.Second
+}
+
+// The broker is stopped for 60s while 100 presses happen: afterwards 100
+// distinct events arrive, in order, flagged late, with their press times.
+func TestBrokerOutageLosesNoPress(t *testing.T) {
+	const presses = 100
+	m := newMosquitto(t, "")
+	c := simConfig(t, m.url())
+	c.Camera.Device = ""
+	r := start(t, c)
+	tp := r.d.Topics()
+	sub, _ := durableSub(t, m.url(), "outage-sub", tp.Event)
+	for !r.d.MQTTConnected() {
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	outage := outageLength()
+	m.stop()
+	down := time.Now()
+	for r.d.MQTTConnected() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	pressedAt := make([]time.Time, 0, presses)
+	for i := 0; i < presses; i++ {
+		pressedAt = append(pressedAt, time.Now())
+		if err := r.d.SimPress(20 * time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(90 * time.Millisecond) // released longer than debounce
+	}
+	time.Sleep(outage - time.Since(down))
+	up := time.Now()
+	m.start()
+
+	var got []event.Event
+	seen := map[string]bool{}
+	for len(got) < presses {
+		e, _ := nextEvent(t, sub, tp, 60*time.Second)
+		if seen[e.ID] {
+			continue // at-least-once: a duplicate is allowed, and deduped by id
+		}
+		seen[e.ID] = true
+		got = append(got, e)
+	}
+	t.Logf("broker down %v; %d presses; all %d events arrived %v after it came back", up.Sub(down).Round(time.Second), presses, len(got), time.Since(up).Round(time.Millisecond))
+	for i, e := range got {
+		if !e.Late || e.Type != "ring" {
+			t.Errorf("event %d: %+v, want a late ring", i, e)
+		}
+		if i > 0 && e.Seq <= got[i-1].Seq {
+			t.Errorf("event %d seq %d after %d: out of order", i, e.Seq, got[i-1].Seq)
+		}
+		if d := e.At.Sub(pressedAt[i]); d < -5*time.Millisecond || d > 50*time.Millisecond {
+			t.Errorf("event %d at %v, press at %v: want the press time", i, e.At, pressedAt[i])
+		}
+	}
+	noEvent(t, sub, tp, 500*time.Millisecond)
+}
+
+// The daemon is killed with SIGKILL during a burst: every event in its
+// outbox arrives after it restarts.
+func TestSIGKILLKeepsJournaledEvents(t *testing.T) {
+	m := newMosquitto(t, "")
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "doorbelld")
+	if out, err := exec.Command("go", "build", "-race", "-o", bin, "../cmd/doorbelld").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	prefix := fmt.Sprintf("kill%d", os.Getpid())
+	state := filepath.Join(dir, "state")
+	httpPort := freePort(t)
+	cfg := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("mqtt: {broker: %q, topic_prefix: %s}\nhttp: {listen: 127.0.0.1:%d}\nstorage: {dir: %q}\ncamera: {device: \"\"}\ngpio: {button: {debounce: 5ms, min_press: 0s}}\n",
+		m.url(), prefix, httpPort, state)), 0o644)
+	tp := prefix + "/doorbell/event"
+	sub, sc := durableSub(t, m.url(), "kill-sub", tp)
+
+	run := func() *exec.Cmd {
+		cmd := exec.Command(bin, "--sim", "--config", cfg)
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 100; i++ {
+			if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(httpPort)); err == nil {
+				c.Close()
+				return cmd
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatal("daemon HTTP did not come up")
+		return nil
+	}
+	cmd := run()
+	// The broker goes away so that the burst stays in the outbox, then the
+	// daemon is killed in the middle of the burst.
+	m.stop()
+	// Presses 200ms apart (a sim press holds 150ms); the kill lands in
+	// the middle of the burst, while presses are still being handled.
+	go func() {
+		for i := 0; i < 40; i++ {
+			if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(httpPort)); err == nil {
+				fmt.Fprintf(c, "POST /api/sim/ring HTTP/1.0\r\n\r\n")
+				c.Close()
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}()
+	time.Sleep(3 * time.Second)
+	cmd.Process.Kill()
+	cmd.Wait()
+
+	ob, err := outbox.Open(filepath.Join(state, "outbox"), outbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	journaled := ob.Pending()
+	ob.Close()
+	if len(journaled) == 0 {
+		t.Fatal("nothing journaled: the burst did not reach the outbox")
+	}
+	m.start()
+	waitOpen(t, sc)
+	cmd = run()
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	want := map[string]bool{}
+	for _, e := range journaled {
+		want[e.ID] = true
+	}
+	for len(want) > 0 {
+		e, _ := nextEvent(t, sub, Topics{TopicSet: hass.TopicSet{Event: tp}}, 30*time.Second)
+		if want[e.ID] && !e.Late {
+			t.Errorf("replayed event %s not marked late", e.ID)
+		}
+		delete(want, e.ID)
+	}
+	t.Logf("%d events journaled at SIGKILL, all arrived after the restart", len(journaled))
+}
+
+// An account limited by an ACL to its own topics works.
+func TestACLRestrictedAccount(t *testing.T) {
+	dir := worldDir(t)
+	pw := filepath.Join(dir, "passwd")
+	if out, err := exec.Command("mosquitto_passwd", "-b", "-c", pw, "bell", "s3cret").CombinedOutput(); err != nil {
+		t.Fatalf("mosquitto_passwd: %v %s", err, out)
+	}
+	prefix := fmt.Sprintf("acl%d", os.Getpid())
+	acl := filepath.Join(dir, "acl")
+	os.WriteFile(acl, []byte(fmt.Sprintf("user bell\ntopic readwrite %s/#\ntopic readwrite homeassistant/#\n\nuser watcher\ntopic read %s/#\n", prefix, prefix)), 0o644)
+	if out, err := exec.Command("mosquitto_passwd", "-b", pw, "watcher", "w").CombinedOutput(); err != nil {
+		t.Fatalf("mosquitto_passwd: %v %s", err, out)
+	}
+	os.Chmod(pw, 0o644)
+	os.Chmod(acl, 0o644)
+	m := newMosquitto(t, fmt.Sprintf("allow_anonymous false\npassword_file %s\nacl_file %s\n", pw, acl))
+	c := simConfig(t, m.url())
+	c.MQTT.TopicPrefix = prefix
+	c.MQTT.Username, c.MQTT.Password = "bell", "s3cret"
+	c.Camera.Device = ""
+	r := start(t, c)
+	tp := r.d.Topics()
+
+	ch := make(chan msg, 100)
+	sc := paho.NewClient(paho.NewClientOptions().AddBroker(m.url()).SetClientID("watcher").SetUsername("watcher").SetPassword("w"))
+	if tok := sc.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer sc.Disconnect(50)
+	sc.Subscribe(prefix+"/#", 1, func(_ paho.Client, m paho.Message) {
+		ch <- msg{m.Topic(), append([]byte(nil), m.Payload()...), m.Retained(), time.Now()}
+	}).Wait()
+	ib := &inbox{ch: ch}
+	if m := next(t, ib, tp.Status, 5*time.Second); string(m.payload) != "online" {
+		t.Fatalf("status %q", m.payload)
+	}
+	r.d.SimPress(30 * time.Millisecond)
+	if e, _ := nextEvent(t, ib, tp, 5*time.Second); e.Type != "ring" {
+		t.Errorf("event %+v", e)
+	}
+	// A wrong password is refused.
+	bad := paho.NewClient(paho.NewClientOptions().AddBroker(m.url()).SetClientID("bad").SetUsername("bell").SetPassword("nope"))
+	if tok := bad.Connect(); tok.WaitTimeout(5*time.Second) && tok.Error() == nil {
+		t.Error("mosquitto accepted a wrong password: the ACL test proves nothing")
+	}
+}
