@@ -1,0 +1,483 @@
+package delivery
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"github.com/doorbelld/doorbelld/ota"
+	"github.com/doorbelld/doorbelld/ota/install"
+)
+
+// Options configure a Device.
+type Options struct {
+	// Base is <mqtt.topic_prefix>/<device.id>.
+	Base      string
+	Installer *install.Installer
+	// Publish sends one message at QoS 1 and returns once the broker has
+	// it (or failed). Device calls it from Run's goroutine only.
+	Publish func(topic string, retained bool, payload []byte) error
+	// Version is the running daemon's version (installed_version).
+	Version string
+	// HTTPClient fetches url offers; default: 15 minute timeout, redirects
+	// only to http and https.
+	HTTPClient *http.Client
+	// MaxBundle bounds what a transfer or download may be; default
+	// install.DefaultMaxSize plus the largest header. Keep it in step with
+	// the installer's MaxSize.
+	MaxBundle int64
+	// Window is how many chunks a pusher may have in flight; default 8.
+	Window int
+	// IdleTimeout ends a transfer that gets no chunk this long; default 30s.
+	IdleTimeout time.Duration
+	// ProgressEvery is the least time between progress states; default 1s.
+	ProgressEvery time.Duration
+	// JobTimeout bounds one whole update, so a sender trickling chunks
+	// cannot hold the update lock forever; default 30m.
+	JobTimeout time.Duration
+	Clock      clockwork.Clock
+	Logger     *slog.Logger
+}
+
+func (o *Options) ensureDefaults() {
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{Timeout: 15 * time.Minute, CheckRedirect: func(r *http.Request, via []*http.Request) error {
+			if len(via) >= 5 {
+				return errors.New("more than 5 redirects")
+			}
+			if r.URL.Scheme != "http" && r.URL.Scheme != "https" {
+				return fmt.Errorf("redirect to %s: want http or https", r.URL.Scheme)
+			}
+			return nil
+		}}
+	}
+	if o.MaxBundle <= 0 {
+		o.MaxBundle = install.DefaultMaxSize + ota.MaxHeaderSize
+	}
+	if o.Window <= 0 {
+		o.Window = 8
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = 30 * time.Second
+	}
+	if o.ProgressEvery <= 0 {
+		o.ProgressEvery = time.Second
+	}
+	if o.JobTimeout <= 0 {
+		o.JobTimeout = 30 * time.Minute
+	}
+	if o.Clock == nil {
+		o.Clock = clockwork.NewRealClock()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// Device runs the device's side of the protocol: it takes offers and
+// chunks from the MQTT handlers, installs through the Installer, watches
+// the health trial (Installer.Run) and publishes State.
+//
+// Wiring, in the daemon:
+//
+//	at start, before anything:  installer.Boot()  (exit ExitRestart if RestartRequired)
+//	subscribe CommandTopic      → HandleCommand(payload)   (never a retained message)
+//	subscribe Filters(base)     → HandleMessage(topic, payload, retained)
+//	every (re)connect           → PublishState()
+//	healthy (broker, GPIO)      → Confirm()
+//	a part:                       Run(ctx); an error wrapping install.ErrRestartRequired
+//	                              means: shut down, exit install.ExitRestart
+type Device struct {
+	o Options
+
+	jobs   chan job
+	outbox chan message
+
+	mu        sync.Mutex
+	busy      bool
+	xfer      *transfer
+	announced *Offer
+	progress  *State // while a job runs: its state
+	failure   string // the last refused offer, until the next one
+}
+
+type job struct {
+	offer Offer
+	xfer  *transfer
+}
+
+type message struct {
+	topic    string
+	retained bool
+	payload  []byte
+}
+
+// NewDevice returns a Device; it starts nothing.
+func NewDevice(o Options) *Device {
+	o.ensureDefaults()
+	return &Device{o: o, jobs: make(chan job, 1), outbox: make(chan message, 64)}
+}
+
+// HandleCommand takes a payload of CommandTopic: an offer, or "install".
+// It never blocks. The error (also published as state "failed") is for the
+// log.
+func (d *Device) HandleCommand(payload []byte) error {
+	var o Offer
+	if IsInstall(payload) {
+		d.mu.Lock()
+		a := d.announced
+		d.mu.Unlock()
+		if a == nil {
+			return d.refuse(fmt.Errorf("update: %q: no update announced: %w", InstallPayload, ErrBadOffer))
+		}
+		o = *a
+		o.Install = nil
+	} else {
+		var err error
+		if o, err = ParseOffer(payload); err != nil {
+			return d.refuse(err)
+		}
+	}
+	if o.Announce() {
+		d.mu.Lock()
+		d.announced, d.failure = &o, ""
+		d.mu.Unlock()
+		d.o.Logger.Info("ota: update announced", "version", o.Version)
+		d.PublishState()
+		return nil
+	}
+	d.mu.Lock()
+	if d.busy {
+		d.mu.Unlock()
+		err := fmt.Errorf("update: offer of %s: %w", o.Version, install.ErrBusy)
+		if o.Transfer != "" {
+			d.sendAck(o.Transfer, Ack{Done: true, Error: err.Error()})
+		}
+		return err // the running update's state stays
+	}
+	j := job{offer: o}
+	if o.Transfer != "" {
+		if o.Size > d.o.MaxBundle {
+			d.mu.Unlock()
+			err := fmt.Errorf("update: transfer of %d bytes, at most %d: %w", o.Size, d.o.MaxBundle, ota.ErrTooLarge)
+			d.sendAck(o.Transfer, Ack{Done: true, Error: err.Error()})
+			return d.refuse(err)
+		}
+		j.xfer = newTransfer(context.Background(), o.Transfer, o.Size, o.ChunkSize, d.o.Window, d.o.IdleTimeout, d.o.Clock,
+			func(next int64) { d.sendAck(o.Transfer, Ack{Next: next, Window: d.o.Window}) })
+		d.xfer = j.xfer
+	}
+	d.busy, d.failure = true, ""
+	d.progress = &State{LatestVersion: canonical(o.Version), InProgress: true, UpdatePercentage: pct(0), State: StateDownloading}
+	d.jobs <- j // never blocks: one job at a time, and busy was false
+	d.mu.Unlock()
+	return nil
+}
+
+// refuse reports an offer refused before any work.
+func (d *Device) refuse(err error) error {
+	d.o.Logger.Warn("ota: offer refused", "err", err)
+	d.mu.Lock()
+	if !d.busy {
+		d.failure = err.Error()
+	}
+	d.mu.Unlock()
+	d.PublishState()
+	return err
+}
+
+// HandleMessage takes a message on Filters(base): a chunk or an abort of
+// the running transfer. Others are ignored. It never blocks.
+func (d *Device) HandleMessage(topic string, payload []byte, retained bool) {
+	rest, ok := strings.CutPrefix(topic, d.o.Base+"/ota/")
+	if !ok || retained {
+		return
+	}
+	parts := strings.Split(rest, "/")
+	d.mu.Lock()
+	x := d.xfer
+	d.mu.Unlock()
+	if x == nil || parts[0] != x.id {
+		return
+	}
+	switch {
+	case len(parts) == 2 && parts[1] == "abort":
+		x.abort(fmt.Errorf("transfer %s: aborted by the sender: %w", x.id, ErrTransfer))
+	case len(parts) == 3 && parts[1] == "chunk":
+		off, err := strconv.ParseInt(parts[2], 10, 64)
+		if err != nil || off < 0 || strconv.FormatInt(off, 10) != parts[2] {
+			d.o.Logger.Debug("ota: bad chunk topic", "topic", topic)
+			return
+		}
+		if err := x.put(off, payload); err != nil {
+			d.o.Logger.Debug("ota: chunk ignored", "transfer", x.id, "err", err)
+		}
+	}
+}
+
+// Confirm tells the installer the daemon is healthy (see
+// install.Installer.Confirm) and publishes the state when that ended a
+// trial.
+func (d *Device) Confirm() error {
+	ok, err := d.o.Installer.Confirm()
+	if ok {
+		d.PublishState()
+	}
+	return err
+}
+
+// PublishState queues the current State (retained); call it after every
+// connect.
+func (d *Device) PublishState() {
+	b, _ := json.Marshal(d.State())
+	d.send(message{topic: StateTopic(d.o.Base), retained: true, payload: b})
+}
+
+// State is what PublishState publishes.
+func (d *Device) State() State {
+	inst := canonical(d.o.Version)
+	s := State{InstalledVersion: inst, LatestVersion: inst, State: StateIdle}
+	d.mu.Lock()
+	prog, failure, ann := d.progress, d.failure, d.announced
+	d.mu.Unlock()
+	if prog != nil {
+		p := *prog
+		p.InstalledVersion = inst
+		return p
+	}
+	st, err := d.o.Installer.Status()
+	switch {
+	case err != nil:
+		s.State, s.Error = StateFailed, err.Error()
+	case st.Phase == install.PhaseTrial:
+		s.State, s.InProgress = StateConfirming, true
+	case st.Phase == install.PhaseRollback || st.Outcome == install.OutcomeRolledBack:
+		s.State, s.Error = StateRolledBack, st.Error
+	case st.Outcome == install.OutcomeRollbackFailed:
+		s.State, s.Error = StateRollbackFailed, st.Error
+	case st.Outcome == install.OutcomeInterrupted:
+		s.State, s.Error = StateFailed, st.Error
+	}
+	if failure != "" && !s.InProgress {
+		s.State, s.Error = StateFailed, failure
+	}
+	if ann != nil && s.State == StateIdle {
+		if c, err := ota.CompareVersions(ann.Version, d.o.Version); err == nil && c > 0 {
+			s.State, s.LatestVersion = StateAvailable, canonical(ann.Version)
+		}
+	}
+	return s
+}
+
+func pct(p float64) *float64 { return &p }
+
+func (d *Device) send(m message) {
+	select {
+	case d.outbox <- m:
+	default:
+		d.o.Logger.Warn("ota: outbox full, message dropped", "topic", m.topic)
+	}
+}
+
+func (d *Device) sendAck(id string, a Ack) {
+	b, _ := json.Marshal(a)
+	d.send(message{topic: AckTopic(d.o.Base, id), payload: b})
+}
+
+// Run runs installs and the health trial until ctx ends. It returns an
+// error wrapping install.ErrRestartRequired when the daemon must exit with
+// install.ExitRestart: after an update was installed, or when the version
+// on trial did not confirm in time and was rolled back.
+func (d *Device) Run(ctx context.Context) error {
+	trialCtx, stopTrial := context.WithCancel(ctx)
+	defer stopTrial()
+	trial := make(chan error, 1)
+	go func() { trial <- d.o.Installer.Run(trialCtx) }()
+	jobCtx, stopJob := context.WithCancel(ctx)
+	defer stopJob()
+	jobDone := make(chan error, 1)
+	running := false
+	for {
+		select {
+		case <-ctx.Done():
+			if running {
+				stopJob()
+				<-jobDone
+			}
+			d.flush()
+			return nil
+		case err := <-trial:
+			trial = nil
+			d.PublishState()
+			if errors.Is(err, install.ErrRestartRequired) {
+				if running {
+					stopJob()
+					<-jobDone
+				}
+				d.flush()
+				return err
+			}
+		case m := <-d.outbox:
+			d.publish(m)
+		case j := <-d.jobs:
+			running = true
+			go func() { jobDone <- d.do(jobCtx, j) }()
+		case err := <-jobDone:
+			running = false
+			if errors.Is(err, install.ErrRestartRequired) {
+				d.flush()
+				return err
+			}
+		}
+	}
+}
+
+func (d *Device) publish(m message) {
+	if err := d.o.Publish(m.topic, m.retained, m.payload); err != nil {
+		d.o.Logger.Warn("ota: publish", "topic", m.topic, "err", err)
+	}
+}
+
+// flush publishes what is queued.
+func (d *Device) flush() {
+	for {
+		select {
+		case m := <-d.outbox:
+			d.publish(m)
+		default:
+			return
+		}
+	}
+}
+
+// do runs one install.
+func (d *Device) do(ctx context.Context, j job) error {
+	ctx, cancel := clockwork.WithTimeout(ctx, d.o.Clock, d.o.JobTimeout)
+	defer cancel()
+	o := j.offer
+	log := d.o.Logger.With("version", o.Version)
+	d.PublishState()
+	var (
+		src  io.ReadCloser
+		size int64
+		err  error
+	)
+	switch {
+	case j.xfer != nil:
+		log = log.With("transfer", o.Transfer, "bytes", o.Size)
+		j.xfer.ctx = ctx
+		src, size = j.xfer, o.Size
+		d.sendAck(o.Transfer, Ack{Next: 0, Window: d.o.Window})
+	case o.URL != "":
+		log = log.With("url", o.URL)
+		src, size, err = d.fetch(ctx, o.URL)
+	default:
+		log = log.With("path", o.Path)
+		src, size, err = d.open(o.Path)
+	}
+	log.Info("ota: update offered")
+	var res install.Result
+	if err == nil {
+		res, err = d.o.Installer.Install(ctx, src, size, d.progressFunc())
+		src.Close()
+	}
+	d.mu.Lock()
+	d.busy, d.xfer = false, nil
+	if err != nil {
+		d.progress, d.failure = nil, err.Error()
+	} else {
+		d.progress = &State{LatestVersion: canonical(res.Manifest.Version), InProgress: true, UpdatePercentage: pct(100), State: StateRestarting}
+		d.announced = nil
+	}
+	d.mu.Unlock()
+	if err != nil {
+		log.Error("ota: update failed; nothing changed", "err", err)
+		if o.Transfer != "" {
+			d.sendAck(o.Transfer, Ack{Done: true, Error: err.Error()})
+		}
+		d.PublishState()
+		return nil
+	}
+	log.Info("ota: update installed; restarting into it", "installed", res.Manifest.Version)
+	if o.Transfer != "" {
+		d.sendAck(o.Transfer, Ack{Next: size, Done: true, Version: res.Manifest.Version})
+	}
+	d.PublishState()
+	return fmt.Errorf("update: %s installed in slot %s: %w", res.Manifest.Version, res.Slot, install.ErrRestartRequired)
+}
+
+// progressFunc publishes download progress, at most every ProgressEvery
+// and per whole percent.
+func (d *Device) progressFunc() func(done, total int64) {
+	var last time.Time
+	lastPct := -1.0
+	return func(done, total int64) {
+		p := math.Floor(float64(done)*1000/float64(total)) / 10
+		now := d.o.Clock.Now()
+		if p < 100 && (p-lastPct < 1 || now.Sub(last) < d.o.ProgressEvery) {
+			return
+		}
+		last, lastPct = now, p
+		d.mu.Lock()
+		if d.progress != nil {
+			d.progress.UpdatePercentage = pct(p)
+		}
+		d.mu.Unlock()
+		d.PublishState()
+	}
+}
+
+func (d *Device) fetch(ctx context.Context, url string) (io.ReadCloser, int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, 0, fmt.Errorf("update: fetch %s: %w", url, err)
+	}
+	req.Header.Set("Accept", "application/octet-stream")
+	resp, err := d.o.HTTPClient.Do(req)
+	if err != nil {
+		return nil, 0, fmt.Errorf("update: fetch: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, 0, fmt.Errorf("update: fetch %s: %s", url, resp.Status)
+	}
+	if resp.ContentLength > d.o.MaxBundle {
+		resp.Body.Close()
+		return nil, 0, fmt.Errorf("update: fetch %s: %d bytes, at most %d: %w", url, resp.ContentLength, d.o.MaxBundle, ota.ErrTooLarge)
+	}
+	return readCloser{io.LimitReader(resp.Body, d.o.MaxBundle+1), resp.Body}, resp.ContentLength, nil
+}
+
+func (d *Device) open(path string) (io.ReadCloser, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("update: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, 0, fmt.Errorf("update: %s is not a regular file", path)
+	}
+	if fi.Size() > d.o.MaxBundle {
+		f.Close()
+		return nil, 0, fmt.Errorf("update: %s: %d bytes, at most %d: %w", path, fi.Size(), d.o.MaxBundle, ota.ErrTooLarge)
+	}
+	return f, fi.Size(), nil
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}

@@ -1,0 +1,154 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+)
+
+// ErrTransfer: a chunked transfer stopped (idle too long, aborted by the
+// pusher, canceled).
+var ErrTransfer = errors.New("transfer stopped")
+
+// transfer reassembles one chunked bundle into an io.Reader for the
+// installer. Chunks come from the MQTT handler (put), in any order, maybe
+// twice; Read hands them out in order. It keeps at most window chunks.
+type transfer struct {
+	id     string
+	size   int64
+	chunk  int
+	window int
+	idle   time.Duration
+	clock  clockwork.Clock
+	ctx    context.Context
+	ack    func(next int64) // called after each chunk is consumed, and on duplicates
+
+	mu   sync.Mutex
+	buf  map[int64][]byte // received chunks at offsets >= took
+	cur  []byte           // rest of the chunk being read
+	took int64            // offset after the chunk in cur: the next chunk to take
+	err  error            // set by abort
+	wake chan struct{}    // cap 1: something arrived
+}
+
+func newTransfer(ctx context.Context, id string, size int64, chunk, window int, idle time.Duration, clock clockwork.Clock, ack func(int64)) *transfer {
+	return &transfer{id: id, size: size, chunk: chunk, window: window, idle: idle, clock: clock, ctx: ctx, ack: ack,
+		buf: map[int64][]byte{}, wake: make(chan struct{}, 1)}
+}
+
+// put stores a chunk; it reports why one is not taken (for the log).
+func (t *transfer) put(off int64, data []byte) error {
+	n := int64(len(data))
+	switch {
+	case off%int64(t.chunk) != 0:
+		return fmt.Errorf("offset %d is not a multiple of the chunk size %d", off, t.chunk)
+	case off >= t.size || n == 0 || n > int64(t.chunk) || (n < int64(t.chunk) && off+n != t.size) || off+n > t.size:
+		return fmt.Errorf("chunk of %d bytes at %d does not fit a %d byte bundle in %d byte chunks", n, off, t.size, t.chunk)
+	}
+	t.mu.Lock()
+	if t.err != nil {
+		t.mu.Unlock()
+		return nil
+	}
+	if off < t.took {
+		took := t.took
+		t.mu.Unlock()
+		t.ack(took) // a resend: tell the pusher where we are
+		return nil
+	}
+	if took := t.took; off >= took+int64(t.window*t.chunk) {
+		t.mu.Unlock()
+		return fmt.Errorf("chunk at %d is beyond the window (next %d, %d chunks)", off, took, t.window)
+	}
+	if _, dup := t.buf[off]; !dup {
+		t.buf[off] = append([]byte(nil), data...)
+	}
+	t.mu.Unlock()
+	t.signal()
+	return nil
+}
+
+func (t *transfer) signal() {
+	select {
+	case t.wake <- struct{}{}:
+	default:
+	}
+}
+
+// abort stops the transfer; Read returns err.
+func (t *transfer) abort(err error) {
+	t.mu.Lock()
+	if t.err == nil {
+		t.err = err
+	}
+	t.mu.Unlock()
+	t.signal()
+}
+
+// Read hands out the bundle in order. It waits for chunks up to the idle
+// timeout.
+func (t *transfer) Read(p []byte) (int, error) {
+	for {
+		t.mu.Lock()
+		if t.err != nil {
+			err := t.err
+			t.mu.Unlock()
+			return 0, err
+		}
+		if len(t.cur) > 0 {
+			n := copy(p, t.cur)
+			t.cur = t.cur[n:]
+			done := len(t.cur) == 0
+			took := t.took
+			t.mu.Unlock()
+			if done {
+				t.ack(took)
+			}
+			return n, nil
+		}
+		if t.took >= t.size {
+			t.mu.Unlock()
+			return 0, io.EOF
+		}
+		if c, ok := t.buf[t.took]; ok {
+			delete(t.buf, t.took)
+			t.cur = c
+			t.took += int64(len(c))
+			t.mu.Unlock()
+			continue
+		}
+		t.mu.Unlock()
+		timer := t.clock.NewTimer(t.idle)
+		select {
+		case <-t.wake:
+			timer.Stop()
+		case <-t.ctx.Done():
+			timer.Stop()
+			t.abort(fmt.Errorf("transfer %s: %v: %w", t.id, t.ctx.Err(), ErrTransfer))
+		case <-timer.Chan():
+			t.abort(fmt.Errorf("transfer %s: no chunk at %d for %v: %w", t.id, t.next(), t.idle, ErrTransfer))
+		}
+	}
+}
+
+func (t *transfer) next() int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.took - int64(len(t.cur))
+}
+
+// Close frees the buffered chunks.
+func (t *transfer) Close() error {
+	t.abort(fmt.Errorf("transfer %s: closed: %w", t.id, ErrTransfer))
+	t.mu.Lock()
+	t.buf, t.cur = nil, nil
+	t.mu.Unlock()
+	return nil
+}
+
+var _ io.ReadCloser = (*transfer)(nil)
