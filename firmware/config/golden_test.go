@@ -74,6 +74,7 @@ func TestFullFile(t *testing.T) {
 		Capture: Capture{PostRoll: Dur(5 * time.Minute), RingBytes: Bytes(2000000)},
 		Clip:    Clip{MaxLength: Dur(10 * time.Minute)},
 		Storage: Storage{Dir: "/srv/doorbell", Mode: "ram", MaxBytes: Bytes(128 << 20), MaxAge: Dur(24 * time.Hour)},
+		OTA:     OTA{KeysFile: "/srv/doorbell/keys.pub", ConfirmWindow: Dur(10 * time.Minute)},
 		Log:     Log{Level: "debug", Format: "json"},
 	}
 	if got != want {

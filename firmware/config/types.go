@@ -12,6 +12,7 @@ type Config struct {
 	Capture Capture `yaml:"capture"`
 	Clip    Clip    `yaml:"clip"`
 	Storage Storage `yaml:"storage"`
+	OTA     OTA     `yaml:"ota"`
 	Log     Log     `yaml:"log"`
 }
 
@@ -119,6 +120,15 @@ type Storage struct {
 	MaxBytes Size     `yaml:"max_bytes"` // default 0 = 1GiB on disk, 64MiB in RAM
 	MaxAge   Duration `yaml:"max_age"`   // default 168h; 0 = no age limit
 	MinFree  Size     `yaml:"min_free"`  // default 64MiB kept free on the filesystem; 0 = off
+}
+
+// OTA configures signed over-the-air updates.
+type OTA struct {
+	// KeysFile lists the trusted ed25519 public keys, PEM or one base64
+	// key per line; default /etc/doorbell/ota-keys.pub. Missing or empty:
+	// updates are refused.
+	KeysFile      string   `yaml:"keys_file"`
+	ConfirmWindow Duration `yaml:"confirm_window"` // default 3m: a new version must be healthy within this
 }
 
 // Log configures log/slog.

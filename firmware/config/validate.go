@@ -102,6 +102,8 @@ var allowed = map[string]string{
 	"capture.post_roll":        "want a Go duration from 0s to 5m, such as 10s",
 	"capture.ring_bytes":       "want a size from 1MiB to 1GiB, such as 64MiB (units B, KiB, MiB, GiB, KB, MB, GB; none means bytes)",
 	"storage.dir":              "want an absolute directory path such as /var/lib/doorbell",
+	"ota.keys_file":            `want "" (no updates) or an absolute file path such as /etc/doorbell/ota-keys.pub`,
+	"ota.confirm_window":       "want a Go duration from 30s to 1h, such as 3m",
 	"storage.mode":             "want disk or ram",
 	"storage.max_bytes":        "want 0 (1GiB on disk, 64MiB in RAM) or a size from 1MiB to 1TiB, such as 2GiB",
 	"storage.max_age":          "want 0s (no age limit) or a Go duration up to 8760h, such as 168h",
@@ -225,6 +227,12 @@ func (c *Config) Validate(sim bool) error {
 	if mf := st.MinFree; mf.bad || mf.n < 0 || mf.n > 64<<30 {
 		v.bad("storage.min_free", mf.String())
 	}
+
+	// ota
+	if k := c.OTA.KeysFile; k != "" && (!filepath.IsAbs(k) || !printable(k)) {
+		v.bad("ota.keys_file", k)
+	}
+	v.duration("ota.confirm_window", c.OTA.ConfirmWindow, 30*time.Second, time.Hour)
 
 	// log
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")

@@ -30,6 +30,8 @@ import (
 	"github.com/doorbelld/doorbelld/hal"
 	"github.com/doorbelld/doorbelld/hal/gpioline"
 	"github.com/doorbelld/doorbelld/hal/haltest"
+	"github.com/doorbelld/doorbelld/ota/delivery"
+	"github.com/doorbelld/doorbelld/ota/install"
 	"github.com/jonboulle/clockwork"
 	"periph.io/x/conn/v3/gpio"
 )
@@ -85,6 +87,11 @@ type Daemon struct {
 	motionOn  atomic.Bool        // the PIR's last reported state
 
 	restart atomic.Bool // the restart command asked Run to return ErrRestart
+
+	inst         *install.Installer // nil when OTA is off
+	dev          *delivery.Device   // nil when OTA is off
+	otaOff       string             // why OTA is off
+	otaConfirmed bool               // event loop only
 
 	mu         sync.Mutex
 	last       *event.Event
@@ -153,6 +160,9 @@ func New(opts Options) (*Daemon, error) {
 		return nil, err
 	}
 	d.buildCamera()
+	if err := d.buildOTA(); err != nil {
+		return nil, err
+	}
 	_, chimeOn := d.sw.get()
 	if d.chime != nil {
 		d.chime.SetEnabled(chimeOn)
@@ -300,6 +310,9 @@ func (d *Daemon) brokerURL() string {
 // part the doorbell cannot work without fails: the broker or HTTP port is
 // taken, or the button line cannot be read.
 func (d *Daemon) Run(ctx context.Context) error {
+	if err := d.bootOTA(); err != nil {
+		return err
+	}
 	if d.broker != nil {
 		if err := d.broker.Start(); err != nil {
 			return fmt.Errorf("daemon: %w", err)
@@ -382,6 +395,20 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.web != nil {
 		start("web", true, d.web.Run)
 	}
+	if d.dev != nil {
+		start("ota", false, func(ctx context.Context) error {
+			err := d.dev.Run(ctx)
+			if errors.Is(err, install.ErrRestartRequired) {
+				d.log.Warn("daemon: restarting into the other OTA slot", "reason", err)
+				d.restart.Store(true)
+				stopParts()
+				return nil
+			}
+			return err
+		})
+	} else {
+		d.log.Info("over-the-air updates are off", "reason", d.otaOff)
+	}
 	start("watchdog", false, func(ctx context.Context) error { return sdnotify.Watchdog(ctx, d.log, d.healthy) })
 
 	d.log.Info("doorbelld running", "version", d.opts.Version, "device", d.cfg.Device.ID, "sim", d.opts.Sim,
@@ -437,6 +464,7 @@ func (d *Daemon) loop(ctx context.Context) error {
 			d.heartbeat.Store(now.UnixNano())
 			d.publishHealth(false)
 			d.updateLED()
+			d.confirmOTA()
 			if now.Sub(lastDiag) >= time.Minute {
 				lastDiag = now
 				d.publishDiagnostics()

@@ -13,6 +13,7 @@ import (
 	"github.com/doorbelld/doorbelld/firmware/command"
 	"github.com/doorbelld/doorbelld/firmware/event"
 	"github.com/doorbelld/doorbelld/firmware/hass"
+	"github.com/doorbelld/doorbelld/ota/delivery"
 )
 
 // onConnect runs after every (re)connect: replay the outbox, subscribe to
@@ -21,6 +22,13 @@ import (
 func (d *Daemon) onConnect() {
 	d.sender.Kick()
 	d.mq.Subscribe(d.topics.Commands, 1, d.onCommand)
+	if d.dev != nil {
+		for _, f := range delivery.Filters(d.topics.Base) {
+			d.mq.Subscribe(f, 1, func(_ paho.Client, m paho.Message) {
+				d.dev.HandleMessage(m.Topic(), m.Payload(), m.Retained())
+			})
+		}
+	}
 	if d.cfg.MQTT.DiscoveryMode != "off" {
 		d.mq.Subscribe(d.topics.Birth, 1, d.onBirth)
 	}
@@ -45,8 +53,12 @@ func (d *Daemon) publishAll() {
 	if d.chime != nil {
 		d.mq.Publish(d.topics.ChimeState, 1, true, hass.OnOff(chime))
 	}
-	up, _ := json.Marshal(hass.UpdateState{InstalledVersion: d.opts.Version, LatestVersion: d.opts.Version})
-	d.mq.Publish(d.topics.UpdateState, 1, true, up)
+	if d.dev != nil {
+		d.dev.PublishState()
+	} else {
+		up, _ := json.Marshal(hass.UpdateState{InstalledVersion: d.opts.Version, LatestVersion: d.opts.Version})
+		d.mq.Publish(d.topics.UpdateState, 1, true, up)
+	}
 	d.publishDiagnostics()
 }
 
@@ -63,6 +75,10 @@ func (d *Daemon) onBirth(_ paho.Client, m paho.Message) {
 // onCommand handles a message on <base>/cmd/+. Malformed and retained
 // commands are logged (once a minute per topic) and dropped.
 func (d *Daemon) onCommand(_ paho.Client, m paho.Message) {
+	if m.Topic() == delivery.CommandTopic(d.topics.Base) {
+		d.onUpdate(m)
+		return
+	}
 	c, err := command.Parse(m.Topic(), m.Payload(), m.Retained(), d.topics.Base)
 	if err != nil {
 		d.cmdLog.Log(m.Topic(), err)
@@ -113,8 +129,23 @@ func (d *Daemon) onCommand(_ paho.Client, m paho.Message) {
 		if stop != nil {
 			stop()
 		}
-	case command.Update:
-		d.cmdLog.Log(m.Topic(), errors.New("over-the-air updates are not available in this build"))
+	}
+}
+
+// onUpdate hands an update offer (URL, local path or chunked transfer) or
+// "install" to the OTA device, which decides by signature, version floor
+// and its own checks: an MQTT message can at most offer.
+func (d *Daemon) onUpdate(m paho.Message) {
+	if m.Retained() {
+		d.cmdLog.Log(m.Topic(), command.ErrRetained)
+		return
+	}
+	if d.dev == nil {
+		d.cmdLog.Log(m.Topic(), errors.New("over-the-air updates are off: "+d.otaOff))
+		return
+	}
+	if err := d.dev.HandleCommand(m.Payload()); err != nil {
+		d.cmdLog.Log(m.Topic(), err)
 	}
 }
 
