@@ -1,0 +1,502 @@
+// Command hilcheck runs inside the HIL guest (scripts/hil.sh) next to a real
+// doorbelld. It drives the gpio-sim lines through sysfs, as a person at the
+// door would, and checks what doorbelld publishes over MQTT:
+//
+//   - a bouncing press (5 bounces, held 200ms) gives exactly one ring, a
+//     press-time JPEG snapshot (frame_at within 80ms of the event) and a
+//     chime pulse on the CHIME line
+//   - holding past gpio.button.long_press gives ring + long_press
+//   - the PIR line gives motion_start, and motion_end gpio.pir.hold after release
+//   - with the camera gone (vivid unbound) the bell still rings, without a
+//     snapshot, and health says the camera is unavailable
+//   - SIGTERM publishes offline and exits within 2s
+//
+// It prints one "HIL-RESULT: name PASS|FAIL detail" line per check and exits
+// non-zero if any failed.
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"image/jpeg"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+)
+
+type event struct {
+	ID       string    `json:"id"`
+	Seq      uint64    `json:"seq"`
+	Type     string    `json:"event_type"`
+	Snapshot string    `json:"snapshot"`
+	At       time.Time `json:"at"`
+	rx       time.Time
+}
+
+type snapInfo struct {
+	ID        string    `json:"id"`
+	EventID   string    `json:"event_id"`
+	EventType string    `json:"event_type"`
+	At        time.Time `json:"at"`
+	FrameAt   time.Time `json:"frame_at"`
+	Width     int       `json:"width"`
+	Height    int       `json:"height"`
+	Source    string    `json:"source_format"`
+	Bytes     int       `json:"bytes"`
+	jpeg      []byte
+}
+
+type health struct {
+	Status       string `json:"status"`
+	Version      string `json:"version"`
+	Camera       string `json:"camera"`
+	CameraFormat string `json:"camera_format"`
+	CameraError  string `json:"camera_error"`
+	PIR          string `json:"pir"`
+	Chime        string `json:"chime"`
+}
+
+// store keeps everything received on <prefix>/#.
+type store struct {
+	mu       sync.Mutex
+	events   []event
+	infos    map[string]*snapInfo // by event id
+	lastInfo *snapInfo            // the snapshot/info that the next snapshot belongs to
+	health   health
+	status   []string
+}
+
+func (s *store) handle(m mqtt.Message, prefix string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch strings.TrimPrefix(m.Topic(), prefix+"/") {
+	case "event":
+		var e event
+		if err := json.Unmarshal(m.Payload(), &e); err != nil {
+			fmt.Printf("hilcheck: bad event %q: %v\n", m.Payload(), err)
+			return
+		}
+		e.rx = time.Now()
+		fmt.Printf("hilcheck: event %s\n", m.Payload())
+		s.events = append(s.events, e)
+	case "snapshot/info":
+		var in snapInfo
+		if err := json.Unmarshal(m.Payload(), &in); err != nil {
+			fmt.Printf("hilcheck: bad snapshot/info %q: %v\n", m.Payload(), err)
+			return
+		}
+		fmt.Printf("hilcheck: snapshot/info %s\n", m.Payload())
+		s.lastInfo = &in
+		s.infos[in.EventID] = &in
+	case "snapshot":
+		if s.lastInfo != nil && s.lastInfo.jpeg == nil {
+			s.lastInfo.jpeg = append([]byte(nil), m.Payload()...)
+		}
+	case "health":
+		_ = json.Unmarshal(m.Payload(), &s.health)
+		fmt.Printf("hilcheck: health %s\n", m.Payload())
+	case "status":
+		s.status = append(s.status, string(m.Payload()))
+		fmt.Printf("hilcheck: status %s\n", m.Payload())
+	}
+}
+
+func (s *store) since(n int) []event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]event(nil), s.events[min(n, len(s.events)):]...)
+}
+
+func (s *store) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.events)
+}
+
+func (s *store) info(eventID string) *snapInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if in := s.infos[eventID]; in != nil && in.jpeg != nil {
+		c := *in
+		return &c
+	}
+	return nil
+}
+
+func (s *store) getHealth() health {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.health
+}
+
+func (s *store) lastStatus() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.status) == 0 {
+		return ""
+	}
+	return s.status[len(s.status)-1]
+}
+
+// waitFor polls cond every 5ms until it holds or d has passed.
+func waitFor(d time.Duration, cond func() bool) bool {
+	end := time.Now().Add(d)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(end) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+var passed, failed int
+
+func result(name string, ok bool, format string, args ...any) {
+	st := "PASS"
+	if ok {
+		passed++
+	} else {
+		st = "FAIL"
+		failed++
+	}
+	fmt.Printf("HIL-RESULT: %s %s %s\n", name, st, fmt.Sprintf(format, args...))
+}
+
+// line is one gpio-sim line, driven through its simulated pull.
+type line struct {
+	dir string // .../gpiochipN/sim_gpioK
+}
+
+func (l line) set(high bool) time.Time {
+	v := "pull-down"
+	if high {
+		v = "pull-up"
+	}
+	t := time.Now()
+	if err := os.WriteFile(filepath.Join(l.dir, "pull"), []byte(v), 0); err != nil {
+		fmt.Printf("hilcheck: %v\n", err)
+	}
+	return t
+}
+
+func (l line) value() int {
+	b, err := os.ReadFile(filepath.Join(l.dir, "value"))
+	if err != nil {
+		return -1
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return n
+}
+
+type transition struct {
+	at    time.Time
+	value int
+}
+
+// watch samples l every millisecond until stop is closed and returns the
+// value changes it saw.
+func watch(l line, stop <-chan struct{}) <-chan []transition {
+	out := make(chan []transition, 1)
+	go func() {
+		var tr []transition
+		last := l.value()
+		for {
+			select {
+			case <-stop:
+				out <- tr
+				return
+			default:
+			}
+			if v := l.value(); v != last {
+				tr = append(tr, transition{time.Now(), v})
+				last = v
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	return out
+}
+
+func abs(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}
+
+type checker struct {
+	s                        *store
+	button, pir, chime       line
+	longPress, hold, pulse   time.Duration
+	debounce, frameTolerance time.Duration
+	width, height            int
+}
+
+// checkSnapshot checks the press-time snapshot of e.
+func (c *checker) checkSnapshot(name string, e event) {
+	if e.Snapshot == "" {
+		result(name, false, "event %s has no snapshot", e.ID)
+		return
+	}
+	var in *snapInfo
+	waitFor(5*time.Second, func() bool { in = c.s.info(e.ID); return in != nil })
+	if in == nil {
+		result(name, false, "no snapshot/info + snapshot for event %s within 5s", e.ID)
+		return
+	}
+	img, err := jpeg.Decode(bytes.NewReader(in.jpeg))
+	ok := err == nil && img.Bounds().Dx() == c.width && img.Bounds().Dy() == c.height
+	dims := "?"
+	if err == nil {
+		dims = fmt.Sprintf("%dx%d", img.Bounds().Dx(), img.Bounds().Dy())
+	}
+	result(name+"-jpeg", ok && in.ID == e.Snapshot && len(in.jpeg) == in.Bytes,
+		"%d bytes, decodes %s (err %v), info %dx%d %s, id match %v", len(in.jpeg), dims, err,
+		in.Width, in.Height, in.Source, in.ID == e.Snapshot)
+	skew := in.FrameAt.Sub(e.At)
+	result(name+"-frame-time", abs(skew) <= c.frameTolerance, "frame_at - at = %v (limit ±%v)",
+		skew.Round(time.Millisecond), c.frameTolerance)
+}
+
+func types(es []event) []string {
+	var t []string
+	for _, e := range es {
+		t = append(t, e.Type)
+	}
+	return t
+}
+
+func (c *checker) ringBouncing() {
+	n0 := c.s.count()
+	stop := make(chan struct{})
+	chime := watch(c.chime, stop)
+	// Press with 5 bounces 3ms apart, hold 200ms, release with 2 bounces.
+	t0 := c.button.set(false)
+	for i := 0; i < 5; i++ {
+		time.Sleep(3 * time.Millisecond)
+		c.button.set(true)
+		time.Sleep(3 * time.Millisecond)
+		c.button.set(false)
+	}
+	time.Sleep(200 * time.Millisecond)
+	c.button.set(true)
+	time.Sleep(3 * time.Millisecond)
+	c.button.set(false)
+	time.Sleep(3 * time.Millisecond)
+	c.button.set(true)
+	waitFor(3*time.Second, func() bool { return c.s.count() > n0 })
+	time.Sleep(c.debounce + 1200*time.Millisecond) // room for a wrong second ring or long_press
+	close(stop)
+	es := c.s.since(n0)
+	ok := len(es) == 1 && es[0].Type == "ring"
+	detail := fmt.Sprintf("events %v", types(es))
+	if len(es) > 0 {
+		detail += fmt.Sprintf(", at - press = %v, published %v after at",
+			es[0].At.Sub(t0).Round(time.Millisecond), es[0].rx.Sub(es[0].At).Round(time.Millisecond))
+		ok = ok && abs(es[0].At.Sub(t0)) < 100*time.Millisecond
+	}
+	result("ring-bouncing-press", ok, "%s (want exactly one ring, at within 100ms of the press)", detail)
+	if len(es) > 0 && es[0].Type == "ring" {
+		c.checkSnapshot("ring-snapshot", es[0])
+	}
+	tr := <-chime
+	okc := len(tr) == 2 && tr[0].value == 1 && tr[1].value == 0
+	d := "transitions:"
+	for _, x := range tr {
+		d += fmt.Sprintf(" %d@+%v", x.value, x.at.Sub(t0).Round(time.Millisecond))
+	}
+	if okc {
+		w := tr[1].at.Sub(tr[0].at)
+		d += fmt.Sprintf(", high for %v", w.Round(time.Millisecond))
+		okc = w >= c.pulse-20*time.Millisecond && w <= c.pulse+300*time.Millisecond
+	}
+	result("chime-pulse", okc, "%s (want 1 then 0, high ~%v)", d, c.pulse)
+}
+
+func (c *checker) longPressCheck() {
+	n0 := c.s.count()
+	t0 := c.button.set(false)
+	time.Sleep(c.longPress + 500*time.Millisecond)
+	c.button.set(true)
+	time.Sleep(c.debounce + 500*time.Millisecond)
+	es := c.s.since(n0)
+	ok := len(es) == 2 && es[0].Type == "ring" && es[1].Type == "long_press"
+	detail := fmt.Sprintf("events %v", types(es))
+	if ok {
+		lp := es[1]
+		detail += fmt.Sprintf(", long_press at - ring at = %v, long_press published %v after the press",
+			lp.At.Sub(es[0].At).Round(time.Millisecond), lp.rx.Sub(t0).Round(time.Millisecond))
+		ok = abs(lp.At.Sub(es[0].At)) < 10*time.Millisecond &&
+			lp.rx.Sub(t0) >= c.longPress-50*time.Millisecond && lp.rx.Sub(t0) < c.longPress+500*time.Millisecond
+	}
+	result("long-press", ok, "%s (want ring, long_press ~%v after the press, long_press at = press time)", detail, c.longPress)
+}
+
+func (c *checker) motion() {
+	n0 := c.s.count()
+	t0 := c.pir.set(true)
+	ok := waitFor(2*time.Second, func() bool { return c.s.count() > n0 })
+	es := c.s.since(n0)
+	okStart := ok && len(es) == 1 && es[0].Type == "motion_start"
+	detail := fmt.Sprintf("events %v", types(es))
+	if len(es) > 0 {
+		detail += fmt.Sprintf(", at - PIR high = %v", es[0].At.Sub(t0).Round(time.Millisecond))
+	}
+	result("pir-motion-start", okStart, "%s", detail)
+	if okStart {
+		c.checkSnapshot("motion-snapshot", es[0])
+	}
+	time.Sleep(300 * time.Millisecond)
+	n1 := c.s.count()
+	tr := c.pir.set(false)
+	waitFor(c.hold+3*time.Second, func() bool { return c.s.count() > n1 })
+	time.Sleep(200 * time.Millisecond)
+	es = c.s.since(n1)
+	detail = fmt.Sprintf("events %v", types(es))
+	okEnd := len(es) == 1 && es[0].Type == "motion_end" && es[0].Snapshot == ""
+	if len(es) > 0 {
+		after := es[0].At.Sub(tr)
+		detail += fmt.Sprintf(", at - PIR low = %v (hold %v)", after.Round(time.Millisecond), c.hold)
+		okEnd = okEnd && after >= c.hold-50*time.Millisecond && after <= c.hold+500*time.Millisecond
+	}
+	result("pir-motion-end", okEnd, "%s", detail)
+}
+
+func (c *checker) cameraGone(unbind string) {
+	file, dev, _ := strings.Cut(unbind, "=")
+	if err := os.WriteFile(file, []byte(dev), 0); err != nil {
+		result("camera-removed-health", false, "unbind %s: %v", unbind, err)
+		return
+	}
+	t0 := time.Now()
+	ok := waitFor(15*time.Second, func() bool {
+		h := c.s.getHealth()
+		return h.Camera == "unavailable" && h.Status == "degraded"
+	})
+	h := c.s.getHealth()
+	result("camera-removed-health", ok, "after %v: status=%s camera=%s camera_error=%q",
+		time.Since(t0).Round(time.Millisecond), h.Status, h.Camera, h.CameraError)
+
+	n0 := c.s.count()
+	stop := make(chan struct{})
+	chime := watch(c.chime, stop)
+	c.button.set(false)
+	time.Sleep(200 * time.Millisecond)
+	c.button.set(true)
+	waitFor(3*time.Second, func() bool { return c.s.count() > n0 })
+	time.Sleep(c.debounce + 300*time.Millisecond)
+	close(stop)
+	es := c.s.since(n0)
+	result("camera-removed-ring", len(es) == 1 && es[0].Type == "ring" && es[0].Snapshot == "",
+		"events %v, snapshot %q (want one ring without snapshot)", types(es), func() string {
+			if len(es) > 0 {
+				return es[0].Snapshot
+			}
+			return ""
+		}())
+	tr := <-chime
+	result("camera-removed-chime", len(tr) == 2 && tr[0].value == 1 && tr[1].value == 0, "%d transitions", len(tr))
+}
+
+// shutdown sends SIGTERM and wants offline published and the process gone within 2s.
+func (c *checker) shutdown(pid int) {
+	t0 := time.Now()
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		result("sigterm-shutdown", false, "kill %d: %v", pid, err)
+		return
+	}
+	exited := func() bool {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return true
+		}
+		f := strings.Fields(string(b)) // pid (comm) state ...: comm has no spaces here
+		return len(f) > 2 && f[2] == "Z"
+	}
+	gone := waitFor(3*time.Second, exited)
+	took := time.Since(t0)
+	offline := waitFor(500*time.Millisecond, func() bool { return c.s.lastStatus() == "offline" })
+	result("sigterm-shutdown", gone && took <= 2*time.Second && offline, "exited=%v after %v, offline published=%v",
+		gone, took.Round(time.Millisecond), offline)
+}
+
+func main() {
+	broker := flag.String("broker", "tcp://127.0.0.1:1883", "doorbelld's (embedded) broker")
+	prefix := flag.String("prefix", "doorbell/doorbell", "<mqtt.topic_prefix>/<device.id>")
+	sim := flag.String("gpiosim", "", "gpio-sim bank sysfs dir (/sys/devices/platform/gpio-sim.0/gpiochipN)")
+	button := flag.Int("button", 0, "button line offset")
+	pir := flag.Int("pir", 1, "PIR line offset")
+	chime := flag.Int("chime", 2, "chime line offset")
+	longPress := flag.Duration("long-press", time.Second, "gpio.button.long_press of the config")
+	debounce := flag.Duration("debounce", 50*time.Millisecond, "gpio.button.debounce of the config")
+	hold := flag.Duration("pir-hold", time.Second, "gpio.pir.hold of the config")
+	pulse := flag.Duration("chime-pulse", 200*time.Millisecond, "gpio.chime.pulse of the config")
+	frameTol := flag.Duration("frame-tolerance", 80*time.Millisecond, "max |frame_at - at| of a snapshot")
+	unbind := flag.String("camera-unbind", "/sys/bus/platform/drivers/vivid/unbind=vivid.0", "FILE=VALUE written to remove the camera")
+	pid := flag.Int("pid", 0, "doorbelld's pid: SIGTERM it at the end (0: skip)")
+	version := flag.String("version", "", "version doorbelld's health must report")
+	flag.Parse()
+	if *sim == "" {
+		fmt.Fprintln(os.Stderr, "hilcheck: -gpiosim is required")
+		os.Exit(2)
+	}
+	simLine := func(n int) line { return line{filepath.Join(*sim, fmt.Sprintf("sim_gpio%d", n))} }
+	c := &checker{
+		s:      &store{infos: map[string]*snapInfo{}},
+		button: simLine(*button), pir: simLine(*pir), chime: simLine(*chime),
+		longPress: *longPress, hold: *hold, pulse: *pulse, debounce: *debounce,
+		frameTolerance: *frameTol, width: 640, height: 480,
+	}
+	defer func() {
+		fmt.Printf("HIL-SUMMARY: hilcheck %d passed, %d failed\n", passed, failed)
+		if failed > 0 {
+			os.Exit(1)
+		}
+	}()
+
+	// The broker lives inside doorbelld: keep trying until it is up.
+	opts := mqtt.NewClientOptions().AddBroker(*broker).SetClientID("hilcheck").
+		SetConnectRetry(true).SetConnectRetryInterval(200 * time.Millisecond).SetAutoReconnect(false)
+	opts.OnConnect = func(cl mqtt.Client) {
+		cl.Subscribe(*prefix+"/#", 1, func(_ mqtt.Client, m mqtt.Message) { c.s.handle(m, *prefix) })
+	}
+	t0 := time.Now()
+	cl := mqtt.NewClient(opts)
+	tok := cl.Connect()
+	connected := tok.WaitTimeout(30*time.Second) && tok.Error() == nil
+	result("mqtt-connect", connected, "embedded broker %s after %v (err %v)", *broker, time.Since(t0).Round(time.Millisecond), tok.Error())
+	if !connected {
+		return
+	}
+	ready := waitFor(30*time.Second, func() bool {
+		h := c.s.getHealth()
+		return c.s.lastStatus() == "online" && h.Camera == "ok" && h.Status == "ok"
+	})
+	h := c.s.getHealth()
+	result("startup-health", ready && (*version == "" || h.Version == *version),
+		"after %v: status=%q health status=%s camera=%s (%s) pir=%s chime=%s version=%s",
+		time.Since(t0).Round(time.Millisecond), c.s.lastStatus(), h.Status, h.Camera, h.CameraFormat, h.PIR, h.Chime, h.Version)
+	if !ready {
+		return
+	}
+	time.Sleep(1 * time.Second) // let the ring buffer fill around the first press
+	c.ringBouncing()
+	c.longPressCheck()
+	c.motion()
+	c.cameraGone(*unbind)
+	if *pid > 0 {
+		c.shutdown(*pid)
+	}
+	cl.Disconnect(100)
+}

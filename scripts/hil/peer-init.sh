@@ -1,0 +1,50 @@
+#!/bin/busybox sh
+# /init of the peer-comparison guest (scripts/hil/peer.sh): runs doorbelld and
+# then Debian's motion on the same vivid stream (YUYV 640x480@25) for
+# PEER_SECONDS each and prints their CPU time as PEER lines.
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+KVER=$(uname -r)
+while read -r m args; do
+  insmod "/lib/modules/$KVER/$m" $args || echo "HIL: insmod $m FAILED"
+done < /modules.order
+mkdir -p /sys/kernel/config && mount -t configfs none /sys/kernel/config
+ifconfig lo 127.0.0.1 up
+G=/sys/kernel/config/gpio-sim/doorbell
+mkdir $G $G/bank0 && echo 8 > $G/bank0/num_lines
+i=0
+for n in BUTTON PIR CHIME; do mkdir $G/bank0/line$i && echo $n > $G/bank0/line$i/name; i=$((i + 1)); done
+echo 1 > $G/live
+T=$(cat /etc/peer-seconds)
+echo "HIL: peer comparison, $T s per program, $(grep -c ^processor /proc/cpuinfo) cpu, uptime $(cut -d' ' -f1 /proc/uptime)s"
+
+ticks() { awk '{print $14 + $15}' /proc/$1/stat; }   # utime + stime, 1/100 s
+frames() { wget -q -O - http://127.0.0.1:8080/api/status 2>/dev/null | tr -d " \n" | sed -n 's/.*"Frames":\([0-9]*\).*/\1/p'; }
+
+# measure NAME PID: CPU ticks over T seconds after a 5 s warm-up.
+measure() {
+  sleep 5
+  c0=$(ticks $2); f0=$(frames); s0=$(cut -d' ' -f1 /proc/uptime)
+  sleep "$T"
+  c1=$(ticks $2); f1=$(frames); s1=$(cut -d' ' -f1 /proc/uptime)
+  echo "PEER: $1 ticks=$((c1 - c0)) wall=$(awk "BEGIN{print $s1 - $s0}") frames_counted=$(( ${f1:-0} - ${f0:-0} ))"
+}
+
+/bin/doorbelld --config /etc/doorbell/config.yaml > /tmp/doorbelld.log 2>&1 &
+pid=$!
+measure doorbelld $pid
+echo "HIL: /api/status $(wget -q -O - http://127.0.0.1:8080/api/status | tr -d " \n" | head -c 900)"
+kill $pid; wait $pid
+grep -m3 -iE 'camera|error' /tmp/doorbelld.log | sed 's/^/doorbelld: /'
+
+mkdir -p /tmp/motion
+/motion/lib/ld.so --library-path /motion/lib /motion/motion -n -c /etc/motion.conf > /tmp/motion.log 2>&1 &
+pid=$!
+measure motion $pid
+kill $pid; sleep 1; kill -9 $pid 2>/dev/null
+grep -iE 'palette|fps|frame|size|error|fail|warn|skipp' /tmp/motion.log | grep -v capability | head -15 | sed 's/^/motion: /'
+echo "HIL-EXIT: 0"
+poweroff -f
