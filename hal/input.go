@@ -22,8 +22,9 @@ type Logic interface {
 // (see package hal/gpioline). Input then uses those instead of the time it
 // woke up and the level it read afterwards.
 type TimedPin interface {
-	// WaitForEdgeTime waits up to timeout for the next edge and returns
-	// when it happened and the level the line went to.
+	// WaitForEdgeTime returns the next queued edge — when it happened and
+	// the level the line went to — waiting up to timeout for one. A
+	// timeout of 0 only looks at what is queued.
 	WaitForEdgeTime(timeout time.Duration) (at time.Time, l gpio.Level, ok bool)
 }
 
@@ -112,19 +113,22 @@ func (in *Input) Run(ctx context.Context, out chan<- Event) error {
 		wait := in.opts.Poll
 		if d, ok := logic.Deadline(); ok {
 			if left := d.Sub(clk.Now()); left < wait {
-				wait = left
+				wait = max(left, 0)
 			}
 		}
-		if wait <= 0 {
-			logic.Tick(clk.Now(), emit)
-			continue
-		}
 		if timed != nil {
+			// Queued edges always come before a Tick: a reader that fell
+			// behind must not judge the line quiet while edges it has
+			// not seen yet wait in the queue with their own times.
 			if at, l, ok := timed.WaitForEdgeTime(wait); ok {
 				logic.Edge(at, isActive(l), emit)
 			} else {
 				logic.Tick(clk.Now(), emit)
 			}
+			continue
+		}
+		if wait <= 0 {
+			logic.Tick(clk.Now(), emit)
 			continue
 		}
 		if in.pin.WaitForEdge(wait) {

@@ -6,6 +6,9 @@
 #   3. unit tests with the race detector
 #   4. integration tests against a real Mosquitto started here on a free loopback port
 #   5. every benchmark once (-benchtime=1x), with the figures printed
+#   6. release builds for amd64/arm64/armv7/armv6, unit tests under qemu-user on the ARM ones
+#   7. (as root) the install script in a debootstrap root, and the emulated-hardware tests:
+#      the real doorbelld in qemu (amd64 and arm64 guests) with the vivid and gpio-sim drivers
 # Usage: scripts/test.sh            Env: DOORBELL_SKIP_APT=1 skips the apt step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -66,5 +69,21 @@ go test -race -count=1 -tags integration ./...
 
 say "benchmarks (once each)"
 go test -count=1 -tags integration -run '^$' -bench . -benchtime 1x ./... | grep -Ev '^(goos|goarch|pkg|cpu):|no test files'
+
+say "release builds: amd64, arm64, armv7, armv6 (scripts/build.sh)"
+scripts/build.sh
+
+say "unit tests on arm64, armv7, armv6 under qemu-user (scripts/cross-test.sh)"
+scripts/cross-test.sh
+
+if [[ $(id -u) == 0 ]]; then
+  say "install script in a throw-away Debian root (scripts/test-install.sh)"
+  scripts/test-install.sh
+  say "emulated hardware: the real doorbelld in qemu with vivid + gpio-sim, amd64 and arm64 (scripts/hil.sh)"
+  scripts/hil.sh
+  HIL_ARCH=arm64 scripts/hil.sh
+else
+  say "skipped test-install.sh and hil.sh: they need root (CI runs as root)"
+fi
 
 say "all tests passed"

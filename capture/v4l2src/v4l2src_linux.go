@@ -30,14 +30,31 @@ func (s *Source) Stream(ctx context.Context, started func(capture.Format), push 
 	if err := probe(s.device); err != nil {
 		return fmt.Errorf("v4l2src: open %s: %w", s.device, err)
 	}
-	dev, err := device.Open(s.device, device.WithBufferSize(uint32(o.Buffers)))
-	if err != nil {
-		return fmt.Errorf("v4l2src: open %s: %w", s.device, err)
-	}
-	f, err := s.negotiate(dev, log)
-	if err != nil {
-		release(dev, log)
-		return err
+	var (
+		dev *device.Device
+		f   capture.Format
+	)
+	// A device just released (our own previous stream, or another
+	// program's) can answer EBUSY to set-format for a moment: retry briefly.
+	for attempt := 0; ; attempt++ {
+		d, err := device.Open(s.device, device.WithBufferSize(uint32(o.Buffers)))
+		if err != nil {
+			return fmt.Errorf("v4l2src: open %s: %w", s.device, err)
+		}
+		f, err = s.negotiate(d, log)
+		if err == nil {
+			dev = d
+			break
+		}
+		release(d, log)
+		if !errors.Is(err, unix.EBUSY) || attempt >= 4 {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Duration(attempt+1) * 100 * time.Millisecond):
+		}
 	}
 
 	// go4vl v0.3.0: GetFrames before Start selects the frame API; the
@@ -52,7 +69,7 @@ func (s *Source) Stream(ctx context.Context, started func(capture.Format), push 
 	frames, errs := dev.GetFrames(), dev.GetError()
 
 	started(f)
-	err = s.loop(ctx, frames, errs, push, log)
+	err := s.loop(ctx, frames, errs, push, log)
 
 	cancel()
 	if drain(frames) {

@@ -248,7 +248,9 @@ func (in *Input) WaitForEdge(timeout time.Duration) bool {
 	return ok
 }
 
-// WaitForEdgeTime implements hal.TimedPin.
+// WaitForEdgeTime implements hal.TimedPin. Queued events are always
+// returned first, even with a timeout of 0 (which only looks) and even when
+// the caller is late: they are read before any deadline is considered.
 func (in *Input) WaitForEdgeTime(timeout time.Duration) (time.Time, gpio.Level, bool) {
 	in.mu.Lock()
 	f := in.f
@@ -256,14 +258,57 @@ func (in *Input) WaitForEdgeTime(timeout time.Duration) (time.Time, gpio.Level, 
 	if f == nil {
 		return time.Time{}, gpio.Low, false
 	}
+	if ok, err := in.tryRead(f); err != nil || ok {
+		return in.event(ok && err == nil)
+	}
+	if timeout == 0 {
+		return time.Time{}, gpio.Low, false
+	}
 	var dl time.Time
-	if timeout >= 0 {
+	if timeout > 0 {
 		dl = time.Now().Add(timeout)
 	}
 	if f.SetReadDeadline(dl) != nil {
 		return time.Time{}, gpio.Low, false
 	}
-	if _, err := io.ReadFull(f, in.buf[:]); err != nil {
+	_, err := io.ReadFull(f, in.buf[:])
+	return in.event(err == nil)
+}
+
+// tryRead reads one queued event into buf without waiting.
+func (in *Input) tryRead(f *os.File) (bool, error) {
+	// A deadline left in the past by the last wait would fail the read
+	// before it is tried.
+	if err := f.SetReadDeadline(time.Time{}); err != nil {
+		return false, err
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return false, err
+	}
+	var n int
+	var rerr error
+	if err := rc.Read(func(fd uintptr) bool {
+		n, rerr = unix.Read(int(fd), in.buf[:])
+		return true // one attempt: EAGAIN means nothing is queued
+	}); err != nil {
+		return false, err
+	}
+	if errors.Is(rerr, unix.EAGAIN) {
+		return false, nil
+	}
+	if rerr != nil {
+		return false, rerr
+	}
+	if n != v2EventSize {
+		return false, fmt.Errorf("gpio: line %s: short event read (%d bytes)", in.name, n)
+	}
+	return true, nil
+}
+
+// event decodes buf when ok.
+func (in *Input) event(ok bool) (time.Time, gpio.Level, bool) {
+	if !ok {
 		return time.Time{}, gpio.Low, false
 	}
 	ts := binary.NativeEndian.Uint64(in.buf[0:8])

@@ -12,21 +12,30 @@ import (
 	"periph.io/x/conn/v3/gpio/gpiotest"
 )
 
-// Pin is a simulated input or output line: a periph gpiotest.Pin with a
-// buffered edge queue, plus helpers that play presses and bounce patterns.
+// Pin is a simulated input or output line: a periph gpiotest.Pin plus a
+// queue of edges stamped with the time they were played, so that a reader
+// that falls behind still sees when each edge happened, as with the
+// kernel's event timestamps on a real line (it implements hal.TimedPin).
 type Pin struct {
 	*gpiotest.Pin
+
+	edges chan edge
 
 	pmu  sync.Mutex // serialises Press
 	held bool       // a Press is holding the line
 	gen  uint64     // Press count, so a stale release does nothing
 
-	timer *time.Timer // WaitForEdge's, reused
+	timer *time.Timer // WaitForEdgeTime's, reused
+}
+
+type edge struct {
+	at time.Time
+	l  gpio.Level
 }
 
 // NewPin returns a pin at level l with room for 1024 queued edges.
 func NewPin(name string, l gpio.Level) *Pin {
-	return &Pin{Pin: &gpiotest.Pin{N: name, L: l, EdgesChan: make(chan gpio.Level, 1024)}}
+	return &Pin{Pin: &gpiotest.Pin{N: name, L: l}, edges: make(chan edge, 1024)}
 }
 
 // In implements gpio.PinIn. Unlike gpiotest.Pin it keeps the line's level
@@ -39,13 +48,29 @@ func (p *Pin) In(pull gpio.Pull, _ gpio.Edge) error {
 	return nil
 }
 
-// WaitForEdge implements gpio.PinIn like gpiotest.Pin (the new level is
-// taken with the edge; -1 waits forever), with one reused timer so that
-// waiting costs no allocation. Only one goroutine may wait at a time, as
-// with a real line.
+// WaitForEdge implements gpio.PinIn (the new level is taken with the edge;
+// a negative timeout waits forever).
 func (p *Pin) WaitForEdge(timeout time.Duration) bool {
+	_, _, ok := p.WaitForEdgeTime(timeout)
+	return ok
+}
+
+// WaitForEdgeTime implements hal.TimedPin: the next queued edge, with the
+// time it was played. A timeout of 0 only looks. One reused timer, so
+// waiting costs no allocation; one goroutine may wait at a time, as with a
+// real line.
+func (p *Pin) WaitForEdgeTime(timeout time.Duration) (time.Time, gpio.Level, bool) {
+	select {
+	case e := <-p.edges:
+		_ = p.Out(e.l)
+		return e.at, e.l, true
+	default:
+	}
+	if timeout == 0 {
+		return time.Time{}, false, false
+	}
 	var tc <-chan time.Time
-	if timeout >= 0 {
+	if timeout > 0 {
 		if p.timer == nil {
 			p.timer = time.NewTimer(timeout)
 		} else {
@@ -55,17 +80,28 @@ func (p *Pin) WaitForEdge(timeout time.Duration) bool {
 		defer p.timer.Stop()
 	}
 	select {
-	case l := <-p.EdgesChan:
-		_ = p.Out(l)
-		return true
+	case e := <-p.edges:
+		_ = p.Out(e.l)
+		return e.at, e.l, true
 	case <-tc:
-		return false
+		return time.Time{}, false, false
 	}
 }
 
-// Set queues an edge to level l. The reader sees the new level when it
-// takes the edge, as on a real line.
-func (p *Pin) Set(l gpio.Level) { p.EdgesChan <- l }
+// Set queues an edge to level l, stamped now. The reader sees the new
+// level when it takes the edge, as on a real line.
+func (p *Pin) Set(l gpio.Level) { p.edges <- edge{time.Now(), l} }
+
+// Pending returns the queued edges' levels without taking them (tests).
+func (p *Pin) Pending() []gpio.Level {
+	var ls []gpio.Level
+	for n := len(p.edges); n > 0; n-- {
+		e := <-p.edges
+		ls = append(ls, e.l)
+		p.edges <- e
+	}
+	return ls
+}
 
 // Press holds the line at its active level for hold, then releases it.
 // activeLow says which level is active. It returns at once; the release

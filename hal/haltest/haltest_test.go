@@ -12,10 +12,7 @@ func TestPressEdgesAlternate(t *testing.T) {
 	p.Press(true, 30*time.Millisecond)
 	p.Press(true, 30*time.Millisecond) // while the first is held
 	time.Sleep(100 * time.Millisecond)
-	var got []gpio.Level
-	for len(p.EdgesChan) > 0 {
-		got = append(got, <-p.EdgesChan)
-	}
+	got := p.Pending()
 	want := []gpio.Level{gpio.Low, gpio.High, gpio.Low, gpio.High}
 	if len(got) != len(want) {
 		t.Fatalf("edges %v, want %v", got, want)
