@@ -239,6 +239,27 @@ initramfs() {
   echo "initramfs: $(du -h "$OUT/initramfs.cpio.gz" | cut -f1), modules: $(cut -d' ' -f1 "$R/modules.order" | tr '\n' ' ')"
 }
 
+# clip_ffprobe judges the clip hilcheck dumped on the console (HIL-CLIPDATA)
+# with the host's ffprobe: codec, frame count and duration, as a HIL-RESULT line.
+clip_ffprobe() {
+  local txt=$1 mp4=$OUT/clip.mp4 want_frames want_ms got
+  grep -aq '^HIL-CLIP: ' "$txt" || return 0
+  read -r want_frames want_ms < <(sed -n 's/^HIL-CLIP: [^ ]* frames=\([0-9]*\) duration_ms=\([0-9]*\).*/\1 \2/p' "$txt" | head -1)
+  sed -n 's/^HIL-CLIPDATA: //p' "$txt" | base64 -d > "$mp4" 2>/dev/null || true
+  if ! command -v ffprobe >/dev/null; then
+    echo "HIL-RESULT: clip-ffprobe FAIL ffprobe not installed on the host" | tee -a "$txt"; return 0
+  fi
+  got=$(ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=codec_name,width,height,nb_read_frames,duration \
+        -of default=noprint_wrappers=1 "$mp4" 2>&1 | tr '\n' ' ')
+  local codec frames dur ok=FAIL
+  codec=$(sed -n 's/.*codec_name=\([^ ]*\).*/\1/p' <<<"$got"); frames=$(sed -n 's/.*nb_read_frames=\([0-9]*\).*/\1/p' <<<"$got")
+  dur=$(sed -n 's/.*duration=\([0-9.]*\).*/\1/p' <<<"$got")
+  # duration within one frame interval (40ms at 25fps) of what doorbelld says
+  if [[ $codec == mjpeg && $frames == "$want_frames" && -n $dur ]] &&
+     awk -v d="$dur" -v w="$want_ms" 'BEGIN { e = d*1000 - w; if (e < 0) e = -e; exit !(e <= 40) }'; then ok=PASS; fi
+  echo "HIL-RESULT: clip-ffprobe $ok ffprobe: $got(want mjpeg, $want_frames frames, ${want_ms}ms ±40ms; $(stat -c %s "$mp4") bytes)" | tee -a "$txt"
+}
+
 boot() {
   local kver log s rc=0 pass fail skip
   kver=$(KVER); log=$OUT/console.log
@@ -250,7 +271,8 @@ boot() {
     -append "console=$CONSOLE quiet panic=-1" </dev/null >"$log" 2>&1 || rc=$?
   tr -d '\r' < "$log" > "$log.txt"
   if [[ ${HIL_PEER:-0} == 1 ]]; then peer_report "$log.txt"; return; fi
-  grep -aE '^(HIL|hilcheck|=== RUN|--- |    |ok|FAIL|PASS)' "$log.txt" || true
+  grep -aE '^(HIL|hilcheck|=== RUN|--- |    |ok|FAIL|PASS)' "$log.txt" | grep -av '^HIL-CLIPDATA:' || true
+  clip_ffprobe "$log.txt"
   pass=$(grep -ac '^HIL-RESULT: .* PASS' "$log.txt" || true)
   fail=$(grep -ac '^HIL-RESULT: .* FAIL' "$log.txt" || true)
   skip=$(grep -ac '^HIL-RESULT: .* SKIP' "$log.txt" || true)

@@ -149,7 +149,7 @@ func (c *Cam) render(at time.Time) ([]byte, error) {
 	img, r := c.img, &c.rows
 	w, cw := c.w, c.w/2
 	off := int((at.UnixNano() / int64(scrollPeriod/time.Duration(w))) % int64(w)) // int64 first: int is 32 bits on arm
-	off &^= 1 // keep luma and chroma aligned
+	off &^= 1                                                                     // keep luma and chroma aligned
 	barsEnd := c.h * 3 / 5 &^ 1
 	for y := 0; y < c.h; y++ {
 		src, o := r.barY, off

@@ -17,12 +17,14 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"image/jpeg"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,6 +56,18 @@ type snapInfo struct {
 	jpeg      []byte
 }
 
+type clipMeta struct {
+	ID       string    `json:"id"`
+	EventIDs []string  `json:"event_ids"`
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
+	Frames   int       `json:"frames"`
+	Codec    string    `json:"codec"`
+	Width    int       `json:"width"`
+	Height   int       `json:"height"`
+	Size     int64     `json:"size"`
+}
+
 type health struct {
 	Status       string `json:"status"`
 	Version      string `json:"version"`
@@ -72,6 +86,7 @@ type store struct {
 	lastInfo *snapInfo            // the snapshot/info that the next snapshot belongs to
 	health   health
 	status   []string
+	clips    []clipMeta
 }
 
 func (s *store) handle(m mqtt.Message, prefix string) {
@@ -100,6 +115,14 @@ func (s *store) handle(m mqtt.Message, prefix string) {
 		if s.lastInfo != nil && s.lastInfo.jpeg == nil {
 			s.lastInfo.jpeg = append([]byte(nil), m.Payload()...)
 		}
+	case "clip":
+		var cm clipMeta
+		if err := json.Unmarshal(m.Payload(), &cm); err != nil {
+			fmt.Printf("hilcheck: bad clip %q: %v\n", m.Payload(), err)
+			return
+		}
+		fmt.Printf("hilcheck: clip %s\n", m.Payload())
+		s.clips = append(s.clips, cm)
 	case "health":
 		_ = json.Unmarshal(m.Payload(), &s.health)
 		fmt.Printf("hilcheck: health %s\n", m.Payload())
@@ -127,6 +150,19 @@ func (s *store) info(eventID string) *snapInfo {
 	if in := s.infos[eventID]; in != nil && in.jpeg != nil {
 		c := *in
 		return &c
+	}
+	return nil
+}
+
+// clipFor returns the clip that shows event id.
+func (s *store) clipFor(id string) *clipMeta {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.clips {
+		if slices.Contains(c.EventIDs, id) {
+			cc := c
+			return &cc
+		}
 	}
 	return nil
 }
@@ -241,6 +277,41 @@ type checker struct {
 	longPress, hold, pulse   time.Duration
 	debounce, frameTolerance time.Duration
 	width, height            int
+	preRoll, postRoll        time.Duration
+	clipsDir                 string
+}
+
+// checkClip waits for the clip of e and dumps its MP4 on the console
+// (HIL-CLIPDATA lines, base64) for hil.sh to judge with ffprobe.
+func (c *checker) checkClip(e event) {
+	var cm *clipMeta
+	waitFor(c.postRoll+10*time.Second, func() bool { cm = c.s.clipFor(e.ID); return cm != nil })
+	if cm == nil {
+		result("clip-ready", false, "no clip for event %s within post_roll + 10s", e.ID)
+		return
+	}
+	pre := e.At.Sub(cm.Start)
+	result("clip-ready", pre >= 0 && pre <= c.preRoll && cm.Frames > 0 && cm.Width == c.width && cm.Height == c.height,
+		"clip %s: %d frames %s %dx%d, starts %v before the press (pre_roll %v), %d bytes",
+		cm.ID, cm.Frames, cm.Codec, cm.Width, cm.Height, pre.Round(time.Millisecond), c.preRoll, cm.Size)
+	files, _ := filepath.Glob(filepath.Join(c.clipsDir, "*"+cm.ID+".mp4"))
+	if len(files) != 1 {
+		result("clip-file", false, "no file for clip %s in %s: %v", cm.ID, c.clipsDir, files)
+		return
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil || int64(len(b)) != cm.Size {
+		result("clip-file", false, "read %s: %d bytes, %v (want %d)", files[0], len(b), err, cm.Size)
+		return
+	}
+	result("clip-file", true, "%s, %d bytes", filepath.Base(files[0]), len(b))
+	fmt.Printf("HIL-CLIP: %s frames=%d duration_ms=%d\n", cm.ID, cm.Frames, cm.End.Sub(cm.Start).Milliseconds())
+	enc := base64.StdEncoding.EncodeToString(b)
+	for len(enc) > 0 {
+		n := min(len(enc), 96)
+		fmt.Printf("HIL-CLIPDATA: %s\n", enc[:n])
+		enc = enc[n:]
+	}
 }
 
 // checkSnapshot checks the press-time snapshot of e.
@@ -309,6 +380,7 @@ func (c *checker) ringBouncing() {
 	result("ring-bouncing-press", ok, "%s (want exactly one ring, at within 100ms of the press)", detail)
 	if len(es) > 0 && es[0].Type == "ring" {
 		c.checkSnapshot("ring-snapshot", es[0])
+		c.checkClip(es[0])
 	}
 	tr := <-chime
 	okc := len(tr) == 2 && tr[0].value == 1 && tr[1].value == 0
@@ -446,6 +518,9 @@ func main() {
 	unbind := flag.String("camera-unbind", "/sys/bus/platform/drivers/vivid/unbind=vivid.0", "FILE=VALUE written to remove the camera")
 	pid := flag.Int("pid", 0, "doorbelld's pid: SIGTERM it at the end (0: skip)")
 	version := flag.String("version", "", "version doorbelld's health must report")
+	preRoll := flag.Duration("pre-roll", 2*time.Second, "capture.pre_roll of the config")
+	postRoll := flag.Duration("post-roll", time.Second, "capture.post_roll of the config")
+	clipsDir := flag.String("clips", "/tmp/doorbell/clips", "<storage.dir>/clips of the config")
 	flag.Parse()
 	if *sim == "" {
 		fmt.Fprintln(os.Stderr, "hilcheck: -gpiosim is required")
@@ -457,6 +532,7 @@ func main() {
 		button: simLine(*button), pir: simLine(*pir), chime: simLine(*chime),
 		longPress: *longPress, hold: *hold, pulse: *pulse, debounce: *debounce,
 		frameTolerance: *frameTol, width: 640, height: 480,
+		preRoll: *preRoll, postRoll: *postRoll, clipsDir: *clipsDir,
 	}
 	defer func() {
 		fmt.Printf("HIL-SUMMARY: hilcheck %d passed, %d failed\n", passed, failed)
