@@ -641,6 +641,9 @@ func (d *Daemon) updateLED() {
 	if !d.MQTTConnected() {
 		p = hal.Offline
 	}
+	if d.dev != nil && d.dev.State().InProgress {
+		p = hal.Updating
+	}
 	d.led.Set(p)
 }
 
