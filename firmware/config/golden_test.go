@@ -58,7 +58,9 @@ func TestFullFile(t *testing.T) {
 		MQTT: MQTT{
 			Broker: "mqtts://broker.example.net:8883", Listen: "[::1]:11883",
 			Username: "doorbell", Password: "s3cret: with # and 'quotes'",
-			ClientID: "bell-front", TopicPrefix: "home/doorbells", DiscoveryPrefix: "ha", DiscoveryMode: "single",
+			CAFile: "/etc/ssl/home-ca.pem", CertFile: "/etc/doorbell/client.pem", KeyFile: "/etc/doorbell/client.key",
+			TLSInsecureSkipVerify: true,
+			ClientID:              "bell-front", TopicPrefix: "home/doorbells", DiscoveryPrefix: "ha", DiscoveryMode: "single",
 		},
 		HTTP: HTTP{Listen: ":8081"},
 		GPIO: GPIO{

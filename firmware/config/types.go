@@ -24,13 +24,19 @@ type Device struct {
 
 // MQTT says where events go.
 type MQTT struct {
-	Broker          string `yaml:"broker"`           // tcp://host:port or ssl://host:port; "" = run the embedded broker
-	Listen          string `yaml:"listen"`           // embedded broker address, default 127.0.0.1:1883
-	Username        string `yaml:"username"`         // optional
-	Password        string `yaml:"password"`         // optional; never logged
-	ClientID        string `yaml:"client_id"`        // default "doorbelld-<device.id>"
-	TopicPrefix     string `yaml:"topic_prefix"`     // default "doorbell"
-	DiscoveryPrefix string `yaml:"discovery_prefix"` // default "homeassistant"
+	Broker   string `yaml:"broker"`    // tcp://host:port or ssl://host:port; "" = run the embedded broker
+	Listen   string `yaml:"listen"`    // embedded broker address, default 127.0.0.1:1883
+	Username string `yaml:"username"`  // optional
+	Password string `yaml:"password"`  // optional; never logged
+	CAFile   string `yaml:"ca_file"`   // ssl:// only: PEM CA certificates to trust; "" = the system's
+	CertFile string `yaml:"cert_file"` // ssl:// only: PEM client certificate (with key_file)
+	KeyFile  string `yaml:"key_file"`  // ssl:// only: PEM client key (with cert_file)
+	// TLSInsecureSkipVerify turns off the broker certificate check (ssl://
+	// only): anyone on the path can then read and fake every message.
+	TLSInsecureSkipVerify bool   `yaml:"tls_insecure_skip_verify"`
+	ClientID              string `yaml:"client_id"`        // default "doorbelld-<device.id>"
+	TopicPrefix           string `yaml:"topic_prefix"`     // default "doorbell"
+	DiscoveryPrefix       string `yaml:"discovery_prefix"` // default "homeassistant"
 	// DiscoveryMode: device (one device payload, Home Assistant 2024.11+),
 	// single (one payload per entity, older Home Assistant / openHAB) or off.
 	DiscoveryMode string `yaml:"discovery_mode"`

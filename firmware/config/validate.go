@@ -68,50 +68,54 @@ func (e Errors) Error() string {
 
 // allowed says what each key accepts. Validate and Parse use the same text.
 var allowed = map[string]string{
-	"device.id":                "want 1 to 64 characters from a-z, 0-9, _ and -, such as frontdoor",
-	"device.name":              "want non-blank text without control characters, such as Front door",
-	"mqtt.broker":              `want "" (run the embedded broker) or tcp://, ssl://, mqtt:// or mqtts:// with host:port, such as tcp://192.168.1.10:1883`,
-	"mqtt.listen":              "want host:port such as 127.0.0.1:1883 or :1883 (required when mqtt.broker is empty)",
-	"mqtt.username":            "want text without control characters",
-	"mqtt.client_id":           `want at most 128 bytes of text without control characters ("" means doorbelld-<device.id>)`,
-	"mqtt.topic_prefix":        "want MQTT topic levels such as doorbell or home/doorbell: no +, #, empty levels, leading $, or leading or trailing /",
-	"mqtt.discovery_prefix":    "want MQTT topic levels such as homeassistant: no +, #, empty levels, leading $, or leading or trailing /",
-	"http.listen":              `want "" (no HTTP server) or host:port such as 127.0.0.1:8080 or :8080`,
-	"gpio.button.line":         "want a line name such as GPIO17, or gpiochipN:offset",
-	"gpio.button.pull":         "want up, down or none",
-	"gpio.button.debounce":     "want a Go duration from 0s to 5s, such as 50ms",
-	"gpio.button.min_press":    "want 0s (off) or a Go duration up to 5s and shorter than gpio.button.debounce, such as 20ms",
-	"gpio.button.long_press":   "want 0s (off) or a Go duration longer than gpio.button.debounce and at most 1m, such as 2s",
-	"gpio.pir.line":            `want "" (no PIR), a line name such as GPIO27, or gpiochipN:offset`,
-	"gpio.pir.pull":            "want up, down or none",
-	"gpio.pir.hold":            "want a Go duration from 1s to 1h, such as 30s",
-	"gpio.chime.line":          `want "" (no chime relay), a line name such as GPIO22, or gpiochipN:offset`,
-	"gpio.chime.pulse":         "want a Go duration from 10ms to 10s, such as 250ms",
-	"gpio.button.double_press": "want 0s (off) or a Go duration longer than gpio.button.debounce and at most 5s, such as 600ms",
-	"gpio.pir.min_active":      "want 0s (off) or a Go duration up to 1m, such as 500ms",
-	"gpio.pir.cooldown":        "want 0s (off) or a Go duration up to 1h, such as 1m",
-	"gpio.chime.min_gap":       "want 0s (off) or a Go duration up to 10m, such as 3s",
-	"gpio.chime.quiet_hours":   `want "" (none) or local times HH:MM-HH:MM, comma-separated, such as 22:00-07:00`,
-	"gpio.led.line":            `want "" (no LED), a line name such as GPIO23, or gpiochipN:offset`,
-	"camera.device":            `want "" (no camera), sim, or an absolute device path such as /dev/video0`,
-	"camera.width":             "want an even whole number from 16 to 4096, such as 640",
-	"camera.height":            "want an even whole number from 16 to 4096, such as 480",
-	"camera.fps":               "want a whole number from 1 to 120, such as 15",
-	"camera.format":            "want auto, mjpeg or yuyv",
-	"capture.pre_roll":         "want a Go duration from 0s to 1m, such as 5s",
-	"capture.post_roll":        "want a Go duration from 0s to 5m, such as 10s",
-	"capture.ring_bytes":       "want a size from 1MiB to 1GiB, such as 64MiB (units B, KiB, MiB, GiB, KB, MB, GB; none means bytes)",
-	"storage.dir":              "want an absolute directory path such as /var/lib/doorbell",
-	"ota.keys_file":            `want "" (no updates) or an absolute file path such as /etc/doorbell/ota-keys.pub`,
-	"ota.confirm_window":       "want a Go duration from 30s to 1h, such as 3m",
-	"storage.mode":             "want disk or ram",
-	"storage.max_bytes":        "want 0 (1GiB on disk, 64MiB in RAM) or a size from 1MiB to 1TiB, such as 2GiB",
-	"storage.max_age":          "want 0s (no age limit) or a Go duration up to 8760h, such as 168h",
-	"storage.min_free":         "want 0 (off) or a size up to 64GiB, such as 64MiB",
-	"mqtt.discovery_mode":      "want device, single or off",
-	"clip.max_length":          "want a Go duration from 10s to 1h, such as 1m (a clip is never cut before pre_roll + post_roll)",
-	"log.level":                "want debug, info, warn or error",
-	"log.format":               "want text or json",
+	"device.id":                     "want 1 to 64 characters from a-z, 0-9, _ and -, such as frontdoor",
+	"device.name":                   "want non-blank text without control characters, such as Front door",
+	"mqtt.broker":                   `want "" (run the embedded broker) or tcp://, ssl://, mqtt:// or mqtts:// with host:port, such as tcp://192.168.1.10:1883`,
+	"mqtt.listen":                   "want host:port such as 127.0.0.1:1883 or :1883 (required when mqtt.broker is empty)",
+	"mqtt.username":                 "want text without control characters",
+	"mqtt.client_id":                `want at most 128 bytes of text without control characters ("" means doorbelld-<device.id>)`,
+	"mqtt.topic_prefix":             "want MQTT topic levels such as doorbell or home/doorbell: no +, #, empty levels, leading $, or leading or trailing /",
+	"mqtt.discovery_prefix":         "want MQTT topic levels such as homeassistant: no +, #, empty levels, leading $, or leading or trailing /",
+	"http.listen":                   `want "" (no HTTP server) or host:port such as 127.0.0.1:8080 or :8080`,
+	"gpio.button.line":              "want a line name such as GPIO17, or gpiochipN:offset",
+	"gpio.button.pull":              "want up, down or none",
+	"gpio.button.debounce":          "want a Go duration from 0s to 5s, such as 50ms",
+	"gpio.button.min_press":         "want 0s (off) or a Go duration up to 5s and shorter than gpio.button.debounce, such as 20ms",
+	"gpio.button.long_press":        "want 0s (off) or a Go duration longer than gpio.button.debounce and at most 1m, such as 2s",
+	"gpio.pir.line":                 `want "" (no PIR), a line name such as GPIO27, or gpiochipN:offset`,
+	"gpio.pir.pull":                 "want up, down or none",
+	"gpio.pir.hold":                 "want a Go duration from 1s to 1h, such as 30s",
+	"gpio.chime.line":               `want "" (no chime relay), a line name such as GPIO22, or gpiochipN:offset`,
+	"gpio.chime.pulse":              "want a Go duration from 10ms to 10s, such as 250ms",
+	"gpio.button.double_press":      "want 0s (off) or a Go duration longer than gpio.button.debounce and at most 5s, such as 600ms",
+	"gpio.pir.min_active":           "want 0s (off) or a Go duration up to 1m, such as 500ms",
+	"gpio.pir.cooldown":             "want 0s (off) or a Go duration up to 1h, such as 1m",
+	"gpio.chime.min_gap":            "want 0s (off) or a Go duration up to 10m, such as 3s",
+	"gpio.chime.quiet_hours":        `want "" (none) or local times HH:MM-HH:MM, comma-separated, such as 22:00-07:00`,
+	"gpio.led.line":                 `want "" (no LED), a line name such as GPIO23, or gpiochipN:offset`,
+	"camera.device":                 `want "" (no camera), sim, or an absolute device path such as /dev/video0`,
+	"camera.width":                  "want an even whole number from 16 to 4096, such as 640",
+	"camera.height":                 "want an even whole number from 16 to 4096, such as 480",
+	"camera.fps":                    "want a whole number from 1 to 120, such as 15",
+	"camera.format":                 "want auto, mjpeg or yuyv",
+	"capture.pre_roll":              "want a Go duration from 0s to 1m, such as 5s",
+	"capture.post_roll":             "want a Go duration from 0s to 5m, such as 10s",
+	"capture.ring_bytes":            "want a size from 1MiB to 1GiB, such as 64MiB (units B, KiB, MiB, GiB, KB, MB, GB; none means bytes)",
+	"storage.dir":                   "want an absolute directory path such as /var/lib/doorbell",
+	"mqtt.ca_file":                  `want "" (the system's CA certificates) or an absolute path to a PEM file, with an ssl:// or mqtts:// mqtt.broker`,
+	"mqtt.cert_file":                `want "" or an absolute path to a PEM client certificate, together with mqtt.key_file and an ssl:// or mqtts:// mqtt.broker`,
+	"mqtt.key_file":                 `want "" or an absolute path to a PEM client key, together with mqtt.cert_file and an ssl:// or mqtts:// mqtt.broker`,
+	"mqtt.tls_insecure_skip_verify": "want false, or true only with an ssl:// or mqtts:// mqtt.broker",
+	"ota.keys_file":                 `want "" (no updates) or an absolute file path such as /etc/doorbell/ota-keys.pub`,
+	"ota.confirm_window":            "want a Go duration from 30s to 1h, such as 3m",
+	"storage.mode":                  "want disk or ram",
+	"storage.max_bytes":             "want 0 (1GiB on disk, 64MiB in RAM) or a size from 1MiB to 1TiB, such as 2GiB",
+	"storage.max_age":               "want 0s (no age limit) or a Go duration up to 8760h, such as 168h",
+	"storage.min_free":              "want 0 (off) or a size up to 64GiB, such as 64MiB",
+	"mqtt.discovery_mode":           "want device, single or off",
+	"clip.max_length":               "want a Go duration from 10s to 1h, such as 1m (a clip is never cut before pre_roll + post_roll)",
+	"log.level":                     "want debug, info, warn or error",
+	"log.format":                    "want text or json",
 }
 
 // Validate checks every key of c and returns all problems at once as
@@ -153,6 +157,22 @@ func (c *Config) Validate(sim bool) error {
 		v.bad("mqtt.discovery_prefix", m.DiscoveryPrefix)
 	}
 	v.oneOf("mqtt.discovery_mode", m.DiscoveryMode, "device", "single", "off")
+	tlsBroker := strings.HasPrefix(m.BrokerURL(), "ssl://")
+	for _, f := range []struct{ key, val string }{{"mqtt.ca_file", m.CAFile}, {"mqtt.cert_file", m.CertFile}, {"mqtt.key_file", m.KeyFile}} {
+		if f.val != "" && (!tlsBroker || !filepath.IsAbs(f.val) || !printable(f.val)) {
+			v.bad(f.key, f.val)
+		}
+	}
+	if (m.CertFile == "") != (m.KeyFile == "") {
+		if m.CertFile == "" {
+			v.bad("mqtt.cert_file", m.CertFile)
+		} else {
+			v.bad("mqtt.key_file", m.KeyFile)
+		}
+	}
+	if m.TLSInsecureSkipVerify && !tlsBroker {
+		v.bad("mqtt.tls_insecure_skip_verify", "true")
+	}
 
 	// http
 	if c.HTTP.Listen != "" && !hostPort(c.HTTP.Listen, 0) {

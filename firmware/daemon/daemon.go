@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -60,6 +61,7 @@ type Daemon struct {
 
 	broker *broker.Broker // nil with an external broker
 	mq     *mqttpub.Client
+	tls    *tls.Config // nil for a tcp:// broker
 	web    *web.Server // nil when http.listen is empty
 	outbox *outbox.Outbox
 	sender *outbox.Sender
@@ -144,6 +146,12 @@ func New(opts Options) (*Daemon, error) {
 	d.cmdLog = command.NewLimiter(command.LimiterOptions{Logger: d.log})
 	d.hassO = hassOptions(cfg, opts.Version, opts.Sim)
 
+	if d.tls, err = tlsConfig(cfg.MQTT); err != nil {
+		return nil, err
+	}
+	if cfg.MQTT.TLSInsecureSkipVerify {
+		d.log.Warn("mqtt: mqtt.tls_insecure_skip_verify is true: the broker's certificate is NOT checked; anyone on the path can read and fake every message")
+	}
 	if cfg.MQTT.Broker == "" {
 		d.broker = broker.New(broker.Options{
 			Listen: cfg.MQTT.Listen, Username: cfg.MQTT.Username, Password: cfg.MQTT.Password, Logger: d.log,
@@ -327,7 +335,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}
 	d.mq = mqttpub.New(mqttpub.Options{
-		Broker: d.brokerURL(), ClientID: d.cfg.MQTT.ClientID,
+		Broker: d.brokerURL(), ClientID: d.cfg.MQTT.ClientID, TLS: d.tls,
 		Username: d.cfg.MQTT.Username, Password: d.cfg.MQTT.Password,
 		StatusTopic: d.topics.Status, OnConnect: d.onConnect, Logger: d.log,
 	})

@@ -13,6 +13,7 @@ package mqttpub
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -29,10 +30,12 @@ const (
 
 // Options configure the client.
 type Options struct {
-	Broker      string // tcp://host:port or ssl://host:port
-	ClientID    string
-	Username    string
-	Password    string // never logged
+	Broker   string // tcp://host:port or ssl://host:port
+	ClientID string
+	Username string
+	Password string // never logged
+	// TLS configures ssl:// brokers; nil uses the system's CA certificates.
+	TLS         *tls.Config
 	StatusTopic string // availability topic: Last Will "offline", "online" on connect
 	// OnConnect runs after every (re)connect, 300ms after connecting, once
 	// "online" is queued; use it to publish retained state and subscribe.
@@ -102,6 +105,9 @@ func New(opts Options) *Client {
 			cl.connected.Store(false)
 			opts.Logger.Warn("mqtt: connection lost, reconnecting", "broker", opts.Broker, "err", err)
 		})
+	if opts.TLS != nil {
+		o.SetTLSConfig(opts.TLS)
+	}
 	cl.c = paho.NewClient(o)
 	return cl
 }
