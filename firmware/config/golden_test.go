@@ -72,12 +72,13 @@ func TestFullFile(t *testing.T) {
 				MinGap: Dur(10 * time.Second), QuietHours: "22:30-06:45,13:00-14:00"},
 			LED: LED{Line: "GPIO23", ActiveLow: true},
 		},
-		Camera:  Camera{Device: "/dev/v4l/by-id/usb-cam-video-index0", Width: 1920, Height: 1080, FPS: 30, Format: "mjpeg"},
-		Capture: Capture{PostRoll: Dur(5 * time.Minute), RingBytes: Bytes(2000000)},
-		Clip:    Clip{MaxLength: Dur(10 * time.Minute)},
-		Storage: Storage{Dir: "/srv/doorbell", Mode: "ram", MaxBytes: Bytes(128 << 20), MaxAge: Dur(24 * time.Hour)},
-		OTA:     OTA{KeysFile: "/srv/doorbell/keys.pub", ConfirmWindow: Dur(10 * time.Minute)},
-		Log:     Log{Level: "debug", Format: "json"},
+		Camera:   Camera{Device: "/dev/v4l/by-id/usb-cam-video-index0", Width: 1920, Height: 1080, FPS: 30, Format: "mjpeg"},
+		Capture:  Capture{PostRoll: Dur(5 * time.Minute), RingBytes: Bytes(2000000)},
+		Clip:     Clip{MaxLength: Dur(10 * time.Minute)},
+		Snapshot: Snapshot{MaxWidth: 320},
+		Storage:  Storage{Dir: "/srv/doorbell", Mode: "ram", MaxBytes: Bytes(128 << 20), MaxAge: Dur(24 * time.Hour)},
+		OTA:      OTA{KeysFile: "/srv/doorbell/keys.pub", ConfirmWindow: Dur(10 * time.Minute)},
+		Log:      Log{Level: "debug", Format: "json"},
 	}
 	if got != want {
 		t.Errorf("Load =\n%+v\nwant\n%+v", got, want)

@@ -4,16 +4,17 @@ package config
 // Start from Default (or SimDefault) and decode the file on top of it, so a
 // key that is absent keeps its default.
 type Config struct {
-	Device  Device  `yaml:"device"`
-	MQTT    MQTT    `yaml:"mqtt"`
-	HTTP    HTTP    `yaml:"http"`
-	GPIO    GPIO    `yaml:"gpio"`
-	Camera  Camera  `yaml:"camera"`
-	Capture Capture `yaml:"capture"`
-	Clip    Clip    `yaml:"clip"`
-	Storage Storage `yaml:"storage"`
-	OTA     OTA     `yaml:"ota"`
-	Log     Log     `yaml:"log"`
+	Device   Device   `yaml:"device"`
+	MQTT     MQTT     `yaml:"mqtt"`
+	HTTP     HTTP     `yaml:"http"`
+	GPIO     GPIO     `yaml:"gpio"`
+	Camera   Camera   `yaml:"camera"`
+	Capture  Capture  `yaml:"capture"`
+	Clip     Clip     `yaml:"clip"`
+	Snapshot Snapshot `yaml:"snapshot"`
+	Storage  Storage  `yaml:"storage"`
+	OTA      OTA      `yaml:"ota"`
+	Log      Log      `yaml:"log"`
 }
 
 // Device names this doorbell. ID is used in MQTT topics.
@@ -110,6 +111,13 @@ type Capture struct {
 	PreRoll   Duration `yaml:"pre_roll"`   // default 5s
 	PostRoll  Duration `yaml:"post_roll"`  // default 10s
 	RingBytes Size     `yaml:"ring_bytes"` // default 64MiB
+}
+
+// Snapshot tunes the press-time JPEG.
+type Snapshot struct {
+	// MaxWidth, when > 0, also publishes a copy at most this wide on
+	// <base>/snapshot/small, and Home Assistant's image entity shows it.
+	MaxWidth int `yaml:"max_width"`
 }
 
 // Clip says which events record an MP4 clip.

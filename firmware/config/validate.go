@@ -102,6 +102,7 @@ var allowed = map[string]string{
 	"capture.post_roll":             "want a Go duration from 0s to 5m, such as 10s",
 	"capture.ring_bytes":            "want a size from 1MiB to 1GiB, such as 64MiB (units B, KiB, MiB, GiB, KB, MB, GB; none means bytes)",
 	"storage.dir":                   "want an absolute directory path such as /var/lib/doorbell",
+	"snapshot.max_width":            "want 0 (off) or an even whole number from 16 to 4096, such as 640",
 	"mqtt.ca_file":                  `want "" (the system's CA certificates) or an absolute path to a PEM file, with an ssl:// or mqtts:// mqtt.broker`,
 	"mqtt.cert_file":                `want "" or an absolute path to a PEM client certificate, together with mqtt.key_file and an ssl:// or mqtts:// mqtt.broker`,
 	"mqtt.key_file":                 `want "" or an absolute path to a PEM client key, together with mqtt.cert_file and an ssl:// or mqtts:// mqtt.broker`,
@@ -229,6 +230,11 @@ func (c *Config) Validate(sim bool) error {
 	v.duration("capture.post_roll", c.Capture.PostRoll, 0, 5*time.Minute)
 	if rb := c.Capture.RingBytes; rb.bad || rb.n < 1<<20 || rb.n > 1<<30 {
 		v.bad("capture.ring_bytes", rb.String())
+	}
+
+	// snapshot
+	if w := c.Snapshot.MaxWidth; w != 0 {
+		v.intRange("snapshot.max_width", w, 16, 4096, true)
 	}
 
 	// clip

@@ -561,6 +561,13 @@ func (d *Daemon) publishSnapshot(ctx context.Context, e event.Event) {
 	})
 	d.mq.Publish(d.topics.SnapshotInfo, 1, true, info)
 	tok := d.mq.Publish(d.topics.Snapshot, 1, true, s.JPEG)
+	if w := d.cfg.Snapshot.MaxWidth; w > 0 {
+		if small, err := capture.Downscale(s.JPEG, w, 80); err != nil {
+			d.log.Warn("daemon: snapshot copy for dashboards", "err", err)
+		} else {
+			d.mq.Publish(d.topics.Base+"/snapshot/small", 1, true, small)
+		}
+	}
 	select {
 	case <-tok.Done():
 		if err := tok.Error(); err != nil {

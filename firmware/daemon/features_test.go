@@ -1,8 +1,10 @@
 package daemon
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"image/jpeg"
 	"os"
 	"path/filepath"
 	"strings"
@@ -163,5 +165,28 @@ func TestDiscoveryAndCommands(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(c.Storage.Dir, "switches.json")); err != nil {
 		t.Error(err)
+	}
+}
+
+func TestSmallSnapshotCopy(t *testing.T) {
+	c := simConfig(t, testBroker())
+	c.Snapshot.MaxWidth = 320
+	r := start(t, c)
+	tp := r.d.Topics()
+	ch := subscribe(t, r.d.brokerURL(), tp.Base+"/#")
+	waitCamera(t, r)
+	if err := r.d.SimPress(30 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	m := next(t, ch, tp.Base+"/snapshot/small", 5*time.Second)
+	img, err := jpeg.Decode(bytes.NewReader(m.payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := img.Bounds(); b.Dx() != 320 || b.Dy() != 240 {
+		t.Errorf("small snapshot %v, want 320x240", b)
+	}
+	if tp.SnapshotHA != tp.Base+"/snapshot/small" {
+		t.Errorf("Home Assistant's image reads %s", tp.SnapshotHA)
 	}
 }

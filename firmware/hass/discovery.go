@@ -103,7 +103,7 @@ func components() []component {
 		{CompSnapshot, "image", camera, func(t TopicSet) obj {
 			return obj{
 				"name":         "Snapshot",
-				"image_topic":  t.Snapshot,
+				"image_topic":  t.SnapshotHA,
 				"content_type": "image/jpeg",
 			}
 		}},

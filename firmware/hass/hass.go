@@ -59,6 +59,9 @@ type Options struct {
 	// Missing hardware: its entities are not announced (and, in single
 	// mode, removed).
 	NoCamera, NoMotion, NoChime bool
+	// SmallSnapshot feeds the image entity from the downscaled copy
+	// (snapshot.max_width) instead of the full-size snapshot.
+	SmallSnapshot bool
 }
 
 func (o *Options) ensureDefaults() {
@@ -137,6 +140,7 @@ type TopicSet struct {
 	Base         string // <topic_prefix>/<device.id>
 	Event        string // event JSON, never retained (the daemon's)
 	Snapshot     string // JPEG, retained (the daemon's)
+	SnapshotHA   string // what the image entity shows: Snapshot, or its downscaled copy
 	Status       string // online / offline, retained, Last Will (mqttpub's)
 	Motion       string // ON / OFF, retained
 	PrivacyState string // ON / OFF, retained
@@ -156,6 +160,7 @@ func Topics(o Options) TopicSet {
 		Base:         base,
 		Event:        base + "/event",
 		Snapshot:     base + "/snapshot",
+		SnapshotHA:   snapshotHA(base, o.SmallSnapshot),
 		Status:       base + "/status",
 		Motion:       base + "/motion",
 		PrivacyState: base + "/privacy/state",
@@ -166,6 +171,13 @@ func Topics(o Options) TopicSet {
 		Birth:        o.BirthTopic,
 		Discovery:    o.DiscoveryPrefix + "/device/" + o.DeviceID + "/config",
 	}
+}
+
+func snapshotHA(base string, small bool) string {
+	if small {
+		return base + "/snapshot/small"
+	}
+	return base + "/snapshot"
 }
 
 // Command returns the command topic of k.

@@ -1,6 +1,7 @@
 package hass
 
 import (
+	"bytes"
 	"encoding/json"
 	"regexp"
 	"slices"
@@ -476,7 +477,7 @@ func TestTopics(t *testing.T) {
 	o := Options{DeviceID: "front", TopicPrefix: "home/bells", DiscoveryPrefix: "ha"}
 	got := Topics(o)
 	want := TopicSet{
-		Base: "home/bells/front", Event: "home/bells/front/event", Snapshot: "home/bells/front/snapshot",
+		Base: "home/bells/front", Event: "home/bells/front/event", Snapshot: "home/bells/front/snapshot", SnapshotHA: "home/bells/front/snapshot",
 		Status: "home/bells/front/status", Motion: "home/bells/front/motion",
 		PrivacyState: "home/bells/front/privacy/state", ChimeState: "home/bells/front/chime/state",
 		UpdateState: "home/bells/front/update/state", Diagnostics: "home/bells/front/diagnostics",
@@ -503,5 +504,18 @@ func TestValidate(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), s) {
 			t.Errorf("Validate does not name %s: %v", s, err)
 		}
+	}
+}
+
+func TestSmallSnapshotFeedsTheImageEntity(t *testing.T) {
+	o := Options{DeviceID: "front", SmallSnapshot: true}
+	var found bool
+	for _, m := range Messages(o) {
+		if bytes.Contains(m.Payload, []byte(`"image_topic":"doorbell/front/snapshot/small"`)) {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("with SmallSnapshot the image entity does not read snapshot/small")
 	}
 }
