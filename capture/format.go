@@ -13,12 +13,16 @@ const (
 	// PixYUYV means every frame is packed YUV 4:2:2: Y0 U Y1 V for each pair
 	// of pixels, Width*2 bytes a row, no padding.
 	PixYUYV = "YUYV"
+	// PixH264 means every frame is one H.264 access unit in Annex-B form
+	// (start codes), as V4L2 delivers it. Clips pass it through; there is
+	// no decoder, so an H.264 stream gives no snapshots.
+	PixH264 = "H264"
 )
 
 // Format describes the frames a Source delivers: what the driver really
 // chose, which may differ from what was asked for.
 type Format struct {
-	PixelFormat string  // PixMJPEG or PixYUYV
+	PixelFormat string  // PixMJPEG, PixYUYV or PixH264
 	Width       int     // pixels
 	Height      int     // pixels
 	FPS         float64 // frames per second; 0 if unknown
@@ -53,3 +57,7 @@ type Frame struct {
 	Seq    uint64    // assigned by the Ring, starting at 1, never reused
 	Format Format
 }
+
+// Stills reports whether frames of this format can be snapshots: MJPEG as
+// they are, YUYV encoded to JPEG. H.264 frames cannot (no decoder).
+func (f Format) Stills() bool { return f.PixelFormat == PixMJPEG || f.PixelFormat == PixYUYV }

@@ -17,10 +17,8 @@ import (
 	"github.com/doorbelld/doorbelld/capture"
 )
 
-// PixH264 is the V4L2 FourCC of H.264 frames: each capture.Frame holds
-// one access unit in Annex-B form (start codes), as V4L2 delivers it. No
-// capture source delivers it yet; Mux already passes it through.
-const PixH264 = "H264"
+// PixH264 is capture.PixH264: Mux passes H.264 frames through.
+const PixH264 = capture.PixH264
 
 // Codec names, as ffprobe reports them.
 const (

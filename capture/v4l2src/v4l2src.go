@@ -76,6 +76,7 @@ const (
 	fourccMJPEG = "MJPG"
 	fourccJPEG  = "JPEG" // each frame a JPEG too; some drivers offer it beside or instead of MJPG
 	fourccYUYV  = "YUYV"
+	fourccH264  = "H264"
 )
 
 // choosePixelFormat returns the FourCC to request, given the ones the
@@ -99,8 +100,13 @@ func choosePixelFormat(offered []string, want string) (fourcc string, fellBack b
 	}
 	switch want {
 	case "auto", "", "mjpeg":
+		// MJPEG first (snapshots as captured), then H.264 passthrough
+		// (small clips, no encoding, but no snapshots), then YUYV.
 		if jpegLike != "" {
 			return jpegLike, false, nil
+		}
+		if has(fourccH264) && want != "mjpeg" {
+			return fourccH264, false, nil
 		}
 		if has(fourccYUYV) {
 			return fourccYUYV, want == "mjpeg", nil
@@ -109,8 +115,12 @@ func choosePixelFormat(offered []string, want string) (fourcc string, fellBack b
 		if has(fourccYUYV) {
 			return fourccYUYV, false, nil
 		}
+	case "h264":
+		if has(fourccH264) {
+			return fourccH264, false, nil
+		}
 	default:
-		return "", false, fmt.Errorf("unknown format option %q (want auto, mjpeg or yuyv)", want)
+		return "", false, fmt.Errorf("unknown format option %q (want auto, mjpeg, h264 or yuyv)", want)
 	}
 	return "", false, fmt.Errorf("no usable pixel format for %q: device offers %s", want, strings.Join(offered, " "))
 }
@@ -122,6 +132,8 @@ func pixelFormat(fourcc string) (string, bool) {
 		return capture.PixMJPEG, true
 	case fourccYUYV:
 		return capture.PixYUYV, true
+	case fourccH264:
+		return capture.PixH264, true
 	}
 	return "", false
 }

@@ -28,7 +28,12 @@ func TestChoosePixelFormat(t *testing.T) {
 		{name: "yuyv missing", offered: []string{"MJPG"}, want: "yuyv", errSubstr: "device offers MJPG"},
 		{name: "nothing usable", offered: []string{"RGB3", "NV12"}, want: "auto", errSubstr: "RGB3 NV12"},
 		{name: "no formats", offered: nil, want: "auto", errSubstr: "no usable"},
-		{name: "bad option", offered: []string{"MJPG"}, want: "h264", errSubstr: "unknown format option"},
+		{name: "bad option", offered: []string{"MJPG"}, want: "hevc", errSubstr: "unknown format option"},
+		{name: "auto: h264 before yuyv", offered: []string{"YUYV", "H264"}, want: "auto", fourcc: "H264"},
+		{name: "auto: mjpeg before h264", offered: []string{"H264", "MJPG", "YUYV"}, want: "auto", fourcc: "MJPG"},
+		{name: "h264", offered: []string{"MJPG", "H264"}, want: "h264", fourcc: "H264"},
+		{name: "h264 missing", offered: []string{"MJPG"}, want: "h264", errSubstr: "device offers MJPG"},
+		{name: "mjpeg skips h264 for yuyv", offered: []string{"H264", "YUYV"}, want: "mjpeg", fourcc: "YUYV", fellBack: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -55,6 +60,7 @@ func TestPixelFormat(t *testing.T) {
 		{"MJPG", capture.PixMJPEG, true},
 		{"JPEG", capture.PixMJPEG, true},
 		{"YUYV", capture.PixYUYV, true},
+		{"H264", capture.PixH264, true},
 		{"NV12", "", false},
 	}
 	for _, tt := range tests {

@@ -97,7 +97,7 @@ var allowed = map[string]string{
 	"camera.width":                  "want an even whole number from 16 to 4096, such as 640",
 	"camera.height":                 "want an even whole number from 16 to 4096, such as 480",
 	"camera.fps":                    "want a whole number from 1 to 120, such as 15",
-	"camera.format":                 "want auto, mjpeg or yuyv",
+	"camera.format":                 "want auto (MJPEG, else H.264, else YUYV), mjpeg, h264 or yuyv",
 	"capture.pre_roll":              "want a Go duration from 0s to 1m, such as 5s",
 	"capture.post_roll":             "want a Go duration from 0s to 5m, such as 10s",
 	"capture.ring_bytes":            "want a size from 1MiB to 1GiB, such as 64MiB (units B, KiB, MiB, GiB, KB, MB, GB; none means bytes)",
@@ -223,7 +223,7 @@ func (c *Config) Validate(sim bool) error {
 	v.intRange("camera.width", cam.Width, 16, 4096, true)
 	v.intRange("camera.height", cam.Height, 16, 4096, true)
 	v.intRange("camera.fps", cam.FPS, 1, 120, false)
-	v.oneOf("camera.format", cam.Format, "auto", "mjpeg", "yuyv")
+	v.oneOf("camera.format", cam.Format, "auto", "mjpeg", "h264", "yuyv")
 
 	// capture
 	v.duration("capture.pre_roll", c.Capture.PreRoll, 0, time.Minute)

@@ -152,7 +152,8 @@ func TestValidateRules(t *testing.T) {
 		{"fps 121", func(c *Config) { c.Camera.FPS = 121 }, false, "camera.fps"},
 		{"format mjpeg", func(c *Config) { c.Camera.Format = "mjpeg" }, false, ""},
 		{"format yuyv", func(c *Config) { c.Camera.Format = "yuyv" }, false, ""},
-		{"format h264", func(c *Config) { c.Camera.Format = "h264" }, false, "camera.format"},
+		{"format h264", func(c *Config) { c.Camera.Format = "h264" }, false, ""},
+		{"format hevc", func(c *Config) { c.Camera.Format = "hevc" }, false, "camera.format"},
 
 		{"pre_roll 0", func(c *Config) { c.Capture.PreRoll = Dur(0) }, false, ""},
 		{"pre_roll 60s", func(c *Config) { c.Capture.PreRoll = Dur(time.Minute) }, false, ""},

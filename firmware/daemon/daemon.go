@@ -500,7 +500,7 @@ func (d *Daemon) handle(ctx context.Context, he hal.Event) {
 	}
 	privacy, _ := d.sw.get()
 	camera := d.camera != nil && he.Type != hal.MotionEnd && !privacy
-	snap := camera && d.camera.Status().Available
+	snap := camera && d.cameraStills()
 	if snap {
 		e.Snapshot = event.NewID()
 	}
@@ -694,4 +694,14 @@ func (b backend) LatestJPEG(ctx context.Context) ([]byte, error) {
 		return nil, err
 	}
 	return s.JPEG, nil
+}
+
+// cameraStills reports whether the camera streams frames that can be
+// snapshots right now (not H.264, which has no decoder here).
+func (d *Daemon) cameraStills() bool {
+	if d.camera == nil {
+		return false
+	}
+	st := d.camera.Status()
+	return st.Available && st.Format.Stills()
 }
