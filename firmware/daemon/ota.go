@@ -59,6 +59,11 @@ func (d *Daemon) bootOTA() error {
 	d.dev = delivery.NewDevice(delivery.Options{
 		Base: d.topics.Base, Installer: d.inst, Version: d.opts.Version, Logger: d.log,
 		Publish: func(topic string, retained bool, payload []byte) error {
+			// Offline, waiting for an ack would only delay a restart or a
+			// rollback; the state is published again on every connect.
+			if !d.MQTTConnected() {
+				return errors.New("ota: publish " + topic + ": not connected")
+			}
 			return mqttpub.Wait(d.mq.Publish(topic, 1, retained, payload), 10*time.Second, "ota: publish "+topic)
 		},
 	})

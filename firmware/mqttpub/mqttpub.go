@@ -138,7 +138,7 @@ func (c *Client) Subscribe(filter string, qos byte, h paho.MessageHandler) paho.
 // cleanly, all within about a second.
 func (c *Client) Run(ctx context.Context) error {
 	<-ctx.Done()
-	if c.c.IsConnected() {
+	if c.c.IsConnectionOpen() { // IsConnected is true while still trying to connect
 		t := c.c.Publish(c.opts.StatusTopic, 1, true, Offline)
 		if !t.WaitTimeout(time.Second) || t.Error() != nil {
 			c.opts.Logger.Warn("mqtt: publish offline on shutdown", "err", t.Error())

@@ -273,7 +273,10 @@ func (d *Device) State() State {
 	if failure != "" && !s.InProgress {
 		s.State, s.Error = StateFailed, failure
 	}
-	if ann != nil && s.State == StateIdle {
+	// An announced newer version shows even after a rollback (whose
+	// outcome stays recorded until the next update): Home Assistant must
+	// be able to offer it.
+	if ann != nil && failure == "" && err == nil && st.Phase == install.PhaseIdle {
 		if c, err := ota.CompareVersions(ann.Version, d.o.Version); err == nil && c > 0 {
 			s.State, s.LatestVersion = StateAvailable, canonical(ann.Version)
 		}

@@ -8,6 +8,7 @@
 //	crash    panic at start, before anything (the launcher's boot counter rolls it back)
 //	offline  run normally but never reach the MQTT broker, so never confirm
 //	         (the confirmation window rolls it back)
+
 package main
 
 import "os"
