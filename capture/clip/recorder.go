@@ -206,7 +206,7 @@ func (r *Recorder) Run(ctx context.Context) error {
 		next := now.Add(collectEvery)
 		keep := r.open[:0]
 		for _, c := range r.open {
-			r.collect(c)
+			r.collect(c, false)
 			due := c.end.Add(settle)
 			if !now.Before(due) {
 				r.finish(c, false)
@@ -234,7 +234,7 @@ func (r *Recorder) Run(ctx context.Context) error {
 			}
 			r.admit()
 			for _, c := range r.open {
-				r.collect(c)
+				r.collect(c, true)
 				r.finish(c, true)
 			}
 			r.open = nil
@@ -326,7 +326,12 @@ func (c *recording) addEvent(id string) {
 
 // collect copies the frames of c that are new in the ring, encoding YUYV
 // frames to JPEG.
-func (r *Recorder) collect(c *recording) {
+//
+// At shutdown (quick) frames that would need encoding are left out: the
+// daemon must stop within seconds, and encoding the last second of YUYV
+// frames takes too long on a small board. Frames already collected (all
+// but at most the last collectEvery) are kept.
+func (r *Recorder) collect(c *recording, quick bool) {
 	from := c.from
 	if !c.looked {
 		c.looked = true
@@ -343,6 +348,10 @@ func (r *Recorder) collect(c *recording) {
 		}
 		c.lastSeq, c.lastAt = f.Seq, f.At
 		if f.Format.PixelFormat == capture.PixYUYV {
+			if quick {
+				r.log.Info("clip: shutting down: the last frames are left out rather than encoded", "clip", c.id, "from", f.At)
+				return
+			}
 			jpg, err := capture.EncodeJPEG(f, r.opts.JPEGQuality)
 			if err != nil {
 				c.skipped++
