@@ -20,6 +20,7 @@ import (
 	"github.com/doorbelld/doorbelld/capture/storage"
 	"github.com/doorbelld/doorbelld/capture/v4l2src"
 	"github.com/doorbelld/doorbelld/firmware/broker"
+	"github.com/doorbelld/doorbelld/firmware/clipxfer"
 	"github.com/doorbelld/doorbelld/firmware/command"
 	"github.com/doorbelld/doorbelld/firmware/config"
 	"github.com/doorbelld/doorbelld/firmware/event"
@@ -71,12 +72,13 @@ type Daemon struct {
 
 	events chan hal.Event
 	button *hal.Input
-	pir    *hal.Input      // nil without a PIR
-	chime  *hal.Chime      // nil without a chime relay
-	led    *hal.LED        // nil without a status LED
-	camera *capture.Camera // nil without a camera
-	clips  *storage.Store  // nil without a camera, with clip.enabled false, or when the store failed
-	rec    *clip.Recorder  // nil when clips is nil
+	pir    *hal.Input          // nil without a PIR
+	chime  *hal.Chime          // nil without a chime relay
+	led    *hal.LED            // nil without a status LED
+	camera *capture.Camera     // nil without a camera
+	clips  *storage.Store      // nil without a camera, with clip.enabled false, or when the store failed
+	rec    *clip.Recorder      // nil when clips is nil
+	xfer   *clipxfer.Publisher // nil when clips is nil
 
 	simButton, simPIR *haltest.Pin // sim mode only
 
@@ -339,6 +341,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		Username: d.cfg.MQTT.Username, Password: d.cfg.MQTT.Password,
 		StatusTopic: d.topics.Status, OnConnect: d.onConnect, Logger: d.log,
 	})
+	d.buildXfer()
 	d.sender = outbox.NewSender(d.outbox, outbox.SenderOptions{Topic: d.topics.Event, Publisher: d.mq, Logger: d.log})
 	d.mq.Connect()
 
@@ -399,6 +402,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		start("clips", false, d.clips.Run)
 		start("recorder", false, d.rec.Run)
 		start("clip-ready", false, d.clipReady)
+		start("clip-transfer", false, d.xfer.Run)
 	}
 	if d.web != nil {
 		start("web", true, d.web.Run)

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"image/jpeg"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/doorbelld/doorbelld/capture/cliptest"
 	"github.com/doorbelld/doorbelld/capture/storage"
+	"github.com/doorbelld/doorbelld/firmware/clipxfer"
 	"github.com/doorbelld/doorbelld/hal"
 )
 
@@ -188,5 +190,47 @@ func TestSmallSnapshotCopy(t *testing.T) {
 	}
 	if tp.SnapshotHA != tp.Base+"/snapshot/small" {
 		t.Errorf("Home Assistant's image reads %s", tp.SnapshotHA)
+	}
+}
+
+// A ring's clip can be pulled over MQTT (what doorbellctl clips pull does)
+// and arrives byte for byte.
+func TestClipPulledOverMQTT(t *testing.T) {
+	c := simConfig(t, testBroker())
+	c.Capture.PreRoll = durCfg(time.Second)
+	c.Capture.PostRoll = durCfg(time.Second)
+	r := start(t, c)
+	tp := r.d.Topics()
+	ch := subscribe(t, r.d.brokerURL(), tp.Clip)
+	waitCamera(t, r)
+	time.Sleep(time.Second)
+	if err := r.d.SimPress(30 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	var meta storage.Meta
+	if err := json.Unmarshal(next(t, ch, tp.Clip, 10*time.Second).payload, &meta); err != nil {
+		t.Fatal(err)
+	}
+	pc := paho.NewClient(paho.NewClientOptions().AddBroker(r.d.brokerURL()).SetClientID("puller"))
+	if tok := pc.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer pc.Disconnect(50)
+	out := t.TempDir()
+	rcv := clipxfer.NewReceiver(clipxfer.ReceiverOptions{Client: pc, Base: tp.Base, Dir: out, IDs: []string{meta.ID}})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := rcv.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := filepath.Glob(filepath.Join(out, "*"+meta.ID+".mp4"))
+	want, _ := filepath.Glob(filepath.Join(c.Storage.Dir, "clips", "*"+meta.ID+".mp4"))
+	if len(got) != 1 || len(want) != 1 {
+		t.Fatalf("pulled %v, stored %v", got, want)
+	}
+	a, _ := os.ReadFile(got[0])
+	b, _ := os.ReadFile(want[0])
+	if len(a) == 0 || !bytes.Equal(a, b) {
+		t.Errorf("pulled clip (%d bytes) differs from the stored one (%d bytes)", len(a), len(b))
 	}
 }

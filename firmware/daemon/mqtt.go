@@ -32,6 +32,7 @@ func (d *Daemon) onConnect() {
 	if d.cfg.MQTT.DiscoveryMode != "off" {
 		d.mq.Subscribe(d.topics.Birth, 1, d.onBirth)
 	}
+	d.xferOnConnect()
 	d.publishAll()
 }
 
@@ -199,4 +200,7 @@ func (d *Daemon) publishClip(m storage.Meta) {
 	}
 	d.log.Info("clip ready", "id", m.ID, "events", m.EventIDs, "frames", m.Frames, "duration", m.Duration(), "bytes", m.Size)
 	d.mq.Publish(d.topics.Clip, 1, true, b)
+	if d.xfer != nil {
+		d.xfer.Offer(m)
+	}
 }

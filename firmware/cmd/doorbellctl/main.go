@@ -44,6 +44,7 @@ type group struct {
 // one file.
 var groups = []group{
 	{"ota", "signed firmware updates: keygen, sign, verify, push, status", runOTA},
+	{"clips", "video clips over MQTT: pull (resumable, verified), list", runClips},
 }
 
 func main() {

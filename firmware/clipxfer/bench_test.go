@@ -1,0 +1,141 @@
+package clipxfer_test
+
+import (
+	"context"
+	"os"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/doorbelld/doorbelld/firmware/clipxfer"
+	"github.com/doorbelld/doorbelld/firmware/mqttpub"
+)
+
+// BenchmarkClipTransfer pulls 8 MiB clips (default chunk size and
+// windows) with a Receiver and, on the same broker and connections in the
+// same run, publishes the same bytes in the same chunk size raw: QoS 1
+// through the device's paho client with the same window of PUBACKs
+// outstanding, timed until a plain subscriber has every byte.
+//
+// clip-ms is the transfer: from the receiver's first want to the clip
+// verified (CRCs, sha256), fsynced and renamed into place and confirmed
+// (Progress start to done). run-ms is the whole Receiver.Run around it,
+// which adds subscribing, finding the retained manifest and the per-clip
+// chunk subscription (on Mosquitto, whose sockets use Nagle's algorithm,
+// the retained manifest right after the SUBACK can wait for a delayed ACK,
+// up to 40 ms). ratio is raw-ms/clip-ms: the clip transfer's throughput
+// relative to raw publishing (target >= 0.8). offer-ms is the device's
+// hashing of the clip when it is offered, before any receiver asks. The
+// broker is DOORBELL_TEST_BROKER when set (scripts/test.sh: Mosquitto),
+// else the embedded one. Each iteration times 3 of each and keeps the
+// median.
+func BenchmarkClipTransfer(b *testing.B) {
+	url, name := os.Getenv("DOORBELL_TEST_BROKER"), "mosquitto"
+	if url == "" {
+		url, name = startBroker(b), "embedded"
+	}
+	const size, reps = 8 << 20, 3
+	chunk, window := clipxfer.DefaultChunkBytes, clipxfer.DefaultWindow
+	store := diskStore(b)
+	base := uniq("bench/")
+	d := startDevice(b, url, base, clipxfer.PublisherOptions{Store: store, ChunkBytes: chunk, Window: window}, nil)
+	rc := client(b, url)
+	raw := newRawSink(b, rc, base)
+
+	var clipTimes, runTimes, rawTimes, hashTimes []time.Duration
+	b.ResetTimer()
+	for range b.N {
+		for range reps {
+			b.StopTimer()
+			meta, data := putClip(b, store, uniq("b"), size)
+			t0 := time.Now()
+			d.offer(b, meta)
+			hashTimes = append(hashTimes, time.Since(t0))
+			rawTimes = append(rawTimes, raw.send(b, d.mq, data, chunk, window))
+			dir := b.TempDir()
+			b.StartTimer()
+
+			var started, done time.Time
+			t1 := time.Now()
+			got, err := receive(context.Background(), rc, clipxfer.ReceiverOptions{Base: base, Dir: dir, IDs: []string{meta.ID},
+				Progress: func(p clipxfer.Progress) {
+					switch p.Phase {
+					case clipxfer.PhaseStart:
+						started = time.Now()
+					case clipxfer.PhaseDone:
+						done = time.Now()
+					}
+				}}, nil)
+			runTimes = append(runTimes, time.Since(t1))
+			b.StopTimer()
+			if err != nil {
+				b.Fatal(err)
+			}
+			sameFile(b, got[meta.ID].Path, data)
+			clipTimes = append(clipTimes, done.Sub(started))
+			b.StartTimer()
+		}
+	}
+	b.StopTimer()
+	med := func(ds []time.Duration) time.Duration { slices.Sort(ds); return ds[len(ds)/2] }
+	ct, rt, run, ht := med(clipTimes), med(rawTimes), med(runTimes), med(hashTimes)
+	mbps := func(d time.Duration) float64 { return float64(size) / (1 << 20) / d.Seconds() }
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	b.ReportMetric(ms(ct), "clip-ms")
+	b.ReportMetric(ms(run), "run-ms")
+	b.ReportMetric(ms(rt), "raw-ms")
+	b.ReportMetric(mbps(ct), "clip-MiB/s")
+	b.ReportMetric(mbps(rt), "raw-MiB/s")
+	b.ReportMetric(rt.Seconds()/ct.Seconds(), "ratio")
+	b.ReportMetric(ms(ht), "offer-ms")
+	b.Logf("%s broker, %d MiB in %d KiB chunks, window %d: clip %v (%.0f MiB/s; whole Run %v), raw %v (%.0f MiB/s), ratio %.2f; offer (hash) %v",
+		name, size>>20, chunk>>10, window, ct, mbps(ct), run, rt, mbps(rt), rt.Seconds()/ct.Seconds(), ht)
+}
+
+// rawSink is a plain subscriber counting the bytes of raw chunks.
+type rawSink struct {
+	base  string
+	bytes atomic.Int64
+	round atomic.Int64
+}
+
+func newRawSink(b *testing.B, c paho.Client, base string) *rawSink {
+	s := &rawSink{base: base}
+	tok := c.Subscribe(base+"/raw/+/+", 1, func(_ paho.Client, m paho.Message) {
+		s.bytes.Add(int64(len(m.Payload())))
+	})
+	if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		b.Fatal("subscribe raw:", tok.Error())
+	}
+	return s
+}
+
+// send publishes data in chunks of chunk bytes, at most window awaiting
+// their PUBACK, and returns when the subscriber has every byte.
+func (s *rawSink) send(b *testing.B, mq *mqttpub.Client, data []byte, chunk, window int) time.Duration {
+	s.bytes.Store(0)
+	round := strconv.FormatInt(s.round.Add(1), 10)
+	var inflight []paho.Token
+	start := time.Now()
+	for n := 0; n*chunk < len(data); n++ {
+		if len(inflight) == window {
+			inflight[0].Wait()
+			inflight = inflight[1:]
+		}
+		// A copy, as the Publisher reads each chunk from the store.
+		p := slices.Clone(data[n*chunk : min(len(data), (n+1)*chunk)])
+		inflight = append(inflight, mq.Publish(s.base+"/raw/"+round+"/"+strconv.Itoa(n), 1, false, p))
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for s.bytes.Load() < int64(len(data)) {
+		if time.Now().After(deadline) {
+			b.Fatalf("raw: %d of %d bytes arrived", s.bytes.Load(), len(data))
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	return time.Since(start)
+}

@@ -1,0 +1,60 @@
+// Package clipxfer moves the device's MP4 clips over MQTT to a receiver
+// on the owner's machine, through any broker, a stock Mosquitto included:
+// every message stays under its message_size_limit (1 MiB), and nothing
+// is ever queued for a receiver that is not there, so its 1000-message
+// queues never overflow. It runs on the device (Publisher) and on the
+// receiver (Receiver, used by doorbellctl clips pull).
+//
+// Topics, under base = <mqtt.topic_prefix>/<device.id>:
+//
+//	base/clips/<id>/manifest   ← device    Manifest JSON; QoS 1, retained. Empty retained: withdrawn
+//	base/clips/<id>/want       → device    Want JSON {"chunks":[[0,15],[20,20]]}; QoS 1, never retained
+//	base/clips/<id>/chunk/<n>  ← device    chunk n (0-based) of the MP4, raw bytes; QoS 1, not retained
+//	base/clips/<id>/done       → device    Done JSON {"sha256":"…"}; QoS 1, never retained
+//
+// The manifest:
+//
+//	{"format":1, "id":"d4k9…c0", "event_ids":["d4k9…b6"], "start":"2026-11-26T19:38:14.1Z",
+//	 "duration_ms":15000, "codec":"mjpeg", "width":640, "height":480, "frames":225,
+//	 "size":5242880, "sha256":"<hex>", "chunk_size":262144, "chunks":20, "crc32c":"<base64>"}
+//
+// crc32c holds the Castagnoli CRC of each chunk, 4 bytes big-endian per
+// chunk, so a receiver checks every chunk as it arrives and asks again for
+// a bad one; the sha256 then judges the whole file.
+//
+// Flow. The device announces every stored clip with a retained manifest
+// (so a receiver that starts later finds it) and withdraws it when the
+// clip leaves its store (retention; in storage.mode ram, delivery).
+// Chunks are sent only when a receiver asks: the receiver keeps at most
+// Window chunks asked for and not yet received (16 by default), asking for
+// more as they arrive and again when none comes for a while, so the
+// broker queues at most a window of chunks for it, and nothing when it is
+// gone (it uses a clean session). Several receivers may pull the same clip;
+// the device sends the union of their wants.
+//
+// Events first. The device's chunks share the daemon's one MQTT
+// connection with its events. The Publisher keeps at most Window (4 by
+// default) of its messages awaiting their PUBACK and hands the client
+// nothing more until one is acknowledged, so an event published during a
+// transfer waits behind at most Window×chunk_size bytes (1 MiB by
+// default), not behind the clip.
+//
+// Resume. A receiver writes chunks into .<id>.part in its directory, with
+// the manifest in .<id>.state beside it. After a restart (crash, cancel,
+// power cut) it reads the part file back, keeps the chunks that match
+// their CRC and asks only for the rest; it trusts no bitmap. When every
+// chunk is there it checks the sha256 (hashed mostly while the chunks come
+// in, in order); on a mismatch it checks each chunk's CRC again and asks
+// for the bad ones; if every CRC matches the manifest itself is wrong
+// (ErrChecksum). A complete clip is fsynced, its sidecar
+// <start>_<id>.json written (renameio), and the part file renamed to
+// <start>_<id>.mp4 and the directory fsynced. Then the receiver publishes
+// done, and the device calls its OnDelivered (the daemon frees the clip
+// in storage.mode ram). A receiver seeing a clip offered that it already
+// has confirms it again, so a lost done is made good.
+//
+// Data flow on the device:
+//
+//	storage.Store ── List/Lookup/Open ──▶ Publisher.Run ── Publish (window) ──▶ mqttpub.Client
+//	daemon: clip stored → Offer(meta);   MQTT handler → HandleMessage;   connect → Kick
+package clipxfer

@@ -1,0 +1,354 @@
+package clipxfer
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Limits of the protocol.
+const (
+	// Format is the manifest format this package writes and reads.
+	Format = 1
+	// DefaultChunkBytes is the default chunk payload size.
+	DefaultChunkBytes = 256 << 10
+	// MinChunkBytes and MaxChunkBytes bound the chunk payload size. The
+	// maximum leaves 1 KiB below Mosquitto's message_size_limit of 1 MiB
+	// for the topic and the packet header.
+	MinChunkBytes = 1 << 10
+	MaxChunkBytes = 1<<20 - 1<<10
+	// MaxChunks bounds a clip's chunk count (and so the manifest's size:
+	// 4 bytes of CRC per chunk, about 350 KB of JSON at most).
+	MaxChunks = 1 << 16
+	// MaxManifestPayload bounds a manifest message.
+	MaxManifestPayload = 512 << 10
+	// MaxRequestPayload bounds a want or done message.
+	MaxRequestPayload = 8 << 10
+	// MaxWantRanges bounds the ranges of one want.
+	MaxWantRanges = 256
+)
+
+// Errors callers branch on. They are returned wrapped.
+var (
+	// ErrBadMessage: a payload or topic this protocol does not allow.
+	ErrBadMessage = errors.New("bad clip transfer message")
+	// ErrChecksum: the reassembled clip does not match the manifest's
+	// sha256 although every chunk matched its CRC.
+	ErrChecksum = errors.New("clip checksum mismatch")
+	// ErrCorrupt: the device keeps sending a chunk that does not match the
+	// manifest (its stored clip is damaged).
+	ErrCorrupt = errors.New("clip chunk keeps arriving corrupted")
+	// ErrNoAnswer: the device sends nothing for a clip it offers.
+	ErrNoAnswer = errors.New("device does not answer")
+	// ErrWithdrawn: the device no longer offers the clip (deleted by
+	// retention, or delivered elsewhere in storage.mode ram).
+	ErrWithdrawn = errors.New("clip withdrawn by the device")
+	// ErrNotOffered: a clip asked for by id is not offered.
+	ErrNotOffered = errors.New("clip not offered")
+)
+
+// Topic names, under base = <mqtt.topic_prefix>/<device.id>.
+
+// ManifestTopic carries clip id's Manifest, retained; an empty retained
+// payload withdraws the clip.
+func ManifestTopic(base, id string) string { return base + "/clips/" + id + "/manifest" }
+
+// ChunkTopic carries chunk n (0-based) of clip id.
+func ChunkTopic(base, id string, n int) string {
+	return base + "/clips/" + id + "/chunk/" + strconv.Itoa(n)
+}
+
+// ChunkFilter matches every chunk of clip id.
+func ChunkFilter(base, id string) string { return base + "/clips/" + id + "/chunk/+" }
+
+// WantTopic is where a receiver asks for chunks of clip id.
+func WantTopic(base, id string) string { return base + "/clips/" + id + "/want" }
+
+// DoneTopic is where a receiver confirms it stored clip id.
+func DoneTopic(base, id string) string { return base + "/clips/" + id + "/done" }
+
+// ManifestFilter matches every clip's manifest.
+func ManifestFilter(base string) string { return base + "/clips/+/manifest" }
+
+// Filters are the subscriptions the device needs (for
+// Publisher.HandleMessage).
+func Filters(base string) []string {
+	return []string{base + "/clips/+/want", base + "/clips/+/done", ManifestFilter(base)}
+}
+
+// Kinds of message a topic under base/clips/ carries.
+const (
+	KindManifest = "manifest"
+	KindWant     = "want"
+	KindDone     = "done"
+	KindChunk    = "chunk"
+)
+
+// ParseTopic splits base/clips/<id>/<kind>[/<n>]. n is -1 except for
+// chunks.
+func ParseTopic(base, topic string) (id, kind string, n int, ok bool) {
+	rest, found := strings.CutPrefix(topic, base+"/clips/")
+	if !found {
+		return "", "", -1, false
+	}
+	parts := strings.Split(rest, "/")
+	if !ValidID(parts[0]) {
+		return "", "", -1, false
+	}
+	switch {
+	case len(parts) == 2 && (parts[1] == KindManifest || parts[1] == KindWant || parts[1] == KindDone):
+		return parts[0], parts[1], -1, true
+	case len(parts) == 3 && parts[1] == KindChunk:
+		v, err := strconv.Atoi(parts[2])
+		if err != nil || v < 0 || v >= MaxChunks || strconv.Itoa(v) != parts[2] {
+			return "", "", -1, false
+		}
+		return parts[0], KindChunk, v, true
+	}
+	return "", "", -1, false
+}
+
+var idRE = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
+
+// ValidID reports whether s is a clip id (the store's: 1-64 of A-Z a-z
+// 0-9 -), safe as a topic level and a file name.
+func ValidID(s string) bool { return idRE.MatchString(s) }
+
+// Manifest describes one offered clip. It is the retained payload of
+// ManifestTopic.
+type Manifest struct {
+	Format     int       `json:"format"`
+	ID         string    `json:"id"`
+	EventIDs   []string  `json:"event_ids,omitempty"`
+	Start      time.Time `json:"start"`
+	DurationMS int64     `json:"duration_ms"`
+	Codec      string    `json:"codec"`
+	Width      int       `json:"width,omitempty"`
+	Height     int       `json:"height,omitempty"`
+	Frames     int       `json:"frames,omitempty"`
+	Size       int64     `json:"size"`       // bytes of the MP4
+	SHA256     string    `json:"sha256"`     // of the whole MP4, lowercase hex
+	ChunkSize  int       `json:"chunk_size"` // bytes per chunk; the last one may be shorter
+	Chunks     int       `json:"chunks"`     // ceil(size / chunk_size)
+	// CRC32C is the Castagnoli CRC of each chunk, 4 bytes big-endian per
+	// chunk, standard base64: a receiver checks each chunk on arrival and
+	// asks again for a bad one, before the sha256 judges the whole file.
+	CRC32C string `json:"crc32c,omitempty"`
+
+	crcs []uint32 // decoded CRC32C
+}
+
+// Duration is the clip's length.
+func (m Manifest) Duration() time.Duration { return time.Duration(m.DurationMS) * time.Millisecond }
+
+// ChunkLen is the length of chunk n.
+func (m Manifest) ChunkLen(n int) int {
+	if n == m.Chunks-1 {
+		return int(m.Size - int64(n)*int64(m.ChunkSize))
+	}
+	return m.ChunkSize
+}
+
+// ChunkCRC is the CRC32C of chunk n.
+func (m Manifest) ChunkCRC(n int) uint32 { return m.crcs[n] }
+
+// Same reports whether m and o describe the same bytes in the same chunks.
+func (m Manifest) Same(o Manifest) bool {
+	return m.ID == o.ID && m.SHA256 == o.SHA256 && m.Size == o.Size && m.ChunkSize == o.ChunkSize && m.CRC32C == o.CRC32C
+}
+
+// FileBase is the file name, without extension, a receiver stores the
+// clip under: <start, UTC, ms>_<id>, as the device's store names it.
+func (m Manifest) FileBase() string {
+	return m.Start.UTC().Format("20060102T150405.000Z") + "_" + m.ID
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// CRC is the checksum a manifest lists for a chunk.
+func CRC(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
+
+func encodeCRCs(crcs []uint32) string {
+	b := make([]byte, 4*len(crcs))
+	for i, c := range crcs {
+		binary.BigEndian.PutUint32(b[4*i:], c)
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// Marshal encodes m (with its CRCs) for ManifestTopic.
+func (m Manifest) Marshal() []byte {
+	m.CRC32C = encodeCRCs(m.crcs)
+	b, err := json.Marshal(m)
+	if err != nil {
+		panic(err) // only plain fields
+	}
+	return b
+}
+
+var (
+	hex64 = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	codec = regexp.MustCompile(`^[a-z0-9_.-]{0,32}$`)
+)
+
+// ParseManifest parses and checks a manifest published for clip id.
+// Errors wrap ErrBadMessage.
+func ParseManifest(id string, payload []byte) (Manifest, error) {
+	bad := func(format string, a ...any) (Manifest, error) {
+		return Manifest{}, fmt.Errorf("clip %s: manifest: %s: %w", quote(id), fmt.Sprintf(format, a...), ErrBadMessage)
+	}
+	if len(payload) > MaxManifestPayload {
+		return bad("%d bytes, at most %d", len(payload), MaxManifestPayload)
+	}
+	var m Manifest
+	if err := decodeStrict(payload, &m); err != nil {
+		return bad("%v", err)
+	}
+	switch {
+	case m.Format != Format:
+		return bad("format %d, want %d", m.Format, Format)
+	case m.ID != id || !ValidID(id):
+		return bad("id %s on the topic of %s", quote(m.ID), quote(id))
+	case len(m.EventIDs) > 1024:
+		return bad("%d event ids, at most 1024", len(m.EventIDs))
+	case m.DurationMS < 0:
+		return bad("duration_ms %d is negative", m.DurationMS)
+	case !codec.MatchString(m.Codec):
+		return bad("codec %s: want at most 32 of a-z 0-9 _ . -", quote(m.Codec))
+	case m.Size <= 0:
+		return bad("size %d: want at least 1", m.Size)
+	case !hex64.MatchString(m.SHA256):
+		return bad("sha256 %s: want 64 lowercase hex digits", quote(m.SHA256))
+	case m.ChunkSize < MinChunkBytes || m.ChunkSize > MaxChunkBytes:
+		return bad("chunk_size %d: want %d to %d", m.ChunkSize, MinChunkBytes, MaxChunkBytes)
+	case m.Size > int64(MaxChunks)*int64(m.ChunkSize):
+		return bad("size %d needs more than %d chunks of %d", m.Size, MaxChunks, m.ChunkSize)
+	case int64(m.Chunks) != (m.Size+int64(m.ChunkSize)-1)/int64(m.ChunkSize):
+		return bad("chunks %d for %d bytes in chunks of %d", m.Chunks, m.Size, m.ChunkSize)
+	}
+	for _, e := range m.EventIDs {
+		if !ValidID(e) {
+			return bad("event id %s: want 1-64 of A-Z a-z 0-9 -", quote(e))
+		}
+	}
+	raw, err := base64.StdEncoding.DecodeString(m.CRC32C)
+	if err != nil || len(raw) != 4*m.Chunks {
+		return bad("crc32c: want base64 of 4 bytes for each of %d chunks", m.Chunks)
+	}
+	m.crcs = make([]uint32, m.Chunks)
+	for i := range m.crcs {
+		m.crcs[i] = binary.BigEndian.Uint32(raw[4*i:])
+	}
+	return m, nil
+}
+
+// Want is a receiver's request for chunks, on WantTopic.
+type Want struct {
+	// Chunks are inclusive ranges [first, last] of chunk numbers.
+	Chunks [][2]int `json:"chunks"`
+}
+
+// ParseWant parses and checks a want. Chunk numbers are checked against
+// the manifest by the device. Errors wrap ErrBadMessage.
+func ParseWant(payload []byte) (Want, error) {
+	bad := func(format string, a ...any) (Want, error) {
+		return Want{}, fmt.Errorf("clip want: %s: %w", fmt.Sprintf(format, a...), ErrBadMessage)
+	}
+	if len(payload) > MaxRequestPayload {
+		return bad("%d bytes, at most %d", len(payload), MaxRequestPayload)
+	}
+	var raw struct {
+		Chunks [][]int `json:"chunks"`
+	}
+	if err := decodeStrict(payload, &raw); err != nil {
+		return bad("%v", err)
+	}
+	if len(raw.Chunks) == 0 || len(raw.Chunks) > MaxWantRanges {
+		return bad("%d ranges, want 1 to %d", len(raw.Chunks), MaxWantRanges)
+	}
+	w := Want{Chunks: make([][2]int, len(raw.Chunks))}
+	for i, r := range raw.Chunks {
+		if len(r) != 2 || r[0] < 0 || r[1] < r[0] || r[1] >= MaxChunks {
+			return bad("range %v: want [first, last] with 0 <= first <= last < %d", r, MaxChunks)
+		}
+		w.Chunks[i] = [2]int{r[0], r[1]}
+	}
+	return w, nil
+}
+
+// Ranges folds sorted chunk numbers into inclusive ranges.
+func Ranges(chunks []int) [][2]int {
+	var out [][2]int
+	for _, c := range chunks {
+		if n := len(out); n > 0 && out[n-1][1]+1 == c {
+			out[n-1][1] = c
+			continue
+		}
+		out = append(out, [2]int{c, c})
+	}
+	return out
+}
+
+// Done is a receiver's confirmation, on DoneTopic, that it stored the clip
+// and its sha256 matched.
+type Done struct {
+	SHA256 string `json:"sha256"`
+}
+
+// ParseDone parses and checks a done message. Errors wrap ErrBadMessage.
+func ParseDone(payload []byte) (Done, error) {
+	var d Done
+	if len(payload) > MaxRequestPayload {
+		return d, fmt.Errorf("clip done: %d bytes, at most %d: %w", len(payload), MaxRequestPayload, ErrBadMessage)
+	}
+	if err := decodeStrict(payload, &d); err != nil {
+		return Done{}, fmt.Errorf("clip done: %v: %w", err, ErrBadMessage)
+	}
+	if !hex64.MatchString(d.SHA256) {
+		return Done{}, fmt.Errorf("clip done: sha256 %s: want 64 lowercase hex digits: %w", quote(d.SHA256), ErrBadMessage)
+	}
+	return d, nil
+}
+
+// decodeStrict decodes one JSON object with no unknown fields and nothing
+// after it.
+func decodeStrict(payload []byte, v any) error {
+	t := bytes.TrimSpace(payload)
+	if len(t) == 0 || t[0] != '{' {
+		return fmt.Errorf("payload %s: want a JSON object", quote(string(payload)))
+	}
+	dec := json.NewDecoder(bytes.NewReader(t))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("invalid JSON (%s)", quote(err.Error()))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("data after the JSON object")
+	}
+	return nil
+}
+
+func hexSum(b []byte) string { return hex.EncodeToString(b) }
+
+// quote quotes s for an error, at most 64 bytes of it.
+func quote(s string) string {
+	if len(s) <= 64 {
+		return strconv.Quote(s)
+	}
+	cut := 64
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strconv.Quote(s[:cut]) + "…"
+}

@@ -1,0 +1,831 @@
+package clipxfer
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/bits"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/google/renameio/v2"
+	"github.com/jonboulle/clockwork"
+
+	"github.com/doorbelld/doorbelld/capture/storage"
+)
+
+// Store is where the Publisher finds clips; *storage.Store is one.
+type Store interface {
+	List() []storage.Meta
+	Lookup(id string) (storage.Meta, bool)
+	Open(id string) (io.ReadCloser, error)
+}
+
+// Client is the MQTT connection as the Publisher needs it;
+// *mqttpub.Client is one. Publish must not block for long (paho's does
+// not) and its token completes on the broker's PUBACK.
+type Client interface {
+	Publish(topic string, qos byte, retained bool, payload []byte) paho.Token
+	Connected() bool
+}
+
+// Defaults of PublisherOptions.
+const (
+	DefaultWindow    = 4
+	MaxWindow        = 64
+	DefaultReconcile = time.Minute
+)
+
+// PublisherOptions configure a Publisher.
+type PublisherOptions struct {
+	// Base is <mqtt.topic_prefix>/<device.id>.
+	Base   string
+	Client Client
+	Store  Store
+	// ChunkBytes is the chunk payload size, MinChunkBytes to
+	// MaxChunkBytes; default DefaultChunkBytes.
+	ChunkBytes int
+	// Window is how many of the Publisher's messages (chunks and
+	// manifests) may await their PUBACK at once, 1 to MaxWindow; default
+	// DefaultWindow. A message published by anyone else on the same
+	// connection (an event) waits behind at most Window×ChunkBytes.
+	Window int
+	// CacheDir, if set, keeps each clip's computed manifest (a few hundred
+	// bytes) so a restart does not read every stored clip again to hash
+	// it. Leave it empty in storage.mode ram.
+	CacheDir string
+	// Reconcile is how often the offered clips are compared with the
+	// store's (clips removed by retention are withdrawn); default 1m. An
+	// Offer reconciles at once.
+	Reconcile time.Duration
+	// OnDelivered, if set, is called from Run's goroutine when a receiver
+	// confirms it stored clip id with the right sha256. Once it returns,
+	// a clip no longer in the store is withdrawn at once.
+	OnDelivered func(id string)
+	Logger      *slog.Logger
+	Clock       clockwork.Clock
+}
+
+func (o *PublisherOptions) ensureDefaults() {
+	if o.ChunkBytes == 0 {
+		o.ChunkBytes = DefaultChunkBytes
+	}
+	o.ChunkBytes = min(max(o.ChunkBytes, MinChunkBytes), MaxChunkBytes)
+	if o.Window <= 0 {
+		o.Window = DefaultWindow
+	}
+	o.Window = min(o.Window, MaxWindow)
+	if o.Reconcile <= 0 {
+		o.Reconcile = DefaultReconcile
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Clock == nil {
+		o.Clock = clockwork.NewRealClock()
+	}
+}
+
+// PublisherStats are a Publisher's counters.
+type PublisherStats struct {
+	Offered        int    // clips whose manifest is published
+	Hashing        int    // clips waiting for their manifest to be computed
+	Queued         int    // manifests, withdrawals and requests waiting
+	Manifests      uint64 // manifest publishes (including withdrawals)
+	ManifestsAcked uint64 // of those, acknowledged by the broker
+	Withdrawn      uint64 // clips withdrawn
+	ChunksSent     uint64 // chunks handed to the client
+	ChunksAcked    uint64 // of those, acknowledged by the broker
+	BytesSent      uint64 // chunk payload bytes handed to the client
+	Delivered      uint64 // done messages with the right sha256
+	InFlight       int    // messages awaiting their PUBACK now
+	Errors         uint64 // failed publishes, unreadable or changed clips
+}
+
+// Publisher is the device's side of the clip transfer: it announces every
+// stored clip with a retained manifest and sends the chunks receivers ask
+// for, with at most Window messages awaiting their PUBACK, so the
+// daemon's events on the same connection are never queued behind a clip.
+//
+// Wiring, in the daemon:
+//
+//	subscribe Filters(base)   → HandleMessage(topic, payload, retained)
+//	every (re)connect         → Kick()
+//	a clip was stored         → Offer(meta)
+//	a part:                     Run(ctx)
+type Publisher struct {
+	o    PublisherOptions
+	wake chan struct{} // cap 1: the inbox has something
+
+	mu    sync.Mutex
+	in    inbox
+	stats PublisherStats
+
+	// Test hooks (nil in production).
+	corrupt  func(id string, n int, b []byte) // just before a chunk is published
+	manifest func(m *Manifest)                // after a manifest is computed
+}
+
+// inbox is what HandleMessage, Offer and Kick leave for Run.
+type inbox struct {
+	kick   bool
+	offers []string
+	wants  map[string][][2]int
+	nwants int // ranges in wants
+	dones  []idSum
+	stale  []string // retained manifests seen for clips the store lacks
+}
+
+type idSum struct{ id, sum string }
+
+// maxInboxRanges bounds the want ranges waiting for Run.
+const maxInboxRanges = 4096
+
+// NewPublisher returns a Publisher; it starts nothing.
+func NewPublisher(o PublisherOptions) *Publisher {
+	o.ensureDefaults()
+	return &Publisher{o: o, wake: make(chan struct{}, 1), in: inbox{wants: map[string][][2]int{}}}
+}
+
+// Offer announces a clip just stored (its manifest is computed from the
+// store's copy). It never blocks.
+func (p *Publisher) Offer(m storage.Meta) {
+	p.mu.Lock()
+	p.in.offers = append(p.in.offers, m.ID)
+	p.mu.Unlock()
+	p.signal()
+}
+
+// Kick republishes every manifest (the broker may have lost its retained
+// messages) and resumes sending; call it after every (re)connect. It never
+// blocks.
+func (p *Publisher) Kick() {
+	p.mu.Lock()
+	p.in.kick = true
+	p.mu.Unlock()
+	p.signal()
+}
+
+func (p *Publisher) signal() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// HandleMessage takes a message on one of Filters(base). It never blocks;
+// the error (a malformed or retained request) is for the log.
+func (p *Publisher) HandleMessage(topic string, payload []byte, retained bool) error {
+	id, kind, _, ok := ParseTopic(p.o.Base, topic)
+	if !ok {
+		return fmt.Errorf("clip transfer: topic %s: %w", quote(topic), ErrBadMessage)
+	}
+	switch kind {
+	case KindManifest:
+		// A retained manifest from before a restart: is the clip still
+		// here? (Live copies of our own publishes are not retained.)
+		if !retained || len(payload) == 0 {
+			return nil
+		}
+		if _, ok := p.o.Store.Lookup(id); ok {
+			return nil
+		}
+		p.mu.Lock()
+		p.in.stale = append(p.in.stale, id)
+		p.mu.Unlock()
+	case KindWant:
+		if retained {
+			return fmt.Errorf("clip %s: retained want ignored: %w", id, ErrBadMessage)
+		}
+		w, err := ParseWant(payload)
+		if err != nil {
+			return fmt.Errorf("clip %s: %w", id, err)
+		}
+		p.mu.Lock()
+		if p.in.nwants+len(w.Chunks) > maxInboxRanges {
+			p.mu.Unlock()
+			return fmt.Errorf("clip %s: too many wants waiting, dropped: %w", id, ErrBadMessage)
+		}
+		p.in.wants[id] = append(p.in.wants[id], w.Chunks...)
+		p.in.nwants += len(w.Chunks)
+		p.mu.Unlock()
+	case KindDone:
+		if retained {
+			return fmt.Errorf("clip %s: retained done ignored: %w", id, ErrBadMessage)
+		}
+		d, err := ParseDone(payload)
+		if err != nil {
+			return fmt.Errorf("clip %s: %w", id, err)
+		}
+		p.mu.Lock()
+		if len(p.in.dones) < 1024 {
+			p.in.dones = append(p.in.dones, idSum{id, d.SHA256})
+		}
+		p.mu.Unlock()
+	default:
+		return nil
+	}
+	p.signal()
+	return nil
+}
+
+// Stats returns the Publisher's counters.
+func (p *Publisher) Stats() PublisherStats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := p.stats
+	st.Queued += p.in.size()
+	return st
+}
+
+// size counts the requests waiting.
+func (in *inbox) size() int {
+	n := len(in.offers) + in.nwants + len(in.dones) + len(in.stale)
+	if in.kick {
+		n++
+	}
+	return n
+}
+
+func (p *Publisher) count(f func(s *PublisherStats)) {
+	p.mu.Lock()
+	f(&p.stats)
+	p.mu.Unlock()
+}
+
+// offer is one announced clip, owned by Run.
+type offer struct {
+	m       Manifest
+	wanted  []uint64 // bit n: chunk n is asked for
+	nwanted int
+	lo      int // no wanted chunk below this
+}
+
+func (c *offer) want(n int) {
+	if c.wanted[n/64]&(1<<(n%64)) == 0 {
+		c.wanted[n/64] |= 1 << (n % 64)
+		c.nwanted++
+		c.lo = min(c.lo, n)
+	}
+}
+
+// next returns and clears the lowest wanted chunk.
+func (c *offer) next() int {
+	for w := c.lo / 64; w < len(c.wanted); w++ {
+		if c.wanted[w] != 0 {
+			n := w*64 + bits.TrailingZeros64(c.wanted[w])
+			c.wanted[w] &^= 1 << (n % 64)
+			c.nwanted--
+			c.lo = n + 1
+			return n
+		}
+	}
+	c.nwanted, c.lo = 0, len(c.wanted)*64
+	return -1
+}
+
+// outMsg is a manifest or withdrawal waiting to go out.
+type outMsg struct {
+	id      string
+	payload []byte // nil: withdraw
+}
+
+// pending is a message awaiting its PUBACK.
+type pending struct {
+	tok   paho.Token
+	id    string
+	chunk int    // -1 for a manifest
+	buf   []byte // the chunk's buffer, reusable after a successful PUBACK
+}
+
+// run is the state Run owns.
+type run struct {
+	clips    map[string]*offer
+	active   []string            // clips with wanted chunks, oldest request first
+	waiting  map[string][][2]int // wants for clips being hashed
+	queue    []storage.Meta      // clips to hash, the next first
+	hashing  string              // id being hashed, or ""
+	control  []outMsg            // manifests to publish
+	inflight []pending           // oldest first
+	free     [][]byte            // chunk buffers not in use
+	cur      struct {            // the clip reader, kept across chunks
+		id  string
+		rc  io.ReadCloser
+		pos int64
+	}
+	retryAt time.Time // after a failed publish, send nothing before this
+}
+
+type hashResult struct {
+	meta storage.Meta
+	m    Manifest
+	err  error
+}
+
+// Run announces the store's clips and serves wants until ctx is done; it
+// returns nil.
+func (p *Publisher) Run(ctx context.Context) error {
+	hashReq := make(chan storage.Meta)
+	hashRes := make(chan hashResult)
+	hctx, hcancel := context.WithCancel(ctx)
+	var hwg sync.WaitGroup
+	hwg.Add(1)
+	go func() {
+		defer hwg.Done()
+		for {
+			select {
+			case <-hctx.Done():
+				return
+			case meta := <-hashReq:
+				m, err := p.compute(hctx, meta)
+				select {
+				case hashRes <- hashResult{meta, m, err}:
+				case <-hctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	r := &run{clips: map[string]*offer{}, waiting: map[string][][2]int{}}
+	defer func() {
+		hcancel()
+		hwg.Wait()
+		r.closeReader()
+	}()
+
+	p.reconcile(r, nil)
+	reconcile := p.o.Clock.NewTicker(p.o.Reconcile)
+	defer reconcile.Stop()
+	for {
+		p.drain(r)
+		p.reap(r)
+		p.send(r)
+		p.mu.Lock()
+		p.stats.InFlight, p.stats.Queued, p.stats.Hashing = len(r.inflight), len(r.control), len(r.queue)
+		if r.hashing != "" {
+			p.stats.Hashing++
+		}
+		p.mu.Unlock()
+
+		var hq chan<- storage.Meta
+		var next storage.Meta
+		if r.hashing == "" && len(r.queue) > 0 {
+			hq, next = hashReq, r.queue[0]
+		}
+		var acked <-chan struct{}
+		if len(r.inflight) > 0 {
+			acked = r.inflight[0].tok.Done()
+		}
+		var poll <-chan time.Time
+		if p.hasWork(r) && len(r.inflight) < p.o.Window {
+			// Disconnected or backing off: look again soon.
+			poll = p.o.Clock.After(200 * time.Millisecond)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-p.wake:
+		case <-acked:
+		case <-poll:
+		case <-reconcile.Chan():
+			p.reconcile(r, nil)
+		case hq <- next:
+			r.hashing = next.ID
+			r.queue = r.queue[1:]
+		case res := <-hashRes:
+			r.hashing = ""
+			p.hashed(r, res)
+		}
+	}
+}
+
+func (p *Publisher) hasWork(r *run) bool { return len(r.control) > 0 || len(r.active) > 0 }
+
+// drain applies what the inbox holds.
+func (p *Publisher) drain(r *run) {
+	p.mu.Lock()
+	in := p.in
+	p.in = inbox{wants: map[string][][2]int{}}
+	p.stats.Queued += in.size() // until Run counts again, after handling them
+	p.mu.Unlock()
+
+	if in.kick {
+		ids := make([]string, 0, len(r.clips))
+		for id := range r.clips {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		for _, id := range ids {
+			r.queueControl(id, r.clips[id].m.Marshal())
+		}
+	}
+	if len(in.offers) > 0 {
+		p.reconcile(r, in.offers)
+	}
+	for _, id := range in.stale {
+		if _, ok := p.o.Store.Lookup(id); !ok {
+			p.withdraw(r, id, "its retained manifest outlived the clip")
+		}
+	}
+	for id, ranges := range in.wants {
+		c, ok := r.clips[id]
+		if !ok {
+			if _, inStore := p.o.Store.Lookup(id); !inStore {
+				p.withdraw(r, id, "asked for, but not in the store")
+				continue
+			}
+			// Being (or about to be) hashed: keep the want until then.
+			r.waiting[id] = append(r.waiting[id], ranges...)
+			p.enqueue(r, id, true)
+			continue
+		}
+		p.applyWant(r, c, ranges)
+	}
+	for _, d := range in.dones {
+		c, ok := r.clips[d.id]
+		if !ok {
+			continue
+		}
+		if d.sum != c.m.SHA256 {
+			p.o.Logger.Warn("clipxfer: a receiver confirmed clip with another sha256", "id", d.id, "sha256", d.sum, "want", c.m.SHA256)
+			continue
+		}
+		p.count(func(s *PublisherStats) { s.Delivered++ })
+		p.o.Logger.Debug("clipxfer: clip delivered", "id", d.id)
+		if p.o.OnDelivered != nil {
+			p.o.OnDelivered(d.id)
+		}
+		if _, ok := p.o.Store.Lookup(d.id); !ok {
+			p.withdraw(r, d.id, "delivered and removed from the store")
+		}
+	}
+}
+
+func (p *Publisher) applyWant(r *run, c *offer, ranges [][2]int) {
+	had := c.nwanted > 0
+	for _, rg := range ranges {
+		for n := rg[0]; n <= rg[1] && n < c.m.Chunks; n++ {
+			c.want(n)
+		}
+	}
+	if !had && c.nwanted > 0 {
+		r.active = append(r.active, c.m.ID)
+	}
+}
+
+// reconcile compares the offered clips with the store's: clips gone are
+// withdrawn, clips new are announced (from the cache) or queued for
+// hashing. urgent ids (just offered) go first.
+func (p *Publisher) reconcile(r *run, urgent []string) {
+	list := p.o.Store.List()
+	present := make(map[string]storage.Meta, len(list))
+	for _, m := range list {
+		present[m.ID] = m
+	}
+	for id := range r.clips {
+		if _, ok := present[id]; !ok {
+			p.withdraw(r, id, "removed from the store")
+		}
+	}
+	// Newest first: the clip of the last ring is the one wanted.
+	for i := len(list) - 1; i >= 0; i-- {
+		p.enqueue(r, list[i].ID, false)
+	}
+	for i := len(urgent) - 1; i >= 0; i-- {
+		if _, ok := present[urgent[i]]; ok {
+			p.enqueue(r, urgent[i], true)
+		}
+	}
+	p.pruneCache(present)
+}
+
+// enqueue queues clip id for hashing unless it is offered or queued; a
+// cached manifest is announced at once.
+func (p *Publisher) enqueue(r *run, id string, urgent bool) {
+	if _, ok := r.clips[id]; ok || r.hashing == id {
+		return
+	}
+	if i := slices.IndexFunc(r.queue, func(m storage.Meta) bool { return m.ID == id }); i >= 0 {
+		if urgent && i > 0 {
+			m := r.queue[i]
+			r.queue = slices.Insert(slices.Delete(r.queue, i, i+1), 0, m)
+		}
+		return
+	}
+	meta, ok := p.o.Store.Lookup(id)
+	if !ok {
+		return
+	}
+	if m, ok := p.cached(meta); ok {
+		p.announce(r, m)
+		return
+	}
+	if urgent {
+		r.queue = slices.Insert(r.queue, 0, meta)
+	} else {
+		r.queue = append(r.queue, meta)
+	}
+}
+
+func (p *Publisher) hashed(r *run, res hashResult) {
+	if res.err != nil {
+		p.count(func(s *PublisherStats) { s.Errors++ })
+		delete(r.waiting, res.meta.ID)
+		if _, ok := p.o.Store.Lookup(res.meta.ID); !ok || errors.Is(res.err, storage.ErrNotFound) {
+			p.withdraw(r, res.meta.ID, "removed from the store")
+			return
+		}
+		p.o.Logger.Error("clipxfer: cannot offer clip", "id", res.meta.ID, "err", res.err)
+		return
+	}
+	if p.manifest != nil {
+		p.manifest(&res.m)
+	}
+	p.store(res.m)
+	p.announce(r, res.m)
+}
+
+// announce offers m: its manifest goes out, and wants that waited for it
+// apply.
+func (p *Publisher) announce(r *run, m Manifest) {
+	c := &offer{m: m, wanted: make([]uint64, (m.Chunks+63)/64)}
+	c.lo = len(c.wanted) * 64
+	r.clips[m.ID] = c
+	r.queueControl(m.ID, m.Marshal())
+	p.count(func(s *PublisherStats) { s.Offered = len(r.clips) })
+	if w, ok := r.waiting[m.ID]; ok {
+		delete(r.waiting, m.ID)
+		p.applyWant(r, c, w)
+	}
+	p.o.Logger.Debug("clipxfer: offering clip", "id", m.ID, "bytes", m.Size, "chunks", m.Chunks)
+}
+
+// withdraw clears clip id's retained manifest and forgets its wants.
+func (p *Publisher) withdraw(r *run, id, why string) {
+	delete(r.clips, id)
+	delete(r.waiting, id)
+	r.active = slices.DeleteFunc(r.active, func(a string) bool { return a == id })
+	r.queueControl(id, nil)
+	if r.cur.id == id {
+		r.closeReader()
+	}
+	if p.o.CacheDir != "" {
+		os.Remove(filepath.Join(p.o.CacheDir, id+".json"))
+	}
+	p.count(func(s *PublisherStats) { s.Withdrawn++; s.Offered = len(r.clips) })
+	p.o.Logger.Info("clipxfer: clip withdrawn", "id", id, "why", why)
+}
+
+// reap takes the completed publishes out of the window.
+func (p *Publisher) reap(r *run) {
+	kept := r.inflight[:0]
+	for _, f := range r.inflight {
+		select {
+		case <-f.tok.Done():
+		default:
+			kept = append(kept, f)
+			continue
+		}
+		err := f.tok.Error()
+		if err == nil {
+			if f.chunk < 0 {
+				p.count(func(s *PublisherStats) { s.ManifestsAcked++ })
+			}
+			if f.chunk >= 0 {
+				p.count(func(s *PublisherStats) { s.ChunksAcked++ })
+				if len(r.free) <= p.o.Window {
+					r.free = append(r.free, f.buf)
+				}
+			}
+			continue
+		}
+		// The buffer may still be in the client's store: never reuse it.
+		p.count(func(s *PublisherStats) { s.Errors++ })
+		p.o.Logger.Warn("clipxfer: publish failed, will send again", "id", f.id, "chunk", f.chunk, "err", err)
+		r.retryAt = p.o.Clock.Now().Add(time.Second)
+		if c, ok := r.clips[f.id]; ok {
+			if f.chunk >= 0 {
+				p.applyWant(r, c, [][2]int{{f.chunk, f.chunk}})
+			} else {
+				r.queueControl(f.id, c.m.Marshal())
+			}
+		}
+	}
+	clear(r.inflight[len(kept):])
+	r.inflight = kept
+}
+
+// send publishes manifests, then wanted chunks, while the window has room.
+func (p *Publisher) send(r *run) {
+	for len(r.inflight) < p.o.Window && p.hasWork(r) {
+		if !p.o.Client.Connected() || p.o.Clock.Now().Before(r.retryAt) {
+			return
+		}
+		if len(r.control) > 0 {
+			m := r.control[0]
+			r.control = r.control[1:]
+			tok := p.o.Client.Publish(ManifestTopic(p.o.Base, m.id), 1, true, m.payload)
+			r.inflight = append(r.inflight, pending{tok: tok, id: m.id, chunk: -1})
+			p.count(func(s *PublisherStats) { s.Manifests++ })
+			continue
+		}
+		id := r.active[0]
+		c := r.clips[id]
+		n := c.next()
+		if c.nwanted == 0 {
+			r.active = r.active[1:]
+		}
+		if n < 0 {
+			continue
+		}
+		buf, err := p.readChunk(r, c.m, n)
+		if err != nil {
+			p.count(func(s *PublisherStats) { s.Errors++ })
+			p.o.Logger.Warn("clipxfer: clip unreadable or changed since it was offered; offering it again", "id", id, "chunk", n, "err", err)
+			p.withdraw(r, id, "unreadable or changed")
+			p.enqueue(r, id, true)
+			continue
+		}
+		if p.corrupt != nil {
+			p.corrupt(id, n, buf)
+		}
+		p.count(func(s *PublisherStats) { s.ChunksSent++; s.BytesSent += uint64(len(buf)) }) // counted before it is handed over
+		tok := p.o.Client.Publish(ChunkTopic(p.o.Base, id, n), 1, false, buf)
+		r.inflight = append(r.inflight, pending{tok: tok, id: id, chunk: n, buf: buf})
+	}
+}
+
+// readChunk reads chunk n of m into a buffer of the pool (owned by the
+// pending publish until its PUBACK) and checks its CRC.
+func (p *Publisher) readChunk(r *run, m Manifest, n int) ([]byte, error) {
+	off := int64(n) * int64(m.ChunkSize)
+	cur := &r.cur
+	if cur.rc != nil && (cur.id != m.ID || cur.pos > off) {
+		if s, ok := cur.rc.(io.Seeker); ok && cur.id == m.ID {
+			if _, err := s.Seek(off, io.SeekStart); err != nil {
+				r.closeReader()
+			} else {
+				cur.pos = off
+			}
+		} else {
+			r.closeReader()
+		}
+	}
+	if cur.rc == nil {
+		rc, err := p.o.Store.Open(m.ID)
+		if err != nil {
+			return nil, err
+		}
+		cur.id, cur.rc, cur.pos = m.ID, rc, 0
+	}
+	if cur.pos < off {
+		var err error
+		if s, ok := cur.rc.(io.Seeker); ok {
+			_, err = s.Seek(off, io.SeekStart)
+		} else {
+			_, err = io.CopyN(io.Discard, cur.rc, off-cur.pos)
+		}
+		if err != nil {
+			r.closeReader()
+			return nil, err
+		}
+		cur.pos = off
+	}
+	var buf []byte
+	if k := len(r.free); k > 0 {
+		buf, r.free = r.free[k-1], r.free[:k-1]
+	} else {
+		buf = make([]byte, p.o.ChunkBytes)
+	}
+	buf = buf[:cap(buf)]
+	if len(buf) < m.ChunkSize {
+		buf = make([]byte, m.ChunkSize) // a manifest from before a chunk size change
+	}
+	buf = buf[:m.ChunkLen(n)]
+	if _, err := io.ReadFull(cur.rc, buf); err != nil {
+		r.closeReader()
+		return nil, fmt.Errorf("read chunk %d: %w", n, err)
+	}
+	cur.pos += int64(len(buf))
+	if CRC(buf) != m.ChunkCRC(n) {
+		r.closeReader()
+		return nil, fmt.Errorf("chunk %d does not match its CRC", n)
+	}
+	return buf, nil
+}
+
+// queueControl queues clip id's manifest (nil: its withdrawal), replacing
+// one queued before: only the latest goes out.
+func (r *run) queueControl(id string, payload []byte) {
+	r.control = slices.DeleteFunc(r.control, func(m outMsg) bool { return m.id == id })
+	r.control = append(r.control, outMsg{id, payload})
+}
+
+func (r *run) closeReader() {
+	if r.cur.rc != nil {
+		r.cur.rc.Close()
+	}
+	r.cur.id, r.cur.rc, r.cur.pos = "", nil, 0
+}
+
+// compute reads clip meta once for its sha256 and chunk CRCs.
+func (p *Publisher) compute(ctx context.Context, meta storage.Meta) (Manifest, error) {
+	rc, err := p.o.Store.Open(meta.ID)
+	if err != nil {
+		return Manifest{}, err
+	}
+	defer rc.Close()
+	m := Manifest{
+		Format: Format, ID: meta.ID, EventIDs: meta.EventIDs, Start: meta.Start.UTC(),
+		DurationMS: meta.Duration().Milliseconds(), Codec: meta.Codec, Width: meta.Width, Height: meta.Height,
+		Frames: meta.Frames, ChunkSize: p.o.ChunkBytes,
+	}
+	h := sha256.New()
+	buf := make([]byte, p.o.ChunkBytes)
+	for {
+		if err := ctx.Err(); err != nil {
+			return Manifest{}, err
+		}
+		n, err := io.ReadFull(rc, buf)
+		if n > 0 {
+			h.Write(buf[:n])
+			m.crcs = append(m.crcs, CRC(buf[:n]))
+			m.Size += int64(n)
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return Manifest{}, fmt.Errorf("clipxfer: hash clip %s: %w", meta.ID, err)
+		}
+		if len(m.crcs) > MaxChunks {
+			return Manifest{}, fmt.Errorf("clipxfer: clip %s: more than %d chunks of %d bytes", meta.ID, MaxChunks, p.o.ChunkBytes)
+		}
+	}
+	if m.Size == 0 {
+		return Manifest{}, fmt.Errorf("clipxfer: clip %s is empty", meta.ID)
+	}
+	m.Chunks = len(m.crcs)
+	m.SHA256 = hexSum(h.Sum(nil))
+	return m, nil
+}
+
+// cached returns the cached manifest of meta, if it fits the clip and the
+// chunk size.
+func (p *Publisher) cached(meta storage.Meta) (Manifest, bool) {
+	if p.o.CacheDir == "" {
+		return Manifest{}, false
+	}
+	b, err := os.ReadFile(filepath.Join(p.o.CacheDir, meta.ID+".json"))
+	if err != nil {
+		return Manifest{}, false
+	}
+	m, err := ParseManifest(meta.ID, b)
+	if err != nil || m.Size != meta.Size || !m.Start.Equal(meta.Start) || m.ChunkSize != p.o.ChunkBytes {
+		return Manifest{}, false
+	}
+	return m, true
+}
+
+func (p *Publisher) store(m Manifest) {
+	if p.o.CacheDir == "" {
+		return
+	}
+	if err := os.MkdirAll(p.o.CacheDir, 0o750); err != nil {
+		p.o.Logger.Warn("clipxfer: manifest cache", "err", err)
+		return
+	}
+	if err := renameio.WriteFile(filepath.Join(p.o.CacheDir, m.ID+".json"), m.Marshal(), 0o640); err != nil {
+		p.o.Logger.Warn("clipxfer: manifest cache", "id", m.ID, "err", err)
+	}
+}
+
+// pruneCache removes cached manifests of clips no longer stored and
+// leftover temporary files.
+func (p *Publisher) pruneCache(present map[string]storage.Meta) {
+	if p.o.CacheDir == "" {
+		return
+	}
+	des, err := os.ReadDir(p.o.CacheDir)
+	if err != nil {
+		return
+	}
+	for _, de := range des {
+		name := de.Name()
+		id, isJSON := strings.CutSuffix(name, ".json")
+		if _, ok := present[id]; ok && isJSON {
+			continue
+		}
+		if isJSON && ValidID(id) || strings.HasPrefix(name, ".") {
+			os.Remove(filepath.Join(p.o.CacheDir, name))
+		}
+	}
+}

@@ -1,0 +1,342 @@
+package clipxfer_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/doorbelld/doorbelld/capture/storage"
+	"github.com/doorbelld/doorbelld/firmware/clipxfer"
+)
+
+func TestTransfer(t *testing.T) {
+	url := startBroker(t)
+	for _, c := range []struct {
+		name        string
+		size, chunk int
+	}{
+		{"one chunk", 1000, 0},
+		{"exact chunks", 4 * clipxfer.DefaultChunkBytes, 0},
+		{"short last chunk", 1<<20 + 1, 64 << 10},
+		{"largest chunks", 3<<20 + 77, clipxfer.MaxChunkBytes},
+	} {
+		t.Run(c.name, func(t *testing.T) { scenarioTransfer(t, url, c.size, c.chunk) })
+	}
+}
+
+func TestResumeAfterReceiverRestart(t *testing.T) { scenarioResume(t, startBroker(t)) }
+
+func TestEventsOvertakeChunks(t *testing.T) { scenarioEventsFirst(t, startBroker(t)) }
+
+// In storage.mode ram the daemon frees a clip once a receiver confirmed
+// it; its manifest is then withdrawn.
+func TestRAMModeDeliveredAndWithdrawn(t *testing.T) {
+	url := startBroker(t)
+	store, err := storage.Open("", storage.Options{Mode: storage.ModeRAM, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := uniq("m")
+	meta, data := putClip(t, store, id, 300<<10)
+	base := uniq("t/")
+	d := startDevice(t, url, base, clipxfer.PublisherOptions{Store: store, ChunkBytes: 32 << 10,
+		OnDelivered: func(id string) { store.MarkDelivered(id) }}, nil)
+	d.offer(t, meta)
+	if ids := offered(t, url, base); !slices.Equal(ids, []string{id}) {
+		t.Fatalf("offered %v", ids)
+	}
+
+	dir := t.TempDir()
+	got, err := receive(context.Background(), client(t, url), clipxfer.ReceiverOptions{Base: base, Dir: dir}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameFile(t, got[id].Path, data)
+	waitFor(t, "the clip freed", func() bool { _, ok := store.Lookup(id); return !ok })
+	waitFor(t, "the manifest withdrawn", func() bool { return d.pub.Stats().Withdrawn == 1 })
+	d.settle(t, 0)
+	if ids := offered(t, url, base); len(ids) != 0 {
+		t.Errorf("still offered: %v", ids)
+	}
+	if st := d.pub.Stats(); st.Delivered != 1 || st.Withdrawn != 1 || st.Offered != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// A clip retention removes is withdrawn; a retained manifest left from
+// before a restart, for a clip the store no longer has, is cleared.
+func TestWithdraw(t *testing.T) {
+	url := startBroker(t)
+	store, err := storage.Open(t.TempDir(), storage.Options{MaxBytes: 3 << 20, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := uniq("t/")
+	// A stale manifest: a clip stored once and gone while the daemon was down.
+	c := client(t, url)
+	c.Publish(clipxfer.ManifestTopic(base, "stale"), 1, true, fakeManifest("stale")).WaitTimeout(5 * time.Second)
+	if ids := offered(t, url, base); !slices.Equal(ids, []string{"stale"}) {
+		t.Fatalf("offered %v", ids)
+	}
+
+	a, _ := putClip(t, store, "a"+uniq(""), 2<<20)
+	d := startDevice(t, url, base, clipxfer.PublisherOptions{Store: store}, nil)
+	waitFor(t, "stale withdrawn", func() bool { return d.pub.Stats().Withdrawn == 1 })
+	d.settle(t, 1)
+	if ids := offered(t, url, base); !slices.Equal(ids, []string{a.ID}) {
+		t.Fatalf("offered %v, want a", ids)
+	}
+
+	b, _ := putClip(t, store, "b"+uniq(""), 2<<20) // evicts a
+	if _, ok := store.Lookup(a.ID); ok {
+		t.Fatal("a not evicted")
+	}
+	d.pub.Offer(b)
+	waitFor(t, "a withdrawn", func() bool { return d.pub.Stats().Withdrawn == 2 })
+	d.settle(t, 1)
+	if ids := offered(t, url, base); !slices.Equal(ids, []string{b.ID}) {
+		t.Fatalf("offered %v, want b", ids)
+	}
+}
+
+// A chunk corrupted on its way fails its CRC and is asked for again.
+func TestCorruptChunkInTransit(t *testing.T) {
+	url := startBroker(t)
+	store := diskStore(t)
+	id := uniq("x")
+	meta, data := putClip(t, store, id, 1<<20)
+	var flipped atomic.Bool
+	base := uniq("t/")
+	d := startDevice(t, url, base, clipxfer.PublisherOptions{Store: store, ChunkBytes: 64 << 10}, func(p *clipxfer.Publisher) {
+		clipxfer.SetCorrupt(p, func(_ string, n int, b []byte) {
+			if n == 3 && flipped.CompareAndSwap(false, true) {
+				b[100] ^= 0x40
+			}
+		})
+	})
+	d.offer(t, meta)
+	got, err := receive(context.Background(), client(t, url), clipxfer.ReceiverOptions{Base: base, Dir: t.TempDir(), IDs: []string{id}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := got[id]
+	if !flipped.Load() || p.Refetched != 1 || p.Fetched != p.Clip.Chunks {
+		t.Errorf("progress %+v", p)
+	}
+	sameFile(t, p.Path, data)
+	if st := d.pub.Stats(); st.ChunksSent != uint64(p.Clip.Chunks)+1 {
+		t.Errorf("sent %d chunks, want %d", st.ChunksSent, p.Clip.Chunks+1)
+	}
+}
+
+// A chunk damaged after its CRC was checked (memory, a bug) fails the
+// sha256; the chunks bad on disk are found by their CRC and fetched again.
+func TestCorruptAfterCheckFailsSHA256AndIsRefetched(t *testing.T) {
+	url := startBroker(t)
+	store := diskStore(t)
+	id := uniq("s")
+	meta, data := putClip(t, store, id, 1<<20)
+	base := uniq("t/")
+	d := startDevice(t, url, base, clipxfer.PublisherOptions{Store: store, ChunkBytes: 64 << 10}, nil)
+	d.offer(t, meta)
+	var once sync.Once
+	got, err := receive(context.Background(), client(t, url), clipxfer.ReceiverOptions{Base: base, Dir: t.TempDir(), IDs: []string{id}},
+		func(r *clipxfer.Receiver) {
+			clipxfer.SetAfterCheck(r, func(n int, b []byte) {
+				if n == 5 {
+					once.Do(func() { b[9] ^= 0xff })
+				}
+			})
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := got[id]
+	if p.Refetched != 1 || p.Fetched != p.Clip.Chunks+1 {
+		t.Errorf("progress %+v", p)
+	}
+	sameFile(t, p.Path, data)
+}
+
+// A manifest whose sha256 is wrong (every chunk matching its CRC) is
+// reported, and nothing is written.
+func TestChecksumMismatchReported(t *testing.T) {
+	url := startBroker(t)
+	store := diskStore(t)
+	id := uniq("w")
+	meta, _ := putClip(t, store, id, 200<<10)
+	base := uniq("t/")
+	d := startDevice(t, url, base, clipxfer.PublisherOptions{Store: store, ChunkBytes: 64 << 10}, func(p *clipxfer.Publisher) {
+		clipxfer.SetManifestHook(p, func(m *clipxfer.Manifest) { m.SHA256 = "ab" + m.SHA256[2:] })
+	})
+	d.offer(t, meta)
+	dir := t.TempDir()
+	_, err := receive(context.Background(), client(t, url), clipxfer.ReceiverOptions{Base: base, Dir: dir, IDs: []string{id}}, nil)
+	if !errors.Is(err, clipxfer.ErrChecksum) {
+		t.Fatalf("err = %v, want ErrChecksum", err)
+	}
+	if des, _ := os.ReadDir(dir); len(des) != 0 {
+		t.Errorf("left %v", des)
+	}
+}
+
+// A chunk that arrives corrupted every time fails the clip with
+// ErrCorrupt; the other clips are still pulled.
+func TestPersistentCorruption(t *testing.T) {
+	url := startBroker(t)
+	store := diskStore(t)
+	bad, good := uniq("p"), uniq("q")
+	mb, _ := putClip(t, store, bad, 100<<10)
+	mg, data := putClip(t, store, good, 100<<10)
+	base := uniq("t/")
+	d := startDevice(t, url, base, clipxfer.PublisherOptions{Store: store, ChunkBytes: 16 << 10}, func(p *clipxfer.Publisher) {
+		clipxfer.SetCorrupt(p, func(id string, n int, b []byte) {
+			if id == bad && n == 2 {
+				b[0] ^= 1
+			}
+		})
+	})
+	d.pub.Offer(mb)
+	d.pub.Offer(mg)
+	d.settle(t, 2)
+	dir := t.TempDir()
+	got, err := receive(context.Background(), client(t, url), clipxfer.ReceiverOptions{Base: base, Dir: dir}, nil)
+	if !errors.Is(err, clipxfer.ErrCorrupt) {
+		t.Fatalf("err = %v, want ErrCorrupt", err)
+	}
+	if got[bad].Phase != clipxfer.PhaseFailed {
+		t.Errorf("bad clip: %+v", got[bad])
+	}
+	sameFile(t, got[good].Path, data)
+}
+
+// A device that does not answer fails the clip with ErrNoAnswer, and the
+// partial download stays for later.
+func TestNoAnswer(t *testing.T) {
+	url := startBroker(t)
+	base := uniq("t/")
+	c := client(t, url)
+	// A manifest retained from a device that is gone.
+	c.Publish(clipxfer.ManifestTopic(base, "gone"), 1, true, fakeManifest("gone")).WaitTimeout(5 * time.Second)
+	dir := t.TempDir()
+	start := time.Now()
+	_, err := receive(context.Background(), c, clipxfer.ReceiverOptions{Base: base, Dir: dir, IDs: []string{"gone"},
+		RetryAfter: 100 * time.Millisecond, Retries: 2}, nil)
+	if !errors.Is(err, clipxfer.ErrNoAnswer) {
+		t.Fatalf("err = %v, want ErrNoAnswer", err)
+	}
+	t.Logf("gave up after %v: %v", time.Since(start), err)
+	if _, err := os.Stat(filepath.Join(dir, ".gone.part")); err != nil {
+		t.Errorf("partial download gone: %v", err)
+	}
+}
+
+// fakeManifest is a valid manifest of a 2 KiB clip id.
+func fakeManifest(id string) string {
+	return `{"format":1,"id":"` + id + `","start":"2026-01-01T00:00:00Z","duration_ms":1,"codec":"mjpeg","size":2048,"sha256":"` +
+		"0000000000000000000000000000000000000000000000000000000000000000" + `","chunk_size":1024,"chunks":2,"crc32c":"AAAAAAAAAAA="}`
+}
+
+// countingStore counts Open calls.
+type countingStore struct {
+	*storage.Store
+	opens atomic.Int32
+}
+
+func (s *countingStore) Open(id string) (io.ReadCloser, error) {
+	s.opens.Add(1)
+	return s.Store.Open(id)
+}
+
+// With a cache directory a restarted Publisher offers its clips without
+// reading them again; a clip no longer stored loses its cache entry.
+func TestManifestCache(t *testing.T) {
+	url := startBroker(t)
+	dir := t.TempDir()
+	store, err := storage.Open(filepath.Join(dir, "clips"), storage.Options{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := filepath.Join(dir, "clipxfer")
+	a, _ := putClip(t, store, uniq("a"), 100<<10)
+	b, _ := putClip(t, store, uniq("b"), 100<<10)
+	base := uniq("t/")
+	cs := &countingStore{Store: store}
+	run := func() *device {
+		return startDevice(t, url, base, clipxfer.PublisherOptions{Store: cs, CacheDir: cache}, nil)
+	}
+	d1 := run()
+	d1.settle(t, 2)
+	if n := cs.opens.Load(); n != 2 {
+		t.Errorf("%d opens to hash 2 clips", n)
+	}
+	if err := store.Delete(a.ID); err != nil {
+		t.Fatal(err)
+	}
+	cs.opens.Store(0)
+	d2 := run()
+	waitFor(t, "a withdrawn", func() bool { return d2.pub.Stats().Withdrawn == 1 })
+	d2.settle(t, 1)
+	if ids := offered(t, url, base); !slices.Equal(ids, []string{b.ID}) {
+		t.Errorf("offered %v, want b", ids)
+	}
+	if n := cs.opens.Load(); n != 0 {
+		t.Errorf("%d opens after a restart with a cache", n)
+	}
+	if _, err := os.Stat(filepath.Join(cache, a.ID+".json")); !os.IsNotExist(err) {
+		t.Errorf("cache of a deleted clip: %v", err)
+	}
+}
+
+// Follow mode pulls clips as they are stored.
+func TestFollow(t *testing.T) {
+	url := startBroker(t)
+	store := diskStore(t)
+	base := uniq("t/")
+	d := startDevice(t, url, base, clipxfer.PublisherOptions{Store: store, ChunkBytes: 16 << 10}, nil)
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan string, 4)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := receive(ctx, client(t, url), clipxfer.ReceiverOptions{Base: base, Dir: dir, Follow: true, Settle: 100 * time.Millisecond,
+			Progress: func(p clipxfer.Progress) {
+				if p.Phase == clipxfer.PhaseDone {
+					done <- p.Path
+				}
+			}}, nil)
+		errc <- err
+	}()
+	for i := range 2 {
+		m, data := putClip(t, store, uniq("f"), 50<<10+i)
+		d.offer(t, m)
+		select {
+		case path := <-done:
+			sameFile(t, path, data)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("clip %d not pulled", i)
+		}
+	}
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Errorf("Run = %v", err)
+	}
+}
+
+// A clip asked for by id that is not offered is an error.
+func TestNotOffered(t *testing.T) {
+	url := startBroker(t)
+	_, err := receive(context.Background(), client(t, url), clipxfer.ReceiverOptions{Base: uniq("t/"), Dir: t.TempDir(), IDs: []string{"nope"},
+		Settle: 100 * time.Millisecond}, nil)
+	if !errors.Is(err, clipxfer.ErrNotOffered) {
+		t.Errorf("err = %v", err)
+	}
+}

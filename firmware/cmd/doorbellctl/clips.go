@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/doorbelld/doorbelld/firmware/clipxfer"
+)
+
+var clipsCommands = []subcommand{
+	{"pull", "--broker URL [--user U --password P] [--device ID] [--prefix P] --out DIR [--clip ID...] [--follow]",
+		"fetch the doorbell's clips over MQTT into DIR, verified by sha256; an interrupted pull resumes where it stopped", clipsPull},
+	{"list", "--broker URL [--user U --password P] [--device ID] [--prefix P] [--out DIR]",
+		"list the clips the doorbell offers (and which are already in DIR)", clipsList},
+}
+
+func runClips(e *env, args []string) int { return dispatch(e, "clips", clipsCommands, args) }
+
+// clipFlags are the flags every clips subcommand takes.
+type clipFlags struct {
+	broker, user, password, device, prefix *string
+	settle                                 *time.Duration
+}
+
+func addClipFlags(fs *flag.FlagSet) clipFlags {
+	return clipFlags{
+		broker:   fs.String("broker", "tcp://127.0.0.1:1883", "MQTT broker: tcp://, ssl://, mqtt:// or mqtts:// host:port"),
+		user:     fs.String("user", "", "broker login"),
+		password: fs.String("password", "", "broker password (or set DOORBELL_MQTT_PASSWORD, which keeps it out of ps and the shell history)"),
+		device:   fs.String("device", "doorbell", "the doorbell's device.id"),
+		prefix:   fs.String("prefix", "doorbell", "the doorbell's mqtt.topic_prefix"),
+		settle:   fs.Duration("wait", clipxfer.DefaultSettle, "how long the broker may take to hand over the offered clips"),
+	}
+}
+
+func (f clipFlags) base() string { return *f.prefix + "/" + *f.device }
+
+// connect connects a clean-session client (the broker keeps nothing for
+// it while it is away); onReconnect runs after every reconnect.
+func (f clipFlags) connect(e *env, cmd string, onReconnect func()) (paho.Client, int) {
+	broker, err := brokerAddr(*f.broker)
+	if err != nil {
+		return nil, usagef(e, cmd, "--broker: %v", err)
+	}
+	if *f.password == "" {
+		*f.password = e.getenv("DOORBELL_MQTT_PASSWORD")
+	}
+	var connected atomic.Bool
+	opts := paho.NewClientOptions().AddBroker(broker).SetClientID("doorbellctl-" + randomHex(4)).
+		SetUsername(*f.user).SetPassword(*f.password).SetCleanSession(true).
+		SetConnectTimeout(10 * time.Second).SetWriteTimeout(30 * time.Second).SetAutoReconnect(true).
+		SetOnConnectHandler(func(paho.Client) {
+			if connected.Swap(true) && onReconnect != nil {
+				onReconnect()
+			}
+		})
+	c := paho.NewClient(opts)
+	if tok := c.Connect(); !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
+		err := tok.Error()
+		if err == nil {
+			err = errors.New("no answer within 15s")
+		}
+		return nil, failf(e, cmd, "connect to %s: %v", broker, err)
+	}
+	return c, 0
+}
+
+func clipLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// clipLine describes a clip in one line.
+func clipLine(m clipxfer.Manifest) string {
+	ev := ""
+	if len(m.EventIDs) > 0 {
+		ev = "  events " + strings.Join(m.EventIDs, ",")
+	}
+	return fmt.Sprintf("%s  %s  %5.1fs  %s%s", m.ID, m.Start.Local().Format("2006-01-02 15:04:05"), m.Duration().Seconds(), mib(m.Size), ev)
+}
+
+func clipsPull(e *env, args []string) int {
+	const cmd = "clips pull"
+	fs := flag.NewFlagSet("doorbellctl "+cmd, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	cf := addClipFlags(fs)
+	out := fs.String("out", "", "directory for the clips: <start>_<id>.mp4 and .json; partial downloads are hidden files beside them")
+	follow := fs.Bool("follow", false, "keep running and pull each new clip as the doorbell stores it (until Ctrl-C)")
+	window := fs.Int("window", clipxfer.DefaultReceiveWindow, "chunks asked for ahead (bounds what the broker queues for this receiver)")
+	var ids keyFlags
+	fs.Var(&ids, "clip", "pull only this clip id (repeatable)")
+	pos, ok := parse(fs, args)
+	if !ok {
+		return 2
+	}
+	if *out == "" || len(pos) > 0 {
+		return usagef(e, cmd, "want --out DIR and no arguments")
+	}
+	if *window < 1 || *window > 1024 {
+		return usagef(e, cmd, "--window %d: want 1 to 1024", *window)
+	}
+	for _, id := range ids {
+		if !clipxfer.ValidID(id) {
+			return usagef(e, cmd, "--clip %q: want 1-64 of A-Z a-z 0-9 -", id)
+		}
+	}
+
+	var rcv *clipxfer.Receiver
+	var ready atomic.Bool
+	c, code := cf.connect(e, cmd, func() {
+		if ready.Load() {
+			rcv.Resubscribe()
+		}
+	})
+	if c == nil {
+		return code
+	}
+	defer c.Disconnect(250)
+	base := cf.base()
+	fmt.Fprintf(e.stderr, "pulling the clips of %s into %s\n", base, *out)
+
+	bar := newBar(e.stderr)
+	var got, had, failed int
+	rcv = clipxfer.NewReceiver(clipxfer.ReceiverOptions{
+		Client: c, Base: base, Dir: *out, IDs: ids, Follow: *follow, Settle: *cf.settle, Window: *window,
+		Logger: clipLogger(e.stderr),
+		Progress: func(p clipxfer.Progress) {
+			switch p.Phase {
+			case clipxfer.PhaseStart:
+				bar = newBar(e.stderr)
+				bar.note(clipLine(p.Clip))
+				if p.Resumed > 0 {
+					bar.note(fmt.Sprintf("  resuming: %s of %s already here", mib(p.Resumed), mib(p.Clip.Size)))
+				}
+				bar.update(p.Have, p.Clip.Size)
+			case clipxfer.PhaseReceiving:
+				bar.update(p.Have, p.Clip.Size)
+			case clipxfer.PhaseDone:
+				got++
+				bar.update(p.Clip.Size, p.Clip.Size)
+				bar.done()
+				fmt.Fprintf(e.stdout, "%s  sha256 ok\n", p.Path)
+			case clipxfer.PhaseHave:
+				had++
+				fmt.Fprintf(e.stdout, "%s  already here\n", p.Path)
+			case clipxfer.PhaseFailed:
+				failed++
+				bar.done()
+				fmt.Fprintf(e.stderr, "  FAILED %s: %v\n", p.Clip.ID, p.Err)
+			}
+		},
+	})
+	ready.Store(true)
+	err := rcv.Run(e.ctx)
+	bar.done()
+	summary := fmt.Sprintf("%d clips pulled, %d already here", got, had)
+	if failed > 0 {
+		summary += fmt.Sprintf(", %d failed", failed)
+	}
+	switch {
+	case errors.Is(err, context.Canceled) && *follow:
+		fmt.Fprintln(e.stderr, summary)
+		return 0
+	case errors.Is(err, context.Canceled):
+		return failf(e, cmd, "interrupted (%s); run it again to resume", summary)
+	case err != nil:
+		return failf(e, cmd, "%v\n%s", err, summary)
+	}
+	fmt.Fprintln(e.stderr, summary)
+	return 0
+}
+
+func clipsList(e *env, args []string) int {
+	const cmd = "clips list"
+	fs := flag.NewFlagSet("doorbellctl "+cmd, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	cf := addClipFlags(fs)
+	out := fs.String("out", "", "mark the clips already in this directory")
+	pos, ok := parse(fs, args)
+	if !ok {
+		return 2
+	}
+	if len(pos) > 0 {
+		return usagef(e, cmd, "want no arguments")
+	}
+	c, code := cf.connect(e, cmd, nil)
+	if c == nil {
+		return code
+	}
+	defer c.Disconnect(250)
+	ms, err := clipxfer.Offered(e.ctx, c, cf.base(), *cf.settle)
+	if err != nil {
+		return failf(e, cmd, "%v", err)
+	}
+	var total int64
+	for _, m := range ms {
+		mark := ""
+		if *out != "" {
+			if fi, err := os.Stat(clipxfer.Path(*out, m)); err == nil && fi.Size() == m.Size {
+				mark = "  (here)"
+			}
+		}
+		total += m.Size
+		fmt.Fprintln(e.stdout, clipLine(m)+mark)
+	}
+	fmt.Fprintf(e.stderr, "%d clips offered by %s, %s\n", len(ms), cf.base(), mib(total))
+	return 0
+}

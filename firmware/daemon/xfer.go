@@ -1,0 +1,47 @@
+package daemon
+
+import (
+	"path/filepath"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/doorbelld/doorbelld/capture/storage"
+	"github.com/doorbelld/doorbelld/firmware/clipxfer"
+)
+
+// buildXfer offers stored clips over MQTT (doorbellctl clips pull). It
+// needs the MQTT client, so Run calls it.
+func (d *Daemon) buildXfer() {
+	if d.clips == nil {
+		return
+	}
+	ram := d.cfg.Storage.Mode == string(storage.ModeRAM)
+	d.xfer = clipxfer.NewPublisher(clipxfer.PublisherOptions{
+		Base: d.topics.Base, Client: d.mq, Store: d.clips,
+		CacheDir: filepath.Join(d.cfg.Storage.Dir, "clipxfer"),
+		OnDelivered: func(id string) {
+			d.log.Info("clip delivered to a receiver", "id", id)
+			if ram { // RAM clips live only until delivered
+				if err := d.clips.MarkDelivered(id); err != nil {
+					d.log.Warn("daemon: free delivered clip", "id", id, "err", err)
+				}
+			}
+		},
+		Logger: d.log,
+	})
+}
+
+// xferOnConnect subscribes to the receivers' requests and re-announces.
+func (d *Daemon) xferOnConnect() {
+	if d.xfer == nil {
+		return
+	}
+	for _, f := range clipxfer.Filters(d.topics.Base) {
+		d.mq.Subscribe(f, 1, func(_ paho.Client, m paho.Message) {
+			if err := d.xfer.HandleMessage(m.Topic(), m.Payload(), m.Retained()); err != nil {
+				d.cmdLog.Log(m.Topic(), err)
+			}
+		})
+	}
+	d.xfer.Kick()
+}
