@@ -26,11 +26,15 @@
 // (so a receiver that starts later finds it) and withdraws it when the
 // clip leaves its store (retention; in storage.mode ram, delivery).
 // Chunks are sent only when a receiver asks: the receiver keeps at most
-// Window chunks asked for and not yet received (16 by default), asking for
-// more as they arrive and again when none comes for a while, so the
-// broker queues at most a window of chunks for it, and nothing when it is
-// gone (it uses a clean session). Several receivers may pull the same clip;
-// the device sends the union of their wants.
+// Window chunks asked for and not yet received (32 by default, 8 MiB of
+// 256 KiB chunks), asking for more as soon as a quarter of them has
+// arrived, and again when none comes for a while, so the broker queues at
+// most a window of chunks for it, and nothing when it is gone (it uses a
+// clean session). Asking early keeps the device busy: a device that runs dry
+// waits for the next want, which a broker using Nagle's algorithm
+// (Mosquitto's default) may hold up to a delayed ACK, 40 ms. Several
+// receivers may pull the same clip; the device sends the union of their
+// wants.
 //
 // Events first. The device's chunks share the daemon's one MQTT
 // connection with its events. The Publisher keeps at most Window (4 by
@@ -43,8 +47,9 @@
 // the manifest in .<id>.state beside it. After a restart (crash, cancel,
 // power cut) it reads the part file back, keeps the chunks that match
 // their CRC and asks only for the rest; it trusts no bitmap. When every
-// chunk is there it checks the sha256 (hashed mostly while the chunks come
-// in, in order); on a mismatch it checks each chunk's CRC again and asks
+// chunk is there it checks the sha256 (computed on its own goroutine over
+// the chunks as they are written, in order); on a mismatch it reads each
+// chunk back, checks its CRC and asks
 // for the bad ones; if every CRC matches the manifest itself is wrong
 // (ErrChecksum). A complete clip is fsynced, its sidecar
 // <start>_<id>.json written (renameio), and the part file renamed to

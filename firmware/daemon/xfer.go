@@ -16,11 +16,14 @@ func (d *Daemon) buildXfer() {
 		return
 	}
 	ram := d.cfg.Storage.Mode == string(storage.ModeRAM)
+	cache := filepath.Join(d.cfg.Storage.Dir, "clipxfer")
+	if ram {
+		cache = "" // RAM mode writes nothing for clips to the SD card
+	}
 	d.xfer = clipxfer.NewPublisher(clipxfer.PublisherOptions{
-		Base: d.topics.Base, Client: d.mq, Store: d.clips,
-		CacheDir: filepath.Join(d.cfg.Storage.Dir, "clipxfer"),
+		Base: d.topics.Base, Client: d.mq, Store: d.clips, CacheDir: cache,
 		OnDelivered: func(id string) {
-			d.log.Info("clip delivered to a receiver", "id", id)
+			d.log.Debug("clip delivered to a receiver", "id", id)
 			if ram { // RAM clips live only until delivered
 				if err := d.clips.MarkDelivered(id); err != nil {
 					d.log.Warn("daemon: free delivered clip", "id", id, "err", err)
