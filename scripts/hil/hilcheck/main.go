@@ -244,9 +244,9 @@ type transition struct {
 // value changes it saw.
 func watch(l line, stop <-chan struct{}) <-chan []transition {
 	out := make(chan []transition, 1)
+	last := l.value() // before returning: the goroutine may start after the press
 	go func() {
 		var tr []transition
-		last := l.value()
 		for {
 			select {
 			case <-stop:
