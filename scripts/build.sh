@@ -72,7 +72,7 @@ if [[ ${arches[0]:-} == deps ]]; then ensure_compilers "${all_arches[@]}"; exit 
 ((${#arches[@]})) || arches=("${all_arches[@]}")
 for a in "${arches[@]}"; do target "$a" >/dev/null; done
 ensure_compilers "${arches[@]}"
-command -v go >/dev/null || { echo "build.sh: Go is missing (need Go >= 1.25)" >&2; exit 1; }
+command -v go >/dev/null || { echo "build.sh: Go is missing (need Go >= 1.26)" >&2; exit 1; }
 
 VERSION=${VERSION:-$(git describe --tags --always --dirty 2>/dev/null || echo dev)}
 # OTA compares versions as semver: an untagged build is a pre-release of 0.0.0.

@@ -76,7 +76,7 @@ deps() {
     apt-get update -qq || true
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
-  command -v go >/dev/null || { echo "hil.sh: need Go >= 1.25"; exit 1; }
+  command -v go >/dev/null || { echo "hil.sh: need Go >= 1.26"; exit 1; }
 }
 
 kernel() {

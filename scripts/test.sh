@@ -25,7 +25,7 @@ if ((${#missing[@]})) && [[ ${DOORBELL_SKIP_APT:-0} != 1 ]]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-command -v go >/dev/null || { echo "Go is missing: install Go >= 1.25 from https://go.dev/dl/"; exit 1; }
+command -v go >/dev/null || { echo "Go is missing: install Go >= 1.26 from https://go.dev/dl/"; exit 1; }
 go version
 MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 systemctl stop mosquitto 2>/dev/null || true   # the packaged service is not used; ours runs on its own port

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -181,13 +180,6 @@ func noEvent(t testing.TB, ib *inbox, topics Topics, d time.Duration) {
 		case <-deadline:
 			return
 		}
-	}
-}
-
-func mustContain(t testing.TB, s, sub string) {
-	t.Helper()
-	if !strings.Contains(s, sub) {
-		t.Errorf("%q does not contain %q", s, sub)
 	}
 }
 
