@@ -290,11 +290,15 @@ boot() {
 peer_report() {
   grep -aE '^(HIL|PEER|motion|doorbelld):' "$1" || true
   grep -aq '^PEER: motion ' "$1" && grep -aq '^PEER: doorbelld ' "$1" || { echo "PEER: incomplete, see $1"; return 1; }
+  if sed -n 's/^PEER-PPROF: //p' "$1" | base64 -d > "$OUT/doorbelld.pprof" 2>/dev/null && [[ -s $OUT/doorbelld.pprof ]]; then
+    echo "PEER: doorbelld CPU profile: go tool pprof -top $OUT/doorbelld $OUT/doorbelld.pprof"
+  fi
   awk '/^PEER: / {
       split($3, t, "="); split($4, w, "="); split($5, f, "=")
       nominal = w[2] * 25; frames = (f[2] > 0) ? f[2] : nominal
-      printf "PEER-RESULT: %-9s %6.2f CPU s per 1,000 frames (%.2f CPU s over %.1f s wall, %d frames%s)\n",
-        $2, t[2] / 100 / frames * 1000, t[2] / 100, w[2], frames, (f[2] > 0) ? " counted" : " at the nominal 25 fps"
+      split($6, k, "=")
+      printf "PEER-RESULT: %-9s %6.2f CPU s per 1,000 frames (%.2f CPU s, %.0f%% of it in the kernel, over %.1f s wall, %d frames%s)\n",
+        $2, t[2] / 100 / frames * 1000, t[2] / 100, (t[2] > 0) ? 100 * k[2] / t[2] : 0, w[2], frames, (f[2] > 0) ? " counted" : " at the nominal 25 fps"
     }' "$1"
 }
 

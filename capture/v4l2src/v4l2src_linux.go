@@ -16,10 +16,6 @@ import (
 	"github.com/doorbelld/doorbelld/capture"
 )
 
-// drainTimeout bounds the wait for go4vl's capture goroutine to exit after
-// its context is cancelled (it polls every 100ms).
-const drainTimeout = 2 * time.Second
-
 // Stream implements capture.Source: open, negotiate, report the real
 // format to started, then push every frame until ctx is done (nil) or the
 // device fails or stalls (an error).
@@ -46,7 +42,7 @@ func (s *Source) Stream(ctx context.Context, started func(capture.Format), push 
 			dev = d
 			break
 		}
-		release(d, log)
+		release(d, nil, log)
 		if !errors.Is(err, unix.EBUSY) || attempt >= 4 {
 			return err
 		}
@@ -57,29 +53,140 @@ func (s *Source) Stream(ctx context.Context, started func(capture.Format), push 
 		}
 	}
 
-	// go4vl v0.3.0: GetFrames before Start selects the frame API; the
-	// channel itself exists only after Start, so ask again.
-	streamCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	_ = dev.GetFrames()
-	if err := dev.Start(streamCtx); err != nil {
-		release(dev, log)
+	// go4vl's own stream loop copies every frame into a pooled buffer and
+	// hands it over a channel from a goroutine that wakes every 100ms; at
+	// 600 KB per YUYV frame that copy is most of the cost. This loop does
+	// the mmap streaming itself with go4vl's ioctl wrappers, so each frame
+	// is copied once, straight from the driver's buffer into the ring.
+	st, err := startStream(dev)
+	if err != nil {
+		release(dev, nil, log)
 		return fmt.Errorf("v4l2src: %s: start streaming %s: %w", s.device, f, err)
 	}
-	frames, errs := dev.GetFrames(), dev.GetError()
+	defer release(dev, st, log)
 
 	started(f)
-	err := s.loop(ctx, frames, errs, push, log)
+	return s.loop(ctx, st, push, log)
+}
 
-	cancel()
-	if drain(frames) {
-		release(dev, log)
-	} else {
-		// The capture goroutine may still touch the mapped buffers:
-		// leaking them beats a segfault.
-		log.Error("v4l2src: capture goroutine did not stop; leaking device", "timeout", drainTimeout)
+// stream is a device's mapped capture buffers while streaming.
+type stream struct {
+	fd   uintptr
+	bufs [][]byte
+	on   bool // STREAMON succeeded
+}
+
+// startStream requests and maps the driver's buffers, queues them all and
+// turns streaming on.
+func startStream(dev *device.Device) (*stream, error) {
+	req, err := v4l2.InitBuffers(dev)
+	if err != nil {
+		return nil, err
 	}
-	return err
+	if req.Count == 0 {
+		return nil, errors.New("driver granted no buffers")
+	}
+	st := &stream{fd: dev.Fd()}
+	for i := uint32(0); i < req.Count; i++ {
+		b, err := v4l2.GetBuffer(dev, i)
+		if err != nil {
+			return st, err
+		}
+		m, err := unix.Mmap(int(st.fd), int64(b.Info.Offset), int(b.Length), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+		if err != nil {
+			return st, fmt.Errorf("map buffer %d: %w", i, err)
+		}
+		st.bufs = append(st.bufs, m)
+	}
+	for i := range st.bufs {
+		if _, err := v4l2.QueueBuffer(st.fd, v4l2.IOTypeMMAP, v4l2.BufTypeVideoCapture, uint32(i)); err != nil {
+			return st, err
+		}
+	}
+	if err := v4l2.StreamOn(dev); err != nil {
+		return st, err
+	}
+	st.on = true
+	return st, nil
+}
+
+// loop passes frames on until ctx is done (nil) or the device fails or
+// stalls (an error). It blocks in poll(2) on the device and on an eventfd
+// that ctx's cancellation writes to. (Go's network poller would save the
+// blocked thread, but an epoll registration on a V4L2 device was seen to
+// miss every wake-up after the first frame, 1 stream in 3, in the vivid
+// guest; poll(2) registers afresh on every call.)
+func (s *Source) loop(ctx context.Context, st *stream, push func([]byte, time.Time), log *slog.Logger) error {
+	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		return fmt.Errorf("v4l2src: %s: eventfd: %w", s.device, err)
+	}
+	defer unix.Close(wake)
+	stopWake := context.AfterFunc(ctx, func() {
+		_, _ = unix.Write(wake, []byte{1, 0, 0, 0, 0, 0, 0, 0})
+	})
+	defer stopWake()
+
+	var (
+		fds   = []unix.PollFd{{Fd: int32(st.fd), Events: unix.POLLIN}, {Fd: int32(wake), Events: unix.POLLIN}}
+		stall = s.opts.StallTimeout
+		clock frameClock
+		last  = time.Now() // the last good frame, or the start
+		bad   int          // buffers flagged bad since the last good frame
+		// pollErrs counts POLLERR wake-ups in a row with nothing to dequeue.
+		pollErrs int
+	)
+	for {
+		wait := stall - time.Since(last)
+		if wait <= 0 {
+			return fmt.Errorf("v4l2src: %s: stream: no frame for %s (%d bad buffers)", s.device, stall, bad)
+		}
+		fds[0].Revents, fds[1].Revents = 0, 0
+		n, err := unix.Poll(fds, int(wait/time.Millisecond)+1)
+		if errors.Is(err, unix.EINTR) || n == 0 {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("v4l2src: %s: poll: %w", s.device, err)
+		}
+		if fds[1].Revents != 0 || ctx.Err() != nil {
+			return nil
+		}
+		b, err := v4l2.DequeueBuffer(st.fd, v4l2.IOTypeMMAP, v4l2.BufTypeVideoCapture)
+		if errors.Is(err, unix.EAGAIN) {
+			// POLLERR with nothing to dequeue: not streaming any more,
+			// or a poll the driver could not finish (interrupted while
+			// waiting for its lock). Once is forgiven; a device that
+			// keeps saying so would make this loop spin.
+			if fds[0].Revents&(unix.POLLERR|unix.POLLHUP) != 0 {
+				if pollErrs++; pollErrs >= 3 {
+					return fmt.Errorf("v4l2src: %s: stream: device reports an error (poll events %#x)", s.device, fds[0].Revents)
+				}
+			}
+			continue
+		}
+		pollErrs = 0
+		if err != nil {
+			return fmt.Errorf("v4l2src: %s: stream: dequeue: %w", s.device, err)
+		}
+		if int(b.Index) >= len(st.bufs) {
+			return fmt.Errorf("v4l2src: %s: stream: driver returned buffer %d of %d", s.device, b.Index, len(st.bufs))
+		}
+		used := int(b.BytesUsed)
+		if b.Flags&v4l2.BufFlagError == 0 && used > 0 && used <= len(st.bufs[b.Index]) {
+			at := clock.wall(b.Flags, b.Timestamp)
+			push(st.bufs[b.Index][:used], at)
+			last, bad = time.Now(), 0
+		} else {
+			// A dropped or corrupt frame is not fatal; a camera that
+			// sends nothing else stalls and is reopened.
+			bad++
+			log.Debug("v4l2src: bad buffer", "index", b.Index, "flags", fmt.Sprintf("%#x", b.Flags), "bytes", used)
+		}
+		if _, err := v4l2.QueueBuffer(st.fd, v4l2.IOTypeMMAP, v4l2.BufTypeVideoCapture, b.Index); err != nil {
+			return fmt.Errorf("v4l2src: %s: stream: queue buffer %d: %w", s.device, b.Index, err)
+		}
+	}
 }
 
 // probe checks that path is a streaming video capture device. go4vl's
@@ -159,95 +266,70 @@ func (s *Source) negotiate(dev *device.Device, log *slog.Logger) (capture.Format
 	return f, nil
 }
 
-// loop passes frames on until ctx is done or the stream ends or stalls.
-func (s *Source) loop(ctx context.Context, frames <-chan *device.Frame, errs <-chan error, push func([]byte, time.Time), log *slog.Logger) error {
-	stall := time.NewTimer(s.opts.StallTimeout)
-	defer stall.Stop()
-	var lastErr error
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case err, ok := <-errs:
-			if !ok {
-				errs = nil
-				continue
-			}
-			// Dropped frames and buffers flagged bad are not fatal; the
-			// fatal error, if any, comes right before frames closes.
-			lastErr = err
-			log.Debug("v4l2src: stream", "err", err)
-		case fr, ok := <-frames:
-			if !ok {
-				if ctx.Err() != nil {
-					return nil
-				}
-				if errs != nil {
-					for err := range errs { // closed before frames
-						lastErr = err
-					}
-				}
-				if lastErr == nil {
-					lastErr = errors.New("capture stopped")
-				}
-				return fmt.Errorf("v4l2src: %s: stream: %w", s.device, lastErr)
-			}
-			push(fr.Data, frameTime(fr))
-			fr.Release()
-			stall.Reset(s.opts.StallTimeout)
-		case <-stall.C:
-			return fmt.Errorf("v4l2src: %s: stream: no frame for %s", s.device, s.opts.StallTimeout)
-		}
-	}
+// frameClock turns V4L2 buffer timestamps into wall-clock times. V4L2
+// stamps buffers with CLOCK_MONOTONIC (flag TIMESTAMP_MONOTONIC; UNKNOWN
+// is checked for plausibility); a copied or missing timestamp gives now.
+// CLOCK_MONOTONIC is read once (a real syscall in x/sys/unix); after that
+// it follows from time.Now's monotonic reading, which is the same clock.
+type frameClock struct {
+	mono time.Duration // a CLOCK_MONOTONIC reading, 0 before the first frame
+	at   time.Time     // time.Now() at that reading
+	// now and readMono are the clocks; nil means the real ones.
+	now      func() time.Time
+	readMono func() (time.Duration, error)
 }
 
-// frameTime is a frame's capture time on the wall clock. V4L2 stamps
-// buffers with CLOCK_MONOTONIC (flag TIMESTAMP_MONOTONIC; UNKNOWN is
-// checked for plausibility); a copied or missing timestamp gives now.
-func frameTime(fr *device.Frame) time.Time {
-	if fr.Flags&v4l2.BufFlagTimestampMask == v4l2.BufFlagTimestampCopy || fr.Timestamp.IsZero() {
-		return time.Now()
-	}
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
-		return time.Now()
-	}
+func (c *frameClock) wall(flags uint32, tv unix.Timeval) time.Time {
 	now := time.Now()
-	// go4vl builds Timestamp with time.Unix(sec, usec*1000) from the
-	// buffer's struct timeval, so UnixNano is the raw monotonic reading.
-	return wallClock(time.Duration(fr.Timestamp.UnixNano()), time.Duration(ts.Nano()), now)
-}
-
-// drain releases the frames left in the channel and reports whether
-// go4vl's capture goroutine has exited (it closes frames last).
-func drain(frames <-chan *device.Frame) bool {
-	timeout := time.NewTimer(drainTimeout)
-	defer timeout.Stop()
-	for {
-		select {
-		case fr, ok := <-frames:
-			if !ok {
-				return true
-			}
-			fr.Release()
-		case <-timeout.C:
-			return false
-		}
+	if c.now != nil {
+		now = c.now()
 	}
+	if flags&v4l2.BufFlagTimestampMask == v4l2.BufFlagTimestampCopy {
+		return now
+	}
+	if c.mono == 0 {
+		read := c.readMono
+		if read == nil {
+			read = readMonotonic
+		}
+		mono, err := read()
+		if err != nil {
+			return now
+		}
+		c.mono, c.at = mono, now
+	}
+	return wallClock(time.Duration(tv.Nano()), c.mono+now.Sub(c.at), now)
 }
 
-// release stops streaming, unmaps the buffers and closes the device. It
-// bypasses Device.Stop and Device.Close, which skip the unmapping (and, on
-// some error paths, the close) once go4vl's goroutine has marked the
-// stream stopped. Call it only when that goroutine is not running.
-func release(dev *device.Device, log *slog.Logger) {
-	if dev.Buffers() != nil {
-		if err := v4l2.StreamOff(dev); err != nil {
-			log.Debug("v4l2src: stream off", "err", err)
+// readMonotonic reads CLOCK_MONOTONIC.
+func readMonotonic() (time.Duration, error) {
+	var ts unix.Timespec
+	err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return time.Duration(ts.Nano()), err
+}
+
+// release stops streaming, unmaps and frees the buffers and closes the
+// device. st may be nil (nothing mapped yet). go4vl's Device.Stop and
+// Close are not used: its stream goroutine never ran.
+func release(dev *device.Device, st *stream, log *slog.Logger) {
+	if log == nil {
+		log = slog.Default()
+	}
+	if st != nil {
+		if st.on {
+			if err := v4l2.StreamOff(dev); err != nil {
+				log.Debug("v4l2src: stream off", "err", err)
+			}
 		}
-		if err := v4l2.UnmapMemoryBuffers(dev); err != nil {
-			log.Debug("v4l2src: unmap buffers", "err", err)
+		for _, b := range st.bufs {
+			if err := unix.Munmap(b); err != nil {
+				log.Debug("v4l2src: unmap buffer", "err", err)
+			}
 		}
+		st.bufs = nil
+	}
+	if _, err := v4l2.ResetBuffers(dev); err != nil {
+		log.Debug("v4l2src: free buffers", "err", err)
 	}
 	if err := v4l2.CloseDevice(dev.Fd()); err != nil {
 		log.Debug("v4l2src: close", "err", err)

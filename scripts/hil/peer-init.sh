@@ -22,23 +22,26 @@ T=$(cat /etc/peer-seconds)
 echo "HIL: peer comparison, $T s per program, $(grep -c ^processor /proc/cpuinfo) cpu, uptime $(cut -d' ' -f1 /proc/uptime)s"
 
 ticks() { awk '{print $14 + $15}' /proc/$1/stat; }   # utime + stime, 1/100 s
+sticks() { awk '{print $15}' /proc/$1/stat; }        # stime alone (in the kernel, for the process)
 frames() { wget -q -O - http://127.0.0.1:8080/api/status 2>/dev/null | tr -d " \n" | sed -n 's/.*"Frames":\([0-9]*\).*/\1/p'; }
 
 # measure NAME PID: CPU ticks over T seconds after a 5 s warm-up.
 measure() {
   sleep 5
-  c0=$(ticks $2); f0=$(frames); s0=$(cut -d' ' -f1 /proc/uptime)
+  c0=$(ticks $2); k0=$(sticks $2); f0=$(frames); s0=$(cut -d' ' -f1 /proc/uptime)
   sleep "$T"
-  c1=$(ticks $2); f1=$(frames); s1=$(cut -d' ' -f1 /proc/uptime)
-  echo "PEER: $1 ticks=$((c1 - c0)) wall=$(awk "BEGIN{print $s1 - $s0}") frames_counted=$(( ${f1:-0} - ${f0:-0} ))"
+  c1=$(ticks $2); k1=$(sticks $2); f1=$(frames); s1=$(cut -d' ' -f1 /proc/uptime)
+  echo "PEER: $1 ticks=$((c1 - c0)) wall=$(awk "BEGIN{print $s1 - $s0}") frames_counted=$(( ${f1:-0} - ${f0:-0} )) system_ticks=$((k1 - k0))"
 }
 
-/bin/doorbelld --config /etc/doorbell/config.yaml > /tmp/doorbelld.log 2>&1 &
+/bin/doorbelld --config /etc/doorbell/config.yaml --cpuprofile /tmp/doorbelld.pprof > /tmp/doorbelld.log 2>&1 &
 pid=$!
 measure doorbelld $pid
 echo "HIL: /api/status $(wget -q -O - http://127.0.0.1:8080/api/status | tr -d " \n" | head -c 900)"
 kill $pid; wait $pid
 grep -m3 -iE 'camera|error' /tmp/doorbelld.log | sed 's/^/doorbelld: /'
+# the whole run's CPU profile, for go tool pprof on the host (peer.sh)
+base64 /tmp/doorbelld.pprof | sed 's/^/PEER-PPROF: /'
 
 mkdir -p /tmp/motion
 /motion/lib/ld.so --library-path /motion/lib /motion/motion -n -c /etc/motion.conf > /tmp/motion.log 2>&1 &

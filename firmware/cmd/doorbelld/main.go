@@ -6,6 +6,9 @@
 //	doorbelld --sim [--config FILE]           run on a laptop: simulated button, PIR and camera
 //	doorbelld --check-config --config FILE    validate a config: exit 0, or 2 with one line per problem
 //	doorbelld --version
+//
+// --cpuprofile FILE writes a Go CPU profile of the run to FILE on exit (for
+// scripts/hil/peer.sh and anyone measuring the daemon on a board).
 package main
 
 import (
@@ -18,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/doorbelld/doorbelld/firmware/config"
@@ -54,6 +58,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	sim := fs.Bool("sim", false, "simulated button, PIR and camera; embedded broker unless the config names one")
 	check := fs.Bool("check-config", false, "validate the config file and exit: 0 valid, 2 invalid")
 	showVersion := fs.Bool("version", false, "print the version and exit")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to `file` on exit")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -86,6 +91,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	log := newLogger(cfg.Log, stderr)
 	slog.SetDefault(log)
+	if *cpuProfile != "" {
+		stopProfile, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			log.Error("doorbelld: cpu profile", "err", err)
+			return 1
+		}
+		defer stopProfile()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
@@ -108,6 +121,25 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// startCPUProfile profiles the process into path until the returned
+// function is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("start cpu profile %s: %w", path, err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			slog.Error("doorbelld: write cpu profile", "path", path, "err", err)
+		}
+	}, nil
 }
 
 func pathOr(p string) string {
