@@ -268,7 +268,7 @@ boot() {
   timeout "${HIL_TIMEOUT:-300}" "${QEMU[@]}" -smp "${HIL_SMP:-2}" -m "${HIL_MEM:-1024}" \
     -nographic -no-reboot -nic none \
     -kernel "$KROOT/boot/vmlinuz-$kver" -initrd "$OUT/initramfs.cpio.gz" \
-    -append "console=$CONSOLE quiet panic=-1" </dev/null >"$log" 2>&1 || rc=$?
+    -append "console=$CONSOLE quiet panic=-1 ${HIL_APPEND:-}" </dev/null >"$log" 2>&1 || rc=$?
   tr -d '\r' < "$log" > "$log.txt"
   if [[ ${HIL_PEER:-0} == 1 ]]; then peer_report "$log.txt"; return; fi
   grep -aE '^(HIL|hilcheck|=== RUN|--- |    |ok|FAIL|PASS)' "$log.txt" | grep -av '^HIL-CLIPDATA:' || true

@@ -19,7 +19,7 @@ i=0
 for n in BUTTON PIR CHIME; do mkdir $G/bank0/line$i && echo $n > $G/bank0/line$i/name; i=$((i + 1)); done
 echo 1 > $G/live
 T=$(cat /etc/peer-seconds)
-echo "HIL: peer comparison, $T s per program, $(grep -c ^processor /proc/cpuinfo) cpu, uptime $(cut -d' ' -f1 /proc/uptime)s"
+echo "HIL: peer comparison, $T s per program, $(grep -c ^processor /proc/cpuinfo) cpu, clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource), uptime $(cut -d' ' -f1 /proc/uptime)s"
 
 ticks() { awk '{print $14 + $15}' /proc/$1/stat; }   # utime + stime, 1/100 s
 sticks() { awk '{print $15}' /proc/$1/stat; }        # stime alone (in the kernel, for the process)
