@@ -288,7 +288,7 @@ boot() {
 
 # peer_report LOG: CPU seconds per 1,000 frames from the PEER lines.
 peer_report() {
-  grep -aE '^(HIL|PEER|motion|doorbelld):' "$1" || true
+  grep -aE '^(HIL|PEER|PEER-THREAD|motion|doorbelld):' "$1" || true
   grep -aq '^PEER: motion ' "$1" && grep -aq '^PEER: doorbelld ' "$1" || { echo "PEER: incomplete, see $1"; return 1; }
   if sed -n 's/^PEER-PPROF: //p' "$1" | base64 -d > "$OUT/doorbelld.pprof" 2>/dev/null && [[ -s $OUT/doorbelld.pprof ]]; then
     echo "PEER: doorbelld CPU profile: go tool pprof -top $OUT/doorbelld $OUT/doorbelld.pprof"

@@ -104,14 +104,17 @@ func TestHILMJPEGFallsBack(t *testing.T) {
 	}
 }
 
-// TestHILReopen opens and closes the device repeatedly and checks that no
-// file descriptor leaks (Camera reopens after every failure).
+// TestHILReopen opens and closes the device repeatedly, reading 3 frames
+// each time, and checks that no file descriptor leaks (Camera reopens
+// after every failure).
 func TestHILReopen(t *testing.T) {
 	src := New(*hilDevice, hilOptions("auto"))
 	hilStream(t, src, 2)
 	before := openFDs(t)
-	for i := 0; i < 5; i++ {
-		hilStream(t, src, 2)
+	for i := 0; i < 20; i++ {
+		start := time.Now()
+		_, frames := hilStream(t, src, 3)
+		t.Logf("stream %d: %d frames in %v", i, len(frames), time.Since(start))
 	}
 	if after := openFDs(t); after > before {
 		t.Errorf("open fds %d -> %d after 5 streams", before, after)

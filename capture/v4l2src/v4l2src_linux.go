@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vladimirvivien/go4vl/device"
@@ -71,6 +73,7 @@ func (s *Source) Stream(ctx context.Context, started func(capture.Format), push 
 
 // stream is a device's mapped capture buffers while streaming.
 type stream struct {
+	dev  *device.Device
 	fd   uintptr
 	bufs [][]byte
 	on   bool // STREAMON succeeded
@@ -86,7 +89,7 @@ func startStream(dev *device.Device) (*stream, error) {
 	if req.Count == 0 {
 		return nil, errors.New("driver granted no buffers")
 	}
-	st := &stream{fd: dev.Fd()}
+	st := &stream{dev: dev, fd: dev.Fd()}
 	for i := uint32(0); i < req.Count; i++ {
 		b, err := v4l2.GetBuffer(dev, i)
 		if err != nil {
@@ -111,72 +114,79 @@ func startStream(dev *device.Device) (*stream, error) {
 }
 
 // loop passes frames on until ctx is done (nil) or the device fails or
-// stalls (an error). It blocks in poll(2) on the device and on an eventfd
-// that ctx's cancellation writes to. (Go's network poller would save the
-// blocked thread, but an epoll registration on a V4L2 device was seen to
-// miss every wake-up after the first frame, 1 stream in 3, in the vivid
-// guest; poll(2) registers afresh on every call.)
+// stalls (an error). It waits in a blocking VIDIOC_DQBUF, as motion and
+// most V4L2 programs do: two ioctls per frame and nothing else. Cancel and
+// stall both end the wait with VIDIOC_STREAMOFF from another goroutine,
+// which wakes the dequeue with an error.
+//
+// Tried and dropped (scripts/hil/peer.sh, the vivid guest): poll(2) before
+// each dequeue costs a third more CPU; Go's network poller (epoll, no
+// thread blocked per frame) missed wake-ups, 1 stream in 3 right after the
+// first frame and later ~1 frame in 5 lost, with no cause found.
 func (s *Source) loop(ctx context.Context, st *stream, push func([]byte, time.Time), log *slog.Logger) error {
-	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
-	if err != nil {
-		return fmt.Errorf("v4l2src: %s: eventfd: %w", s.device, err)
+	if err := unix.SetNonblock(int(st.fd), false); err != nil {
+		return fmt.Errorf("v4l2src: %s: blocking mode: %w", s.device, err)
 	}
-	defer unix.Close(wake)
-	stopWake := context.AfterFunc(ctx, func() {
-		_, _ = unix.Write(wake, []byte{1, 0, 0, 0, 0, 0, 0, 0})
-	})
-	defer stopWake()
-
+	stall := s.opts.StallTimeout
 	var (
-		fds   = []unix.PollFd{{Fd: int32(st.fd), Events: unix.POLLIN}, {Fd: int32(wake), Events: unix.POLLIN}}
-		stall = s.opts.StallTimeout
-		clock frameClock
-		last  = time.Now() // the last good frame, or the start
-		bad   int          // buffers flagged bad since the last good frame
-		// pollErrs counts POLLERR wake-ups in a row with nothing to dequeue.
-		pollErrs int
+		last    atomic.Int64 // unix nanoseconds of the last good frame
+		stalled atomic.Bool
+		wake    sync.Once
+		clock   frameClock
+		bad     int // buffers flagged bad since the last good frame
 	)
-	for {
-		wait := stall - time.Since(last)
-		if wait <= 0 {
-			return fmt.Errorf("v4l2src: %s: stream: no frame for %s (%d bad buffers)", s.device, stall, bad)
-		}
-		fds[0].Revents, fds[1].Revents = 0, 0
-		n, err := unix.Poll(fds, int(wait/time.Millisecond)+1)
-		if errors.Is(err, unix.EINTR) || n == 0 {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("v4l2src: %s: poll: %w", s.device, err)
-		}
-		if fds[1].Revents != 0 || ctx.Err() != nil {
-			return nil
-		}
-		b, err := v4l2.DequeueBuffer(st.fd, v4l2.IOTypeMMAP, v4l2.BufTypeVideoCapture)
-		if errors.Is(err, unix.EAGAIN) {
-			// POLLERR with nothing to dequeue: not streaming any more,
-			// or a poll the driver could not finish (interrupted while
-			// waiting for its lock). Once is forgiven; a device that
-			// keeps saying so would make this loop spin.
-			if fds[0].Revents&(unix.POLLERR|unix.POLLHUP) != 0 {
-				if pollErrs++; pollErrs >= 3 {
-					return fmt.Errorf("v4l2src: %s: stream: device reports an error (poll events %#x)", s.device, fds[0].Revents)
+	stop := func() {
+		wake.Do(func() {
+			if err := v4l2.StreamOff(st.dev); err != nil {
+				log.Debug("v4l2src: stream off to end the wait", "err", err)
+			}
+		})
+	}
+	last.Store(time.Now().UnixNano())
+	// The watcher must be gone before release closes the descriptor.
+	watchCtx, endWatch := context.WithCancel(ctx)
+	watcherDone := make(chan struct{})
+	defer func() { endWatch(); <-watcherDone }()
+	go func() {
+		defer close(watcherDone)
+		t := time.NewTicker(max(stall/4, 10*time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-watchCtx.Done():
+				if ctx.Err() != nil {
+					stop()
+				}
+				return
+			case now := <-t.C:
+				if now.Sub(time.Unix(0, last.Load())) > stall {
+					stalled.Store(true)
+					stop()
+					return
 				}
 			}
-			continue
 		}
-		pollErrs = 0
-		if err != nil {
+	}()
+
+	for {
+		b, err := v4l2.DequeueBuffer(st.fd, v4l2.IOTypeMMAP, v4l2.BufTypeVideoCapture)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case stalled.Load():
+			return fmt.Errorf("v4l2src: %s: stream: no frame for %s (%d bad buffers)", s.device, stall, bad)
+		case errors.Is(err, unix.EAGAIN):
+			continue // someone made the device non-blocking again
+		case err != nil:
 			return fmt.Errorf("v4l2src: %s: stream: dequeue: %w", s.device, err)
-		}
-		if int(b.Index) >= len(st.bufs) {
+		case int(b.Index) >= len(st.bufs):
 			return fmt.Errorf("v4l2src: %s: stream: driver returned buffer %d of %d", s.device, b.Index, len(st.bufs))
 		}
 		used := int(b.BytesUsed)
 		if b.Flags&v4l2.BufFlagError == 0 && used > 0 && used <= len(st.bufs[b.Index]) {
-			at := clock.wall(b.Flags, b.Timestamp)
-			push(st.bufs[b.Index][:used], at)
-			last, bad = time.Now(), 0
+			push(st.bufs[b.Index][:used], clock.wall(b.Flags, b.Timestamp))
+			last.Store(time.Now().UnixNano())
+			bad = 0
 		} else {
 			// A dropped or corrupt frame is not fatal; a camera that
 			// sends nothing else stalls and is reopened.
@@ -184,6 +194,9 @@ func (s *Source) loop(ctx context.Context, st *stream, push func([]byte, time.Ti
 			log.Debug("v4l2src: bad buffer", "index", b.Index, "flags", fmt.Sprintf("%#x", b.Flags), "bytes", used)
 		}
 		if _, err := v4l2.QueueBuffer(st.fd, v4l2.IOTypeMMAP, v4l2.BufTypeVideoCapture, b.Index); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
 			return fmt.Errorf("v4l2src: %s: stream: queue buffer %d: %w", s.device, b.Index, err)
 		}
 	}

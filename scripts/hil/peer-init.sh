@@ -23,14 +23,19 @@ echo "HIL: peer comparison, $T s per program, $(grep -c ^processor /proc/cpuinfo
 
 ticks() { awk '{print $14 + $15}' /proc/$1/stat; }   # utime + stime, 1/100 s
 sticks() { awk '{print $15}' /proc/$1/stat; }        # stime alone (in the kernel, for the process)
+threads() {   # tid utime stime context-switches, one line per thread
+  for t in /proc/$1/task/*; do
+    echo "${t##*/} $(awk '{print $14, $15}' $t/stat) $(awk '/ctxt_switches/ {n += $2} END {print n}' $t/status)"
+  done
+}
 frames() { wget -q -O - http://127.0.0.1:8080/api/status 2>/dev/null | tr -d " \n" | sed -n 's/.*"Frames":\([0-9]*\).*/\1/p'; }
 
 # measure NAME PID: CPU ticks over T seconds after a 5 s warm-up.
 measure() {
   sleep 5
-  c0=$(ticks $2); k0=$(sticks $2); f0=$(frames); s0=$(cut -d' ' -f1 /proc/uptime)
+  c0=$(ticks $2); k0=$(sticks $2); f0=$(frames); s0=$(cut -d' ' -f1 /proc/uptime); threads $2 > /tmp/threads.0
   sleep "$T"
-  c1=$(ticks $2); k1=$(sticks $2); f1=$(frames); s1=$(cut -d' ' -f1 /proc/uptime)
+  c1=$(ticks $2); k1=$(sticks $2); f1=$(frames); s1=$(cut -d' ' -f1 /proc/uptime); threads $2 > /tmp/threads.1
   echo "PEER: $1 ticks=$((c1 - c0)) wall=$(awk "BEGIN{print $s1 - $s0}") frames_counted=$(( ${f1:-0} - ${f0:-0} )) system_ticks=$((k1 - k0))"
 }
 
@@ -38,6 +43,10 @@ measure() {
 pid=$!
 measure doorbelld $pid
 echo "HIL: /api/status $(wget -q -O - http://127.0.0.1:8080/api/status | tr -d " \n" | head -c 900)"
+# per thread over the measured window: user and kernel ticks, context switches
+awk 'NR == FNR { u[$1] = $2; k[$1] = $3; v[$1] = $4; next }
+  { printf "PEER-THREAD: doorbelld tid %s: user %d kernel %d ticks, %d context switches\n", $1, $2 - u[$1], $3 - k[$1], $4 - v[$1] }' \
+  /tmp/threads.0 /tmp/threads.1 | sort -t' ' -k7 -n -r | head -5
 kill $pid; wait $pid
 grep -m3 -iE 'camera|error' /tmp/doorbelld.log | sed 's/^/doorbelld: /'
 # the whole run's CPU profile, for go tool pprof on the host (peer.sh)
