@@ -23,6 +23,7 @@ echo "HIL: peer comparison, $T s per program, $(grep -c ^processor /proc/cpuinfo
 
 ticks() { awk '{print $14 + $15}' /proc/$1/stat; }   # utime + stime, 1/100 s
 sticks() { awk '{print $15}' /proc/$1/stat; }        # stime alone (in the kernel, for the process)
+faults() { awk '{print $10}' /proc/$1/stat; }        # minor page faults
 threads() {   # tid utime stime context-switches, one line per thread
   for t in /proc/$1/task/*; do
     echo "${t##*/} $(awk '{print $14, $15}' $t/stat) $(awk '/ctxt_switches/ {n += $2} END {print n}' $t/status)"
@@ -33,10 +34,10 @@ frames() { wget -q -O - http://127.0.0.1:8080/api/status 2>/dev/null | tr -d " \
 # measure NAME PID: CPU ticks over T seconds after a 5 s warm-up.
 measure() {
   sleep 5
-  c0=$(ticks $2); k0=$(sticks $2); f0=$(frames); s0=$(cut -d' ' -f1 /proc/uptime); threads $2 > /tmp/threads.0
+  c0=$(ticks $2); k0=$(sticks $2); p0=$(faults $2); f0=$(frames); s0=$(cut -d' ' -f1 /proc/uptime); threads $2 > /tmp/threads.0
   sleep "$T"
-  c1=$(ticks $2); k1=$(sticks $2); f1=$(frames); s1=$(cut -d' ' -f1 /proc/uptime); threads $2 > /tmp/threads.1
-  echo "PEER: $1 ticks=$((c1 - c0)) wall=$(awk "BEGIN{print $s1 - $s0}") frames_counted=$(( ${f1:-0} - ${f0:-0} )) system_ticks=$((k1 - k0))"
+  c1=$(ticks $2); k1=$(sticks $2); p1=$(faults $2); f1=$(frames); s1=$(cut -d' ' -f1 /proc/uptime); threads $2 > /tmp/threads.1
+  echo "PEER: $1 ticks=$((c1 - c0)) wall=$(awk "BEGIN{print $s1 - $s0}") frames_counted=$(( ${f1:-0} - ${f0:-0} )) system_ticks=$((k1 - k0)) page_faults=$((p1 - p0))"
 }
 
 /bin/doorbelld --config /etc/doorbell/config.yaml --cpuprofile /tmp/doorbelld.pprof > /tmp/doorbelld.log 2>&1 &
