@@ -4,9 +4,11 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"image/jpeg"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -83,7 +85,12 @@ camera: {fps: 10}
 	}
 
 	for round, stop := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
-		cmd := exec.Command(bin, "--sim", "--config", cfg)
+		args := []string{"--sim", "--config", cfg}
+		prof := filepath.Join(dir, "cpu.pprof")
+		if stop == syscall.SIGTERM {
+			args = append(args, "--cpuprofile", prof)
+		}
+		cmd := exec.Command(bin, args...)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
@@ -122,6 +129,7 @@ camera: {fps: 10}
 			if err != nil || took > 2*time.Second {
 				t.Errorf("SIGTERM: exit %v after %v, want 0 within 2s\n%s", err, took, stderr.String())
 			}
+			checkProfile(t, prof)
 		case syscall.SIGKILL:
 			// The broker publishes the Last Will for us.
 		}
@@ -132,5 +140,24 @@ camera: {fps: 10}
 	// Clear the retained messages this test left on the shared broker.
 	for _, topic := range []string{"status", "health", "snapshot", "snapshot/info"} {
 		sub.Publish(prefix+"/front/"+topic, 1, true, []byte{}).Wait()
+	}
+}
+
+// checkProfile checks that path holds a CPU profile as pprof writes it: a
+// gzipped protocol buffer, here of a run long enough to say something.
+func checkProfile(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatalf("--cpuprofile: %v", err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("--cpuprofile %s: not gzip: %v", path, err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil || len(b) < 100 {
+		t.Fatalf("--cpuprofile %s: %d bytes of profile, err %v", path, len(b), err)
 	}
 }
