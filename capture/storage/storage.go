@@ -433,7 +433,7 @@ func (s *Store) writeClip(base string, sidecar, data []byte) error {
 		_ = os.Remove(jsonPath)
 		return err
 	}
-	if err := syncDir(s.dir); err != nil {
+	if err := SyncDir(s.dir); err != nil {
 		// The clip is complete and visible; only its durability across a
 		// power cut right now is in doubt.
 		s.log.Warn("storage: sync directory", "dir", s.dir, "err", err)
@@ -468,7 +468,9 @@ func (s *Store) writeAtomic(path string, data []byte) error {
 	return f.CloseAtomicallyReplace()
 }
 
-func syncDir(dir string) error {
+// SyncDir fsyncs directory dir, so that the names created, renamed or
+// removed in it survive a power cut.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
@@ -538,7 +540,7 @@ func (s *Store) removeLocked(e *entry) {
 			s.log.Warn("storage: remove clip file", "file", e.base+ext, "err", err)
 		}
 	}
-	if err := syncDir(s.dir); err != nil {
+	if err := SyncDir(s.dir); err != nil {
 		s.log.Warn("storage: sync directory", "dir", s.dir, "err", err)
 	}
 }

@@ -3,19 +3,14 @@
 package clipxfer_test
 
 import (
-	"fmt"
-	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/doorbelld/doorbelld/firmware/broker/mosquittotest"
 	"github.com/doorbelld/doorbelld/firmware/clipxfer"
 )
 
@@ -41,52 +36,7 @@ func TestMosquittoEventsOvertakeChunks(t *testing.T) { scenarioEventsFirst(t, te
 // stockMosquitto runs a Mosquitto of the test's own with a stock home
 // broker's limits: message_size_limit 1 MiB, 1000-message queues.
 func stockMosquitto(t *testing.T) string {
-	bin, err := exec.LookPath("mosquitto")
-	if err != nil {
-		bin = "/usr/sbin/mosquitto"
-	}
-	if _, err := os.Stat(bin); err != nil {
-		t.Skip("no mosquitto")
-	}
-	// Mosquitto drops root for its own user: the directory must be open to it.
-	dir, err := os.MkdirTemp("", "clipxfer-mosquitto-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(dir, 0o777)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	port := freePort(t)
-	conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nmessage_size_limit 1048576\nmax_queued_messages 1000\n", port)
-	if err := os.WriteFile(filepath.Join(dir, "mosquitto.conf"), []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	logf, err := os.Create(filepath.Join(dir, "mosquitto.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	cmd := exec.Command(bin, "-c", filepath.Join(dir, "mosquitto.conf"))
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(dir, "mosquitto.log"))
-			t.Logf("mosquitto log:\n%s", b)
-		}
-	})
-	for range 100 {
-		if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
-			c.Close()
-			return "tcp://127.0.0.1:" + strconv.Itoa(port)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatal("mosquitto did not start")
-	return ""
+	return mosquittotest.New(t, "persistence false\nmessage_size_limit 1048576\nmax_queued_messages 1000\n").URL()
 }
 
 // A broker with message_size_limit 1 MiB drops a bigger message silently

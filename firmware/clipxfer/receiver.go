@@ -17,6 +17,8 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/google/renameio/v2"
 	"github.com/jonboulle/clockwork"
+
+	"github.com/doorbelld/doorbelld/capture/storage"
 )
 
 // Defaults of ReceiverOptions.
@@ -734,7 +736,7 @@ func (r *Receiver) finish(x *xfer, final string) error {
 	if err := os.Rename(r.partPath(m.ID), final); err != nil {
 		return fmt.Errorf("clipxfer: clip %s: %w", m.ID, err)
 	}
-	if err := syncDir(r.o.Dir); err != nil {
+	if err := storage.SyncDir(r.o.Dir); err != nil {
 		r.o.Logger.Warn("clipxfer: sync directory", "dir", r.o.Dir, "err", err)
 	}
 	os.Remove(r.statePath(m.ID))
@@ -758,16 +760,4 @@ func (r *Receiver) sendDone(m Manifest) {
 func (r *Receiver) discard(id string) {
 	os.Remove(r.partPath(id))
 	os.Remove(r.statePath(id))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

@@ -9,37 +9,22 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/doorbelld/doorbelld/firmware/broker/mosquittotest"
 	"github.com/doorbelld/doorbelld/firmware/event"
 	"github.com/doorbelld/doorbelld/firmware/hass"
 	"github.com/doorbelld/doorbelld/firmware/outbox"
 )
 
-// A Mosquitto of the test's own, so it can be stopped and started.
-
-type mosq struct {
-	t    *testing.T
-	dir  string
-	port int
-	cmd  *exec.Cmd
-}
-
-// worldDir is a temporary directory that mosquitto, which drops root for
-// its own user, can read and write (t.TempDir's parent is private).
-func worldDir(t *testing.T) string {
-	d, err := os.MkdirTemp("", "doorbelld-mosquitto-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(d, 0o777)
-	t.Cleanup(func() { os.RemoveAll(d) })
-	return d
+// newMosquitto starts a Mosquitto of the test's own (extra: more config
+// lines) that keeps sessions across its restarts.
+func newMosquitto(t *testing.T, extra string) *mosquittotest.Broker {
+	return mosquittotest.New(t, "persistence true\npersistence_location $DIR/\nautosave_interval 1\n"+extra)
 }
 
 func freePort(t *testing.T) int {
@@ -49,60 +34,6 @@ func freePort(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
-}
-
-// newMosquitto writes a config (extra lines appended) for a broker that
-// keeps sessions across its restarts.
-func newMosquitto(t *testing.T, extra string) *mosq {
-	m := &mosq{t: t, dir: worldDir(t), port: freePort(t)}
-	conf := fmt.Sprintf("listener %d 127.0.0.1\npersistence true\npersistence_location %s/\nautosave_interval 1\n%s\n", m.port, m.dir, extra)
-	if !strings.Contains(extra, "allow_anonymous") {
-		conf += "allow_anonymous true\n"
-	}
-	if err := os.WriteFile(filepath.Join(m.dir, "mosquitto.conf"), []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	m.start()
-	t.Cleanup(m.stop)
-	return m
-}
-
-func (m *mosq) url() string { return "tcp://127.0.0.1:" + strconv.Itoa(m.port) }
-
-func (m *mosq) start() {
-	bin, err := exec.LookPath("mosquitto")
-	if err != nil {
-		bin = "/usr/sbin/mosquitto"
-	}
-	logf, err := os.OpenFile(filepath.Join(m.dir, "mosquitto.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		m.t.Fatal(err)
-	}
-	defer logf.Close()
-	m.cmd = exec.Command(bin, "-c", filepath.Join(m.dir, "mosquitto.conf"))
-	m.cmd.Stderr, m.cmd.Stdout = logf, logf
-	if err := m.cmd.Start(); err != nil {
-		m.t.Fatal(err)
-	}
-	for i := 0; i < 100; i++ {
-		if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(m.port)); err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	b, _ := os.ReadFile(filepath.Join(m.dir, "mosquitto.log"))
-	m.t.Fatalf("mosquitto did not start: %s", b)
-}
-
-// stop ends the broker with SIGTERM, which saves its sessions.
-func (m *mosq) stop() {
-	if m.cmd == nil {
-		return
-	}
-	m.cmd.Process.Signal(syscall.SIGTERM)
-	m.cmd.Wait()
-	m.cmd = nil
 }
 
 // durableSub is a subscriber with a persistent session: what is published
@@ -146,17 +77,17 @@ func outageLength() time.Duration {
 func TestBrokerOutageLosesNoPress(t *testing.T) {
 	const presses = 100
 	m := newMosquitto(t, "")
-	c := simConfig(t, m.url())
+	c := simConfig(t, m.URL())
 	c.Camera.Device = ""
 	r := start(t, c)
 	tp := r.d.Topics()
-	sub, _ := durableSub(t, m.url(), "outage-sub", tp.Event)
+	sub, _ := durableSub(t, m.URL(), "outage-sub", tp.Event)
 	for !r.d.MQTTConnected() {
 		time.Sleep(10 * time.Millisecond)
 	}
 
 	outage := outageLength()
-	m.stop()
+	m.Stop()
 	down := time.Now()
 	for r.d.MQTTConnected() {
 		time.Sleep(10 * time.Millisecond)
@@ -171,7 +102,7 @@ func TestBrokerOutageLosesNoPress(t *testing.T) {
 	}
 	time.Sleep(outage - time.Since(down))
 	up := time.Now()
-	m.start()
+	m.Start()
 
 	var got []event.Event
 	seen := map[string]bool{}
@@ -212,9 +143,9 @@ func TestSIGKILLKeepsJournaledEvents(t *testing.T) {
 	httpPort := freePort(t)
 	cfg := filepath.Join(dir, "config.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("mqtt: {broker: %q, topic_prefix: %s}\nhttp: {listen: 127.0.0.1:%d}\nstorage: {dir: %q}\ncamera: {device: \"\"}\ngpio: {button: {debounce: 5ms, min_press: 0s}}\n",
-		m.url(), prefix, httpPort, state)), 0o644)
+		m.URL(), prefix, httpPort, state)), 0o644)
 	tp := prefix + "/doorbell/event"
-	sub, sc := durableSub(t, m.url(), "kill-sub", tp)
+	sub, sc := durableSub(t, m.URL(), "kill-sub", tp)
 
 	run := func() *exec.Cmd {
 		cmd := exec.Command(bin, "--sim", "--config", cfg)
@@ -235,7 +166,7 @@ func TestSIGKILLKeepsJournaledEvents(t *testing.T) {
 	cmd := run()
 	// The broker goes away so that the burst stays in the outbox, then the
 	// daemon is killed in the middle of the burst.
-	m.stop()
+	m.Stop()
 	// Presses 200ms apart (a sim press holds 150ms); the kill lands in
 	// the middle of the burst, while presses are still being handled.
 	go func() {
@@ -260,7 +191,7 @@ func TestSIGKILLKeepsJournaledEvents(t *testing.T) {
 	if len(journaled) == 0 {
 		t.Fatal("nothing journaled: the burst did not reach the outbox")
 	}
-	m.start()
+	m.Start()
 	waitOpen(t, sc)
 	cmd = run()
 	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
@@ -280,7 +211,8 @@ func TestSIGKILLKeepsJournaledEvents(t *testing.T) {
 
 // An account limited by an ACL to its own topics works.
 func TestACLRestrictedAccount(t *testing.T) {
-	dir := worldDir(t)
+	m := mosquittotest.Prepare(t)
+	dir := m.Dir
 	pw := filepath.Join(dir, "passwd")
 	if out, err := exec.Command("mosquitto_passwd", "-b", "-c", pw, "bell", "s3cret").CombinedOutput(); err != nil {
 		t.Fatalf("mosquitto_passwd: %v %s", err, out)
@@ -293,8 +225,9 @@ func TestACLRestrictedAccount(t *testing.T) {
 	}
 	os.Chmod(pw, 0o644)
 	os.Chmod(acl, 0o644)
-	m := newMosquitto(t, fmt.Sprintf("allow_anonymous false\npassword_file %s\nacl_file %s\n", pw, acl))
-	c := simConfig(t, m.url())
+	m.Configure(fmt.Sprintf("allow_anonymous false\npassword_file %s\nacl_file %s\n", pw, acl))
+	m.Start()
+	c := simConfig(t, m.URL())
 	c.MQTT.TopicPrefix = prefix
 	c.MQTT.Username, c.MQTT.Password = "bell", "s3cret"
 	c.Camera.Device = ""
@@ -302,7 +235,7 @@ func TestACLRestrictedAccount(t *testing.T) {
 	tp := r.d.Topics()
 
 	ch := make(chan msg, 100)
-	sc := paho.NewClient(paho.NewClientOptions().AddBroker(m.url()).SetClientID("watcher").SetUsername("watcher").SetPassword("w"))
+	sc := paho.NewClient(paho.NewClientOptions().AddBroker(m.URL()).SetClientID("watcher").SetUsername("watcher").SetPassword("w"))
 	if tok := sc.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatal(tok.Error())
 	}
@@ -319,7 +252,7 @@ func TestACLRestrictedAccount(t *testing.T) {
 		t.Errorf("event %+v", e)
 	}
 	// A wrong password is refused.
-	bad := paho.NewClient(paho.NewClientOptions().AddBroker(m.url()).SetClientID("bad").SetUsername("bell").SetPassword("nope"))
+	bad := paho.NewClient(paho.NewClientOptions().AddBroker(m.URL()).SetClientID("bad").SetUsername("bell").SetPassword("nope"))
 	if tok := bad.Connect(); tok.WaitTimeout(5*time.Second) && tok.Error() == nil {
 		t.Error("mosquitto accepted a wrong password: the ACL test proves nothing")
 	}

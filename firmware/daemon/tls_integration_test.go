@@ -9,7 +9,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"fmt"
 	"math/big"
 	"net"
 	"os"
@@ -19,6 +18,8 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/doorbelld/doorbelld/firmware/broker/mosquittotest"
 )
 
 // testPKI writes a CA, a server certificate for 127.0.0.1 and a client
@@ -71,17 +72,12 @@ func testPKI(t *testing.T, dir string) {
 // The daemon publishes over TLS to a Mosquitto that requires a client
 // certificate; without the CA it refuses the broker.
 func TestTLSBrokerWithClientCertificate(t *testing.T) {
-	dir := worldDir(t)
+	m := mosquittotest.Prepare(t)
+	dir := m.Dir
 	testPKI(t, dir)
-	m := &mosq{t: t, dir: dir, port: freePort(t)}
-	conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\ncafile %s/ca.pem\ncertfile %s/server.pem\nkeyfile %s/server.key\nrequire_certificate true\n",
-		m.port, dir, dir, dir)
-	if err := os.WriteFile(filepath.Join(dir, "mosquitto.conf"), []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	m.start()
-	t.Cleanup(m.stop)
-	url := "ssl://127.0.0.1:" + strconv.Itoa(m.port)
+	m.Configure("cafile $DIR/ca.pem\ncertfile $DIR/server.pem\nkeyfile $DIR/server.key\nrequire_certificate true\n")
+	m.Start()
+	url := "ssl://127.0.0.1:" + strconv.Itoa(m.Port)
 
 	c := simConfig(t, url)
 	c.Camera.Device = ""
