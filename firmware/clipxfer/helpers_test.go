@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"os"
 	"strconv"
 	"sync"
@@ -51,15 +50,6 @@ func startBroker(tb testing.TB) string {
 	go func() { b.Run(ctx); close(done) }()
 	tb.Cleanup(func() { cancel(); <-done })
 	return "tcp://" + b.Addr()
-}
-
-func freePort(tb testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // clipData is size pseudo-random bytes (reproducible per seed).

@@ -27,15 +27,6 @@ func newMosquitto(t *testing.T, extra string) *mosquittotest.Broker {
 	return mosquittotest.New(t, "persistence true\npersistence_location $DIR/\nautosave_interval 1\n"+extra)
 }
 
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // durableSub is a subscriber with a persistent session: what is published
 // while it (or the broker) is away waits for it.
 func durableSub(t *testing.T, broker, id, filter string) (*inbox, paho.Client) {
@@ -140,7 +131,7 @@ func TestSIGKILLKeepsJournaledEvents(t *testing.T) {
 	}
 	prefix := fmt.Sprintf("kill%d", os.Getpid())
 	state := filepath.Join(dir, "state")
-	httpPort := freePort(t)
+	httpPort := mosquittotest.FreePort(t)
 	cfg := filepath.Join(dir, "config.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("mqtt: {broker: %q, topic_prefix: %s}\nhttp: {listen: 127.0.0.1:%d}\nstorage: {dir: %q}\ncamera: {device: \"\"}\ngpio: {button: {debounce: 5ms, min_press: 0s}}\n",
 		m.URL(), prefix, httpPort, state)), 0o644)

@@ -55,7 +55,7 @@ func Prepare(t testing.TB) *Broker {
 	if err := os.Chmod(dir, 0o777); err != nil {
 		t.Fatal(err)
 	}
-	b := &Broker{Dir: dir, Port: freePort(t), t: t}
+	b := &Broker{Dir: dir, Port: FreePort(t), t: t}
 	t.Cleanup(func() {
 		b.Stop()
 		if t.Failed() {
@@ -132,7 +132,8 @@ func binary() (string, error) {
 	return sbin, err
 }
 
-func freePort(t testing.TB) int {
+// FreePort returns a TCP port free on 127.0.0.1 just now.
+func FreePort(t testing.TB) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
