@@ -47,7 +47,7 @@ echo "HIL: /api/status $(wget -q -O - http://127.0.0.1:8080/api/status | tr -d "
 # per thread over the measured window: user and kernel ticks, context switches
 awk 'NR == FNR { u[$1] = $2; k[$1] = $3; v[$1] = $4; next }
   { printf "PEER-THREAD: doorbelld tid %s: user %d kernel %d ticks, %d context switches\n", $1, $2 - u[$1], $3 - k[$1], $4 - v[$1] }' \
-  /tmp/threads.0 /tmp/threads.1 | sort -t' ' -k7 -n -r | head -5
+  /tmp/threads.0 /tmp/threads.1 | sort -t' ' -k8 -n -r | head -8
 kill $pid; wait $pid
 grep -m3 -iE 'camera|error' /tmp/doorbelld.log | sed 's/^/doorbelld: /'
 # the whole run's CPU profile, for go tool pprof on the host (peer.sh)
