@@ -7,11 +7,13 @@
 // requests MJPEG if offered (and allowed by Options.Format), else YUYV, at
 // the configured size and frame rate. Drivers silently substitute what
 // they cannot do, so it then reads back what the driver really chose
-// (VIDIOC_G_FMT, VIDIOC_G_PARM) and reports that to started. Frames are
-// copied by go4vl from the driver's mmap buffers into pooled buffers; push
-// gets each one, stamped with its capture time (the driver's
-// CLOCK_MONOTONIC timestamp mapped to the wall clock), and the pooled
-// buffer is released as soon as push returns.
+// (VIDIOC_G_FMT, VIDIOC_G_PARM) and reports that to started. Streaming
+// uses go4vl's ioctl wrappers with a loop of its own (go4vl's copies each
+// frame into a pooled buffer first): push gets each frame straight from
+// the driver's mmap buffer, stamped with its capture time (the driver's
+// CLOCK_MONOTONIC timestamp mapped to the wall clock), and the buffer goes
+// back to the driver as soon as push returns, so push must copy what it
+// keeps (capture.Ring does, once).
 //
 // Stream returns nil when its context is done and an error when the device
 // fails or stalls (no frame for Options.StallTimeout), so capture.Camera
