@@ -47,7 +47,7 @@ func BenchmarkClipTransfer(b *testing.B) {
 	rc := client(b, url)
 	raw := newRawSink(b, rc, base)
 
-	var clipTimes, runTimes, rawTimes, hashTimes []time.Duration
+	var clipTimes, runTimes, rawTimes, hashTimes, finishTimes []time.Duration
 	b.ResetTimer()
 	for range b.N {
 		for range reps {
@@ -66,13 +66,15 @@ func BenchmarkClipTransfer(b *testing.B) {
 			dir := b.TempDir()
 			b.StartTimer()
 
-			var started, done time.Time
+			var started, lastChunk, done time.Time
 			t1 := time.Now()
 			got, err := receive(context.Background(), rc, clipxfer.ReceiverOptions{Base: base, Dir: dir, IDs: []string{meta.ID},
 				Progress: func(p clipxfer.Progress) {
 					switch p.Phase {
 					case clipxfer.PhaseStart:
 						started = time.Now()
+					case clipxfer.PhaseReceiving:
+						lastChunk = time.Now()
 					case clipxfer.PhaseDone:
 						done = time.Now()
 					}
@@ -84,12 +86,13 @@ func BenchmarkClipTransfer(b *testing.B) {
 			}
 			sameFile(b, got[meta.ID].Path, data)
 			clipTimes = append(clipTimes, done.Sub(started))
+			finishTimes = append(finishTimes, done.Sub(lastChunk))
 			b.StartTimer()
 		}
 	}
 	b.StopTimer()
 	med := func(ds []time.Duration) time.Duration { slices.Sort(ds); return ds[len(ds)/2] }
-	ct, rt, run, ht := med(clipTimes), med(rawTimes), med(runTimes), med(hashTimes)
+	ct, rt, run, ht, ft := med(clipTimes), med(rawTimes), med(runTimes), med(hashTimes), med(finishTimes)
 	mbps := func(d time.Duration) float64 { return float64(size) / (1 << 20) / d.Seconds() }
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	b.ReportMetric(ms(ct), "clip-ms")
@@ -99,8 +102,9 @@ func BenchmarkClipTransfer(b *testing.B) {
 	b.ReportMetric(mbps(rt), "raw-MiB/s")
 	b.ReportMetric(rt.Seconds()/ct.Seconds(), "ratio")
 	b.ReportMetric(ms(ht), "offer-ms")
-	b.Logf("%s broker, %d MiB in %d KiB chunks, window %d: clip %v (%.0f MiB/s; whole Run %v), raw %v (%.0f MiB/s), ratio %.2f; offer (hash) %v",
-		name, size>>20, chunk>>10, window, ct, mbps(ct), run, rt, mbps(rt), rt.Seconds()/ct.Seconds(), ht)
+	b.ReportMetric(ms(ft), "finish-ms")
+	b.Logf("%s broker, %d MiB in %d KiB chunks, window %d: clip %v (%.0f MiB/s; whole Run %v; of it %v from the last chunk to done: sha256, fsyncs, rename, PUBACK of done), raw %v (%.0f MiB/s), ratio %.2f; offer (hash) %v",
+		name, size>>20, chunk>>10, window, ct, mbps(ct), run, ft, rt, mbps(rt), rt.Seconds()/ct.Seconds(), ht)
 }
 
 // rawSink is a plain subscriber counting the bytes of raw chunks.
