@@ -106,25 +106,37 @@ type inbox struct {
 	pending []msg
 }
 
+func newInbox(capacity int) *inbox { return &inbox{ch: make(chan msg, capacity)} }
+
+// handle is a paho message handler that files m in the inbox.
+func (ib *inbox) handle(_ paho.Client, m paho.Message) {
+	ib.ch <- msg{m.Topic(), append([]byte(nil), m.Payload()...), m.Retained(), time.Now()}
+}
+
 // subscribe connects a plain paho client to broker and delivers every
 // message under filter.
 func subscribe(t testing.TB, broker, filter string) *inbox {
 	t.Helper()
-	ch := make(chan msg, 1000)
-	o := paho.NewClientOptions().AddBroker(broker).SetClientID(fmt.Sprintf("sub-%d-%d", os.Getpid(), testSeq.Add(1))).
-		SetOrderMatters(false)
-	c := paho.NewClient(o)
-	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-		t.Fatalf("subscriber connect %s: %v", broker, tok.Error())
+	return subscribeWith(t, paho.NewClientOptions().AddBroker(broker), filter)
+}
+
+// subscribeWith is subscribe for a client with options of its own
+// (credentials, TLS); it sets a unique client id unless o has one.
+func subscribeWith(t testing.TB, o *paho.ClientOptions, filter string) *inbox {
+	t.Helper()
+	if o.ClientID == "" {
+		o.SetClientID(fmt.Sprintf("sub-%d-%d", os.Getpid(), testSeq.Add(1)))
 	}
-	tok := c.Subscribe(filter, 1, func(_ paho.Client, m paho.Message) {
-		ch <- msg{m.Topic(), append([]byte(nil), m.Payload()...), m.Retained(), time.Now()}
-	})
-	if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+	c := paho.NewClient(o.SetOrderMatters(false))
+	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscriber connect %v: %v", o.Servers, tok.Error())
+	}
+	ib := newInbox(1000)
+	if tok := c.Subscribe(filter, 1, ib.handle); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatalf("subscribe %s: %v", filter, tok.Error())
 	}
 	t.Cleanup(func() { c.Disconnect(100) })
-	return &inbox{ch: ch}
+	return ib
 }
 
 // next returns the oldest message on topic not yet taken, waiting up to d.

@@ -30,20 +30,17 @@ func newMosquitto(t *testing.T, extra string) *mosquittotest.Broker {
 // durableSub is a subscriber with a persistent session: what is published
 // while it (or the broker) is away waits for it.
 func durableSub(t *testing.T, broker, id, filter string) (*inbox, paho.Client) {
-	ch := make(chan msg, 10000)
-	h := func(_ paho.Client, m paho.Message) {
-		ch <- msg{m.Topic(), append([]byte(nil), m.Payload()...), m.Retained(), time.Now()}
-	}
+	ib := newInbox(10000)
 	o := paho.NewClientOptions().AddBroker(broker).SetClientID(id).SetCleanSession(false).
 		SetAutoReconnect(true).SetConnectRetry(true).SetMaxReconnectInterval(time.Second).
-		SetOnConnectHandler(func(c paho.Client) { c.Subscribe(filter, 1, h) })
+		SetOnConnectHandler(func(c paho.Client) { c.Subscribe(filter, 1, ib.handle) })
 	c := paho.NewClient(o)
 	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatal(tok.Error())
 	}
 	time.Sleep(200 * time.Millisecond) // subscribed
 	t.Cleanup(func() { c.Disconnect(50) })
-	return &inbox{ch: ch}, c
+	return ib, c
 }
 
 // waitOpen waits until a client's connection is up again.
@@ -225,16 +222,7 @@ func TestACLRestrictedAccount(t *testing.T) {
 	r := start(t, c)
 	tp := r.d.Topics()
 
-	ch := make(chan msg, 100)
-	sc := paho.NewClient(paho.NewClientOptions().AddBroker(m.URL()).SetClientID("watcher").SetUsername("watcher").SetPassword("w"))
-	if tok := sc.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-		t.Fatal(tok.Error())
-	}
-	defer sc.Disconnect(50)
-	sc.Subscribe(prefix+"/#", 1, func(_ paho.Client, m paho.Message) {
-		ch <- msg{m.Topic(), append([]byte(nil), m.Payload()...), m.Retained(), time.Now()}
-	}).Wait()
-	ib := &inbox{ch: ch}
+	ib := subscribeWith(t, paho.NewClientOptions().AddBroker(m.URL()).SetUsername("watcher").SetPassword("w"), prefix+"/#")
 	if m := next(t, ib, tp.Status, 5*time.Second); string(m.payload) != "online" {
 		t.Fatalf("status %q", m.payload)
 	}

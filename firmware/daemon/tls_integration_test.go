@@ -91,16 +91,7 @@ func TestTLSBrokerWithClientCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch := make(chan msg, 100)
-	sc := paho.NewClient(paho.NewClientOptions().AddBroker(url).SetClientID("tls-sub").SetTLSConfig(tc))
-	if tok := sc.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-		t.Fatalf("subscriber over TLS: %v", tok.Error())
-	}
-	defer sc.Disconnect(50)
-	sc.Subscribe(tp.Base+"/#", 1, func(_ paho.Client, m paho.Message) {
-		ch <- msg{m.Topic(), append([]byte(nil), m.Payload()...), m.Retained(), time.Now()}
-	}).Wait()
-	ib := &inbox{ch: ch}
+	ib := subscribeWith(t, paho.NewClientOptions().AddBroker(url).SetTLSConfig(tc), tp.Base+"/#")
 	if m := next(t, ib, tp.Status, 10*time.Second); string(m.payload) != "online" {
 		t.Fatalf("status %q", m.payload)
 	}
