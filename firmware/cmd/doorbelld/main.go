@@ -75,7 +75,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		var probs config.Errors
 		if errors.As(err, &probs) {
-			fmt.Fprintf(stderr, "doorbelld: config %s is invalid:\n", pathOr(*cfgPath))
+			fmt.Fprintf(stderr, "doorbelld: config %s is invalid:\n", configSource(*cfgPath, *sim))
 			for _, p := range probs {
 				fmt.Fprintln(stderr, p.Error())
 			}
@@ -85,7 +85,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if *check {
-		fmt.Fprintf(stdout, "config %s is valid\n", pathOr(*cfgPath))
+		fmt.Fprintf(stdout, "config %s is valid\n", configSource(*cfgPath, *sim))
 		return 0
 	}
 
@@ -140,6 +140,14 @@ func startCPUProfile(path string) (stop func(), err error) {
 			slog.Error("doorbelld: write cpu profile", "path", path, "err", err)
 		}
 	}, nil
+}
+
+// configSource names what loadConfig read for the messages about it.
+func configSource(path string, sim bool) string {
+	if sim && path == "" {
+		return "(built-in sim defaults)"
+	}
+	return pathOr(path)
 }
 
 func pathOr(p string) string {

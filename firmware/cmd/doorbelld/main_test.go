@@ -32,7 +32,8 @@ func TestCheckConfig(t *testing.T) {
 		want     []string // each must appear in the output
 	}{
 		{"valid", valid, 0, []string{"is valid"}},
-		{"debounce banana", valid + "gpio:\n  button:\n    line: GPIO17\n    debounce: banana\n", 2, nil},
+		{"debounce banana", strings.Replace(valid, "line: GPIO17\n", "line: GPIO17\n    debounce: banana\n", 1), 2,
+			[]string{"line 7: gpio.button.debounce", `"banana"`, "Go duration"}},
 		{"banana alone", "gpio:\n  button:\n    line: GPIO17\n    debounce: banana\n", 2, []string{"gpio.button.debounce", `"banana"`}},
 		{"two problems", "device:\n  id: Front Door\ngpio:\n  button:\n    line: GPIO17\ncamera:\n  fps: 0\n", 2, []string{"device.id", "camera.fps"}},
 		{"unknown key", "gpio:\n  buton:\n    line: GPIO17\n", 2, []string{"gpio.buton"}},
@@ -50,6 +51,14 @@ func TestCheckConfig(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// --sim without --config checks the built-in sim defaults, and says so.
+func TestCheckConfigSimDefaults(t *testing.T) {
+	code, out, errs := runCmd("--sim", "--check-config")
+	if code != 0 || !strings.Contains(out, "built-in sim defaults") || strings.Contains(out, "/etc/doorbell") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 0 naming the sim defaults", code, out, errs)
 	}
 }
 
