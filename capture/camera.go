@@ -97,6 +97,9 @@ type Camera struct {
 	clk  clockwork.Clock
 
 	frames atomic.Uint64
+	// streamFormat is the current stream's format, for push. Only the
+	// capture goroutine (Stream's callbacks, between Run's calls) uses it.
+	streamFormat Format
 
 	mu        sync.Mutex
 	available bool
@@ -105,7 +108,6 @@ type Camera struct {
 	since     time.Time
 	waiters   []chan struct{} // closed at the next frame; see nextFrame
 	nWaiters  atomic.Int32    // len(waiters), read without mu by push
-	streamOK  bool            // the current stream has delivered a frame
 	announced int             // state last logged: 0 none, 1 up, -1 down
 }
 
@@ -134,11 +136,9 @@ func (c *Camera) Ring() *Ring { return c.ring }
 func (c *Camera) Run(ctx context.Context) error {
 	backoff := c.opts.MinBackoff
 	for {
-		c.mu.Lock()
-		c.streamOK = false
-		c.mu.Unlock()
-
+		before := c.frames.Load()
 		err := c.src.Stream(ctx, c.started, c.push)
+		hadFrames := c.frames.Load() > before
 		if ctx.Err() != nil {
 			c.stopped(nil)
 			return nil
@@ -146,7 +146,8 @@ func (c *Camera) Run(ctx context.Context) error {
 		if err == nil {
 			err = errStreamEnded
 		}
-		if c.stopped(err) {
+		c.stopped(err)
+		if hadFrames {
 			backoff = c.opts.MinBackoff
 		}
 		c.log.Debug("camera: retrying", "in", backoff, "err", err)
@@ -171,6 +172,7 @@ func (c *Camera) sleep(ctx context.Context, d time.Duration) bool {
 
 // started is the Source's started callback.
 func (c *Camera) started(f Format) {
+	c.streamFormat = f
 	c.mu.Lock()
 	c.available = true
 	c.format = f
@@ -183,11 +185,9 @@ func (c *Camera) started(f Format) {
 	}
 }
 
-// stopped records the end of a stream (err nil: shut down) and reports
-// whether the stream had delivered frames.
-func (c *Camera) stopped(err error) (hadFrames bool) {
+// stopped records the end of a stream (err nil: shut down).
+func (c *Camera) stopped(err error) {
 	c.mu.Lock()
-	hadFrames = c.streamOK
 	if c.available {
 		c.available = false
 		c.since = c.clk.Now()
@@ -202,19 +202,14 @@ func (c *Camera) stopped(err error) (hadFrames bool) {
 	if announce {
 		c.log.Warn("camera: unavailable, will retry", "err", err)
 	}
-	return hadFrames
 }
 
 // push is the Source's push callback: store the frame and wake snapshot
-// waiters. It does not allocate.
+// waiters. It does not allocate, and takes the camera's lock only when
+// someone waits for a frame.
 func (c *Camera) push(data []byte, at time.Time) {
-	c.mu.Lock()
-	f := c.format
-	c.streamOK = true
-	c.mu.Unlock()
-
 	c.frames.Add(1)
-	c.ring.Push(data, at, f)
+	c.ring.Push(data, at, c.streamFormat)
 	if c.nWaiters.Load() > 0 {
 		c.mu.Lock()
 		for i, w := range c.waiters {
