@@ -3,6 +3,7 @@ package capture
 import (
 	"bytes"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -53,7 +54,7 @@ func TestRingEviction(t *testing.T) {
 			for _, f := range got {
 				seqs = append(seqs, f.Seq)
 			}
-			if !equalSeqs(seqs, tt.wantSeqs) {
+			if !slices.Equal(seqs, tt.wantSeqs) {
 				t.Fatalf("held seqs %v, want %v", seqs, tt.wantSeqs)
 			}
 			st := r.Stats()
@@ -82,18 +83,6 @@ func TestRingEviction(t *testing.T) {
 			}
 		})
 	}
-}
-
-func equalSeqs(a, b []uint64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestRingRandom pushes frames of random sizes and checks after each push
@@ -231,7 +220,7 @@ func TestRingReaders(t *testing.T) {
 			for _, f := range r.Frames(t0.Add(tt.from), t0.Add(tt.to)) {
 				seqs = append(seqs, f.Seq)
 			}
-			if !equalSeqs(seqs, tt.want) {
+			if !slices.Equal(seqs, tt.want) {
 				t.Errorf("Frames = %v, want %v", seqs, tt.want)
 			}
 		})

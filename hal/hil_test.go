@@ -14,14 +14,16 @@ import (
 	"errors"
 	"flag"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/doorbelld/doorbelld/hal"
-	"github.com/doorbelld/doorbelld/hal/gpioline"
 	"golang.org/x/sys/unix"
 	"periph.io/x/conn/v3/gpio"
+
+	"github.com/doorbelld/doorbelld/hal"
+	"github.com/doorbelld/doorbelld/hal/gpioline"
 )
 
 var gpiosim = flag.String("gpiosim", os.Getenv("HIL_GPIOSIM"), "sysfs dir of the gpio-sim chip (…/gpio-sim.0/gpiochipN)")
@@ -40,7 +42,7 @@ func hilSetup(t *testing.T) {
 func pull(t *testing.T, n int, v string) time.Time {
 	t.Helper()
 	at := time.Now()
-	if err := os.WriteFile(*gpiosim+"/sim_gpio"+itoa(n)+"/pull", []byte(v), 0); err != nil {
+	if err := os.WriteFile(*gpiosim+"/sim_gpio"+strconv.Itoa(n)+"/pull", []byte(v), 0); err != nil {
 		t.Fatal(err)
 	}
 	return at
@@ -48,14 +50,12 @@ func pull(t *testing.T, n int, v string) time.Time {
 
 func value(t *testing.T, n int) string {
 	t.Helper()
-	b, err := os.ReadFile(*gpiosim + "/sim_gpio" + itoa(n) + "/value")
+	b, err := os.ReadFile(*gpiosim + "/sim_gpio" + strconv.Itoa(n) + "/value")
 	if err != nil {
 		t.Fatal(err)
 	}
 	return strings.TrimSpace(string(b))
 }
-
-func itoa(n int) string { return string(rune('0' + n)) }
 
 // runInput starts an Input on a named gpio-sim line and returns its events.
 func runInput(t *testing.T, name string, mk func(gpio.PinIn) *hal.Input) <-chan hal.Event {

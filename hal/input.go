@@ -50,9 +50,6 @@ func (o *InputOptions) ensureDefaults() {
 	if o.Poll <= 0 {
 		o.Poll = 200 * time.Millisecond
 	}
-	if o.Pull == 0 {
-		o.Pull = gpio.PullNoChange
-	}
 }
 
 // Input reads one GPIO line and turns its edges into Events through a Logic.
@@ -107,8 +104,9 @@ func (in *Input) Run(ctx context.Context, out chan<- Event) error {
 	isActive := func(l gpio.Level) bool { return (l == gpio.High) != in.opts.ActiveLow }
 	active := func() bool { return isActive(in.pin.Read()) }
 	timed, _ := in.pin.(TimedPin)
-	logic := in.newLogic(clk.Now(), active(), emit)
-	in.opts.Logger.Debug("hal: input ready", "input", in.opts.Name, "pin", in.pin.String(), "active", active())
+	startActive := active()
+	logic := in.newLogic(clk.Now(), startActive, emit)
+	in.opts.Logger.Debug("hal: input ready", "input", in.opts.Name, "pin", in.pin.String(), "active", startActive)
 	for ctx.Err() == nil {
 		wait := in.opts.Poll
 		if d, ok := logic.Deadline(); ok {

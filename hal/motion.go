@@ -117,6 +117,3 @@ func (m *MotionLogic) Deadline() (time.Time, bool) {
 	}
 	return time.Time{}, false
 }
-
-// On reports whether motion is currently reported.
-func (m *MotionLogic) On() bool { return m.state == motionOn }

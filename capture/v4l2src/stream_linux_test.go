@@ -41,7 +41,6 @@ func TestFrameClock(t *testing.T) {
 	var elapsed time.Duration // fake time since (mono0, wall0)
 	reads := 0
 	c := frameClock{
-		now: func() time.Time { return wall0.Add(elapsed) },
 		readMono: func() (time.Duration, error) {
 			reads++
 			return mono0 + elapsed, nil
@@ -54,7 +53,7 @@ func TestFrameClock(t *testing.T) {
 	for i := 0; i < 250; i++ {
 		captured := time.Duration(i) * 40 * time.Millisecond
 		elapsed = captured + 15*time.Millisecond
-		at := c.wall(mon, tv(mono0+captured))
+		at := c.wall(mon, tv(mono0+captured), wall0.Add(elapsed))
 		if want := wall0.Add(captured); !at.Equal(want) {
 			t.Fatalf("frame %d: at %v, want %v", i, at.Format(time.StampMicro), want.Format(time.StampMicro))
 		}
@@ -74,7 +73,7 @@ func TestFrameClock(t *testing.T) {
 		"no stamp":                 {mon, unix.Timeval{}},
 		"copied stamp":             {v4l2.BufFlagTimestampCopy, tv(mono0)},
 	} {
-		if at := c.wall(tc.flags, tc.tv); !at.Equal(now) {
+		if at := c.wall(tc.flags, tc.tv, now); !at.Equal(now) {
 			t.Errorf("%s: %v, want now (%v)", name, at, now)
 		}
 	}

@@ -187,8 +187,9 @@ func (s *Source) loop(ctx context.Context, st *stream, push func([]byte, time.Ti
 		}
 		used := int(b.BytesUsed)
 		if b.Flags&v4l2.BufFlagError == 0 && used > 0 && used <= len(st.bufs[b.Index]) {
-			push(st.bufs[b.Index][:used], clock.wall(b.Flags, b.Timestamp))
-			last.Store(time.Now().UnixNano())
+			now := time.Now()
+			push(st.bufs[b.Index][:used], clock.wall(b.Flags, b.Timestamp, now))
+			last.Store(now.UnixNano())
 			bad = 0
 		} else {
 			// A dropped or corrupt frame is not fatal; a camera that
@@ -290,16 +291,13 @@ func (s *Source) negotiate(dev *device.Device, log *slog.Logger) (capture.Format
 type frameClock struct {
 	mono time.Duration // a CLOCK_MONOTONIC reading, 0 before the first frame
 	at   time.Time     // time.Now() at that reading
-	// now and readMono are the clocks; nil means the real ones.
-	now      func() time.Time
+	// readMono reads CLOCK_MONOTONIC; nil reads the real one.
 	readMono func() (time.Duration, error)
 }
 
-func (c *frameClock) wall(flags uint32, tv unix.Timeval) time.Time {
-	now := time.Now()
-	if c.now != nil {
-		now = c.now()
-	}
+// wall maps a buffer's flags and timestamp to wall-clock time; now is
+// time.Now() (taken by the caller, who needs it too).
+func (c *frameClock) wall(flags uint32, tv unix.Timeval, now time.Time) time.Time {
 	if flags&v4l2.BufFlagTimestampMask == v4l2.BufFlagTimestampCopy {
 		return now
 	}
@@ -328,9 +326,6 @@ func readMonotonic() (time.Duration, error) {
 // device. st may be nil (nothing mapped yet). go4vl's Device.Stop and
 // Close are not used: its stream goroutine never ran.
 func release(dev *device.Device, st *stream, log *slog.Logger) {
-	if log == nil {
-		log = slog.Default()
-	}
 	if st != nil {
 		if st.on {
 			if err := v4l2.StreamOff(dev); err != nil {

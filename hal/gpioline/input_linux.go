@@ -22,7 +22,6 @@ import (
 
 // GPIO v2 character device uAPI (include/uapi/linux/gpio.h).
 const (
-	v2FlagActiveLow     = 1 << 1
 	v2FlagInput         = 1 << 2
 	v2FlagEdgeRising    = 1 << 4
 	v2FlagEdgeFalling   = 1 << 5
