@@ -6,6 +6,8 @@
 //	doorbellctl ota verify --pubkey PUB BUNDLE              exit 0 valid, 1 invalid (with the reason)
 //	doorbellctl ota push --broker URL --device ID BUNDLE    send a bundle to a doorbell over MQTT
 //	doorbellctl ota status [--dir DIR]                      on the device: slots, trial, last outcome
+//	doorbellctl clips pull --out DIR [--clip ID]... [--follow]   fetch, verify and store clips over MQTT
+//	doorbellctl clips list [--out DIR]                      the clips the doorbell offers
 //
 // Exit codes: 0 done, 1 failed (the reason on stderr), 2 usage error.
 package main
