@@ -85,7 +85,8 @@ type Daemon struct {
 	started   time.Time
 	runCtx    context.Context    // guarded by mu
 	stop      context.CancelFunc // stops Run; guarded by mu
-	bg        sync.WaitGroup     // snapshot and ack waiters
+	bg        sync.WaitGroup     // snapshot publishers; Add only through background
+	stopping  bool               // Run is waiting for bg: no more Adds; guarded by mu
 	heartbeat atomic.Int64       // unix nanos of the event loop's last turn
 	pirState  atomic.Value       // string: ok | unavailable | none
 	motionOn  atomic.Bool        // the PIR's last reported state
@@ -434,6 +435,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	sdnotify.Stopping(d.log)
 	d.log.Info("doorbelld stopping")
 	parts.Wait()
+	d.mu.Lock()
+	d.stopping = true // MQTT commands still arrive until the disconnect below
+	d.mu.Unlock()
 	d.bg.Wait()
 	_ = d.mq.Run(canceled()) // offline + disconnect, while the broker still runs
 	if d.broker != nil {
@@ -529,12 +533,24 @@ func (d *Daemon) handle(ctx context.Context, he hal.Event) {
 	d.last = &e
 	d.mu.Unlock()
 	if snap {
-		d.bg.Add(1)
-		go func() {
-			defer d.bg.Done()
-			d.publishSnapshot(ctx, e)
-		}()
+		d.background(func(context.Context) { d.publishSnapshot(ctx, e) })
 	}
+}
+
+// background runs f on its own goroutine with Run's context, unless Run is
+// already shutting down; Run waits for it before it disconnects.
+func (d *Daemon) background(f func(ctx context.Context)) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stopping {
+		return
+	}
+	ctx := d.runCtx
+	d.bg.Add(1)
+	go func() {
+		defer d.bg.Done()
+		f(ctx)
+	}()
 }
 
 // SnapshotInfo describes the JPEG on the snapshot topic.

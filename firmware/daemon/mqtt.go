@@ -113,14 +113,10 @@ func (d *Daemon) onCommand(_ paho.Client, m paho.Message) {
 			d.cmdLog.Log(m.Topic(), errors.New("no snapshot: privacy mode is on or there is no camera"))
 			return
 		}
-		d.mu.Lock()
-		ctx := d.runCtx
-		d.mu.Unlock()
-		d.bg.Add(1)
-		go func() {
-			defer d.bg.Done()
-			d.publishSnapshot(ctx, event.Event{Snapshot: event.NewID(), At: time.Now(), Type: "snapshot"})
-		}()
+		at := time.Now()
+		d.background(func(ctx context.Context) {
+			d.publishSnapshot(ctx, event.Event{Snapshot: event.NewID(), At: at, Type: "snapshot"})
+		})
 	case command.Restart:
 		d.log.Warn("daemon: restart requested over MQTT")
 		d.restart.Store(true)
