@@ -760,14 +760,14 @@ func (p *Publisher) compute(ctx context.Context, meta storage.Meta) (Manifest, e
 			m.crcs = append(m.crcs, CRC(buf[:n]))
 			m.Size += int64(n)
 		}
+		if len(m.crcs) > MaxChunks { // before the EOF test: a short last chunk counts too
+			return Manifest{}, fmt.Errorf("clipxfer: clip %s: more than %d chunks of %d bytes", meta.ID, MaxChunks, p.o.ChunkBytes)
+		}
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			break
 		}
 		if err != nil {
 			return Manifest{}, fmt.Errorf("clipxfer: hash clip %s: %w", meta.ID, err)
-		}
-		if len(m.crcs) > MaxChunks {
-			return Manifest{}, fmt.Errorf("clipxfer: clip %s: more than %d chunks of %d bytes", meta.ID, MaxChunks, p.o.ChunkBytes)
 		}
 	}
 	if m.Size == 0 {

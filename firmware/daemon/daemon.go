@@ -14,6 +14,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+	"periph.io/x/conn/v3/gpio"
+
 	"github.com/doorbelld/doorbelld/capture"
 	"github.com/doorbelld/doorbelld/capture/clip"
 	"github.com/doorbelld/doorbelld/capture/simcam"
@@ -34,8 +37,6 @@ import (
 	"github.com/doorbelld/doorbelld/hal/haltest"
 	"github.com/doorbelld/doorbelld/ota/delivery"
 	"github.com/doorbelld/doorbelld/ota/install"
-	"github.com/jonboulle/clockwork"
-	"periph.io/x/conn/v3/gpio"
 )
 
 // Options configure a Daemon.
@@ -101,7 +102,6 @@ type Daemon struct {
 	mu         sync.Mutex
 	last       *event.Event
 	lastHealth []byte
-	lastClip   *storage.Meta
 }
 
 // ErrRestart is what Run returns after the restart command: the process
@@ -585,7 +585,7 @@ func (d *Daemon) publishSnapshot(ctx context.Context, e event.Event) {
 		if small, err := capture.Downscale(s.JPEG, w, 80); err != nil {
 			d.log.Warn("daemon: snapshot copy for dashboards", "err", err)
 		} else {
-			d.mq.Publish(d.topics.Base+"/snapshot/small", 1, true, small)
+			d.mq.Publish(d.topics.SnapshotHA, 1, true, small) // the downscaled copy, when max_width is set
 		}
 	}
 	select {

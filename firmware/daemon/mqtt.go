@@ -186,9 +186,6 @@ func (d *Daemon) clipReady(ctx context.Context) error {
 }
 
 func (d *Daemon) publishClip(m storage.Meta) {
-	d.mu.Lock()
-	d.lastClip = &m
-	d.mu.Unlock()
 	b, err := json.Marshal(m)
 	if err != nil {
 		d.log.Error("daemon: clip metadata", "err", err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/doorbelld/doorbelld/firmware/command"
 	"github.com/doorbelld/doorbelld/firmware/event"
+	"github.com/doorbelld/doorbelld/firmware/mqttpub"
 	"github.com/doorbelld/doorbelld/hal"
 )
 
@@ -24,10 +25,10 @@ const (
 	ModeSingle = "single"
 )
 
-// Availability payloads on the status topic (as mqttpub publishes them).
+// Availability payloads on the status topic: mqttpub publishes them.
 const (
-	Online  = "online"
-	Offline = "offline"
+	Online  = mqttpub.Online
+	Offline = mqttpub.Offline
 )
 
 // Manufacturer and origin name in every discovery payload.

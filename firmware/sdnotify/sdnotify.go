@@ -18,9 +18,6 @@ func Ready(log *slog.Logger) { notify(log, daemon.SdNotifyReady) }
 // Stopping tells systemd that shutdown has begun.
 func Stopping(log *slog.Logger) { notify(log, daemon.SdNotifyStopping) }
 
-// Status sets the one-line status systemctl shows.
-func Status(log *slog.Logger, s string) { notify(log, "STATUS="+s) }
-
 func notify(log *slog.Logger, state string) {
 	if _, err := daemon.SdNotify(false, state); err != nil {
 		log.Warn("sdnotify: notify systemd", "state", state, "err", err)
