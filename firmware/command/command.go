@@ -2,11 +2,8 @@ package command
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/url"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -28,10 +25,9 @@ const (
 // Payloads, as Home Assistant sends them. Parse compares them without
 // regard to case and ignores surrounding white space.
 const (
-	On      = "ON"
-	Off     = "OFF"
-	Press   = "PRESS"
-	Install = "install"
+	On    = "ON"
+	Off   = "OFF"
+	Press = "PRESS"
 )
 
 // Sentinel errors; Parse wraps them with the details.
@@ -50,26 +46,14 @@ type Command struct {
 	Kind Kind
 	// On is the switch state for Privacy and Chime.
 	On bool
-	// Offer is the update offer for an Update with a JSON payload; nil for
-	// "install" and every other kind.
-	Offer *UpdateOffer
-	// Raw is a copy of the payload as received.
+	// Raw is a copy of the payload as received. For Update it is all there
+	// is: the OTA code judges offers (ota/delivery.ParseOffer).
 	Raw []byte
-}
-
-// UpdateOffer is an update command's JSON payload. Only url and version are
-// checked; other fields are kept in Command.Raw for the OTA code to read.
-type UpdateOffer struct {
-	URL     string `json:"url"`
-	Version string `json:"version"`
 }
 
 // Limits on what Parse accepts.
 const (
-	maxSimplePayload = 32   // ON, OFF, PRESS, install with some white space
-	maxUpdatePayload = 4096 // a JSON update offer
-	maxVersion       = 64
-	maxURL           = 2048
+	maxSimplePayload = 32 // ON, OFF, PRESS with some white space
 )
 
 // Kinds returns every command kind, in a fixed order.
@@ -131,11 +115,8 @@ func Parse(topic string, payload []byte, retained bool, base string) (Command, e
 			return Command{}, fmt.Errorf("command: %s: payload %s: want %s: %w", topic, quoteBytes(payload), Press, ErrMalformed)
 		}
 	case Update:
-		offer, err := parseUpdate(payload)
-		if err != nil {
-			return Command{}, fmt.Errorf("command: %s: %w", topic, err)
-		}
-		c.Offer = offer
+		// "install" or a JSON offer: ota/delivery parses and refuses it,
+		// and reports a refusal on the update state topic.
 	}
 	return c, nil
 }
@@ -156,75 +137,6 @@ func word(p []byte, w string) bool {
 		return false
 	}
 	return strings.EqualFold(string(bytes.TrimSpace(p)), w)
-}
-
-func parseUpdate(p []byte) (*UpdateOffer, error) {
-	if word(p, Install) {
-		return nil, nil
-	}
-	const want = `want "install" or a JSON object {"url": "https://...", "version": "..."}`
-	if len(p) > maxUpdatePayload {
-		return nil, fmt.Errorf("payload of %d bytes: at most %d allowed; %s: %w", len(p), maxUpdatePayload, want, ErrMalformed)
-	}
-	t := bytes.TrimSpace(p)
-	if len(t) == 0 || t[0] != '{' {
-		return nil, fmt.Errorf("payload %s: %s: %w", quoteBytes(p), want, ErrMalformed)
-	}
-	var o UpdateOffer
-	dec := json.NewDecoder(bytes.NewReader(t))
-	if err := dec.Decode(&o); err != nil {
-		return nil, fmt.Errorf("payload %s: invalid JSON (%s); %s: %w", quoteBytes(p), clip(err.Error()), want, ErrMalformed)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("payload %s: data after the JSON object; %s: %w", quoteBytes(p), want, ErrMalformed)
-	}
-	if err := checkURL(o.URL); err != nil {
-		return nil, fmt.Errorf("update offer: url %s: %v: %w", quote(o.URL), err, ErrMalformed)
-	}
-	if err := checkVersion(o.Version); err != nil {
-		return nil, fmt.Errorf("update offer: version %s: %v: %w", quote(o.Version), err, ErrMalformed)
-	}
-	return &o, nil
-}
-
-func checkURL(s string) error {
-	const want = "want an absolute http:// or https:// URL"
-	if s == "" {
-		return errors.New("missing; " + want)
-	}
-	if len(s) > maxURL {
-		return fmt.Errorf("longer than %d bytes", maxURL)
-	}
-	u, err := url.Parse(s)
-	if err != nil {
-		return errors.New("not a URL; " + want)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return errors.New("scheme is not http or https; " + want)
-	}
-	if u.Host == "" {
-		return errors.New("no host; " + want)
-	}
-	if u.User != nil {
-		return errors.New("credentials in URLs are not allowed")
-	}
-	return nil
-}
-
-func checkVersion(s string) error {
-	const want = "want 1-64 of A-Z a-z 0-9 . + _ ~ -"
-	if s == "" || len(s) > maxVersion {
-		return errors.New(want)
-	}
-	for _, r := range s {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
-		case r == '.', r == '+', r == '_', r == '~', r == '-':
-		default:
-			return errors.New(want)
-		}
-	}
-	return nil
 }
 
 func kindList() string {
@@ -260,16 +172,4 @@ func quote(s string) string {
 		cut--
 	}
 	return fmt.Sprintf("%s… (%d bytes)", q, len(s))
-}
-
-// clip shortens an error text from a decoder to 120 bytes.
-func clip(s string) string {
-	if len(s) <= 120 {
-		return s
-	}
-	cut := 120
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
 }

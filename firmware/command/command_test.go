@@ -25,9 +25,10 @@ func TestParse(t *testing.T) {
 		{name: "test chime", topic: base + "/cmd/test_chime", payload: "press", want: Command{Kind: TestChime}},
 		{name: "restart", topic: base + "/cmd/restart", payload: " PRESS ", want: Command{Kind: Restart}},
 		{name: "update install", topic: base + "/cmd/update", payload: "install", want: Command{Kind: Update}},
-		{name: "update offer", topic: base + "/cmd/update",
-			payload: `{"url": "https://updates.example/doorbelld-1.2.3.tar", "version": "1.2.3", "sha256": "ab"}`,
-			want:    Command{Kind: Update, Offer: &UpdateOffer{URL: "https://updates.example/doorbelld-1.2.3.tar", Version: "1.2.3"}}},
+		// Offers are ota/delivery's to judge: Parse passes any payload on.
+		{name: "update offer", topic: base + "/cmd/update", payload: `{"url": "https://updates.example/d.bundle", "version": "1.2.3"}`, want: Command{Kind: Update}},
+		{name: "update junk passes to delivery", topic: base + "/cmd/update", payload: "now", want: Command{Kind: Update}},
+		{name: "retained update", topic: base + "/cmd/update", payload: "install", retained: true, err: ErrRetained},
 
 		{name: "retained", topic: base + "/cmd/restart", payload: "PRESS", retained: true, err: ErrRetained, errHas: []string{"cmd/restart", "retained"}},
 		{name: "retained empty (clearing)", topic: base + "/cmd/privacy", payload: "", retained: true, err: ErrRetained},
@@ -41,18 +42,6 @@ func TestParse(t *testing.T) {
 		{name: "privacy true", topic: base + "/cmd/privacy", payload: "true", err: ErrMalformed},
 		{name: "snapshot ON", topic: base + "/cmd/snapshot", payload: "ON", err: ErrMalformed, errHas: []string{"want PRESS"}},
 		{name: "restart empty", topic: base + "/cmd/restart", payload: "", err: ErrMalformed},
-		{name: "update junk", topic: base + "/cmd/update", payload: "now", err: ErrMalformed, errHas: []string{`"install"`, "url"}},
-		{name: "update bad json", topic: base + "/cmd/update", payload: `{"url":`, err: ErrMalformed, errHas: []string{"invalid JSON"}},
-		{name: "update trailing data", topic: base + "/cmd/update", payload: `{"url":"https://a/b","version":"1"} x`, err: ErrMalformed, errHas: []string{"after the JSON"}},
-		{name: "update array", topic: base + "/cmd/update", payload: `[1]`, err: ErrMalformed},
-		{name: "update no url", topic: base + "/cmd/update", payload: `{"version":"1.0"}`, err: ErrMalformed, errHas: []string{"url", "missing"}},
-		{name: "update ftp url", topic: base + "/cmd/update", payload: `{"url":"ftp://h/x","version":"1.0"}`, err: ErrMalformed, errHas: []string{"http"}},
-		{name: "update relative url", topic: base + "/cmd/update", payload: `{"url":"/x","version":"1.0"}`, err: ErrMalformed},
-		{name: "update url with password", topic: base + "/cmd/update", payload: `{"url":"https://u:p@h/x","version":"1.0"}`, err: ErrMalformed, errHas: []string{"credentials"}},
-		{name: "update bad version", topic: base + "/cmd/update", payload: `{"url":"https://h/x","version":"1.0; rm -rf /"}`, err: ErrMalformed, errHas: []string{"version"}},
-		{name: "update no version", topic: base + "/cmd/update", payload: `{"url":"https://h/x"}`, err: ErrMalformed},
-		{name: "update wrong type", topic: base + "/cmd/update", payload: `{"url":1,"version":"1"}`, err: ErrMalformed},
-		{name: "update too big", topic: base + "/cmd/update", payload: `{"url":"https://h/x","version":"1","pad":"` + strings.Repeat("x", 5000) + `"}`, err: ErrMalformed, errHas: []string{"at most 4096"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -73,9 +62,6 @@ func TestParse(t *testing.T) {
 			}
 			if got.Kind != tt.want.Kind || got.On != tt.want.On {
 				t.Errorf("got %+v, want %+v", got, tt.want)
-			}
-			if (got.Offer == nil) != (tt.want.Offer == nil) || got.Offer != nil && *got.Offer != *tt.want.Offer {
-				t.Errorf("offer = %+v, want %+v", got.Offer, tt.want.Offer)
 			}
 			if string(got.Raw) != tt.payload {
 				t.Errorf("raw = %q, want %q", got.Raw, tt.payload)

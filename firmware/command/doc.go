@@ -13,6 +13,6 @@
 // not one of the allowed ones is ErrMalformed. Every error names the topic,
 // what was wrong and what is allowed, with the payload quoted and truncated,
 // so it is safe to log. Command topics and payloads are the contract with Home
-// Assistant: package hass announces exactly these (Topic, On, Off, Press,
-// Install).
+// Assistant: package hass announces exactly these (Topic, On, Off, Press;
+// the update command's payloads are ota/delivery's).
 package command

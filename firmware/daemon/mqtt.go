@@ -76,10 +76,6 @@ func (d *Daemon) onBirth(_ paho.Client, m paho.Message) {
 // onCommand handles a message on <base>/cmd/+. Malformed and retained
 // commands are logged (once a minute per topic) and dropped.
 func (d *Daemon) onCommand(_ paho.Client, m paho.Message) {
-	if m.Topic() == delivery.CommandTopic(d.topics.Base) {
-		d.onUpdate(m)
-		return
-	}
 	c, err := command.Parse(m.Topic(), m.Payload(), m.Retained(), d.topics.Base)
 	if err != nil {
 		d.cmdLog.Log(m.Topic(), err)
@@ -117,6 +113,8 @@ func (d *Daemon) onCommand(_ paho.Client, m paho.Message) {
 		d.background(func(ctx context.Context) {
 			d.publishSnapshot(ctx, event.Event{Snapshot: event.NewID(), At: at, Type: "snapshot"})
 		})
+	case command.Update:
+		d.onUpdate(m.Topic(), c.Raw)
 	case command.Restart:
 		d.log.Warn("daemon: restart requested over MQTT")
 		d.restart.Store(true)
@@ -132,17 +130,13 @@ func (d *Daemon) onCommand(_ paho.Client, m paho.Message) {
 // onUpdate hands an update offer (URL, local path or chunked transfer) or
 // "install" to the OTA device, which decides by signature, version floor
 // and its own checks: an MQTT message can at most offer.
-func (d *Daemon) onUpdate(m paho.Message) {
-	if m.Retained() {
-		d.cmdLog.Log(m.Topic(), command.ErrRetained)
-		return
-	}
+func (d *Daemon) onUpdate(topic string, payload []byte) {
 	if d.dev == nil {
-		d.cmdLog.Log(m.Topic(), errors.New("over-the-air updates are off: "+d.otaOff))
+		d.cmdLog.Log(topic, errors.New("over-the-air updates are off: "+d.otaOff))
 		return
 	}
-	if err := d.dev.HandleCommand(m.Payload()); err != nil {
-		d.cmdLog.Log(m.Topic(), err)
+	if err := d.dev.HandleCommand(payload); err != nil {
+		d.cmdLog.Log(topic, err)
 	}
 }
 

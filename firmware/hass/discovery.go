@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/doorbelld/doorbelld/firmware/command"
+	"github.com/doorbelld/doorbelld/ota/delivery"
 )
 
 // Component ids: stable, part of every unique_id (<device.id>_<component>)
@@ -162,7 +163,7 @@ func components() []component {
 				"title":           "doorbelld",
 				"state_topic":     t.UpdateState,
 				"command_topic":   t.Command(command.Update),
-				"payload_install": command.Install,
+				"payload_install": delivery.InstallPayload,
 			}
 		}},
 		diagnostic(CompLastBoot, "Last boot", keyLastBoot, obj{"device_class": "timestamp"}),
