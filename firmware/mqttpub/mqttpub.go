@@ -87,14 +87,16 @@ func New(opts Options) *Client {
 		SetMaxReconnectInterval(opts.MaxReconnectInterval).
 		SetWill(opts.StatusTopic, Offline, 1, true).
 		SetOnConnectHandler(func(paho.Client) {
-			cl.connected.Store(true)
 			opts.Logger.Info("mqtt: connected", "broker", opts.Broker, "client_id", opts.ClientID)
 			// Right after connecting paho resends what its store holds; a
-			// message published in that instant goes out twice. Let it pass.
+			// message published in that instant goes out twice. Let it
+			// pass: Connected stays false until then, so the outbox and
+			// the clip publisher hold back too.
 			time.AfterFunc(settle, func() {
 				if !cl.c.IsConnectionOpen() {
 					return
 				}
+				cl.connected.Store(true)
 				cl.c.Publish(opts.StatusTopic, 1, true, Online)
 				if opts.OnConnect != nil {
 					opts.OnConnect()

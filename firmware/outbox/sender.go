@@ -33,13 +33,7 @@ type SenderOptions struct {
 	// Window bounds the replayed events awaiting their PUBACK at once.
 	// Default 16.
 	Window int
-	// ReplayDelay is how long a replay waits after a Kick. paho, right
-	// after it connects, resends every QoS 1 message in its store, and a
-	// message published in that instant (as from OnConnect) is sent twice
-	// and its token completed before its PUBACK; waiting lets that pass.
-	// Default 300ms; negative: no wait.
-	ReplayDelay time.Duration
-	Clock       clockwork.Clock // default: the real clock
+	Clock  clockwork.Clock // default: the real clock
 }
 
 func (o *SenderOptions) ensureDefaults() {
@@ -54,9 +48,6 @@ func (o *SenderOptions) ensureDefaults() {
 	}
 	if o.Window <= 0 {
 		o.Window = 16
-	}
-	if o.ReplayDelay == 0 {
-		o.ReplayDelay = 300 * time.Millisecond
 	}
 	if o.Clock == nil {
 		o.Clock = clockwork.NewRealClock()
@@ -121,9 +112,9 @@ func (s *Sender) Send(e Entry) {
 }
 
 // Kick asks Run to replay waiting events; call it after every
-// (re)connect. Events sent until that replay is done wait for it, so
-// nothing is published in the instant paho resends its store (see
-// ReplayDelay). It does not block.
+// (re)connect, once the Publisher reports Connected (mqttpub's OnConnect
+// runs after paho has resent its store). Events sent until that replay is
+// done wait for it, so events stay in order. It does not block.
 func (s *Sender) Kick() {
 	s.mu.Lock()
 	if !s.stopped {
@@ -158,13 +149,6 @@ func (s *Sender) Run(ctx context.Context) error {
 			s.waiters.Wait()
 			return nil
 		case <-s.kick:
-			if s.opts.ReplayDelay > 0 {
-				select {
-				case <-s.opts.Clock.After(s.opts.ReplayDelay):
-				case <-ctx.Done():
-					continue
-				}
-			}
 		case <-t.Chan():
 		}
 		s.replay(ctx)

@@ -125,7 +125,7 @@ func eventOf(t *testing.T, m published) event.Event {
 // runSender runs a Sender until the test ends.
 func runSender(t *testing.T, ob *Outbox, pub Publisher, clk clockwork.Clock) *Sender {
 	t.Helper()
-	s := NewSender(ob, SenderOptions{Topic: "doorbell/front/event", Publisher: pub, Logger: quiet(), Clock: clk, Window: 4, ReplayDelay: -1})
+	s := NewSender(ob, SenderOptions{Topic: "doorbell/front/event", Publisher: pub, Logger: quiet(), Clock: clk, Window: 4})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { s.Run(ctx); close(done) }()
@@ -267,7 +267,7 @@ func TestSenderAckTimeout(t *testing.T) {
 func TestSenderStopsWithPending(t *testing.T) {
 	ob := open(t, t.TempDir(), Options{})
 	pub := newFakePub(true, false)
-	s := NewSender(ob, SenderOptions{Topic: "doorbell/front/event", Publisher: pub, Logger: quiet(), ReplayDelay: -1})
+	s := NewSender(ob, SenderOptions{Topic: "doorbell/front/event", Publisher: pub, Logger: quiet()})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { s.Run(ctx); close(done) }()
