@@ -16,7 +16,9 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/google/renameio/v2"
 
+	"github.com/doorbelld/doorbelld/firmware/config"
 	"github.com/doorbelld/doorbelld/ota"
 	"github.com/doorbelld/doorbelld/ota/delivery"
 	"github.com/doorbelld/doorbelld/ota/install"
@@ -164,28 +166,18 @@ func otaSign(e *env, args []string) int {
 	return 0
 }
 
-// writeAtomic writes path through a temp file in its directory, renamed
-// over it once complete, so a failed sign leaves no half bundle.
+// writeAtomic writes path through renameio's temp file in its directory,
+// renamed over it once complete, so a failed sign leaves no half bundle.
 func writeAtomic(path string, write func(io.Writer) error) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	f, err := renameio.NewPendingFile(path, renameio.WithStaticPermissions(0o644))
 	if err != nil {
 		return err
 	}
-	defer os.Remove(f.Name())
-	err = write(f)
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	defer f.Cleanup()
+	if err := write(f); err != nil {
 		return err
 	}
-	return os.Rename(f.Name(), path)
+	return f.CloseAtomicallyReplace()
 }
 
 // signArch is the architecture to sign for: read from the binary, with
@@ -286,8 +278,6 @@ func printManifest(w io.Writer, m ota.Manifest, id ota.KeyID) {
 		m.Model, m.Version, m.Arch(), mib(m.Size), m.SHA256, m.Created.UTC().Format(time.RFC3339), id, m.Expires.UTC().Format(time.RFC3339))
 }
 
-func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
-
 func otaPush(e *env, args []string) int {
 	const cmd = "ota push"
 	fs := flag.NewFlagSet("doorbellctl "+cmd, flag.ContinueOnError)
@@ -385,19 +375,18 @@ func otaPush(e *env, args []string) int {
 	return 0
 }
 
-// brokerAddr accepts the same broker URLs as the daemon's config.
+// brokerAddr accepts the same broker URLs as the daemon's mqtt.broker
+// and returns paho's form of it.
 func brokerAddr(s string) (string, error) {
-	scheme, host, ok := strings.Cut(s, "://")
-	if !ok || host == "" || strings.ContainsAny(host, "/@") {
-		return "", fmt.Errorf("%q: want tcp://host:port (or ssl://, mqtt://, mqtts://)", s)
+	if u := (config.MQTT{Broker: s}).BrokerURL(); u != "" {
+		return u, nil
 	}
-	switch scheme {
-	case "tcp", "mqtt":
-		return "tcp://" + host, nil
-	case "ssl", "mqtts", "tls":
-		return "ssl://" + host, nil
+	switch scheme, _, _ := strings.Cut(s, "://"); scheme {
+	case "tcp", "ssl", "mqtt", "mqtts":
+		return "", fmt.Errorf("%q: want %s://host:port", s, scheme)
+	default:
+		return "", fmt.Errorf("%q: scheme %s: want tcp://host:port (or ssl://, mqtt://, mqtts://)", s, scheme)
 	}
-	return "", fmt.Errorf("%q: scheme %s: want tcp, ssl, mqtt or mqtts", s, scheme)
 }
 
 func randomHex(n int) string {

@@ -10,13 +10,12 @@ import (
 
 // bar is a progress bar on a terminal, or a line per 10% elsewhere.
 type bar struct {
-	w       io.Writer
-	tty     bool
-	start   time.Time
-	last    time.Time
-	step    int64 // last 10% step printed (no tty)
-	drawn   bool
-	written int64
+	w     io.Writer
+	tty   bool
+	start time.Time
+	last  time.Time
+	step  int64 // last 10% step printed (no tty)
+	drawn bool
 }
 
 func newBar(w io.Writer) *bar {
@@ -38,7 +37,6 @@ func (b *bar) update(done, total int64) {
 	if total <= 0 {
 		return
 	}
-	b.written = done
 	pct := done * 100 / total
 	rate := ""
 	if el := now.Sub(b.start).Seconds(); el > 0.2 {
@@ -47,7 +45,7 @@ func (b *bar) update(done, total int64) {
 	if !b.tty {
 		if s := pct / 10; s > b.step {
 			b.step = s
-			fmt.Fprintf(b.w, "  %3d%%  %s/%s%s\n", pct, mibs(done), mibs(total), rate)
+			fmt.Fprintf(b.w, "  %3d%%  %s/%s%s\n", pct, mib(done), mib(total), rate)
 		}
 		return
 	}
@@ -57,7 +55,7 @@ func (b *bar) update(done, total int64) {
 	b.last = now
 	const width = 30
 	fill := int(done * width / total)
-	fmt.Fprintf(b.w, "\r  [%s%s] %3d%%  %s/%s%s   ", strings.Repeat("#", fill), strings.Repeat("-", width-fill), pct, mibs(done), mibs(total), rate)
+	fmt.Fprintf(b.w, "\r  [%s%s] %3d%%  %s/%s%s   ", strings.Repeat("#", fill), strings.Repeat("-", width-fill), pct, mib(done), mib(total), rate)
 	b.drawn = true
 }
 
@@ -75,4 +73,4 @@ func (b *bar) done() {
 	}
 }
 
-func mibs(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
