@@ -236,3 +236,22 @@ func TestACLRestrictedAccount(t *testing.T) {
 		t.Error("mosquitto accepted a wrong password: the ACL test proves nothing")
 	}
 }
+
+// A retained command waiting on the broker is not acted on when the daemon
+// subscribes: it would fire again on every reconnect.
+func TestRetainedCommandIgnoredOnSubscribe(t *testing.T) {
+	m := mosquittotest.New(t, "")
+	c := simConfig(t, m.URL())
+	c.Camera.Device = ""
+	publish(t, m.URL(), c.MQTT.TopicPrefix+"/"+c.Device.ID+"/cmd/privacy", true, "ON")
+	r := start(t, c)
+	tp := r.d.Topics()
+	ch := subscribe(t, m.URL(), tp.PrivacyState)
+	if m := next(t, ch, tp.PrivacyState, 5*time.Second); string(m.payload) != "OFF" {
+		t.Errorf("privacy state %q after a retained ON, want OFF", m.payload)
+	}
+	time.Sleep(500 * time.Millisecond) // the daemon got the retained ON when it subscribed
+	if privacy, _ := r.d.sw.get(); privacy {
+		t.Error("privacy turned on by a retained command")
+	}
+}
