@@ -48,14 +48,17 @@ target() {
   fi
 }
 
-# ensure_compilers ARCH...: apt-get install the C cross compilers that are missing.
+# ensure_compilers ARCH...: apt-get install the C cross compilers that are
+# missing, and qemu-user-static to check the ARM binaries' --version.
 ensure_compilers() {
-  local a p t missing=()
+  local a p t missing=() want=()
   for a in "$@"; do
     read -ra t <<< "$(target "$a")"
-    for p in "${t[@]:3}"; do
-      dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-    done
+    want+=("${t[@]:3}")
+    [[ $a != arm* ]] || want+=(qemu-user-static)
+  done
+  for p in $(printf '%s\n' "${want[@]}" | sort -u); do
+    dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
   ((${#missing[@]})) || return 0
   if [[ ${DOORBELL_SKIP_APT:-0} == 1 ]]; then
@@ -122,7 +125,10 @@ for a in "${arches[@]}"; do
     armv6) run=(env QEMU_CPU=arm1176 qemu-arm-static) ;;
     *) continue ;;
   esac
-  ((${#run[@]} == 0)) || command -v "${run[-1]}" >/dev/null || continue
+  if ((${#run[@]})) && ! command -v "${run[-1]}" >/dev/null; then
+    echo "build.sh: $a: --version NOT checked: ${run[-1]} is missing (apt install qemu-user-static)" >&2
+    continue
+  fi
   got=$("${run[@]}" "$f" --version 2>&1) || true
   [[ $got == "doorbelld $VERSION" ]] || { echo "build.sh: $a: --version says '$got', want 'doorbelld $VERSION'" >&2; exit 1; }
   echo "build.sh: $a: $got${run:+ (under ${run[-1]})}"
