@@ -38,13 +38,6 @@ const (
 	window = 30 * time.Second
 )
 
-// knownBugAnnounceAfterRollback: after a rollback, update/state keeps
-// saying rolled_back with latest_version = installed_version even when a
-// newer version is announced, so Home Assistant offers no install (see
-// delivery.Device.State). While true, the test logs that outcome instead
-// of failing; once State is fixed the test fails until this is false.
-const knownBugAnnounceAfterRollback = false
-
 // TestUpdatesEndToEnd: doorbelld 1.0.0 seeded into the OTA slots runs
 // through doorbelld-boot under a simulated systemd. doorbellctl pushes
 // 2.0.0 (confirmed), then an old bundle and one signed by an unknown key
@@ -108,7 +101,7 @@ func TestUpdatesEndToEnd(t *testing.T) {
 	t.Log("Home Assistant: announce and install 2.1.0")
 	srv := slowServer(t, h.sign(trusted, "2.1.0", bin["2.1.0"]))
 	m, s = h.rec.mark(), h.unit.running()
-	h.announce("2.0.0", "2.1.0", fmt.Sprintf(`{"version":"2.1.0","url":%q,"install":false}`, srv.URL+"/doorbelld-2.1.0.bundle"), false)
+	h.announce("2.0.0", "2.1.0", fmt.Sprintf(`{"version":"2.1.0","url":%q,"install":false}`, srv.URL+"/doorbelld-2.1.0.bundle"))
 	m = h.rec.mark()
 	h.publish(delivery.CommandTopic(h.base), "install")
 	h.awaitRunning(m, "2.1.0")
@@ -177,7 +170,7 @@ func TestUpdatesEndToEnd(t *testing.T) {
 	// as latest_version again, and "install" installs it.
 	t.Log("announce and install 3.0.2 after the rollbacks")
 	m, s = h.rec.mark(), h.unit.running()
-	h.announce("2.1.0", "3.0.2", fmt.Sprintf(`{"version":"3.0.2","path":%q,"install":false}`, h.sign(trusted, "3.0.2", bin["3.0.2"])), true)
+	h.announce("2.1.0", "3.0.2", fmt.Sprintf(`{"version":"3.0.2","path":%q,"install":false}`, h.sign(trusted, "3.0.2", bin["3.0.2"])))
 	m = h.rec.mark()
 	h.publish(delivery.CommandTopic(h.base), "install")
 	h.awaitRunning(m, "3.0.2")
@@ -199,8 +192,8 @@ func TestUpdatesEndToEnd(t *testing.T) {
 
 // announce publishes offer (with "install": false) and checks that the
 // update entity shows version as latest_version, and that nothing on disk
-// changed. afterRollback: the last update was rolled back.
-func (h *harness) announce(installed, version, offer string, afterRollback bool) {
+// changed (also right after a rollback, which once hid the announcement).
+func (h *harness) announce(installed, version, offer string) {
 	t := h.t
 	t.Helper()
 	before := otatest.Snapshot(t, h.otaDir)
@@ -210,26 +203,7 @@ func (h *harness) announce(installed, version, offer string, afterRollback bool)
 		return st.State == delivery.StateAvailable && st.InstalledVersion == installed && st.LatestVersion == version &&
 			!st.InProgress && st.UpdatePercentage == nil
 	}
-	if afterRollback && knownBugAnnounceAfterRollback {
-		_, ok := h.rec.find(m, delivery.StateTopic(h.base), 5*time.Second, func(b []byte) bool {
-			var st delivery.State
-			return json.Unmarshal(b, &st) == nil && available(st)
-		})
-		var last delivery.State
-		if all := h.rec.all(m, delivery.StateTopic(h.base)); len(all) > 0 {
-			_ = json.Unmarshal(all[len(all)-1], &last)
-		}
-		switch {
-		case ok:
-			t.Errorf("announced %s shows as available after a rollback: fixed, set knownBugAnnounceAfterRollback to false", version)
-		case last.State == delivery.StateRolledBack && last.LatestVersion == installed:
-			t.Logf("KNOWN BUG: %s announced after a rollback, but update/state says %+v", version, last)
-		default:
-			t.Errorf("%s announced after a rollback: update/state %+v", version, last)
-		}
-	} else {
-		h.awaitState(m, version+" announced", available)
-	}
+	h.awaitState(m, version+" announced", available)
 	if d := otatest.DiffSnapshots(before, otatest.Snapshot(t, h.otaDir)); d != "" {
 		t.Errorf("an announcement changed the OTA directory:\n%s", d)
 	}
