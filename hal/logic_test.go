@@ -153,34 +153,31 @@ func TestButtonCountsGlitches(t *testing.T) {
 
 func TestMotionLogic(t *testing.T) {
 	s := time.Second
-	opts := MotionOptions{Hold: 30 * s}
+	plain := MotionOptions{Hold: 30 * s}
+	minActive := MotionOptions{Hold: 30 * s, MinActive: s}
+	cooldown := MotionOptions{Hold: 30 * s, Cooldown: time.Minute}
 	tests := []struct {
 		name  string
+		opts  MotionOptions
 		start bool
 		edges []edge
 		want  string
 	}{
-		{"single trigger", false, press(10*s, 3*s), "motion_start@10s motion_end@43s"},
-		{"retrigger extends", false, cat(press(10*s, 3*s), press(20*s, 3*s)), "motion_start@10s motion_end@53s"},
-		{"two separate", false, cat(press(10*s, 3*s), press(100*s, 3*s)), "motion_start@10s motion_end@43s motion_start@1m40s motion_end@2m13s"},
-		{"active at start", true, []edge{{5 * s, false}}, "motion_start@0s motion_end@35s"},
-		{"still active at end", false, press(10*s, 0)[:1], "motion_start@10s"},
-		{"min_active rejects a blip", false, press(10*s, 200*time.Millisecond), ""},
-		{"min_active passes a real one", false, press(10*s, 3*s), "motion_start@10s motion_end@43s"},
-		{"cooldown ignores re-trigger", false, cat(press(10*s, 3*s), press(50*s, 2*s), press(200*s, 1*s)), "motion_start@10s motion_end@43s motion_start@3m20s motion_end@3m51s"},
-		{"still active after cooldown starts then", false, cat(press(10*s, 3*s), []edge{{50 * s, true}, {120 * s, false}}), "motion_start@10s motion_end@43s motion_start@1m43s motion_end@2m30s"},
+		{"single trigger", plain, false, press(10*s, 3*s), "motion_start@10s motion_end@43s"},
+		{"retrigger extends", plain, false, cat(press(10*s, 3*s), press(20*s, 3*s)), "motion_start@10s motion_end@53s"},
+		{"two separate", plain, false, cat(press(10*s, 3*s), press(100*s, 3*s)), "motion_start@10s motion_end@43s motion_start@1m40s motion_end@2m13s"},
+		{"active at start", plain, true, []edge{{5 * s, false}}, "motion_start@0s motion_end@35s"},
+		{"still active at end", plain, false, press(10*s, 0)[:1], "motion_start@10s"},
+		{"a blip counts without min_active", plain, false, press(10*s, 200*time.Millisecond), "motion_start@10s motion_end@40.2s"},
+		{"min_active rejects a blip", minActive, false, press(10*s, 200*time.Millisecond), ""},
+		{"min_active passes a real one", minActive, false, press(10*s, 3*s), "motion_start@10s motion_end@43s"},
+		{"cooldown ignores re-trigger", cooldown, false, cat(press(10*s, 3*s), press(50*s, 2*s), press(200*s, 1*s)), "motion_start@10s motion_end@43s motion_start@3m20s motion_end@3m51s"},
+		{"still active after cooldown starts then", cooldown, false, cat(press(10*s, 3*s), []edge{{50 * s, true}, {120 * s, false}}), "motion_start@10s motion_end@43s motion_start@1m43s motion_end@2m30s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []string
-			opts := opts
-			if strings.HasPrefix(tt.name, "min_active") {
-				opts.MinActive = time.Second
-			}
-			if strings.Contains(tt.name, "cooldown") {
-				opts.Cooldown = time.Minute
-			}
-			l := NewMotionLogic(opts, t0, tt.start, collect(&got))
+			l := NewMotionLogic(tt.opts, t0, tt.start, collect(&got))
 			replay(l, tt.edges, 10*time.Minute, collect(&got))
 			if g := strings.Join(got, " "); g != tt.want {
 				t.Errorf("events = %q, want %q", g, tt.want)
