@@ -19,6 +19,8 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/doorbelld/doorbelld/firmware/hass"
 )
 
 // The real binary, as a user runs it, against the Mosquitto that
@@ -54,11 +56,11 @@ func TestBinarySimAgainstMosquitto(t *testing.T) {
 	httpAddr := freeAddr(t)
 	cfg := writeConfig(t, fmt.Sprintf(`
 device: {id: front, name: Front door}
-mqtt: {broker: %q, topic_prefix: %s}
+mqtt: {broker: %q, topic_prefix: %s, discovery_prefix: %s_ha}
 http: {listen: %q}
 storage: {dir: %q}
 camera: {fps: 10}
-`, broker, prefix, httpAddr, filepath.Join(dir, "state")))
+`, broker, prefix, prefix, httpAddr, filepath.Join(dir, "state")))
 
 	msgs := make(chan message, 100)
 	sub := paho.NewClient(paho.NewClientOptions().AddBroker(broker).SetClientID(prefix + "-sub"))
@@ -137,9 +139,30 @@ camera: {fps: 10}
 			t.Errorf("after %v: status %q, want offline", stop, m.payload)
 		}
 	}
-	// Clear the retained messages this test left on the shared broker.
-	for _, topic := range []string{"status", "health", "snapshot", "snapshot/info"} {
+	// Clear the retained messages this test left on the shared broker:
+	// discovery and the states hass announces, then the daemon's own.
+	o := hass.Options{DeviceID: "front", TopicPrefix: prefix, DiscoveryPrefix: prefix + "_ha"}
+	for _, m := range append(hass.Remove(o), hass.ClearStates(o)...) {
+		sub.Publish(m.Topic, 1, true, m.Payload).Wait()
+	}
+	for _, topic := range []string{"status", "health", "snapshot", "snapshot/info", "clip"} {
 		sub.Publish(prefix+"/front/"+topic, 1, true, []byte{}).Wait()
+	}
+	// and the retained clip manifests, found by subscribing afresh
+	manifests := make(chan string, 100)
+	sub.Subscribe(prefix+"/front/clips/+/manifest", 1, func(_ paho.Client, m paho.Message) {
+		if len(m.Payload()) > 0 {
+			manifests <- m.Topic()
+		}
+	}).Wait()
+	for {
+		select {
+		case topic := <-manifests:
+			sub.Publish(topic, 1, true, []byte{}).Wait()
+			continue
+		case <-time.After(300 * time.Millisecond):
+		}
+		break
 	}
 }
 
