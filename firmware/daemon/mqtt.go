@@ -57,7 +57,8 @@ func (d *Daemon) publishAll() {
 	if d.dev != nil {
 		d.dev.PublishState()
 	} else {
-		up, _ := json.Marshal(hass.UpdateState{InstalledVersion: d.opts.Version, LatestVersion: d.opts.Version})
+		// The same payload the OTA device publishes when it is idle.
+		up, _ := json.Marshal(delivery.State{InstalledVersion: d.opts.Version, LatestVersion: d.opts.Version, State: delivery.StateIdle})
 		d.mq.Publish(d.topics.UpdateState, 1, true, up)
 	}
 	d.publishDiagnostics()

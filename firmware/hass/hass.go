@@ -208,18 +208,6 @@ func OnOff(on bool) []byte {
 	return []byte(command.Off)
 }
 
-// UpdateState is the JSON on TopicSet.UpdateState.
-type UpdateState struct {
-	InstalledVersion string `json:"installed_version"`
-	// LatestVersion equal to InstalledVersion means up to date.
-	LatestVersion string `json:"latest_version"`
-	InProgress    bool   `json:"in_progress"`
-	// UpdatePercentage is 0-100 while installing, nil otherwise.
-	UpdatePercentage *float64 `json:"update_percentage"`
-	ReleaseSummary   string   `json:"release_summary,omitempty"` // at most 255 characters
-	ReleaseURL       string   `json:"release_url,omitempty"`
-}
-
 // Diagnostics is the JSON on TopicSet.Diagnostics. A nil field (or a zero
 // LastBoot) is published as null: "unknown" in Home Assistant.
 type Diagnostics struct {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/doorbelld/doorbelld/firmware/command"
 	"github.com/doorbelld/doorbelld/hal"
+	"github.com/doorbelld/doorbelld/ota/delivery"
 )
 
 // The schema below is Home Assistant's MQTT documentation (and the
@@ -416,13 +417,15 @@ func TestStatePayloadsMatchTemplates(t *testing.T) {
 		t.Errorf("%d diagnostic sensors for %d keys", n, len(keys))
 	}
 
+	// The update entity reads ota/delivery's State (HA ignores the extra
+	// state and error keys).
 	pct := 42.0
-	b, _ = json.Marshal(UpdateState{InstalledVersion: "1.4.0", LatestVersion: "1.5.0", InProgress: true, UpdatePercentage: &pct})
-	if string(b) != `{"installed_version":"1.4.0","latest_version":"1.5.0","in_progress":true,"update_percentage":42}` {
+	b, _ = json.Marshal(delivery.State{InstalledVersion: "1.4.0", LatestVersion: "1.5.0", InProgress: true, UpdatePercentage: &pct, State: delivery.StateDownloading})
+	if string(b) != `{"installed_version":"1.4.0","latest_version":"1.5.0","in_progress":true,"update_percentage":42,"state":"downloading","error":""}` {
 		t.Errorf("update state = %s", b)
 	}
-	b, _ = json.Marshal(UpdateState{InstalledVersion: "1.4.0", LatestVersion: "1.4.0"})
-	if string(b) != `{"installed_version":"1.4.0","latest_version":"1.4.0","in_progress":false,"update_percentage":null}` {
+	b, _ = json.Marshal(delivery.State{InstalledVersion: "1.4.0", LatestVersion: "1.4.0", State: delivery.StateIdle})
+	if string(b) != `{"installed_version":"1.4.0","latest_version":"1.4.0","in_progress":false,"update_percentage":null,"state":"idle","error":""}` {
 		t.Errorf("update state = %s", b)
 	}
 }
