@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/renameio/v2"
 
+	"github.com/doorbelld/doorbelld/capture/storage"
 	"github.com/doorbelld/doorbelld/firmware/event"
 	"github.com/doorbelld/doorbelld/hal"
 )
@@ -431,7 +432,7 @@ func (o *Outbox) rewrite() error {
 	if err := t.CloseAtomicallyReplace(); err != nil {
 		return fmt.Errorf("outbox: compact %s: %w", o.path, err)
 	}
-	if err := syncDir(o.dir); err != nil {
+	if err := storage.SyncDir(o.dir); err != nil {
 		o.opts.Logger.Warn("outbox: sync directory after compaction", "dir", o.dir, "err", err)
 	}
 	f, err := os.OpenFile(o.path, os.O_RDWR|os.O_APPEND, 0o640)
@@ -446,15 +447,6 @@ func (o *Outbox) rewrite() error {
 		o.buf = nil // do not keep a compaction-sized buffer for 300-byte appends
 	}
 	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // Pending returns the pending events, oldest first (in the order they
