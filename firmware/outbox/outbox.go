@@ -305,15 +305,14 @@ func (o *Outbox) Add(e event.Event, payload []byte) (Entry, error) {
 	live, n := o.live, len(o.byID)
 	if live+size > o.opts.MaxBytes || n+1 > o.opts.MaxEntries {
 		prio := Priority(e.Type)
-		taken := map[*entry]bool{}
-	evict:
+	evict: // lowest priority first, oldest first; each entry has one priority
+
 		for p := 0; p <= prio; p++ {
 			for _, x := range o.order {
 				if live+size <= o.opts.MaxBytes && n+1 <= o.opts.MaxEntries {
 					break evict
 				}
-				if x != nil && !taken[x] && Priority(x.Type) == p {
-					taken[x] = true
+				if x != nil && Priority(x.Type) == p {
 					victims = append(victims, x)
 					live -= x.size
 					n--
