@@ -152,7 +152,7 @@ const maxInboxRanges = 4096
 // NewPublisher returns a Publisher; it starts nothing.
 func NewPublisher(o PublisherOptions) *Publisher {
 	o.ensureDefaults()
-	return &Publisher{o: o, wake: make(chan struct{}, 1), in: inbox{wants: map[string][][2]int{}}}
+	return &Publisher{o: o, wake: make(chan struct{}, 1)}
 }
 
 // Offer announces a clip just stored (its manifest is computed from the
@@ -213,6 +213,9 @@ func (p *Publisher) HandleMessage(topic string, payload []byte, retained bool) e
 		if p.in.nwants+len(w.Chunks) > maxInboxRanges {
 			p.mu.Unlock()
 			return fmt.Errorf("clip %s: too many wants waiting, dropped: %w", id, ErrBadMessage)
+		}
+		if p.in.wants == nil {
+			p.in.wants = map[string][][2]int{}
 		}
 		p.in.wants[id] = append(p.in.wants[id], w.Chunks...)
 		p.in.nwants += len(w.Chunks)
@@ -413,7 +416,7 @@ func (p *Publisher) hasWork(r *run) bool { return len(r.control) > 0 || len(r.ac
 func (p *Publisher) drain(r *run) {
 	p.mu.Lock()
 	in := p.in
-	p.in = inbox{wants: map[string][][2]int{}}
+	p.in = inbox{}              // wants made again only when one comes
 	p.stats.Queued += in.size() // until Run counts again, after handling them
 	p.mu.Unlock()
 
@@ -705,11 +708,7 @@ func (p *Publisher) readChunk(r *run, m Manifest, n int) ([]byte, error) {
 	} else {
 		buf = make([]byte, p.o.ChunkBytes)
 	}
-	buf = buf[:cap(buf)]
-	if len(buf) < m.ChunkSize {
-		buf = make([]byte, m.ChunkSize) // a manifest from before a chunk size change
-	}
-	buf = buf[:m.ChunkLen(n)]
+	buf = buf[:m.ChunkLen(n)] // every manifest has ChunkSize == ChunkBytes (see cached)
 	if _, err := io.ReadFull(cur.rc, buf); err != nil {
 		r.closeReader()
 		return nil, fmt.Errorf("read chunk %d: %w", n, err)

@@ -306,7 +306,6 @@ func (o *Outbox) Add(e event.Event, payload []byte) (Entry, error) {
 	if live+size > o.opts.MaxBytes || n+1 > o.opts.MaxEntries {
 		prio := Priority(e.Type)
 	evict: // lowest priority first, oldest first; each entry has one priority
-
 		for p := 0; p <= prio; p++ {
 			for _, x := range o.order {
 				if live+size <= o.opts.MaxBytes && n+1 <= o.opts.MaxEntries {
