@@ -38,7 +38,7 @@ type Options struct {
 	MinBackoff time.Duration   // first retry delay after a failure; default 1s
 	MaxBackoff time.Duration   // retry delay cap; default 30s
 	// JPEGQuality is used when a raw (YUYV) frame is encoded for a
-	// snapshot: 1..100, default 85.
+	// snapshot: 1..100, default DefaultJPEGQuality.
 	JPEGQuality int
 	// MaxSkew is how far from the requested time a snapshot frame may be;
 	// a farther frame is not an answer (ErrUnavailable). Default 2s.
@@ -65,7 +65,7 @@ func (o Options) withDefaults() Options {
 	}
 	o.MaxBackoff = max(o.MaxBackoff, o.MinBackoff)
 	if o.JPEGQuality <= 0 || o.JPEGQuality > 100 {
-		o.JPEGQuality = 85
+		o.JPEGQuality = DefaultJPEGQuality
 	}
 	if o.MaxSkew <= 0 {
 		o.MaxSkew = 2 * time.Second

@@ -9,6 +9,10 @@ import (
 	"sync"
 )
 
+// DefaultJPEGQuality is the quality YUYV frames are encoded at (snapshots
+// and clips) when none is configured.
+const DefaultJPEGQuality = 85
+
 // EncodeJPEG returns frame f as a JPEG file. An MJPEG frame is returned
 // as it is, except that the standard Huffman tables are inserted if the
 // camera left them out (many UVC cameras do; decoders then fail). A YUYV

@@ -17,18 +17,11 @@ import (
 	"github.com/doorbelld/doorbelld/capture"
 )
 
-// PixH264 is capture.PixH264: Mux passes H.264 frames through.
-const PixH264 = capture.PixH264
-
 // Codec names, as ffprobe reports them.
 const (
 	CodecMJPEG = "mjpeg"
 	CodecH264  = "h264"
 )
-
-// DefaultJPEGQuality is the quality YUYV frames are encoded at when none
-// is set.
-const DefaultJPEGQuality = 85
 
 // timescale is the MP4 track's clock: 90 kHz, the usual video timescale,
 // which represents 1/15 s, 1/25 s and 1/30 s exactly.
@@ -60,7 +53,7 @@ func (i Info) Duration() time.Duration { return i.End.Sub(i.Start) }
 // Muxer writes frames as an MP4 file. The zero value is usable.
 type Muxer struct {
 	// JPEGQuality (1..100) is used for YUYV frames, which are encoded to
-	// JPEG; default DefaultJPEGQuality.
+	// JPEG; default capture.DefaultJPEGQuality.
 	JPEGQuality int
 }
 
@@ -71,7 +64,7 @@ func Mux(frames []capture.Frame, w io.Writer) (Info, error) {
 
 // Mux writes frames, oldest first, to w as a progressive MP4 file (moov
 // before mdat, so it plays while downloading) with one video track. The
-// first usable frame decides the track: H.264 (PixH264) is passed through
+// first usable frame decides the track: H.264 (capture.PixH264) is passed through
 // as an "avc1" track; MJPEG and YUYV frames make an MJPEG track (ISO
 // 14496-12 "mp4v" with object type 0x6C), YUYV frames encoded to JPEG and
 // MJPEG frames given the standard Huffman tables if they lack them. Frames
@@ -84,13 +77,13 @@ func Mux(frames []capture.Frame, w io.Writer) (Info, error) {
 func (m Muxer) Mux(frames []capture.Frame, w io.Writer) (Info, error) {
 	quality := m.JPEGQuality
 	if quality <= 0 || quality > 100 {
-		quality = DefaultJPEGQuality
+		quality = capture.DefaultJPEGQuality
 	}
 	var (
 		tr  track
 		err error
 	)
-	if i := slices.IndexFunc(frames, func(f capture.Frame) bool { return f.Format.PixelFormat == PixH264 }); i >= 0 &&
+	if i := slices.IndexFunc(frames, func(f capture.Frame) bool { return f.Format.PixelFormat == capture.PixH264 }); i >= 0 &&
 		!slices.ContainsFunc(frames[:i], isJPEGFamily) {
 		tr, err = h264Track(frames)
 	} else {
@@ -203,7 +196,7 @@ func h264Track(frames []capture.Frame) (track, error) {
 	var sps, pps []byte
 	var lastErr error
 	for _, f := range frames {
-		if f.Format.PixelFormat != PixH264 {
+		if f.Format.PixelFormat != capture.PixH264 {
 			lastErr = fmt.Errorf("frame %d: pixel format %q in an H.264 clip", f.Seq, f.Format.PixelFormat)
 			continue
 		}

@@ -62,7 +62,7 @@ type Options struct {
 	// 640x480 JPEG).
 	MaxLength time.Duration
 	// JPEGQuality (1..100) is used to encode YUYV frames; default
-	// DefaultJPEGQuality.
+	// capture.DefaultJPEGQuality.
 	JPEGQuality int
 	Clock       clockwork.Clock // default: the real clock
 	Logger      *slog.Logger    // default: slog.Default()
@@ -79,7 +79,7 @@ func (o Options) withDefaults() Options {
 	}
 	o.MaxLength = max(o.MaxLength, o.PreRoll+o.PostRoll)
 	if o.JPEGQuality <= 0 || o.JPEGQuality > 100 {
-		o.JPEGQuality = DefaultJPEGQuality
+		o.JPEGQuality = capture.DefaultJPEGQuality
 	}
 	if o.Clock == nil {
 		o.Clock = clockwork.NewRealClock()

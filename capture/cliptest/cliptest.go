@@ -32,10 +32,10 @@ const (
 )
 
 // H264Frames returns 30 H.264 frames (one access unit each, Annex-B, in
-// pixel format "H264"), 1/15 s apart from start. Each call returns new
+// pixel format capture.PixH264), 1/15 s apart from start. Each call returns new
 // copies.
 func H264Frames(start time.Time) []capture.Frame {
-	f := capture.Format{PixelFormat: "H264", Width: H264Width, Height: H264Height, FPS: H264FPS}
+	f := capture.Format{PixelFormat: capture.PixH264, Width: H264Width, Height: H264Height, FPS: H264FPS}
 	aus := splitAUs(h264Stream)
 	out := make([]capture.Frame, len(aus))
 	for i, au := range aus {
