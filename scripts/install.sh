@@ -137,9 +137,12 @@ if [[ ! -e $R$STATE/ota/current ]] || ((reseed)); then
   install -d -m 0750 -o "$uid" -g "$gid" "$R$STATE/ota"
   # The launcher is built for the target; in an image for another arch, seed by hand with
   # the same layout (slot-a/doorbelld, current -> slot-a, state.json via doorbelld-boot --seed).
-  if "$R$BOOT" --dir "$R$STATE/ota" --seed "$bin" --seed-version "$seedver" >/dev/null 2>&1; then
+  if out=$("$R$BOOT" --dir "$R$STATE/ota" --seed "$bin" --seed-version "$seedver" 2>&1); then
     chown -R "$uid:$gid" "$R$STATE/ota"
     say "seeded $STATE/ota with $seedver"
+  elif [[ -n ${ver:-} ]]; then   # the binaries run here: a failed seed is a real error
+    echo "install.sh: seeding $STATE/ota failed: $out" >&2
+    exit 1
   else
     echo "install.sh: could not seed $STATE/ota (launcher for another arch?): seed it on the device with" >&2
     echo "  runuser -u $USER_ -- $BOOT --dir $STATE/ota --seed $BIN --seed-version VERSION" >&2
