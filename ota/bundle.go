@@ -132,21 +132,9 @@ func (b *Bundle) Size() int64 { return b.HeaderSize + b.Manifest.Size }
 // the binary is read with Binary. The policy (expiry, architecture, version
 // floor) is Manifest.Check's.
 func Open(r io.Reader, keys *Keyring) (*Bundle, error) {
-	var pre [prefixSize]byte
-	if err := readFull(r, pre[:], "header"); err != nil {
+	id, n, err := readPrefix(r)
+	if err != nil {
 		return nil, err
-	}
-	if string(pre[:len(Magic)]) != Magic {
-		if bytes.Equal(pre[:5], []byte(Magic[:5])) {
-			return nil, fmt.Errorf("ota: bundle format %x, this device reads %x: %w", pre[5:8], Magic[5:8], ErrMalformed)
-		}
-		return nil, fmt.Errorf("ota: not a doorbelld bundle (starts %q): %w", pre[:len(Magic)], ErrMalformed)
-	}
-	var id KeyID
-	copy(id[:], pre[len(Magic):])
-	n := binary.BigEndian.Uint32(pre[len(Magic)+len(id):])
-	if n == 0 || n > MaxManifestSize {
-		return nil, fmt.Errorf("ota: manifest length %d, want 1 to %d: %w", n, MaxManifestSize, ErrMalformed)
 	}
 	pub := keys.find(id)
 	if pub == nil {
@@ -165,6 +153,28 @@ func Open(r io.Reader, keys *Keyring) (*Bundle, error) {
 		return nil, err
 	}
 	return &Bundle{Manifest: m, KeyID: id, HeaderSize: HeaderSize(int(n)), r: r, h: sha256.New()}, nil
+}
+
+// readPrefix reads and checks a bundle's fixed prefix: the magic, the
+// signing key's id and the manifest's length.
+func readPrefix(r io.Reader) (KeyID, uint32, error) {
+	var pre [prefixSize]byte
+	var id KeyID
+	if err := readFull(r, pre[:], "header"); err != nil {
+		return id, 0, err
+	}
+	if string(pre[:len(Magic)]) != Magic {
+		if bytes.Equal(pre[:5], []byte(Magic[:5])) {
+			return id, 0, fmt.Errorf("ota: bundle format %x, this device reads %x: %w", pre[5:8], Magic[5:8], ErrMalformed)
+		}
+		return id, 0, fmt.Errorf("ota: not a doorbelld bundle (starts %q): %w", pre[:len(Magic)], ErrMalformed)
+	}
+	copy(id[:], pre[len(Magic):])
+	n := binary.BigEndian.Uint32(pre[len(Magic)+len(id):])
+	if n == 0 || n > MaxManifestSize {
+		return id, 0, fmt.Errorf("ota: manifest length %d, want 1 to %d: %w", n, MaxManifestSize, ErrMalformed)
+	}
+	return id, n, nil
 }
 
 func readFull(r io.Reader, b []byte, what string) error {
@@ -255,18 +265,9 @@ func Verify(r io.Reader, keys *Keyring, now time.Time) (Manifest, KeyID, error) 
 // what a file claims to be (doorbellctl ota push prints it). Never act on
 // it: use Open.
 func Inspect(r io.Reader) (Manifest, KeyID, int64, error) {
-	var pre [prefixSize]byte
-	if err := readFull(r, pre[:], "header"); err != nil {
-		return Manifest{}, KeyID{}, 0, err
-	}
-	if string(pre[:len(Magic)]) != Magic {
-		return Manifest{}, KeyID{}, 0, fmt.Errorf("ota: not a doorbelld bundle: %w", ErrMalformed)
-	}
-	var id KeyID
-	copy(id[:], pre[len(Magic):])
-	n := binary.BigEndian.Uint32(pre[len(Magic)+len(id):])
-	if n == 0 || n > MaxManifestSize {
-		return Manifest{}, id, 0, fmt.Errorf("ota: manifest length %d, want 1 to %d: %w", n, MaxManifestSize, ErrMalformed)
+	id, n, err := readPrefix(r)
+	if err != nil {
+		return Manifest{}, id, 0, err
 	}
 	raw := make([]byte, n)
 	if err := readFull(r, raw, "manifest"); err != nil {
