@@ -105,7 +105,7 @@ func (b *ButtonLogic) fire(emit func(Event)) {
 		typ = DoublePress
 	}
 	b.prevPress, b.prevDouble = b.pressAt, typ == DoublePress
-	emit(Event{Type: typ, At: b.pressAt, Source: "button"})
+	emit(Event{Type: typ, At: b.pressAt})
 }
 
 // Tick advances the timers to t: a candidate press that lasted MinPress
@@ -126,7 +126,7 @@ func (b *ButtonLogic) Tick(t time.Time, emit func(Event)) {
 		due := b.pressAt.Add(lp)
 		if !t.Before(due) && (b.active || !b.lastEdge.Before(due)) {
 			b.longFired = true
-			emit(Event{Type: LongPress, At: b.pressAt, Source: "button"})
+			emit(Event{Type: LongPress, At: b.pressAt})
 		}
 	}
 	if !b.active && !t.Before(b.lastEdge.Add(b.opts.Debounce)) {

@@ -22,6 +22,6 @@ type Event struct {
 	// At is the time of the edge that caused the event (for MotionEnd: the
 	// moment the hold time ran out), not the time it was handled.
 	At time.Time
-	// Source names the input ("button", "pir").
+	// Source names the input ("button", "pir"): InputOptions.Name, set by Input.
 	Source string
 }

@@ -30,7 +30,7 @@ type TimedPin interface {
 
 // InputOptions say how to read one input line.
 type InputOptions struct {
-	Name      string // "button", "pir": names the line in errors and logs
+	Name      string // "button", "pir": names the line in errors and logs, and is each Event's Source
 	ActiveLow bool   // low level means pressed / motion
 	Pull      gpio.Pull
 	Clock     clockwork.Clock // default: the real clock

@@ -74,7 +74,7 @@ func (m *MotionLogic) activate(t time.Time, emit func(Event)) {
 		return
 	}
 	m.state = motionOn
-	emit(Event{Type: MotionStart, At: t, Source: "pir"})
+	emit(Event{Type: MotionStart, At: t})
 }
 
 // Tick advances the timers to t.
@@ -87,10 +87,10 @@ func (m *MotionLogic) Tick(t time.Time, emit func(Event)) {
 		switch m.state {
 		case motionCandidate:
 			m.state = motionOn
-			emit(Event{Type: MotionStart, At: m.since, Source: "pir"})
+			emit(Event{Type: MotionStart, At: m.since})
 		case motionOn:
 			m.state = motionIdle
-			emit(Event{Type: MotionEnd, At: d, Source: "pir"})
+			emit(Event{Type: MotionEnd, At: d})
 			if m.opts.Cooldown > 0 {
 				m.state, m.since = motionCooldown, d
 			}
