@@ -167,6 +167,14 @@ var (
 	tempRE = regexp.MustCompile(`^\.(\d{8}T\d{6}\.\d{3}Z_[A-Za-z0-9-]{1,64})\.(mp4|json)\d+$`)
 )
 
+// ValidID reports whether s can be a clip id: 1-64 of A-Z a-z 0-9 -,
+// safe as a file name and as an MQTT topic level.
+func ValidID(s string) bool { return idRE.MatchString(s) }
+
+// BaseName returns the file name, without extension, of clip id started at
+// start: <start, UTC, ms>_<id>. Receivers store clips under it too.
+func BaseName(id string, start time.Time) string { return baseName(id, start) }
+
 // baseName returns the file name, without extension, of a clip.
 func baseName(id string, start time.Time) string {
 	return start.UTC().Format(timeLayout) + "_" + id

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/doorbelld/doorbelld/capture/storage"
 )
 
 // Limits of the protocol.
@@ -119,11 +121,9 @@ func ParseTopic(base, topic string) (id, kind string, n int, ok bool) {
 	return "", "", -1, false
 }
 
-var idRE = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
-
 // ValidID reports whether s is a clip id (the store's: 1-64 of A-Z a-z
 // 0-9 -), safe as a topic level and a file name.
-func ValidID(s string) bool { return idRE.MatchString(s) }
+func ValidID(s string) bool { return storage.ValidID(s) }
 
 // Manifest describes one offered clip. It is the retained payload of
 // ManifestTopic.
@@ -170,9 +170,7 @@ func (m Manifest) Same(o Manifest) bool {
 
 // FileBase is the file name, without extension, a receiver stores the
 // clip under: <start, UTC, ms>_<id>, as the device's store names it.
-func (m Manifest) FileBase() string {
-	return m.Start.UTC().Format("20060102T150405.000Z") + "_" + m.ID
-}
+func (m Manifest) FileBase() string { return storage.BaseName(m.ID, m.Start) }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
