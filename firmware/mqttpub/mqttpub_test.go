@@ -2,25 +2,16 @@ package mqttpub_test
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
+
+	"github.com/doorbelld/doorbelld/firmware/broker/mosquittotest"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/doorbelld/doorbelld/firmware/broker"
 	"github.com/doorbelld/doorbelld/firmware/mqttpub"
 )
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 func startBroker(t *testing.T, addr, user, pass string) context.CancelFunc {
 	t.Helper()
@@ -67,7 +58,7 @@ func recv(t *testing.T, ch <-chan paho.Message, topic string) paho.Message {
 // A message published before the broker is reachable must arrive once it
 // is: paho drops such messages with a clean session.
 func TestPublishBeforeBrokerIsUp(t *testing.T) {
-	addr := freeAddr(t)
+	addr := mosquittotest.FreeAddr(t)
 	c := mqttpub.New(mqttpub.Options{Broker: "tcp://" + addr, ClientID: "early", StatusTopic: "t/status"})
 	c.Connect()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -100,7 +91,7 @@ func TestPublishBeforeBrokerIsUp(t *testing.T) {
 }
 
 func TestOnlineAndBrokerAuth(t *testing.T) {
-	addr := freeAddr(t)
+	addr := mosquittotest.FreeAddr(t)
 	startBroker(t, addr, "u", "secret")
 	ch := sub(t, addr, "u", "secret", "w/#")
 	c := mqttpub.New(mqttpub.Options{Broker: "tcp://" + addr, ClientID: "will", Username: "u", Password: "secret", StatusTopic: "w/status"})

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"image/jpeg"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/doorbelld/doorbelld/firmware/broker/mosquittotest"
+
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/doorbelld/doorbelld/firmware/hass"
@@ -25,16 +26,6 @@ import (
 
 // The real binary, as a user runs it, against the Mosquitto that
 // scripts/test.sh started.
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 type message struct {
 	topic    string
@@ -53,7 +44,7 @@ func TestBinarySimAgainstMosquitto(t *testing.T) {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	prefix := fmt.Sprintf("bintest%d", os.Getpid())
-	httpAddr := freeAddr(t)
+	httpAddr := mosquittotest.FreeAddr(t)
 	cfg := writeConfig(t, fmt.Sprintf(`
 device: {id: front, name: Front door}
 mqtt: {broker: %q, topic_prefix: %s, discovery_prefix: %s_ha}
