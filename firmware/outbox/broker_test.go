@@ -124,12 +124,13 @@ func TestSenderThroughBroker(t *testing.T) {
 	go func() { defer parts.Done(); mq.Run(ctx) }()
 	t.Cleanup(func() { cancel(); parts.Wait() })
 	mq.Connect()
-	// Connected, and the replay that follows the connect is done: a new
-	// event goes out live.
+	// Connected, OnConnect has kicked, and the replay that kick asked for
+	// is done: a new event goes out live. (Connected turns true just before
+	// OnConnect runs; an event sent in between waits for the kick's replay.)
 	waitFor(t, "connect", func() bool {
 		snd.mu.Lock()
 		defer snd.mu.Unlock()
-		return mq.Connected() && !snd.needReplay
+		return mq.Connected() && snd.kicks > 0 && !snd.needReplay
 	})
 
 	recv := func() event.Event {
