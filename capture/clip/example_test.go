@@ -51,9 +51,11 @@ func ExampleRecorder() {
 	// Stand-in for the camera: 10 frames a second.
 	f := capture.Format{PixelFormat: capture.PixMJPEG, Width: 64, Height: 48, FPS: 10}
 	go func() {
+		start := time.Now()
 		for i := 0; ctx.Err() == nil; i++ {
-			ring.Push(cliptest.Image(f, i), time.Now(), f)
-			time.Sleep(100 * time.Millisecond)
+			at := start.Add(time.Duration(i) * 100 * time.Millisecond)
+			time.Sleep(time.Until(at))
+			ring.Push(cliptest.Image(f, i), at, f)
 		}
 	}()
 	time.Sleep(600 * time.Millisecond)

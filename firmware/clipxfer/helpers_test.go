@@ -193,9 +193,6 @@ func receive(ctx context.Context, c paho.Client, o clipxfer.ReceiverOptions, set
 	if o.Logger == nil {
 		o.Logger = quiet
 	}
-	if o.Settle == 0 {
-		o.Settle = 500 * time.Millisecond
-	}
 	r := clipxfer.NewReceiver(o)
 	if set != nil {
 		set(r)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -64,7 +65,7 @@ func scenarioTransfer(t *testing.T, url string, size, chunk int) {
 	waitFor(t, "delivered", func() bool { mu.Lock(); defer mu.Unlock(); return len(delivered) == 1 && delivered[0] == id })
 
 	// Pulling again finds the clip there and confirms it once more.
-	got, err = receive(ctx, c, clipxfer.ReceiverOptions{Base: base, Dir: dir}, nil)
+	got, err = receive(ctx, c, clipxfer.ReceiverOptions{Base: base, Dir: dir, IDs: []string{id}}, nil)
 	if err != nil || got[id].Phase != clipxfer.PhaseHave {
 		t.Errorf("second pull: %v %+v", err, got[id])
 	}
@@ -208,16 +209,24 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 	}
 }
 
-// offered returns the ids of the manifests retained under base.
-func offered(t testing.TB, url, base string) []string {
+// offered returns the ids of the manifests retained under base, asking
+// the broker again (a new subscription, each collecting for 300 ms) until
+// they are want or 10 s have passed: a slow machine may deliver the
+// retained messages after the first collection ends.
+func offered(t testing.TB, url, base string, want []string) []string {
 	t.Helper()
-	ms, err := clipxfer.Offered(context.Background(), client(t, url), base, 500*time.Millisecond)
-	if err != nil {
-		t.Fatal(err)
+	c := client(t, url)
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		ms, err := clipxfer.Offered(context.Background(), c, base, 300*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, m := range ms {
+			ids = append(ids, m.ID)
+		}
+		if slices.Equal(ids, want) || time.Now().After(deadline) {
+			return ids
+		}
 	}
-	var ids []string
-	for _, m := range ms {
-		ids = append(ids, m.ID)
-	}
-	return ids
 }

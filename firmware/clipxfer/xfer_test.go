@@ -49,7 +49,7 @@ func TestRAMModeDeliveredAndWithdrawn(t *testing.T) {
 	d := startDevice(t, url, base, clipxfer.PublisherOptions{Store: store, ChunkBytes: 32 << 10,
 		OnDelivered: func(id string) { store.MarkDelivered(id) }}, nil)
 	d.offer(t, meta)
-	if ids := offered(t, url, base); !slices.Equal(ids, []string{id}) {
+	if ids := offered(t, url, base, []string{id}); !slices.Equal(ids, []string{id}) {
 		t.Fatalf("offered %v", ids)
 	}
 
@@ -62,7 +62,7 @@ func TestRAMModeDeliveredAndWithdrawn(t *testing.T) {
 	waitFor(t, "the clip freed", func() bool { _, ok := store.Lookup(id); return !ok })
 	waitFor(t, "the manifest withdrawn", func() bool { return d.pub.Stats().Withdrawn == 1 })
 	d.settle(t, 0)
-	if ids := offered(t, url, base); len(ids) != 0 {
+	if ids := offered(t, url, base, nil); len(ids) != 0 {
 		t.Errorf("still offered: %v", ids)
 	}
 	if st := d.pub.Stats(); st.Delivered != 1 || st.Withdrawn != 1 || st.Offered != 0 {
@@ -82,7 +82,7 @@ func TestWithdraw(t *testing.T) {
 	// A stale manifest: a clip stored once and gone while the daemon was down.
 	c := client(t, url)
 	c.Publish(clipxfer.ManifestTopic(base, "stale"), 1, true, fakeManifest("stale")).WaitTimeout(5 * time.Second)
-	if ids := offered(t, url, base); !slices.Equal(ids, []string{"stale"}) {
+	if ids := offered(t, url, base, []string{"stale"}); !slices.Equal(ids, []string{"stale"}) {
 		t.Fatalf("offered %v", ids)
 	}
 
@@ -90,7 +90,7 @@ func TestWithdraw(t *testing.T) {
 	d := startDevice(t, url, base, clipxfer.PublisherOptions{Store: store}, nil)
 	waitFor(t, "stale withdrawn", func() bool { return d.pub.Stats().Withdrawn == 1 })
 	d.settle(t, 1)
-	if ids := offered(t, url, base); !slices.Equal(ids, []string{a.ID}) {
+	if ids := offered(t, url, base, []string{a.ID}); !slices.Equal(ids, []string{a.ID}) {
 		t.Fatalf("offered %v, want a", ids)
 	}
 
@@ -101,7 +101,7 @@ func TestWithdraw(t *testing.T) {
 	d.pub.Offer(b)
 	waitFor(t, "a withdrawn", func() bool { return d.pub.Stats().Withdrawn == 2 })
 	d.settle(t, 1)
-	if ids := offered(t, url, base); !slices.Equal(ids, []string{b.ID}) {
+	if ids := offered(t, url, base, []string{b.ID}); !slices.Equal(ids, []string{b.ID}) {
 		t.Fatalf("offered %v, want b", ids)
 	}
 }
@@ -284,7 +284,7 @@ func TestManifestCache(t *testing.T) {
 	d2 := run()
 	waitFor(t, "a withdrawn", func() bool { return d2.pub.Stats().Withdrawn == 1 })
 	d2.settle(t, 1)
-	if ids := offered(t, url, base); !slices.Equal(ids, []string{b.ID}) {
+	if ids := offered(t, url, base, []string{b.ID}); !slices.Equal(ids, []string{b.ID}) {
 		t.Errorf("offered %v, want b", ids)
 	}
 	if n := cs.opens.Load(); n != 0 {

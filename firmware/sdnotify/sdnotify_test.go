@@ -66,16 +66,31 @@ func TestWatchdogPingsOnlyWhenHealthy(t *testing.T) {
 	c := listen(t)
 	t.Setenv("WATCHDOG_USEC", strconv.Itoa(100000)) // 100ms: pings every 50ms
 	t.Setenv("WATCHDOG_PID", "")
-	var healthy atomic.Bool
+	var healthy, sawUnhealthy atomic.Bool
 	healthy.Store(true)
+	check := func() bool {
+		if healthy.Load() {
+			return true
+		}
+		sawUnhealthy.Store(true)
+		return false
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
-	go func() { done <- Watchdog(ctx, slog.Default(), healthy.Load) }()
+	go func() { done <- Watchdog(ctx, slog.Default(), check) }()
 	if got := read(t, c, time.Second); !strings.Contains(got, "WATCHDOG=1") {
 		t.Fatalf("got %q, want a WATCHDOG=1 ping", got)
 	}
 	healthy.Store(false)
-	read(t, c, 60*time.Millisecond) // a ping may be in flight
+	// Once the watchdog has seen the daemon unhealthy, every ping it sent
+	// before is in the socket: drain them, then none may follow.
+	for deadline := time.Now().Add(5 * time.Second); !sawUnhealthy.Load(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the watchdog never checked health again")
+		}
+	}
+	for read(t, c, time.Millisecond) != "" {
+	}
 	if got := read(t, c, 300*time.Millisecond); got != "" {
 		t.Errorf("unhealthy daemon still pinged: %q", got)
 	}

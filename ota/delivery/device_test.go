@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/doorbelld/doorbelld/ota"
 	"github.com/doorbelld/doorbelld/ota/delivery"
 	"github.com/doorbelld/doorbelld/ota/install"
@@ -194,12 +196,20 @@ func TestStateAfterTrial(t *testing.T) {
 		t.Fatal(err)
 	}
 	installer(t, dir, "a", "").Boot()
-	// 2.0.0 runs; it never gets healthy within its (short) window.
-	short := func(o *install.Options) { o.ConfirmWindow = 50 * time.Millisecond }
-	dev, rec, done := runDevice(t, installer(t, dir, "b", "2.0.0", short), "2.0.0")
+	// 2.0.0 runs; it never gets healthy within its window (on a fake
+	// clock, so the state on trial is seen before the window ends).
+	clk := clockwork.NewFakeClockAt(time.Now())
+	fake := func(o *install.Options) { o.Clock = clk }
+	dev, rec, done := runDevice(t, installer(t, dir, "b", "2.0.0", fake), "2.0.0")
 	if s := dev.State(); s.State != delivery.StateConfirming || !s.InProgress || s.InstalledVersion != "2.0.0" {
 		t.Errorf("on trial: %+v", s)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := clk.BlockUntilContext(ctx, 1); err != nil {
+		t.Fatal("the confirm window's timer never started:", err)
+	}
+	clk.Advance(install.DefaultConfirmWindow)
 	restartRequired(t, done)
 	otatest.CheckOneValid(t, dir, v1)
 	if s := rec.last(); s.State != delivery.StateRolledBack || !strings.Contains(s.Error, "2.0.0 did not confirm") {

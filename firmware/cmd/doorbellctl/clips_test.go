@@ -85,7 +85,7 @@ func clipDevice(t *testing.T, base string, sizes ...int) (string, map[string][]b
 
 func TestClipsPullAndList(t *testing.T) {
 	url, clips := clipDevice(t, "p/front", 700<<10, 3<<20+5)
-	conn := []string{"--broker", url, "--prefix", "p", "--device", "front", "--wait", "300ms"}
+	conn := []string{"--broker", url, "--prefix", "p", "--device", "front"} // the default --wait
 
 	code, out, errs := runCLI(t, nil, append([]string{"clips", "list"}, conn...)...)
 	if code != 0 || !strings.Contains(out, "clipa") || !strings.Contains(out, "clipb") || !strings.Contains(errs, "2 clips offered by p/front") {
