@@ -13,12 +13,15 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"golang.org/x/sys/unix"
 	"periph.io/x/conn/v3/gpio"
 
@@ -38,14 +41,25 @@ func hilSetup(t *testing.T) {
 	}
 }
 
-// pull sets the simulated pull of line n: "pull-up" or "pull-down".
-func pull(t *testing.T, n int, v string) time.Time {
+// span is the time a pull write took: the kernel stamps the edge it makes
+// inside it.
+type span struct{ before, after time.Time }
+
+func (s span) contains(at time.Time) bool { return !at.Before(s.before) && !at.After(s.after) }
+
+func (s span) String() string {
+	return s.before.Format("15:04:05.000000") + "+" + s.after.Sub(s.before).String()
+}
+
+// pull sets the simulated pull of line n, "pull-up" or "pull-down", and
+// returns when the write started and ended.
+func pull(t *testing.T, n int, v string) span {
 	t.Helper()
-	at := time.Now()
+	before := time.Now()
 	if err := os.WriteFile(*gpiosim+"/sim_gpio"+strconv.Itoa(n)+"/pull", []byte(v), 0); err != nil {
 		t.Fatal(err)
 	}
-	return at
+	return span{before, time.Now()}
 }
 
 func value(t *testing.T, n int) string {
@@ -57,17 +71,39 @@ func value(t *testing.T, n int) string {
 	return strings.TrimSpace(string(b))
 }
 
-// runInput starts an Input on a named gpio-sim line and returns its events.
-func runInput(t *testing.T, name string, mk func(gpio.PinIn) *hal.Input) <-chan hal.Event {
+// readyHandler is a slog.Handler that closes ready on Input's
+// "hal: input ready" record, which Run logs once the line is requested
+// (with its bias set) and read.
+type readyHandler struct {
+	ready chan struct{}
+	once  *sync.Once
+}
+
+func (h readyHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h readyHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == "hal: input ready" {
+		h.once.Do(func() { close(h.ready) })
+	}
+	return nil
+}
+
+func (h readyHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h readyHandler) WithGroup(string) slog.Handler      { return h }
+
+// runInput starts an Input on a named gpio-sim line and returns its events
+// once the line is ready. mk must use log as InputOptions.Logger.
+func runInput(t *testing.T, name string, mk func(p gpio.PinIn, log *slog.Logger) *hal.Input) <-chan hal.Event {
 	t.Helper()
 	p, err := gpioline.OpenInput(name)
 	if err != nil {
 		t.Fatal(err)
 	}
+	h := readyHandler{ready: make(chan struct{}), once: new(sync.Once)}
 	ctx, cancel := context.WithCancel(context.Background())
 	out := make(chan hal.Event, 16)
 	done := make(chan error, 1)
-	go func() { done <- mk(p).Run(ctx, out) }()
+	go func() { done <- mk(p, slog.New(h)).Run(ctx, out) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -75,12 +111,30 @@ func runInput(t *testing.T, name string, mk func(gpio.PinIn) *hal.Input) <-chan 
 		}
 		p.Close()
 	})
-	time.Sleep(50 * time.Millisecond) // the line is requested (and its bias set)
+	select {
+	case <-h.ready:
+	case err := <-done:
+		done <- err // for the cleanup
+		t.Fatalf("%s: Run returned before the line was ready: %v", name, err)
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: no \"hal: input ready\" from Run", name)
+	}
 	return out
 }
 
-func events(out <-chan hal.Event, quiet time.Duration) []hal.Event {
+// events waits for n events (a late reader is no failure), then keeps
+// collecting until none has come for quiet, to catch extra ones.
+func events(t *testing.T, out <-chan hal.Event, n int, quiet time.Duration) []hal.Event {
+	t.Helper()
 	var evs []hal.Event
+	for len(evs) < n {
+		select {
+		case e := <-out:
+			evs = append(evs, e)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("events %+v, want %d", evs, n)
+		}
+	}
 	for {
 		select {
 		case e := <-out:
@@ -93,51 +147,54 @@ func events(out <-chan hal.Event, quiet time.Duration) []hal.Event {
 
 func TestHILButtonBouncingPressIsOneRing(t *testing.T) {
 	hilSetup(t)
-	out := runInput(t, "BUTTON", func(p gpio.PinIn) *hal.Input {
-		return hal.NewButton(p, hal.InputOptions{ActiveLow: true, Pull: gpio.PullUp},
+	out := runInput(t, "BUTTON", func(p gpio.PinIn, log *slog.Logger) *hal.Input {
+		return hal.NewButton(p, hal.InputOptions{ActiveLow: true, Pull: gpio.PullUp, Logger: log},
 			hal.ButtonOptions{Debounce: 50 * time.Millisecond, MinPress: 3 * time.Millisecond, LongPress: 500 * time.Millisecond})
 	})
-	// Five bounces 2ms apart, held 200ms, then a bouncing release.
-	var first time.Time
+	// Five bounces written back to back, held 200ms, then a bouncing
+	// release.
+	var downs []span
 	for i := 0; i < 5; i++ {
-		at := pull(t, 0, "pull-down")
-		if first.IsZero() {
-			first = at
-		}
-		time.Sleep(2 * time.Millisecond)
+		downs = append(downs, pull(t, 0, "pull-down"))
 		pull(t, 0, "pull-up")
-		time.Sleep(2 * time.Millisecond)
 	}
-	pull(t, 0, "pull-down")
+	downs = append(downs, pull(t, 0, "pull-down"))
 	time.Sleep(200 * time.Millisecond)
 	for i := 0; i < 3; i++ {
 		pull(t, 0, "pull-up")
-		time.Sleep(time.Millisecond)
 		pull(t, 0, "pull-down")
-		time.Sleep(time.Millisecond)
 	}
 	pull(t, 0, "pull-up")
-	evs := events(out, 300*time.Millisecond)
+	evs := events(t, out, 1, 300*time.Millisecond)
 	if len(evs) != 1 || evs[0].Type != hal.Ring {
 		t.Fatalf("events %+v, want exactly one ring", evs)
 	}
 	// Bounces shorter than min_press are filtered, so the ring is stamped
-	// with the edge that started the held press or an earlier one.
-	if d := evs[0].At.Sub(first); d < -time.Millisecond || d > 40*time.Millisecond {
-		t.Errorf("ring at %v, %v after the first edge; want the kernel's edge time", evs[0].At, d)
+	// with the kernel's time of the edge that started the held press or of
+	// an earlier one: inside one of the pull-down writes.
+	stamped := -1
+	for i, s := range downs {
+		if s.contains(evs[0].At) {
+			stamped = i
+		}
 	}
-	t.Logf("ring stamped %v after the first pull write", evs[0].At.Sub(first))
+	if stamped < 0 {
+		t.Errorf("ring stamped %v, within none of the pull-down writes %v; want the kernel's edge time", evs[0].At.Format("15:04:05.000000"), downs)
+	} else {
+		t.Logf("ring stamped with pull-down %d of %d, %v into its %v write", stamped+1, len(downs),
+			evs[0].At.Sub(downs[stamped].before), downs[stamped].after.Sub(downs[stamped].before))
+	}
 
 	// Long press: ring, then long_press for the same press.
-	start := pull(t, 0, "pull-down")
+	down := pull(t, 0, "pull-down")
 	time.Sleep(700 * time.Millisecond)
 	pull(t, 0, "pull-up")
-	evs = events(out, 300*time.Millisecond)
+	evs = events(t, out, 2, 300*time.Millisecond)
 	if len(evs) != 2 || evs[0].Type != hal.Ring || evs[1].Type != hal.LongPress || !evs[0].At.Equal(evs[1].At) {
 		t.Fatalf("long press gave %+v, want ring + long_press", evs)
 	}
-	if d := evs[0].At.Sub(start); d < -time.Millisecond || d > 20*time.Millisecond {
-		t.Errorf("long press stamped %v after the write", d)
+	if !down.contains(evs[0].At) {
+		t.Errorf("long press stamped %v, outside its pull-down write %v", evs[0].At.Format("15:04:05.000000"), down)
 	}
 
 	// AC chatter at 50Hz for 300ms: one ring.
@@ -147,7 +204,7 @@ func TestHILButtonBouncingPressIsOneRing(t *testing.T) {
 		pull(t, 0, "pull-up")
 		time.Sleep(2 * time.Millisecond)
 	}
-	evs = events(out, 300*time.Millisecond)
+	evs = events(t, out, 1, 300*time.Millisecond)
 	if len(evs) != 1 || evs[0].Type != hal.Ring {
 		t.Fatalf("AC chatter gave %+v, want exactly one ring", evs)
 	}
@@ -155,18 +212,23 @@ func TestHILButtonBouncingPressIsOneRing(t *testing.T) {
 
 func TestHILMotion(t *testing.T) {
 	hilSetup(t)
-	out := runInput(t, "PIR", func(p gpio.PinIn) *hal.Input {
-		return hal.NewMotion(p, hal.InputOptions{Pull: gpio.PullDown}, hal.MotionOptions{Hold: 300 * time.Millisecond})
+	const hold = 300 * time.Millisecond
+	out := runInput(t, "PIR", func(p gpio.PinIn, log *slog.Logger) *hal.Input {
+		return hal.NewMotion(p, hal.InputOptions{Pull: gpio.PullDown, Logger: log}, hal.MotionOptions{Hold: hold})
 	})
-	pull(t, 1, "pull-up")
+	on := pull(t, 1, "pull-up")
 	time.Sleep(100 * time.Millisecond)
 	off := pull(t, 1, "pull-down")
-	evs := events(out, 600*time.Millisecond)
+	evs := events(t, out, 2, 300*time.Millisecond)
 	if len(evs) != 2 || evs[0].Type != hal.MotionStart || evs[1].Type != hal.MotionEnd {
 		t.Fatalf("events %+v, want motion_start, motion_end", evs)
 	}
-	if held := evs[1].At.Sub(off); held < 290*time.Millisecond || held > 400*time.Millisecond {
-		t.Errorf("motion_end %v after the sensor went quiet, want the 300ms hold", held)
+	if !on.contains(evs[0].At) {
+		t.Errorf("motion_start stamped %v, outside its pull-up write %v", evs[0].At.Format("15:04:05.000000"), on)
+	}
+	// motion_end is stamped hold after the sensor's last edge.
+	if quiet := evs[1].At.Add(-hold); !off.contains(quiet) {
+		t.Errorf("motion_end stamped %v, not %v after the pull-down write %v", evs[1].At.Format("15:04:05.000000"), hold, off)
 	}
 }
 
@@ -176,8 +238,13 @@ func TestHILChimeOutput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := hal.NewChime(p, hal.ChimeOptions{Pulse: 200 * time.Millisecond, Enabled: true})
+	// The pulse is timed by a fake clock, so the line is checked in and
+	// after the pulse however slowly the guest runs.
+	const pulse = 200 * time.Millisecond
+	clk := clockwork.NewFakeClock()
+	c := hal.NewChime(p, hal.ChimeOptions{Pulse: pulse, Enabled: true, Clock: clk})
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
 	time.Sleep(50 * time.Millisecond)
@@ -185,11 +252,23 @@ func TestHILChimeOutput(t *testing.T) {
 		t.Fatalf("chime line %s before a ring, want 0", v)
 	}
 	c.Ring()
-	time.Sleep(80 * time.Millisecond)
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Pulses() == 0 && time.Now().Before(deadline) { // counted once the line is set
+		time.Sleep(time.Millisecond)
+	}
+	bctx, bcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer bcancel()
+	if err := clk.BlockUntilContext(bctx, 1); err != nil { // the pulse timer
+		t.Fatalf("chime not timing a pulse (pulses=%d): %v", c.Pulses(), err)
+	}
 	if v := value(t, 2); v != "1" {
 		t.Errorf("chime line %s during the pulse, want 1", v)
 	}
-	time.Sleep(250 * time.Millisecond)
+	clk.Advance(pulse)
+	deadline = time.Now().Add(10 * time.Second)
+	for value(t, 2) != "0" && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
 	if v := value(t, 2); v != "0" {
 		t.Errorf("chime line %s after the pulse, want 0", v)
 	}

@@ -92,6 +92,11 @@ func (p *Pin) WaitForEdgeTime(timeout time.Duration) (time.Time, gpio.Level, boo
 // level when it takes the edge, as on a real line.
 func (p *Pin) Set(l gpio.Level) { p.edges <- edge{time.Now(), l} }
 
+// SetAt queues an edge to level l stamped at, for tests that need exact
+// edge times whatever the scheduler does. Queue edges in time order, as a
+// line's come.
+func (p *Pin) SetAt(at time.Time, l gpio.Level) { p.edges <- edge{at, l} }
+
 // Pending returns the queued edges' levels without taking them (tests).
 func (p *Pin) Pending() []gpio.Level {
 	var ls []gpio.Level

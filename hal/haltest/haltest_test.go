@@ -11,7 +11,13 @@ func TestPressEdgesAlternate(t *testing.T) {
 	p := NewPin("BTN", gpio.High)
 	p.Press(true, 30*time.Millisecond)
 	p.Press(true, 30*time.Millisecond) // while the first is held
-	time.Sleep(100 * time.Millisecond)
+	// Two presses make four edges whichever way the release timers and
+	// the second Press interleave; wait for them (Pending is only safe once
+	// no timer can still Set).
+	deadline := time.Now().Add(10 * time.Second)
+	for len(p.edges) < 4 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
 	got := p.Pending()
 	want := []gpio.Level{gpio.Low, gpio.High, gpio.Low, gpio.High}
 	if len(got) != len(want) {
