@@ -46,6 +46,7 @@ type Chime struct {
 	enabled atomic.Bool
 	pulses  atomic.Uint64
 	quieted atomic.Uint64
+	folded  atomic.Uint64
 }
 
 // NewChime returns a chime on pin. It starts nothing.
@@ -81,6 +82,11 @@ func (c *Chime) Pulses() uint64 { return c.pulses.Load() }
 // Quieted counts the rings kept silent by quiet hours.
 func (c *Chime) Quieted() uint64 { return c.quieted.Load() }
 
+// Folded counts the rings that came within MinGap of the last pulse and
+// so gave none of their own (rings while a pulse is pending are not
+// counted).
+func (c *Chime) Folded() uint64 { return c.folded.Load() }
+
 func (c *Chime) level(on bool) gpio.Level { return gpio.Level(on != c.opts.ActiveLow) }
 
 // Run drives the relay until ctx is done, then leaves it open (safe level).
@@ -107,6 +113,7 @@ func (c *Chime) Run(ctx context.Context) error {
 			continue
 		}
 		if !last.IsZero() && now.Sub(last) < c.opts.MinGap {
+			c.folded.Add(1)
 			continue
 		}
 		last = now

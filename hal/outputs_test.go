@@ -50,12 +50,18 @@ func TestChimeQuietHoursAndMinGap(t *testing.T) {
 	go func() { done <- c.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 
-	// ring waits until the chime has handled the request.
+	// ring waits until the chime has handled the request: pulsed, kept
+	// quiet or folded into the last pulse.
+	handled := func() uint64 { return c.Pulses() + c.Quieted() + c.Folded() }
 	ring := func() {
-		before := c.Pulses() + c.Quieted()
+		t.Helper()
+		before := handled()
 		c.Ring()
-		deadline := time.Now().Add(2 * time.Second)
-		for c.Pulses()+c.Quieted() == before && time.Now().Before(deadline) {
+		deadline := time.Now().Add(10 * time.Second)
+		for handled() == before {
+			if time.Now().After(deadline) {
+				t.Fatal("the chime never handled a ring")
+			}
 			time.Sleep(time.Millisecond)
 		}
 	}
@@ -70,21 +76,26 @@ func TestChimeQuietHoursAndMinGap(t *testing.T) {
 	if c.Pulses() != 1 || pin.Level() != gpio.High {
 		t.Fatalf("after quiet hours: pulses=%d level=%v, want a closed relay", c.Pulses(), pin.Level())
 	}
-	clk.BlockUntilContext(ctx, 1) // the pulse timer
+	bctx, bcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer bcancel()
+	if err := clk.BlockUntilContext(bctx, 1); err != nil { // the pulse timer
+		t.Fatal("the chime is not timing its pulse:", err)
+	}
 	clk.Advance(200 * time.Millisecond)
-	for pin.Level() != gpio.Low {
-		time.Sleep(time.Millisecond)
+	for deadline := time.Now().Add(10 * time.Second); pin.Level() != gpio.Low; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the relay stayed closed after the pulse")
+		}
 	}
 	// Within MinGap: folded.
-	c.Ring()
-	time.Sleep(20 * time.Millisecond)
-	if c.Pulses() != 1 {
-		t.Errorf("ring within min gap pulsed again")
+	ring()
+	if c.Pulses() != 1 || c.Folded() != 1 {
+		t.Errorf("ring within min gap: pulses=%d folded=%d, want 1 and 1", c.Pulses(), c.Folded())
 	}
 	clk.Advance(5 * time.Second)
 	ring()
-	if c.Pulses() != 2 {
-		t.Errorf("ring after min gap: pulses=%d, want 2", c.Pulses())
+	if c.Pulses() != 2 || c.Folded() != 1 {
+		t.Errorf("ring after min gap: pulses=%d folded=%d, want 2 and 1", c.Pulses(), c.Folded())
 	}
 }
 
