@@ -9,7 +9,7 @@
 //   - the PIR line gives motion_start, and motion_end gpio.pir.hold after release
 //   - with the camera gone (vivid unbound) the bell still rings, without a
 //     snapshot, and health says the camera is unavailable
-//   - SIGTERM publishes offline and exits within 2s
+//   - SIGTERM publishes offline and exits within 5s (half the unit's TimeoutStopSec; the time is printed)
 //
 // It prints one "HIL-RESULT: name PASS|FAIL detail" line per check and exits
 // non-zero if any failed.
@@ -481,7 +481,12 @@ func (c *checker) cameraGone(unbind string) {
 	result("camera-removed-chime", len(tr) == 2 && tr[0].value == 1 && tr[1].value == 0, "%d transitions", len(tr))
 }
 
-// shutdown sends SIGTERM and wants offline published and the process gone within 2s.
+// shutdown sends SIGTERM and wants offline published and the process gone
+// within stopLimit. The guest's CPU is emulated (TCG) and the host may be
+// busy, so the bound is half of the unit's TimeoutStopSec=10, not the
+// sub-second a board takes; the measured time is in the result line.
+const stopLimit = 5 * time.Second
+
 func (c *checker) shutdown(pid int) {
 	t0 := time.Now()
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
@@ -496,10 +501,10 @@ func (c *checker) shutdown(pid int) {
 		f := strings.Fields(string(b)) // pid (comm) state ...: comm has no spaces here
 		return len(f) > 2 && f[2] == "Z"
 	}
-	gone := waitFor(3*time.Second, exited)
+	gone := waitFor(stopLimit+time.Second, exited)
 	took := time.Since(t0)
 	offline := waitFor(500*time.Millisecond, func() bool { return c.s.lastStatus() == "offline" })
-	result("sigterm-shutdown", gone && took <= 2*time.Second && offline, "exited=%v after %v, offline published=%v",
+	result("sigterm-shutdown", gone && took <= stopLimit && offline, "exited=%v after %v, offline published=%v",
 		gone, took.Round(time.Millisecond), offline)
 }
 
