@@ -61,14 +61,31 @@ func TestClipOnRing(t *testing.T) {
 	if p.Frames != meta.Frames {
 		t.Errorf("ffprobe decoded %d frames, metadata says %d", p.Frames, meta.Frames)
 	}
-	want := c.Capture.PreRoll.D() + c.Capture.PostRoll.D()
-	interval := time.Second / time.Duration(c.Camera.FPS)
-	// The pre-roll may be short of the full pre_roll by the frame phase.
-	if p.Duration < want-2*interval || p.Duration > want+2*interval {
-		t.Errorf("clip lasts %v, want %v (±2 frames)", p.Duration, want)
+	// The sim camera's ticker drops ticks when rendering falls behind, so
+	// the clip does not have (pre_roll + post_roll) * fps frames: it has
+	// every frame the camera took from pre_roll before the press to
+	// post_roll after it, which the daemon's ring still holds (it has held
+	// frames since before the pre-roll, and capture.ring_bytes holds
+	// minutes of them). The press time in the payload is cut to the
+	// millisecond: the span is known to within 1ms at either end.
+	preRoll, postRoll := c.Capture.PreRoll.D(), c.Capture.PostRoll.D()
+	rg := r.d.camera.Ring()
+	if oldest, _, n := rg.Span(); n == 0 || oldest.After(e.At.Add(-preRoll)) {
+		t.Fatalf("the ring's oldest frame (%v) is after the clip's start (%v): cannot count the frames", oldest, e.At.Add(-preRoll))
 	}
-	if exp := int(want / interval); p.Frames < exp-2 || p.Frames > exp+2 {
-		t.Errorf("clip has %d frames, want about %d", p.Frames, exp)
+	inner := rg.Frames(e.At.Add(-preRoll+time.Millisecond), e.At.Add(postRoll))
+	outer := rg.Frames(e.At.Add(-preRoll), e.At.Add(postRoll+time.Millisecond))
+	if p.Frames < len(inner) || p.Frames > len(outer) || len(inner) == 0 {
+		t.Fatalf("clip has %d frames, want the %d..%d the camera took from pre_roll before the press to post_roll after it", p.Frames, len(inner), len(outer))
+	}
+	// Each frame lasts until the next, the last one a frame interval (the
+	// median of the gaps): the clip lasts the span of its frames plus
+	// about one interval.
+	interval := time.Second / time.Duration(c.Camera.FPS)
+	lo := inner[len(inner)-1].At.Sub(inner[0].At) + interval/2
+	hi := outer[len(outer)-1].At.Sub(outer[0].At) + 2*interval
+	if p.Duration < lo || p.Duration > hi {
+		t.Errorf("clip lasts %v, want %v..%v: its frames' span plus about one frame (pre_roll + post_roll = %v)", p.Duration, lo, hi, preRoll+postRoll)
 	}
 }
 
