@@ -2,12 +2,12 @@ package daemon
 
 import (
 	"crypto/tls"
-	"crypto/x509"
+	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/doorbelld/doorbelld/firmware/config"
+	"github.com/doorbelld/doorbelld/firmware/mqttpub"
 )
 
 // tlsConfig builds the TLS settings for an ssl:// broker from the config:
@@ -16,24 +16,14 @@ func tlsConfig(m config.MQTT) (*tls.Config, error) {
 	if !strings.HasPrefix(m.BrokerURL(), "ssl://") {
 		return nil, nil
 	}
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: m.TLSInsecureSkipVerify}
-	if m.CAFile != "" {
-		pem, err := os.ReadFile(m.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("daemon: mqtt.ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("daemon: mqtt.ca_file %s: no PEM certificate in it", m.CAFile)
-		}
-		tc.RootCAs = pool
-	}
-	if m.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(m.CertFile, m.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("daemon: mqtt.cert_file/mqtt.key_file: %w", err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
+	tc, err := mqttpub.TLSConfig(m.CAFile, m.CertFile, m.KeyFile, m.TLSInsecureSkipVerify)
+	var fe *mqttpub.TLSFileError
+	switch {
+	case errors.As(err, &fe):
+		key := map[mqttpub.TLSFile]string{mqttpub.CAFile: "mqtt.ca_file", mqttpub.CertFile: "mqtt.cert_file", mqttpub.KeyFile: "mqtt.key_file"}[fe.File]
+		return nil, fmt.Errorf("daemon: %s: %w", key, err)
+	case err != nil:
+		return nil, fmt.Errorf("daemon: mqtt.cert_file/mqtt.key_file: %w", err)
 	}
 	return tc, nil
 }

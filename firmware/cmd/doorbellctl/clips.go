@@ -18,9 +18,9 @@ import (
 )
 
 var clipsCommands = []subcommand{
-	{"pull", "--broker URL [--user U --password P] [--device ID] [--prefix P] --out DIR [--clip ID...] [--follow]",
+	{"pull", brokerArgs + " --out DIR [--clip ID...] [--follow]",
 		"fetch the doorbell's clips over MQTT into DIR, verified by sha256; an interrupted pull resumes where it stopped", clipsPull},
-	{"list", "--broker URL [--user U --password P] [--device ID] [--prefix P] [--out DIR]",
+	{"list", brokerArgs + " [--out DIR]",
 		"list the clips the doorbell offers (and which are already in DIR)", clipsList},
 }
 
@@ -28,51 +28,30 @@ func runClips(e *env, args []string) int { return dispatch(e, "clips", clipsComm
 
 // clipFlags are the flags every clips subcommand takes.
 type clipFlags struct {
-	broker, user, password, device, prefix *string
-	settle                                 *time.Duration
+	brokerFlags
+	settle *time.Duration
 }
 
 func addClipFlags(fs *flag.FlagSet) clipFlags {
 	return clipFlags{
-		broker:   fs.String("broker", "tcp://127.0.0.1:1883", "MQTT broker: tcp://, ssl://, mqtt:// or mqtts:// host:port"),
-		user:     fs.String("user", "", "broker login"),
-		password: fs.String("password", "", "broker password (or set DOORBELL_MQTT_PASSWORD, which keeps it out of ps and the shell history)"),
-		device:   fs.String("device", "doorbell", "the doorbell's device.id"),
-		prefix:   fs.String("prefix", "doorbell", "the doorbell's mqtt.topic_prefix"),
-		settle:   fs.Duration("wait", clipxfer.DefaultSettle, "how long the broker may take to hand over the offered clips"),
+		brokerFlags: addBrokerFlags(fs),
+		settle:      fs.Duration("wait", clipxfer.DefaultSettle, "how long the broker may take to hand over the offered clips"),
 	}
 }
 
-func (f clipFlags) base() string { return *f.prefix + "/" + *f.device }
-
-// connect connects a clean-session client (the broker keeps nothing for
-// it while it is away); onReconnect runs after every reconnect.
+// connect connects to the broker; onReconnect runs after every reconnect.
 func (f clipFlags) connect(e *env, cmd string, onReconnect func()) (paho.Client, int) {
-	broker, err := brokerAddr(*f.broker)
-	if err != nil {
-		return nil, usagef(e, cmd, "--broker: %v", err)
-	}
-	if *f.password == "" {
-		*f.password = e.getenv("DOORBELL_MQTT_PASSWORD")
+	opts, code := f.options(e, cmd)
+	if opts == nil {
+		return nil, code
 	}
 	var connected atomic.Bool
-	opts := paho.NewClientOptions().AddBroker(broker).SetClientID("doorbellctl-" + randomHex(4)).
-		SetUsername(*f.user).SetPassword(*f.password).SetCleanSession(true).
-		SetConnectTimeout(10 * time.Second).SetWriteTimeout(30 * time.Second).SetAutoReconnect(true).
-		SetOnConnectHandler(func(paho.Client) {
-			if connected.Swap(true) && onReconnect != nil {
-				onReconnect()
-			}
-		})
-	c := paho.NewClient(opts)
-	if tok := c.Connect(); !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
-		err := tok.Error()
-		if err == nil {
-			err = errors.New("no answer within 15s")
+	opts.SetWriteTimeout(30 * time.Second).SetOnConnectHandler(func(paho.Client) {
+		if connected.Swap(true) && onReconnect != nil {
+			onReconnect()
 		}
-		return nil, failf(e, cmd, "connect to %s: %v", broker, err)
-	}
-	return c, 0
+	})
+	return connect(e, cmd, opts)
 }
 
 func clipLogger(w io.Writer) *slog.Logger {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"io"
 	"log/slog"
 	"os"
@@ -35,7 +36,17 @@ func clipDevice(t *testing.T, base string, sizes ...int) (string, map[string][]b
 	wg.Add(1)
 	go func() { defer wg.Done(); b.Run(ctx) }()
 	url := "tcp://" + b.Addr()
+	return url, runClipDevice(t, url, nil, base, sizes...)
+}
 
+// runClipDevice runs a doorbell's clip side connected to the broker at
+// url (with TLS settings tc for an ssl:// one) until the test ends, with
+// the given clips stored, and returns the clips' bytes.
+func runClipDevice(t *testing.T, url string, tc *tls.Config, base string, sizes ...int) map[string][]byte {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
 	store, err := storage.Open(t.TempDir(), storage.Options{Logger: quietLog})
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +68,7 @@ func clipDevice(t *testing.T, base string, sizes ...int) (string, map[string][]b
 	ready := make(chan struct{})
 	var once sync.Once
 	var mq *mqttpub.Client
-	mq = mqttpub.New(mqttpub.Options{Broker: url, ClientID: "dev", StatusTopic: base + "/status", Logger: quietLog, OnConnect: func() {
+	mq = mqttpub.New(mqttpub.Options{Broker: url, ClientID: "dev", TLS: tc, StatusTopic: base + "/status", Logger: quietLog, OnConnect: func() {
 		for _, f := range clipxfer.Filters(base) {
 			mq.Subscribe(f, 1, func(_ paho.Client, m paho.Message) { pub.HandleMessage(m.Topic(), m.Payload(), m.Retained()) }).Wait()
 		}
@@ -80,7 +91,7 @@ func clipDevice(t *testing.T, base string, sizes ...int) (string, map[string][]b
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	return url, clips
+	return clips
 }
 
 func TestClipsPullAndList(t *testing.T) {

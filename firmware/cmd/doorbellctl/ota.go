@@ -2,10 +2,7 @@ package main
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -15,10 +12,8 @@ import (
 	"strings"
 	"time"
 
-	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/google/renameio/v2"
 
-	"github.com/doorbelld/doorbelld/firmware/config"
 	"github.com/doorbelld/doorbelld/ota"
 	"github.com/doorbelld/doorbelld/ota/delivery"
 	"github.com/doorbelld/doorbelld/ota/install"
@@ -29,7 +24,7 @@ var otaCommands = []subcommand{
 	{"sign", "--key KEY --version V --in BINARY --out BUNDLE [--model M] [--goos OS --goarch ARCH --goarm N] [--expires 90d]",
 		"sign a doorbelld binary into an update bundle (the architecture is read from the binary)", otaSign},
 	{"verify", "--pubkey PUB [--pubkey PUB...] BUNDLE", "check a bundle: exit 0 if valid, 1 with the reason if not", otaVerify},
-	{"push", "--broker URL [--user U --password P] [--device ID] [--prefix P] BUNDLE",
+	{"push", brokerArgs + " BUNDLE",
 		"offer a bundle to a doorbell over MQTT, send it, and wait for its health confirmation", otaPush},
 	{"status", "[--dir DIR]", "on the device: the OTA slots, version floor, trial and last outcome", otaStatus},
 }
@@ -282,11 +277,7 @@ func otaPush(e *env, args []string) int {
 	const cmd = "ota push"
 	fs := flag.NewFlagSet("doorbellctl "+cmd, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
-	brokerURL := fs.String("broker", "tcp://127.0.0.1:1883", "MQTT broker: tcp://, ssl://, mqtt:// or mqtts:// host:port")
-	user := fs.String("user", "", "broker login")
-	password := fs.String("password", "", "broker password (or set DOORBELL_MQTT_PASSWORD, which keeps it out of ps and the shell history)")
-	device := fs.String("device", "doorbell", "the doorbell's device.id")
-	prefix := fs.String("prefix", "doorbell", "the doorbell's mqtt.topic_prefix")
+	bf := addBrokerFlags(fs)
 	chunk := fs.Int("chunk-size", delivery.DefaultChunkSize, "bytes per MQTT message")
 	wait := fs.Duration("wait", 5*time.Minute, "how long to wait for the new version's health confirmation after the transfer; 0: do not wait")
 	var keys keyFlags
@@ -301,12 +292,9 @@ func otaPush(e *env, args []string) int {
 	if *chunk < delivery.MinChunkSize || *chunk > delivery.MaxChunkSize {
 		return usagef(e, cmd, "--chunk-size %d: want %d to %d", *chunk, delivery.MinChunkSize, delivery.MaxChunkSize)
 	}
-	broker, err := brokerAddr(*brokerURL)
-	if err != nil {
-		return usagef(e, cmd, "--broker: %v", err)
-	}
-	if *password == "" {
-		*password = e.getenv("DOORBELL_MQTT_PASSWORD")
+	opts, code := bf.options(e, cmd)
+	if opts == nil {
+		return code
 	}
 	f, err := os.Open(pos[0])
 	if err != nil {
@@ -333,19 +321,12 @@ func otaPush(e *env, args []string) int {
 			return failf(e, cmd, "%s is INVALID, not sending it: %v", pos[0], err)
 		}
 	}
-	base := *prefix + "/" + *device
-	fmt.Fprintf(e.stderr, "pushing %s %s for %s (%s, key %s) to %s via %s\n", m.Model, m.Version, m.Arch(), mib(size), id, base, broker)
+	base := bf.base()
+	fmt.Fprintf(e.stderr, "pushing %s %s for %s (%s, key %s) to %s via %s\n", m.Model, m.Version, m.Arch(), mib(size), id, base, opts.Servers[0])
 
-	opts := paho.NewClientOptions().AddBroker(broker).SetClientID("doorbellctl-" + randomHex(4)).
-		SetUsername(*user).SetPassword(*password).SetCleanSession(true).SetOrderMatters(false).
-		SetConnectTimeout(10 * time.Second).SetAutoReconnect(true)
-	c := paho.NewClient(opts)
-	if tok := c.Connect(); !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
-		err := tok.Error()
-		if err == nil {
-			err = errors.New("no answer within 15s")
-		}
-		return failf(e, cmd, "connect to %s: %v", broker, err)
+	c, code := connect(e, cmd, opts.SetOrderMatters(false))
+	if c == nil {
+		return code
 	}
 	defer c.Disconnect(250)
 
@@ -373,26 +354,6 @@ func otaPush(e *env, args []string) int {
 		fmt.Fprintf(e.stdout, "%s: %s installed; the doorbell restarts into it (not waiting for its health confirmation)\n", base, res.Version)
 	}
 	return 0
-}
-
-// brokerAddr accepts the same broker URLs as the daemon's mqtt.broker
-// and returns paho's form of it.
-func brokerAddr(s string) (string, error) {
-	if u := (config.MQTT{Broker: s}).BrokerURL(); u != "" {
-		return u, nil
-	}
-	switch scheme, _, _ := strings.Cut(s, "://"); scheme {
-	case "tcp", "ssl", "mqtt", "mqtts":
-		return "", fmt.Errorf("%q: want %s://host:port", s, scheme)
-	default:
-		return "", fmt.Errorf("%q: scheme %s: want tcp://host:port (or ssl://, mqtt://, mqtts://)", s, scheme)
-	}
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 func otaStatus(e *env, args []string) int {
