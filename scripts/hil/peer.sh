@@ -10,7 +10,7 @@
 # tsc=reliable; HIL_APPEND replaces them). Left alone, the TCG guest picks
 # the HPET, and every clock read (clock_gettime, which Go's scheduler and
 # timers make many times a frame) becomes an emulated device access costing
-# microseconds: that doubled doorbelld's CPU per frame (3.26 vs 2.42 s per
+# microseconds: that added a third to doorbelld's CPU per frame (3.26 vs 2.42 s per
 # 1,000 frames, motion 2.42 vs 2.41) while no board reads its clock that
 # way (a Pi's arch timer is read in the vDSO, like the TSC here).
 # Usage: scripts/hil/peer.sh      Env: PEER_SECONDS (40 = 1,000 frames each), HIL_CACHE, HIL_APPEND
