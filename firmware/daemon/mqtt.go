@@ -38,9 +38,11 @@ func (d *Daemon) onConnect() {
 
 // publishAll publishes discovery and every retained state.
 func (d *Daemon) publishAll() {
-	msgs := hass.Messages(d.hassO)
+	var msgs []hass.Message
 	if d.cfg.MQTT.DiscoveryMode == "off" {
-		msgs = hass.Remove(d.hassO)
+		msgs = hass.Remove(d.hassO) // both modes' topics, so a doorbell once announced disappears
+	} else {
+		msgs = hass.Messages(d.hassO)
 	}
 	for _, m := range msgs {
 		d.mq.Publish(m.Topic, 1, m.Retain, m.Payload)

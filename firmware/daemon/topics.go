@@ -20,7 +20,7 @@ type Topics struct {
 func hassOptions(c config.Config, version string, sim bool) hass.Options {
 	mode := c.MQTT.DiscoveryMode
 	if mode == "off" {
-		mode = hass.ModeDevice // Remove clears the device payload
+		mode = hass.ModeDevice // for the topics; publishAll then sends hass.Remove, which clears both modes'
 	}
 	return hass.Options{
 		DeviceID: c.Device.ID, DeviceName: c.Device.Name, Version: version,
