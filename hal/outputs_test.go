@@ -126,9 +126,35 @@ func TestLEDPatterns(t *testing.T) {
 	if l.Showing() != hal.Ringing {
 		t.Errorf("after Flash showing %v, want ringing", l.Showing())
 	}
-	clk.Advance(3 * time.Second)
-	if l.Showing() != hal.Offline {
-		t.Errorf("after the flash showing %v, want offline", l.Showing())
+	// Ringing on the pin: a fast blink, 100ms on, 100ms off, for RingFor.
+	// (High first: the offline pattern was off, so the new pattern runs.)
+	waitLevel(gpio.High)
+	timer := func() {
+		t.Helper()
+		bctx, bcancel := context.WithTimeout(ctx, 10*time.Second)
+		defer bcancel()
+		if err := clk.BlockUntilContext(bctx, 1); err != nil {
+			t.Fatalf("the LED is not timing its pattern (showing %v): %v", l.Showing(), err)
+		}
+	}
+	for i := 0; i < 5; i++ {
+		timer()
+		clk.Advance(99 * time.Millisecond)
+		if pin.Level() != gpio.High {
+			t.Fatalf("blink %d: off after 99ms, want on for 100ms", i)
+		}
+		clk.Advance(time.Millisecond)
+		waitLevel(gpio.Low)
+		timer()
+		clk.Advance(100 * time.Millisecond)
+		waitLevel(gpio.High)
+	}
+	timer()
+	clk.Advance(2 * time.Second) // the rest of RingFor (1s blinked so far)
+	for deadline := time.Now().Add(10 * time.Second); l.Showing() != hal.Offline; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the flash showing %v, want offline", l.Showing())
+		}
 	}
 	cancel()
 	<-done
