@@ -3,15 +3,6 @@
 package daemon
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
-	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -22,61 +13,11 @@ import (
 	"github.com/doorbelld/doorbelld/firmware/broker/mosquittotest"
 )
 
-// testPKI writes a CA, a server certificate for 127.0.0.1 and a client
-// certificate, all signed by the CA, as PEM files in dir.
-func testPKI(t *testing.T, dir string) {
-	t.Helper()
-	newKey := func() *ecdsa.PrivateKey {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	write := func(name, typ string, der []byte) {
-		b := pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	caKey := newKey()
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "doorbell test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
-		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	write("ca.pem", "CERTIFICATE", caDER)
-	leaf := func(name string, serial int64, usage x509.ExtKeyUsage, ip bool) {
-		k := newKey()
-		tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage}}
-		if ip {
-			tmpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1")}
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &k.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		kder, _ := x509.MarshalECPrivateKey(k)
-		write(name+".pem", "CERTIFICATE", der)
-		write(name+".key", "EC PRIVATE KEY", kder)
-	}
-	leaf("server", 2, x509.ExtKeyUsageServerAuth, true)
-	leaf("client", 3, x509.ExtKeyUsageClientAuth, false)
-}
-
 // The daemon publishes over TLS to a Mosquitto that requires a client
 // certificate; without the CA it refuses the broker.
 func TestTLSBrokerWithClientCertificate(t *testing.T) {
-	m := mosquittotest.Prepare(t)
+	m := mosquittotest.NewTLS(t)
 	dir := m.Dir
-	testPKI(t, dir)
-	m.Configure("cafile $DIR/ca.pem\ncertfile $DIR/server.pem\nkeyfile $DIR/server.key\nrequire_certificate true\n")
-	m.Start()
 	url := "ssl://127.0.0.1:" + strconv.Itoa(m.Port)
 
 	c := simConfig(t, url)

@@ -1,16 +1,11 @@
 package mqttpub_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
 	"io/fs"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -18,56 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/doorbelld/doorbelld/firmware/broker/mosquittotest"
 	"github.com/doorbelld/doorbelld/firmware/mqttpub"
 )
-
-// pki writes a CA and, signed by it, a server certificate for 127.0.0.1
-// and a client certificate, as PEM files in a new directory: ca.pem,
-// server.pem/.key, client.pem/.key.
-func pki(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	newKey := func() *ecdsa.PrivateKey {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	write := func(name, typ string, der []byte) {
-		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	caKey := newKey()
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "mqttpub test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
-		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	write("ca.pem", "CERTIFICATE", caDER)
-	for i, l := range []struct {
-		name  string
-		usage x509.ExtKeyUsage
-	}{{"server", x509.ExtKeyUsageServerAuth}, {"client", x509.ExtKeyUsageClientAuth}} {
-		k := newKey()
-		tmpl := &x509.Certificate{SerialNumber: big.NewInt(int64(i + 2)), Subject: pkix.Name{CommonName: l.name},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{l.usage},
-			IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &k.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		kder, _ := x509.MarshalECPrivateKey(k)
-		write(l.name+".pem", "CERTIFICATE", der)
-		write(l.name+".key", "EC PRIVATE KEY", kder)
-	}
-	return dir
-}
 
 // handshake runs a TLS handshake of a client with tc against a server
 // with the PKI's server certificate that requires a client certificate
@@ -117,7 +65,8 @@ func handshake(t *testing.T, dir string, tc *tls.Config) (peer string, err error
 }
 
 func TestTLSConfig(t *testing.T) {
-	dir := pki(t)
+	dir := t.TempDir()
+	mosquittotest.WritePKI(t, dir)
 	f := func(name string) string { return filepath.Join(dir, name) }
 
 	tc, err := mqttpub.TLSConfig(f("ca.pem"), f("client.pem"), f("client.key"), false)
@@ -161,7 +110,8 @@ func TestTLSConfig(t *testing.T) {
 }
 
 func TestTLSConfigErrors(t *testing.T) {
-	dir := pki(t)
+	dir := t.TempDir()
+	mosquittotest.WritePKI(t, dir)
 	f := func(name string) string { return filepath.Join(dir, name) }
 	junk := f("junk.pem")
 	if err := os.WriteFile(junk, []byte("not PEM\n"), 0o600); err != nil {

@@ -20,7 +20,7 @@ import (
 // before it connects, naming the flag and the file.
 func TestBrokerTLSFlagErrors(t *testing.T) {
 	dir := t.TempDir()
-	testPKI(t, dir)
+	mosquittotest.WritePKI(t, dir)
 	f := func(name string) string { return filepath.Join(dir, name) }
 	junk := f("junk.pem")
 	if err := os.WriteFile(junk, []byte("not PEM\n"), 0o644); err != nil {

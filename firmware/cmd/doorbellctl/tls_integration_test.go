@@ -19,12 +19,8 @@ import (
 // certificate; without --ca-file (or without a client certificate) it
 // fails, saying why.
 func TestClipsOverTLS(t *testing.T) {
-	m := mosquittotest.Prepare(t)
-	dir := m.Dir
-	testPKI(t, dir)
-	f := func(name string) string { return filepath.Join(dir, name) }
-	m.Configure("cafile $DIR/ca.pem\ncertfile $DIR/server.pem\nkeyfile $DIR/server.key\nrequire_certificate true\n")
-	m.Start()
+	m := mosquittotest.NewTLS(t)
+	f := func(name string) string { return filepath.Join(m.Dir, name) }
 	url := "ssl://127.0.0.1:" + strconv.Itoa(m.Port)
 
 	tc, err := mqttpub.TLSConfig(f("ca.pem"), f("client.pem"), f("client.key"), false)
