@@ -25,6 +25,20 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// stopped cancels a Run and wants it to return nil.
+func stopped(t *testing.T, cancel context.CancelFunc, done <-chan error) {
+	t.Helper()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+}
+
 func TestInputBouncingPressIsOneRing(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -71,15 +85,7 @@ func TestInputBouncingPressIsOneRing(t *testing.T) {
 			t.Fatalf("event %d: no ring", i)
 		}
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return after cancel")
-	}
+	stopped(t, cancel, done)
 }
 
 func TestChimePulsesAndRestsLow(t *testing.T) {
@@ -133,15 +139,7 @@ func TestChimePulsesAndRestsLow(t *testing.T) {
 	}
 	// The fake clock never ends this pulse: shutdown comes mid-pulse and
 	// must release the relay.
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return after cancel")
-	}
+	stopped(t, cancel, done)
 	if pin.Level() != gpio.Low {
 		t.Errorf("relay left closed after shutdown")
 	}
