@@ -130,8 +130,11 @@ func startStream(dev *device.Device) (*stream, error) {
 // a dup of the descriptor, each wake-up dequeuing until EAGAIN, cancel and
 // stall as read deadlines. With the guest on the TSC clocksource it cost
 // 2.03 CPU s per 1,000 frames against this loop's 2.42 (motion 2.6/2.4),
-// but the same failure came back: in the reopen test a stream got no
-// wake-up after its first frames ("no frame for 5s"). Cause not found.
+// but the same failure came back: in about half of the reopened streams
+// epoll gave no wake-up for a frame within the first three, although
+// poll(2) said POLLIN and the frame dequeued at once (seen with a debug
+// build that probed after 300ms; after that one dequeue the stream ran
+// on normally). Cause not found.
 func (s *Source) loop(ctx context.Context, st *stream, push func([]byte, time.Time), log *slog.Logger) error {
 	if err := unix.SetNonblock(int(st.fd), false); err != nil {
 		return fmt.Errorf("v4l2src: %s: blocking mode: %w", s.device, err)
