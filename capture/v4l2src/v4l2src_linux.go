@@ -62,7 +62,7 @@ func (s *Source) Stream(ctx context.Context, started func(capture.Format), push 
 	// is copied once, straight from the driver's buffer into the ring.
 	st, err := startStream(dev)
 	if err != nil {
-		release(dev, nil, log)
+		release(dev, st, log) // unmaps what was mapped before the failure
 		return fmt.Errorf("v4l2src: %s: start streaming %s: %w", s.device, f, err)
 	}
 	defer release(dev, st, log)

@@ -601,8 +601,7 @@ func (p *Publisher) reap(r *run) {
 		if err == nil {
 			if f.chunk < 0 {
 				p.count(func(s *PublisherStats) { s.ManifestsAcked++ })
-			}
-			if f.chunk >= 0 {
+			} else {
 				p.count(func(s *PublisherStats) { s.ChunksAcked++ })
 				if len(r.free) <= p.o.Window {
 					r.free = append(r.free, f.buf)

@@ -533,7 +533,7 @@ func (d *Daemon) handle(ctx context.Context, he hal.Event) {
 	d.last = &e
 	d.mu.Unlock()
 	if snap {
-		d.background(func(context.Context) { d.publishSnapshot(ctx, e) })
+		d.background(func(ctx context.Context) { d.publishSnapshot(ctx, e) })
 	}
 }
 
