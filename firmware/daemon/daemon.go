@@ -494,8 +494,9 @@ func (d *Daemon) handle(ctx context.Context, he hal.Event) {
 	if err != nil {
 		d.log.Error("daemon: persist event sequence", "err", err)
 	}
-	e := event.Event{ID: event.NewID(), Seq: seq, Device: d.cfg.Device.ID, Type: he.Type, At: he.At}
-	if he.Type == hal.Ring || he.Type == hal.DoublePress {
+	e := event.Event{ID: event.NewID(), Seq: seq, Device: d.cfg.Device.ID, Type: event.Type(he.Type), At: he.At}
+	props, _ := event.Of(e.Type)
+	if props.Chime {
 		if d.chime != nil {
 			d.chime.Ring()
 		}
@@ -503,11 +504,11 @@ func (d *Daemon) handle(ctx context.Context, he hal.Event) {
 			d.led.Flash()
 		}
 	}
-	if he.Type == hal.MotionStart || he.Type == hal.MotionEnd {
-		d.publishMotion(he.Type == hal.MotionStart)
+	if props.Motion {
+		d.publishMotion(e.Type == event.MotionStart)
 	}
 	privacy, _ := d.sw.get()
-	camera := d.camera != nil && he.Type != hal.MotionEnd && !privacy
+	camera := d.camera != nil && props.Camera && !privacy
 	snap := camera && d.cameraStills()
 	if snap {
 		e.Snapshot = event.NewID()

@@ -17,7 +17,7 @@ import (
 	"github.com/doorbelld/doorbelld/capture/cliptest"
 	"github.com/doorbelld/doorbelld/capture/storage"
 	"github.com/doorbelld/doorbelld/firmware/clipxfer"
-	"github.com/doorbelld/doorbelld/hal"
+	"github.com/doorbelld/doorbelld/firmware/event"
 )
 
 // A ring in sim mode gives, within post_roll + 1s, an MP4 whose first frame
@@ -156,7 +156,7 @@ func TestDiscoveryAndCommands(t *testing.T) {
 	if err := r.d.SimPress(30 * time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	if e, _ := nextEvent(t, ch, tp, 5*time.Second); e.Type != hal.Ring || e.Snapshot != "" {
+	if e, _ := nextEvent(t, ch, tp, 5*time.Second); e.Type != event.Ring || e.Snapshot != "" {
 		t.Errorf("ring in privacy mode: %+v, want no snapshot", e)
 	}
 	// Chime off, acknowledged, and persisted across a restart.

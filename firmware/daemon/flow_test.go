@@ -13,7 +13,6 @@ import (
 
 	"github.com/doorbelld/doorbelld/capture"
 	"github.com/doorbelld/doorbelld/firmware/event"
-	"github.com/doorbelld/doorbelld/hal"
 )
 
 // testBroker is the Mosquitto the test script started, or "" for the
@@ -114,7 +113,7 @@ func TestRingEndToEnd(t *testing.T) {
 	post(t, r, "/api/sim/ring")
 	after := time.Now()
 	e, _ := nextEvent(t, ch, tp, 5*time.Second)
-	if e.Type != hal.Ring || e.Device != c.Device.ID || len(e.ID) != 20 || e.Seq == 0 || e.Snapshot == "" {
+	if e.Type != event.Ring || e.Device != c.Device.ID || len(e.ID) != 20 || e.Seq == 0 || e.Snapshot == "" {
 		t.Fatalf("event = %+v, want a ring with id, seq and snapshot", e)
 	}
 	if !between(e.At, before, after) {
@@ -147,7 +146,7 @@ func TestRingEndToEnd(t *testing.T) {
 	}
 
 	post(t, r, "/api/sim/motion?state=on")
-	if m, _ := nextEvent(t, ch, tp, 5*time.Second); m.Type != hal.MotionStart || m.Seq <= e.Seq || m.ID == e.ID {
+	if m, _ := nextEvent(t, ch, tp, 5*time.Second); m.Type != event.MotionStart || m.Seq <= e.Seq || m.ID == e.ID {
 		t.Errorf("after motion on: %+v, want motion_start with a higher seq", m)
 	}
 	if m := next(t, ch, tp.Motion, 5*time.Second); string(m.payload) != "ON" {
@@ -158,7 +157,7 @@ func TestRingEndToEnd(t *testing.T) {
 	post(t, r, "/api/sim/motion?state=off")
 	offTo := time.Now()
 	m, _ := nextEvent(t, ch, tp, 5*time.Second)
-	if m.Type != hal.MotionEnd || m.Snapshot != "" {
+	if m.Type != event.MotionEnd || m.Snapshot != "" {
 		t.Errorf("after motion off: %+v, want motion_end without snapshot", m)
 	}
 	if hold := c.GPIO.PIR.Hold.D(); !between(m.At, offFrom.Add(hold), offTo.Add(hold)) {
@@ -211,14 +210,14 @@ func TestLongPressAndBouncyPress(t *testing.T) {
 	evs := append([]event.Event{first}, eventsFor(t, ch, tp, 300*time.Millisecond)...)
 	slices.SortFunc(evs, func(a, b event.Event) int { return cmp.Compare(a.Seq, b.Seq) })
 	e := evs[0]
-	if e.Type != hal.Ring || !between(e.At, pressFrom, pressTo) {
+	if e.Type != event.Ring || !between(e.At, pressFrom, pressTo) {
 		t.Fatalf("got %s at %v, want a ring at the first contact (%v to %v)", e.Type, e.At, pressFrom, pressTo)
 	}
 	// Only a stall can have held the button (~110ms) for long_press; a
 	// long_press for the same press is then right.
 	held := relTo.Sub(pressFrom)
 	for i, x := range evs[1:] {
-		if i == 0 && x.Type == hal.LongPress && x.At.Equal(e.At) && held >= c.GPIO.Button.LongPress.D() {
+		if i == 0 && x.Type == event.LongPress && x.At.Equal(e.At) && held >= c.GPIO.Button.LongPress.D() {
 			continue
 		}
 		t.Errorf("bouncy press (held at most %v, bounces at most %v long) gave %s@%v after its ring@%v, want the one ring",
@@ -233,7 +232,7 @@ func TestLongPressAndBouncyPress(t *testing.T) {
 	if e2.Seq < e1.Seq {
 		e1, e2 = e2, e1
 	}
-	if e1.Type != hal.Ring || e2.Type != hal.LongPress || !e2.At.Equal(e1.At) {
+	if e1.Type != event.Ring || e2.Type != event.LongPress || !e2.At.Equal(e1.At) {
 		t.Errorf("long press gave %s@%v, %s@%v; want ring then long_press for the same press", e1.Type, e1.At, e2.Type, e2.At)
 	}
 }
@@ -249,7 +248,7 @@ func TestNoCameraStillRings(t *testing.T) {
 		t.Fatal(err)
 	}
 	e, _ := nextEvent(t, ch, tp, 5*time.Second)
-	if e.Type != hal.Ring || e.Snapshot != "" {
+	if e.Type != event.Ring || e.Snapshot != "" {
 		t.Errorf("event = %+v, want a ring with no snapshot", e)
 	}
 	deadline := time.After(5 * time.Second)

@@ -1,16 +1,20 @@
-// Package event defines the doorbell event as published on MQTT, and the
-// per-device sequence counter that survives restarts.
+// Package event defines the doorbell event as published on MQTT, the one
+// table of what each event type does (Props: outbox rank, chime, camera,
+// Home Assistant), and the per-device sequence counter that survives
+// restarts. It imports nothing of the doorbell: every other package may
+// use it.
 //
-// A hal.Event (what the line did, and when) becomes an Event here: it gets
-// a unique id, the next sequence number and, when a camera frame exists for
-// its instant, the id of its snapshot. Sinks (MQTT, web UI) receive Events.
+//	hal.Event (line, edge time) ──daemon──▶ Event{ID, Seq, Type, At, Snapshot}
+//	                                          │ Of(Type) → Props
+//	                                          ▼
+//	                  sinks: chime/LED (Chime), camera (Camera), motion state (Motion),
+//	                         outbox/MQTT (Rank), Home Assistant event entity (Announce)
 package event
 
 import (
 	"encoding/json"
 	"time"
 
-	"github.com/doorbelld/doorbelld/hal"
 	"github.com/rs/xid"
 )
 
@@ -21,12 +25,12 @@ const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
 // Event is one doorbell event. Its JSON form is the payload of the event
 // topic; field names are a contract with subscribers.
 type Event struct {
-	ID       string        `json:"id"`
-	Seq      uint64        `json:"seq"`
-	Device   string        `json:"device"`
-	Type     hal.EventType `json:"event_type"`
-	At       time.Time     `json:"-"`
-	Snapshot string        `json:"snapshot,omitempty"`
+	ID       string    `json:"id"`
+	Seq      uint64    `json:"seq"`
+	Device   string    `json:"device"`
+	Type     Type      `json:"event_type"`
+	At       time.Time `json:"-"`
+	Snapshot string    `json:"snapshot,omitempty"`
 	// Late marks an event delivered after an outage, not as it happened.
 	Late bool `json:"late,omitempty"`
 }

@@ -8,13 +8,11 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/doorbelld/doorbelld/hal"
 )
 
 func TestEventJSON(t *testing.T) {
 	at := time.Date(2026, 11, 26, 18, 30, 1, 234567890, time.FixedZone("CET", 3600))
-	e := Event{ID: "cv1", Seq: 7, Device: "front", Type: hal.Ring, At: at, Snapshot: "s1"}
+	e := Event{ID: "cv1", Seq: 7, Device: "front", Type: Ring, At: at, Snapshot: "s1"}
 	b, err := json.Marshal(e)
 	if err != nil {
 		t.Fatal(err)
@@ -27,7 +25,7 @@ func TestEventJSON(t *testing.T) {
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatal(err)
 	}
-	if !back.At.Equal(at.Truncate(time.Millisecond)) || back.ID != e.ID || back.Seq != 7 || back.Type != hal.Ring {
+	if !back.At.Equal(at.Truncate(time.Millisecond)) || back.ID != e.ID || back.Seq != 7 || back.Type != Ring {
 		t.Errorf("round trip = %+v", back)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/doorbelld/doorbelld/firmware/command"
+	"github.com/doorbelld/doorbelld/firmware/event"
 	"github.com/doorbelld/doorbelld/ota/delivery"
 )
 
@@ -50,12 +51,13 @@ type component struct {
 
 type obj = map[string]any
 
-// eventTemplate passes ring and long_press through and turns every other
+// eventTemplate passes the announced types (ring, long_press, and
+// double_press when it is on) through and turns every other
 // event into "{}", which Home Assistant's event entity ignores silently.
 // It uses only == and or, which openHAB's template engine also knows.
-func eventTemplate() string {
+func eventTemplate(types []event.Type) string {
 	var conds []string
-	for _, e := range EventTypes {
+	for _, e := range types {
 		conds = append(conds, "value_json.event_type == '"+string(e)+"'")
 	}
 	return "{% if " + strings.Join(conds, " or ") + " %}{{ value }}{% else %}{}{% endif %}"
@@ -77,11 +79,13 @@ func diagnostic(id, name, key string, extra obj) component {
 }
 
 // components is every entity a doorbell can have, in announcement order.
-func components() []component {
+// o decides the event entity's types.
+func components(o Options) []component {
+	announced := EventTypes(o)
 	return []component{
 		{CompDoorbell, "event", always, func(t TopicSet) obj {
-			types := make([]string, len(EventTypes))
-			for i, e := range EventTypes {
+			types := make([]string, len(announced))
+			for i, e := range announced {
 				types[i] = string(e)
 			}
 			return obj{
@@ -89,7 +93,7 @@ func components() []component {
 				"device_class":   "doorbell",
 				"event_types":    types,
 				"state_topic":    t.Event,
-				"value_template": eventTemplate(),
+				"value_template": eventTemplate(announced),
 			}
 		}},
 		{CompMotion, "binary_sensor", motion, func(t TopicSet) obj {
@@ -251,7 +255,7 @@ func Messages(o Options) []Message {
 	t := Topics(o)
 	if o.Mode == ModeSingle {
 		var msgs []Message
-		for _, c := range components() {
+		for _, c := range components(o) {
 			m := Message{Topic: singleTopic(o, c), Payload: []byte{}, Retain: true}
 			if o.has(c.need) {
 				e := o.entity(c, t)
@@ -264,7 +268,7 @@ func Messages(o Options) []Message {
 		return msgs
 	}
 	comps := obj{}
-	for _, c := range components() {
+	for _, c := range components(o) {
 		if !o.has(c.need) {
 			continue // omitted from the device payload: Home Assistant removes it
 		}
@@ -286,7 +290,7 @@ func Messages(o Options) []Message {
 func Remove(o Options) []Message {
 	o.ensureDefaults()
 	msgs := []Message{{Topic: Topics(o).Discovery, Payload: []byte{}, Retain: true}}
-	for _, c := range components() {
+	for _, c := range components(o) {
 		msgs = append(msgs, Message{Topic: singleTopic(o, c), Payload: []byte{}, Retain: true})
 	}
 	return msgs

@@ -13,7 +13,6 @@ import (
 	"github.com/doorbelld/doorbelld/firmware/command"
 	"github.com/doorbelld/doorbelld/firmware/event"
 	"github.com/doorbelld/doorbelld/firmware/mqttpub"
-	"github.com/doorbelld/doorbelld/hal"
 )
 
 // Discovery modes.
@@ -34,9 +33,10 @@ const (
 // Manufacturer and origin name in every discovery payload.
 const Manufacturer = "doorbelld"
 
-// EventTypes are the event types the event entity announces. ring is
+// EventTypes are the event types the event entity announces: those
+// event.Props marks Announce, double_press only with o.DoublePress. ring is
 // required for the doorbell device class (from Home Assistant 2027.4).
-var EventTypes = []hal.EventType{hal.Ring, hal.LongPress}
+func EventTypes(o Options) []event.Type { return event.Announced(o.DoublePress) }
 
 // Options say what to announce. Defaults are filled in by every function.
 type Options struct {
@@ -63,6 +63,9 @@ type Options struct {
 	// SmallSnapshot feeds the image entity from the downscaled copy
 	// (snapshot.max_width) instead of the full-size snapshot.
 	SmallSnapshot bool
+	// DoublePress: gpio.button.double_press is set, so the event entity
+	// announces double_press too.
+	DoublePress bool
 }
 
 func (o *Options) ensureDefaults() {

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/doorbelld/doorbelld/firmware/command"
-	"github.com/doorbelld/doorbelld/hal"
+	"github.com/doorbelld/doorbelld/firmware/event"
 	"github.com/doorbelld/doorbelld/ota/delivery"
 )
 
@@ -300,7 +300,7 @@ func checkEvent(t *testing.T, top TopicSet, e entityConf) {
 		t.Errorf("%s: state_topic %v, want the event topic %s", e.where, e.conf["state_topic"], top.Event)
 	}
 	types, _ := e.conf["event_types"].([]any)
-	if !slices.Contains(types, any(string(hal.Ring))) {
+	if !slices.Contains(types, any(string(event.Ring))) {
 		t.Errorf("%s: event_types %v lacks ring (required for device_class doorbell)", e.where, types)
 	}
 	tpl, _ := e.conf["value_template"].(string)
@@ -309,7 +309,7 @@ func checkEvent(t *testing.T, top TopicSet, e entityConf) {
 			t.Errorf("%s: value_template does not pass %v: %s", e.where, et, tpl)
 		}
 	}
-	for _, et := range []hal.EventType{hal.MotionStart, hal.MotionEnd} {
+	for _, et := range []event.Type{event.MotionStart, event.MotionEnd} {
 		if slices.Contains(types, any(string(et))) || strings.Contains(tpl, string(et)) {
 			t.Errorf("%s: %s must not reach the event entity", e.where, et)
 		}
@@ -329,7 +329,7 @@ func TestSchema(t *testing.T) {
 				msgs := Messages(o)
 				ents := decodeEntities(t, o, msgs)
 				checkEntities(t, o, ents)
-				want := len(components())
+				want := len(components(o))
 				if minimal {
 					want -= 5 // image, snapshot button, motion, chime switch, test chime
 				}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/google/renameio/v2"
 
-	"github.com/doorbelld/doorbelld/hal"
+	"github.com/doorbelld/doorbelld/firmware/event"
 )
 
 // benchDir is where benchmarks write: DOORBELL_BENCH_DIR (to measure the
@@ -42,12 +42,12 @@ func benchAddAck(b *testing.B, backlog int) {
 	}
 	defer o.Close()
 	for i := range backlog {
-		e, p := ev(i, hal.MotionStart)
+		e, p := ev(i, event.MotionStart)
 		if _, err := o.Add(e, p); err != nil {
 			b.Fatal(err)
 		}
 	}
-	e, p := ev(backlog+5000, hal.Ring)
+	e, p := ev(backlog+5000, event.Ring)
 	b.SetBytes(addSize(e.ID, e.Type, p))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -68,7 +68,7 @@ func baselineFile(b *testing.B) (*os.File, []byte) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { f.Close() })
-	e, p := ev(1, hal.Ring)
+	e, p := ev(1, event.Ring)
 	rec := appendAdd(nil, e.ID, e.Type, e.At.UnixNano(), e.Seq, p)
 	b.SetBytes(int64(len(rec)))
 	return f, appendDel(rec, opAck, e.ID)
@@ -108,7 +108,7 @@ func BenchmarkBaselineWriteDatasync(b *testing.B) {
 // written with renameio (temp file, fsync, rename) and removed on ack.
 func BenchmarkFilePerEntry(b *testing.B) {
 	dir := benchDir(b)
-	e, p := ev(1, hal.Ring)
+	e, p := ev(1, event.Ring)
 	path := filepath.Join(dir, e.ID)
 	b.SetBytes(int64(len(p)))
 	b.ReportAllocs()

@@ -14,7 +14,6 @@ import (
 	"github.com/doorbelld/doorbelld/firmware/broker"
 	"github.com/doorbelld/doorbelld/firmware/event"
 	"github.com/doorbelld/doorbelld/firmware/mqttpub"
-	"github.com/doorbelld/doorbelld/hal"
 )
 
 var _ Publisher = (*mqttpub.Client)(nil)
@@ -144,7 +143,7 @@ func TestSenderThroughBroker(t *testing.T) {
 		}
 	}
 
-	snd.Send(add(t, ob, 1, hal.Ring))
+	snd.Send(add(t, ob, 1, event.Ring))
 	if e := recv(); e.ID != "ev0001" || e.Late {
 		t.Fatalf("live: %+v", e)
 	}
@@ -153,11 +152,11 @@ func TestSenderThroughBroker(t *testing.T) {
 	proxy.cut()
 	waitFor(t, "disconnect", func() bool { return !mq.Connected() })
 	for i := 2; i <= 4; i++ {
-		snd.Send(add(t, ob, i, []hal.EventType{hal.Ring, hal.MotionStart, hal.LongPress}[i-2]))
+		snd.Send(add(t, ob, i, []event.Type{event.Ring, event.MotionStart, event.LongPress}[i-2]))
 	}
 	proxy.restore()
 	for i := 2; i <= 4; i++ {
-		want, _ := ev(i, hal.Ring)
+		want, _ := ev(i, event.Ring)
 		if e := recv(); e.ID != want.ID || !e.Late || !e.At.Equal(want.At) {
 			t.Fatalf("after the cut: %+v, want %s late with its original at", e, want.ID)
 		}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/doorbelld/doorbelld/firmware/event"
 	"github.com/doorbelld/doorbelld/firmware/outbox"
-	"github.com/doorbelld/doorbelld/hal"
 )
 
 func Example() {
@@ -19,7 +18,7 @@ func Example() {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 
 	ob, _ := outbox.Open(dir, outbox.Options{Logger: log})
-	e := event.Event{ID: "d4k9s3p2v5q8m1n0c7b6", Seq: 101, Device: "front", Type: hal.Ring,
+	e := event.Event{ID: "d4k9s3p2v5q8m1n0c7b6", Seq: 101, Device: "front", Type: event.Ring,
 		At: time.Date(2026, 11, 26, 19, 38, 19, 123e6, time.UTC)}
 	payload, _ := json.Marshal(e)
 	if _, err := ob.Add(e, payload); err != nil { // durable from here on

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"testing"
 
-	"github.com/doorbelld/doorbelld/hal"
+	"github.com/doorbelld/doorbelld/firmware/event"
 )
 
 // encodeAll is the log body for records.
@@ -21,9 +21,9 @@ func encodeAll(rs []record) []byte {
 }
 
 func FuzzScan(f *testing.F) {
-	_, p := ev(1, hal.Ring)
+	_, p := ev(1, event.Ring)
 	valid := encodeAll([]record{
-		{op: opAdd, id: "ev0001", typ: hal.Ring, at: 1, seq: 2, payload: p},
+		{op: opAdd, id: "ev0001", typ: event.Ring, at: 1, seq: 2, payload: p},
 		{op: opAck, id: "ev0001"},
 		{op: opAdd, id: "x", typ: "", at: -1, seq: 0, payload: []byte("{}")},
 		{op: opDrop, id: "x"},

@@ -16,7 +16,6 @@ import (
 
 	"github.com/doorbelld/doorbelld/capture/storage"
 	"github.com/doorbelld/doorbelld/firmware/event"
-	"github.com/doorbelld/doorbelld/hal"
 )
 
 // FileName is the log file inside the outbox directory.
@@ -67,7 +66,7 @@ func (o *Options) ensureDefaults() {
 type Entry struct {
 	ID   string
 	Seq  uint64
-	Type hal.EventType
+	Type event.Type
 	At   time.Time // UTC
 	// Payload is the event JSON as Add received it (no "late"). It is
 	// shared: do not modify it.
@@ -87,20 +86,10 @@ func (e Entry) LatePayload() ([]byte, error) {
 }
 
 // Priority ranks event types for eviction: when the outbox is full the
-// oldest event of the lowest rank goes first. Unknown types rank between
-// motion and presses.
-func Priority(t hal.EventType) int {
-	switch t {
-	case hal.MotionEnd:
-		return 0
-	case hal.MotionStart:
-		return 1
-	case hal.LongPress:
-		return 3
-	case hal.Ring:
-		return 4
-	}
-	return 2
+// oldest event of the lowest rank goes first. It is event.Of(t).Rank.
+func Priority(t event.Type) int {
+	p, _ := event.Of(t)
+	return p.Rank
 }
 
 // entry is a pending event in memory.
@@ -173,7 +162,7 @@ func Open(dir string, opts Options) (*Outbox, error) {
 	}
 	// Options may have shrunk since the log was written.
 	for len(o.byID) > 0 && (o.live > opts.MaxBytes || len(o.byID) > opts.MaxEntries) {
-		v := o.victim(Priority(hal.Ring) + 1)
+		v := o.victim(event.MaxRank() + 1)
 		opts.Logger.Warn("outbox: over its limits after restart, dropping an event", "id", v.ID, "type", v.Type, "at", v.At)
 		o.remove(v)
 		o.dropped++

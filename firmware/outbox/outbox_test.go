@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/doorbelld/doorbelld/firmware/event"
-	"github.com/doorbelld/doorbelld/hal"
 )
 
 var t0 = time.Date(2026, 11, 26, 19, 38, 19, 123e6, time.UTC)
@@ -23,10 +22,10 @@ var t0 = time.Date(2026, 11, 26, 19, 38, 19, 123e6, time.UTC)
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // ev returns event i of type typ and its payload, as the daemon makes them.
-func ev(i int, typ hal.EventType) (event.Event, []byte) {
+func ev(i int, typ event.Type) (event.Event, []byte) {
 	e := event.Event{ID: fmt.Sprintf("ev%04d", i), Seq: uint64(100 + i), Device: "front", Type: typ,
 		At: t0.Add(time.Duration(i) * time.Second)}
-	if typ != hal.MotionEnd {
+	if typ != event.MotionEnd {
 		e.Snapshot = fmt.Sprintf("sn%04d", i)
 	}
 	p, err := json.Marshal(e)
@@ -49,7 +48,7 @@ func open(t testing.TB, dir string, opts Options) *Outbox {
 	return o
 }
 
-func add(t testing.TB, o *Outbox, i int, typ hal.EventType) Entry {
+func add(t testing.TB, o *Outbox, i int, typ event.Type) Entry {
 	t.Helper()
 	e, p := ev(i, typ)
 	ent, err := o.Add(e, p)
@@ -67,7 +66,7 @@ func ids(es []Entry) []string {
 	return out
 }
 
-var types = []hal.EventType{hal.Ring, hal.MotionStart, hal.LongPress, hal.MotionEnd}
+var types = []event.Type{event.Ring, event.MotionStart, event.LongPress, event.MotionEnd}
 
 func TestPendingInOrderAcrossReopen(t *testing.T) {
 	dir := t.TempDir()
@@ -94,7 +93,7 @@ func TestPendingInOrderAcrossReopen(t *testing.T) {
 	if !slices.EqualFunc(got, want, sameEntry) {
 		t.Fatalf("after reopen pending = %v, want %v", ids(got), ids(want))
 	}
-	e, p := ev(3, hal.MotionEnd) // pending: 0, 2, 3, ... (every third acked)
+	e, p := ev(3, event.MotionEnd) // pending: 0, 2, 3, ... (every third acked)
 	if got[2].ID != e.ID || got[2].Seq != e.Seq || got[2].Type != e.Type || !got[2].At.Equal(e.At) || !bytes.Equal(got[2].Payload, p) {
 		t.Errorf("entry after reopen = %+v, want %+v", got[2], e)
 	}
@@ -109,8 +108,8 @@ func sameEntry(a, b Entry) bool {
 
 func TestAckIdempotentAndDuplicateAdd(t *testing.T) {
 	o := open(t, t.TempDir(), Options{})
-	ent := add(t, o, 1, hal.Ring)
-	e, p := ev(1, hal.Ring)
+	ent := add(t, o, 1, event.Ring)
+	e, p := ev(1, event.Ring)
 	again, err := o.Add(e, p)
 	if err != nil || again.ID != ent.ID || o.Len() != 1 {
 		t.Fatalf("second Add of the same id: %v, %d pending", err, o.Len())
@@ -130,7 +129,7 @@ func TestAckIdempotentAndDuplicateAdd(t *testing.T) {
 
 func TestLatePayload(t *testing.T) {
 	o := open(t, t.TempDir(), Options{})
-	ent := add(t, o, 3, hal.LongPress)
+	ent := add(t, o, 3, event.LongPress)
 	late, err := ent.LatePayload()
 	if err != nil {
 		t.Fatal(err)
@@ -155,12 +154,12 @@ func TestLatePayload(t *testing.T) {
 
 func TestBadAdds(t *testing.T) {
 	o := open(t, t.TempDir(), Options{MaxBytes: 300})
-	e, p := ev(1, hal.Ring)
+	e, p := ev(1, event.Ring)
 	big := append(bytes.Repeat([]byte(" "), 400), p...)
 	if _, err := o.Add(e, big); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("big event: %v", err)
 	}
-	if _, err := o.Add(event.Event{Type: hal.Ring}, p); err == nil {
+	if _, err := o.Add(event.Event{Type: event.Ring}, p); err == nil {
 		t.Error("event without id accepted")
 	}
 	if _, err := o.Add(e, nil); err == nil {
@@ -179,24 +178,24 @@ func TestEvictionByPriority(t *testing.T) {
 	dir := t.TempDir()
 	o := open(t, dir, Options{MaxEntries: 6})
 	// Oldest first: a mix of every type.
-	for i, typ := range []hal.EventType{hal.MotionEnd, hal.MotionStart, hal.Ring, hal.LongPress, hal.MotionEnd, hal.MotionStart} {
+	for i, typ := range []event.Type{event.MotionEnd, event.MotionStart, event.Ring, event.LongPress, event.MotionEnd, event.MotionStart} {
 		add(t, o, i, typ)
 	}
 	steps := []struct {
-		typ     hal.EventType
+		typ     event.Type
 		evicted string // "" when the new event is refused
 	}{
-		{hal.Ring, "ev0000"},        // oldest motion_end
-		{hal.MotionStart, "ev0004"}, // the other motion_end
-		{hal.Ring, "ev0001"},        // oldest motion_start
-		{hal.LongPress, "ev0005"},   // next motion_start
-		{hal.Ring, "ev0007"},        // motion_start added at step 2
-		{hal.MotionEnd, ""},         // nothing ranks lower: refused
-		{hal.MotionStart, ""},       // refused
-		{hal.LongPress, "ev0003"},   // oldest long_press
-		{hal.Ring, "ev0009"},        // long_press of step 4
-		{hal.Ring, "ev0013"},        // long_press of step 8
-		{hal.Ring, "ev0002"},        // only rings left: the oldest ring
+		{event.Ring, "ev0000"},        // oldest motion_end
+		{event.MotionStart, "ev0004"}, // the other motion_end
+		{event.Ring, "ev0001"},        // oldest motion_start
+		{event.LongPress, "ev0005"},   // next motion_start
+		{event.Ring, "ev0007"},        // motion_start added at step 2
+		{event.MotionEnd, ""},         // nothing ranks lower: refused
+		{event.MotionStart, ""},       // refused
+		{event.LongPress, "ev0003"},   // oldest long_press
+		{event.Ring, "ev0009"},        // long_press of step 4
+		{event.Ring, "ev0013"},        // long_press of step 8
+		{event.Ring, "ev0002"},        // only rings left: the oldest ring
 	}
 	for n, s := range steps {
 		i := 6 + n
@@ -230,13 +229,13 @@ func TestEvictionByPriority(t *testing.T) {
 }
 
 func TestEvictionByBytes(t *testing.T) {
-	_, p := ev(0, hal.Ring)
-	per := addSize("ev0000", hal.Ring, p)
+	_, p := ev(0, event.Ring)
+	per := addSize("ev0000", event.Ring, p)
 	o := open(t, t.TempDir(), Options{MaxBytes: 10*per + per/2})
 	for i := 0; i < 10; i++ {
-		add(t, o, i, []hal.EventType{hal.Ring, hal.MotionStart}[i%2])
+		add(t, o, i, []event.Type{event.Ring, event.MotionStart}[i%2])
 	}
-	add(t, o, 10, hal.Ring)
+	add(t, o, 10, event.Ring)
 	got := ids(o.Pending())
 	if len(got) != 10 || got[0] != "ev0000" || slices.Contains(got, "ev0001") {
 		t.Errorf("pending %v: want the oldest motion_start (ev0001) evicted", got)
@@ -267,7 +266,7 @@ func TestCompaction(t *testing.T) {
 	o := open(t, dir, opts)
 	maxFile := int64(0)
 	for i := 0; i < 2000; i++ {
-		ent := add(t, o, i, hal.Ring)
+		ent := add(t, o, i, event.Ring)
 		if err := o.Ack(ent.ID); err != nil {
 			t.Fatal(err)
 		}
@@ -326,7 +325,7 @@ func writeLog(t *testing.T, lastIsAck bool) (data []byte, lastStart int, before 
 	if lastIsAck {
 		o.Ack(before[0])
 	} else {
-		add(t, o, 6, hal.Ring)
+		add(t, o, 6, event.Ring)
 	}
 	o.Close()
 	data, err := os.ReadFile(filepath.Join(dir, FileName))
@@ -361,7 +360,7 @@ func TestTornLastRecord(t *testing.T) {
 					t.Fatalf("cut at %d of %d: pending %v, want %v", cut, len(data), got, want)
 				}
 				// The torn bytes are gone, so new records follow intact ones.
-				add(t, o, 99, hal.Ring)
+				add(t, o, 99, event.Ring)
 				o.Close()
 				if got := ids(open(t, dir, Options{}).Pending()); !slices.Equal(got, append(slices.Clone(want), "ev0099")) {
 					t.Fatalf("cut at %d: after another add and reopen: %v", cut, got)
@@ -421,7 +420,7 @@ func TestNotAnOutboxFile(t *testing.T) {
 	if o.Len() != 0 {
 		t.Fatal("pending events from a foreign file")
 	}
-	add(t, o, 1, hal.Ring)
+	add(t, o, 1, event.Ring)
 	ents, _ := os.ReadDir(dir)
 	if len(ents) != 2 || !strings.HasPrefix(ents[1].Name(), FileName+".bad-") {
 		t.Errorf("foreign file not set aside: %v", ents)
@@ -432,7 +431,7 @@ func TestTornHeader(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, FileName), []byte(fileMagic[:3]), 0o640)
 	o := open(t, dir, Options{})
-	add(t, o, 1, hal.Ring)
+	add(t, o, 1, event.Ring)
 	o.Close()
 	if got := ids(open(t, dir, Options{}).Pending()); !slices.Equal(got, []string{"ev0001"}) {
 		t.Fatalf("pending %v", got)

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"hash/crc32"
 
-	"github.com/doorbelld/doorbelld/hal"
+	"github.com/doorbelld/doorbelld/firmware/event"
 )
 
 // On-disk format of the log file (little endian throughout):
@@ -43,19 +43,19 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 type record struct {
 	op      byte
 	id      string
-	typ     hal.EventType
+	typ     event.Type
 	at      int64
 	seq     uint64
 	payload []byte
 }
 
 // addSize is the encoded size of an add record.
-func addSize(id string, typ hal.EventType, payload []byte) int64 {
+func addSize(id string, typ event.Type, payload []byte) int64 {
 	return int64(recHeader + addFixed + len(id) + len(typ) + len(payload))
 }
 
 // appendAdd appends an add record to b.
-func appendAdd(b []byte, id string, typ hal.EventType, at int64, seq uint64, payload []byte) []byte {
+func appendAdd(b []byte, id string, typ event.Type, at int64, seq uint64, payload []byte) []byte {
 	start := len(b)
 	b = append(b, marker0, marker1, 0, 0, 0, 0, 0, 0, 0, 0)
 	b = append(b, opAdd, byte(len(id)))
@@ -138,7 +138,7 @@ func decodeBody(body []byte) (record, error) {
 	if tl > len(rest) || len(rest)-tl < 16 {
 		return record{}, errBadRecord
 	}
-	r.typ, rest = hal.EventType(rest[:tl]), rest[tl:]
+	r.typ, rest = event.Type(rest[:tl]), rest[tl:]
 	r.at = int64(binary.LittleEndian.Uint64(rest))
 	r.seq = binary.LittleEndian.Uint64(rest[8:])
 	r.payload = rest[16:]

@@ -13,7 +13,6 @@ import (
 	"github.com/jonboulle/clockwork"
 
 	"github.com/doorbelld/doorbelld/firmware/event"
-	"github.com/doorbelld/doorbelld/hal"
 )
 
 // fakeToken is a paho token the test completes.
@@ -157,7 +156,7 @@ func TestSenderLive(t *testing.T) {
 	ob := open(t, t.TempDir(), Options{})
 	pub := newFakePub(true, true)
 	s := runSender(t, ob, pub, nil)
-	s.Send(add(t, ob, 1, hal.Ring))
+	s.Send(add(t, ob, 1, event.Ring))
 	m := pub.waitMsgs(t, 1)
 	if e := eventOf(t, m[0]); e.ID != "ev0001" || e.Late {
 		t.Errorf("live event %+v", e)
@@ -178,14 +177,14 @@ func TestSenderReplaysAfterOutageInOrder(t *testing.T) {
 	}
 	pub.connected.Store(true)
 	// A new event while older ones wait queues behind them.
-	s.Send(add(t, ob, 10, hal.Ring))
+	s.Send(add(t, ob, 10, event.Ring))
 	s.Kick() // what OnConnect does
 	msgs := pub.waitMsgs(t, 11)
 	for i, m := range msgs {
 		e := eventOf(t, m)
 		want, _ := ev(i, types[i%len(types)])
 		if i == 10 {
-			want, _ = ev(10, hal.Ring)
+			want, _ = ev(10, event.Ring)
 		}
 		if e.ID != want.ID || !e.Late || !e.At.Equal(want.At) || e.Seq != want.Seq {
 			t.Errorf("message %d: %+v, want %s late with the original at", i, e, want.ID)
@@ -194,7 +193,7 @@ func TestSenderReplaysAfterOutageInOrder(t *testing.T) {
 	waitFor(t, "acks", func() bool { return ob.Len() == 0 })
 	settle(t, s)
 	// Caught up: the next event is live again.
-	s.Send(add(t, ob, 11, hal.Ring))
+	s.Send(add(t, ob, 11, event.Ring))
 	if e := eventOf(t, pub.waitMsgs(t, 12)[11]); e.ID != "ev0011" || e.Late {
 		t.Errorf("after catching up: %+v", e)
 	}
@@ -206,8 +205,8 @@ func TestSenderReplaysAfterOutageInOrder(t *testing.T) {
 func TestSenderReplaysAfterRestart(t *testing.T) {
 	dir := t.TempDir()
 	ob := open(t, dir, Options{})
-	add(t, ob, 1, hal.Ring)
-	add(t, ob, 2, hal.MotionStart)
+	add(t, ob, 1, event.Ring)
+	add(t, ob, 2, event.MotionStart)
 	ob.Close()
 
 	ob = open(t, dir, Options{})
@@ -226,8 +225,8 @@ func TestSenderFailureAndNoDuplicates(t *testing.T) {
 	ob := open(t, t.TempDir(), Options{})
 	pub := newFakePub(true, false)
 	s := runSender(t, ob, pub, nil)
-	s.Send(add(t, ob, 1, hal.Ring))
-	s.Send(add(t, ob, 2, hal.Ring))
+	s.Send(add(t, ob, 1, event.Ring))
+	s.Send(add(t, ob, 2, event.Ring))
 	msgs := pub.waitMsgs(t, 2)
 	msgs[1].tok.complete(paho.ErrNotConnected) // ev0002 fails, ev0001 still waits
 	waitFor(t, "the replay", func() bool { s.Kick(); return len(pub.all()) >= 3 })
@@ -250,7 +249,7 @@ func TestSenderAckTimeout(t *testing.T) {
 	pub := newFakePub(true, false)
 	clk := clockwork.NewFakeClock()
 	s := runSender(t, ob, pub, clk)
-	s.Send(add(t, ob, 1, hal.Ring))
+	s.Send(add(t, ob, 1, event.Ring))
 	pub.waitMsgs(t, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -271,7 +270,7 @@ func TestSenderStopsWithPending(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { s.Run(ctx); close(done) }()
-	s.Send(add(t, ob, 1, hal.Ring))
+	s.Send(add(t, ob, 1, event.Ring))
 	pub.waitMsgs(t, 1)
 	cancel()
 	select {
@@ -282,7 +281,7 @@ func TestSenderStopsWithPending(t *testing.T) {
 	if ob.Len() != 1 {
 		t.Error("unacknowledged event removed")
 	}
-	s.Send(add(t, ob, 2, hal.Ring)) // after Run: kept for the next start, not published
+	s.Send(add(t, ob, 2, event.Ring)) // after Run: kept for the next start, not published
 	if n := len(pub.all()); n != 1 {
 		t.Errorf("%d published after Run returned", n)
 	}
