@@ -28,6 +28,16 @@ const (
 	Offline = "offline"
 )
 
+// Publisher is the MQTT client as the parts that publish see it: the
+// outbox's Sender, the clip publisher, and their fakes in tests. *Client is
+// one.
+type Publisher interface {
+	Publish(topic string, qos byte, retained bool, payload []byte) paho.Token
+	Connected() bool
+}
+
+var _ Publisher = (*Client)(nil)
+
 // Options configure the client.
 type Options struct {
 	Broker   string // tcp://host:port or ssl://host:port
