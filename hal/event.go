@@ -2,6 +2,8 @@ package hal
 
 import (
 	"time"
+
+	"periph.io/x/conn/v3/gpio"
 )
 
 // EventType says what happened at the door.
@@ -24,4 +26,14 @@ type Event struct {
 	At time.Time
 	// Source names the input ("button", "pir"): InputOptions.Name, set by Input.
 	Source string
+}
+
+// Pins are the lines a doorbell uses: real ones from package gpioline, or
+// simulated ones (package hal/haltest) in sim mode and tests. A nil line
+// is not wired.
+type Pins struct {
+	Button gpio.PinIn // required
+	PIR    gpio.PinIn
+	Chime  gpio.PinOut
+	LED    gpio.PinOut
 }

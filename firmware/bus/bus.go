@@ -45,6 +45,13 @@ func (Base) OnPrivacy(context.Context, bool) {}
 
 var _ Sink = Base{}
 
+// Lossless is implemented by sinks that must see every event (the
+// outbox: a ring must never be lost). When such a sink's queue is full,
+// Publish waits for room instead of dropping; keep their OnEvent fast.
+type Lossless interface {
+	Lossless() bool
+}
+
 // Options configure a Bus.
 type Options struct {
 	// Queue is each sink's queue length. Default 64.
@@ -66,6 +73,7 @@ type message struct {
 
 type sub struct {
 	sink      Sink
+	lossless  bool
 	q         chan message
 	delivered atomic.Uint64
 	dropped   atomic.Uint64
@@ -76,10 +84,12 @@ type sub struct {
 type Bus struct {
 	opts Options
 
-	mu      sync.RWMutex
-	subs    []*sub
-	running bool
-	closed  bool
+	mu       sync.RWMutex
+	subs     []*sub
+	running  atomic.Bool
+	closed   bool          // no more messages; guarded by mu
+	stopping chan struct{} // closed when Run's ctx is done: blocked lossless sends give up
+	drain    chan struct{} // closed once no send is in progress: sinks finish their queue and return
 }
 
 // New returns a Bus. It starts nothing; Run does.
@@ -90,7 +100,7 @@ func New(opts Options) *Bus {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Bus{opts: opts}
+	return &Bus{opts: opts, stopping: make(chan struct{}), drain: make(chan struct{})}
 }
 
 // Add registers s. It panics when called after Run started or with a
@@ -98,7 +108,7 @@ func New(opts Options) *Bus {
 func (b *Bus) Add(s Sink) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.running || b.closed {
+	if b.running.Load() {
 		panic(fmt.Sprintf("bus: Add(%s) after Run", s.Name()))
 	}
 	for _, x := range b.subs {
@@ -106,7 +116,8 @@ func (b *Bus) Add(s Sink) {
 			panic(fmt.Sprintf("bus: two sinks named %q", s.Name()))
 		}
 	}
-	b.subs = append(b.subs, &sub{sink: s, q: make(chan message, b.opts.Queue)})
+	l, ok := s.(Lossless)
+	b.subs = append(b.subs, &sub{sink: s, lossless: ok && l.Lossless(), q: make(chan message, b.opts.Queue)})
 }
 
 // Sinks returns the registered sinks' names, in Add order.
@@ -134,6 +145,15 @@ func (b *Bus) send(m message) bool {
 		return false
 	}
 	for _, s := range b.subs {
+		if s.lossless {
+			select {
+			case s.q <- m:
+			case <-b.stopping: // shutting down: the sink may never read again
+				s.dropped.Add(1)
+				b.opts.Logger.Error("bus: stopping, message for a lossless sink dropped", "sink", s.sink.Name())
+			}
+			continue
+		}
 		select {
 		case s.q <- m:
 		default:
@@ -162,32 +182,41 @@ func (b *Bus) Stats() []Stats {
 // Run delivers messages until ctx is done, then lets every sink finish
 // its queue and returns. A Bus runs once.
 func (b *Bus) Run(ctx context.Context) error {
-	b.mu.Lock()
-	if b.running || b.closed {
-		b.mu.Unlock()
+	if !b.running.CompareAndSwap(false, true) {
 		return fmt.Errorf("bus: Run called twice")
 	}
-	b.running = true
-	subs := b.subs
-	b.mu.Unlock()
+	b.mu.RLock()
+	subs := b.subs // Add no longer changes it
+	b.mu.RUnlock()
 
 	var wg sync.WaitGroup
 	for _, s := range subs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for m := range s.q {
-				b.deliver(ctx, s, m)
+			for {
+				select {
+				case m := <-s.q:
+					b.deliver(ctx, s, m)
+				case <-b.drain:
+					for {
+						select {
+						case m := <-s.q:
+							b.deliver(ctx, s, m)
+						default:
+							return
+						}
+					}
+				}
 			}
 		}()
 	}
 	<-ctx.Done()
-	b.mu.Lock()
+	close(b.stopping)
+	b.mu.Lock() // waits for every send in progress
 	b.closed = true
-	for _, s := range subs {
-		close(s.q)
-	}
 	b.mu.Unlock()
+	close(b.drain)
 	wg.Wait()
 	return nil
 }

@@ -197,8 +197,8 @@ func TestAddRules(t *testing.T) {
 		b.Add(newRecorder("x"))
 	}()
 	stop := run(t, b)
-	for !func() bool { b.mu.RLock(); defer b.mu.RUnlock(); return b.running }() {
-		time.Sleep(time.Millisecond)
+	for !b.running.Load() {
+		time.Sleep(time.Millisecond) // polls a condition
 	}
 	func() {
 		defer func() {
@@ -211,5 +211,32 @@ func TestAddRules(t *testing.T) {
 	stop()
 	if got := b.Sinks(); fmt.Sprint(got) != "[x]" {
 		t.Errorf("Sinks = %v", got)
+	}
+}
+
+type losslessRecorder struct{ *recorder }
+
+func (losslessRecorder) Lossless() bool { return true }
+
+func TestLosslessSinkGetsEverything(t *testing.T) {
+	b := New(Options{Queue: 2, Logger: quiet})
+	r := losslessRecorder{newRecorder("outbox")}
+	r.gate = make(chan struct{})
+	b.Add(r)
+	stop := run(t, b)
+	published := make(chan struct{})
+	go func() {
+		for i := range 10 {
+			b.Publish(ev(fmt.Sprint(i)))
+		}
+		close(published)
+	}()
+	for range 10 {
+		r.gate <- struct{}{}
+	}
+	<-published
+	stop()
+	if got := r.ids(); len(got) != 10 || b.Stats()[0].Dropped != 0 {
+		t.Errorf("lossless sink got %v, dropped %d; want all 10", got, b.Stats()[0].Dropped)
 	}
 }

@@ -32,7 +32,7 @@ func TestClipOnRing(t *testing.T) {
 	waitCamera(t, r)
 	time.Sleep(c.Capture.PreRoll.D()) // let the ring fill the pre-roll
 
-	if err := r.d.SimPress(30 * time.Millisecond); err != nil {
+	if err := r.board.Press(30 * time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	e, _ := nextEvent(t, ch, tp, 5*time.Second)
@@ -153,7 +153,7 @@ func TestDiscoveryAndCommands(t *testing.T) {
 		}
 	}
 	waitCamera(t, r)
-	if err := r.d.SimPress(30 * time.Millisecond); err != nil {
+	if err := r.board.Press(30 * time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	if e, _ := nextEvent(t, ch, tp, 5*time.Second); e.Type != event.Ring || e.Snapshot != "" {
@@ -198,7 +198,7 @@ func TestSmallSnapshotCopy(t *testing.T) {
 	tp := r.d.Topics()
 	ch := subscribe(t, r.d.brokerURL(), tp.Base+"/#")
 	waitCamera(t, r)
-	if err := r.d.SimPress(30 * time.Millisecond); err != nil {
+	if err := r.board.Press(30 * time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	m := next(t, ch, tp.Base+"/snapshot/small", 5*time.Second)
@@ -225,7 +225,7 @@ func TestClipPulledOverMQTT(t *testing.T) {
 	ch := subscribe(t, r.d.brokerURL(), tp.Clip)
 	waitCamera(t, r)
 	time.Sleep(time.Second)
-	if err := r.d.SimPress(30 * time.Millisecond); err != nil {
+	if err := r.board.Press(30 * time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	var meta storage.Meta

@@ -224,7 +224,7 @@ func TestLongPressAndBouncyPress(t *testing.T) {
 			held, gap, x.Type, x.At, e.At)
 	}
 
-	if err := r.d.SimPress(600 * time.Millisecond); err != nil {
+	if err := r.board.Press(600 * time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	e1, _ := nextEvent(t, ch, tp, 5*time.Second)
@@ -244,7 +244,7 @@ func TestNoCameraStillRings(t *testing.T) {
 	tp := r.d.Topics()
 	ch := subscribe(t, r.d.brokerURL(), tp.Event)
 	health := subscribe(t, r.d.brokerURL(), tp.Health)
-	if err := r.d.SimPress(30 * time.Millisecond); err != nil {
+	if err := r.board.Press(30 * time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	e, _ := nextEvent(t, ch, tp, 5*time.Second)
@@ -277,7 +277,7 @@ func TestSeqSurvivesRestart(t *testing.T) {
 	for run := 0; run < 2; run++ {
 		r := start(t, c)
 		ch := subscribe(t, r.d.brokerURL(), r.d.Topics().Event)
-		if err := r.d.SimPress(30 * time.Millisecond); err != nil {
+		if err := r.board.Press(30 * time.Millisecond); err != nil {
 			t.Fatal(err)
 		}
 		e, _ := nextEvent(t, ch, r.d.Topics(), 5*time.Second)

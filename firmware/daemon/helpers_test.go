@@ -14,6 +14,7 @@ import (
 
 	"github.com/doorbelld/doorbelld/firmware/config"
 	"github.com/doorbelld/doorbelld/firmware/event"
+	"github.com/doorbelld/doorbelld/firmware/sim"
 )
 
 var testSeq atomic.Int64
@@ -36,12 +37,20 @@ func simConfig(t testing.TB, broker string) config.Config {
 
 type running struct {
 	d      *Daemon
+	board  *sim.Board
 	cancel context.CancelFunc
 	done   chan error
 }
 
 // start runs a daemon until the test ends and waits until it is up.
 func start(t testing.TB, c config.Config) *running {
+	t.Helper()
+	return startWith(t, c, nil)
+}
+
+// startWith is start with the daemon's options changed by edit (when not
+// nil) before New.
+func startWith(t testing.TB, c config.Config, edit func(*Options)) *running {
 	t.Helper()
 	if err := c.Validate(true); err != nil {
 		t.Fatalf("test config invalid: %v", err)
@@ -51,14 +60,20 @@ func start(t testing.TB, c config.Config) *running {
 	if testing.Verbose() {
 		lvl = slog.LevelDebug
 	}
-	d, err := New(Options{Config: c, Sim: true, Version: "test", SimPressHold: 30 * time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})),
-		Ready:  func(*Daemon) { close(ready) }})
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+	board := sim.New(c, sim.Options{Pins: true, PressHold: 30 * time.Millisecond, Logger: log})
+	opts := Options{Config: c, Sim: true, Version: "test", Logger: log,
+		Pins: board.Pins(), Camera: board.Camera(), SimHandler: board.Handler(),
+		Ready: func(*Daemon) { close(ready) }}
+	if edit != nil {
+		edit(&opts)
+	}
+	d, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{d: d, cancel: cancel, done: make(chan error, 1)}
+	r := &running{d: d, board: board, cancel: cancel, done: make(chan error, 1)}
 	go func() { r.done <- d.Run(ctx) }()
 	select {
 	case <-ready:

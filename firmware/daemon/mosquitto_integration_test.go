@@ -102,7 +102,7 @@ func TestBrokerOutageLosesNoPress(t *testing.T) {
 	for r.d.MQTTConnected() {
 		time.Sleep(10 * time.Millisecond)
 	}
-	// The test drives the line itself (SimPress releases from a timer,
+	// The test drives the line itself (Board.Press releases from a timer,
 	// which a stall can delay into the next press's debounce): a stall can
 	// only lengthen a phase. Each press's edge is stamped between from and
 	// to.
@@ -253,7 +253,7 @@ func TestACLRestrictedAccount(t *testing.T) {
 	if m := next(t, ib, tp.Status, 5*time.Second); string(m.payload) != "online" {
 		t.Fatalf("status %q", m.payload)
 	}
-	r.d.SimPress(30 * time.Millisecond)
+	r.board.Press(30 * time.Millisecond)
 	if e, _ := nextEvent(t, ib, tp, 5*time.Second); e.Type != "ring" {
 		t.Errorf("event %+v", e)
 	}

@@ -48,8 +48,8 @@ func (d *Daemon) publishAll() {
 		d.mq.Publish(m.Topic, 1, m.Retain, m.Payload)
 	}
 	d.publishHealth(true)
-	if d.pir != nil {
-		d.publishMotion(d.motionOn.Load())
+	if d.motion != nil {
+		d.motion.publish()
 	}
 	privacy, chime := d.sw.get()
 	d.mq.Publish(d.topics.PrivacyState, 1, true, hass.OnOff(privacy))
@@ -73,7 +73,7 @@ func (d *Daemon) onBirth(_ paho.Client, m paho.Message) {
 		return
 	}
 	d.log.Info("mqtt: Home Assistant is online, publishing discovery and states")
-	time.AfterFunc(time.Duration(rand.Int64N(int64(2*time.Second))), d.publishAll)
+	d.clock.AfterFunc(time.Duration(rand.Int64N(int64(2*time.Second))), d.publishAll)
 }
 
 // onCommand handles a message on <base>/cmd/+. Malformed and retained
@@ -91,7 +91,7 @@ func (d *Daemon) onCommand(_ paho.Client, m paho.Message) {
 			d.log.Error("daemon: privacy", "err", err)
 		}
 		d.mq.Publish(d.topics.PrivacyState, 1, true, hass.OnOff(c.On))
-		d.updateLED()
+		d.bus.Privacy(c.On)
 	case command.Chime:
 		if d.chime == nil {
 			d.cmdLog.Log(m.Topic(), errors.New("no chime relay configured (gpio.chime.line)"))
@@ -108,25 +108,16 @@ func (d *Daemon) onCommand(_ paho.Client, m paho.Message) {
 			d.chime.Ring()
 		}
 	case command.Snapshot:
-		if privacy, _ := d.sw.get(); privacy || d.camera == nil {
+		if privacy, _ := d.sw.get(); privacy || d.snaps == nil {
 			d.cmdLog.Log(m.Topic(), errors.New("no snapshot: privacy mode is on or there is no camera"))
 			return
 		}
-		at := time.Now()
-		d.background(func(ctx context.Context) {
-			d.publishSnapshot(ctx, event.Event{Snapshot: event.NewID(), At: at, Type: "snapshot"})
-		})
+		d.snaps.request(event.Event{Snapshot: event.NewID(), At: d.clock.Now(), Type: "snapshot"})
 	case command.Update:
 		d.onUpdate(m.Topic(), c.Raw)
 	case command.Restart:
 		d.log.Warn("daemon: restart requested over MQTT")
-		d.restart.Store(true)
-		d.mu.Lock()
-		stop := d.stop
-		d.mu.Unlock()
-		if stop != nil {
-			stop()
-		}
+		d.restart()
 	}
 }
 

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -82,4 +83,16 @@ func (d *Daemon) confirmOTA() {
 		return
 	}
 	d.otaConfirmed = true
+}
+
+// runOTA is the OTA part: the device takes offers until ctx is done, or
+// until an installed update needs the restart into the other slot.
+func (d *Daemon) runOTA(ctx context.Context) error {
+	err := d.dev.Run(ctx)
+	if errors.Is(err, install.ErrRestartRequired) {
+		d.log.Warn("daemon: restarting into the other OTA slot", "reason", err)
+		d.restart()
+		return nil
+	}
+	return err
 }

@@ -20,7 +20,7 @@ func between(at, from, to time.Time) bool {
 
 // setButton moves the simulated button line to pressed or released from
 // the calling goroutine, and returns times taken just before and just
-// after the edge was stamped. Unlike SimPress, whose release comes from a
+// after the edge was stamped. Unlike sim.Board.Press, whose release comes from a
 // timer, a test driving the line itself sets every gap: a stall can only
 // make one longer.
 func setButton(r *running, pressed bool) (from, to time.Time) {
@@ -29,7 +29,7 @@ func setButton(r *running, pressed bool) (from, to time.Time) {
 		l = !l
 	}
 	from = time.Now()
-	r.d.simButton.Set(l)
+	r.board.Button.Set(l)
 	return from, time.Now()
 }
 

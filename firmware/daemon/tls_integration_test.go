@@ -36,7 +36,7 @@ func TestTLSBrokerWithClientCertificate(t *testing.T) {
 	if m := next(t, ib, tp.Status, 10*time.Second); string(m.payload) != "online" {
 		t.Fatalf("status %q", m.payload)
 	}
-	r.d.SimPress(30 * time.Millisecond)
+	r.board.Press(30 * time.Millisecond)
 	if e, _ := nextEvent(t, ib, tp, 5*time.Second); e.Type != "ring" {
 		t.Errorf("event %+v", e)
 	}

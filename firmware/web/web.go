@@ -1,6 +1,7 @@
 // Package web is doorbelld's local HTTP API: health, status and the latest
 // camera frame for anyone on the owner's network, and — in sim mode only —
-// endpoints that press the simulated button and trip the simulated PIR.
+// the endpoints of package firmware/sim that press the simulated button and
+// trip the simulated PIR.
 package web
 
 import (
@@ -22,17 +23,13 @@ type Backend interface {
 	LatestJPEG(ctx context.Context) ([]byte, error)
 }
 
-// Sim drives the simulated hardware. Only sim mode has one.
-type Sim interface {
-	Ring() error
-	Motion(on bool) error
-}
-
 // Options configure the server.
 type Options struct {
 	Listen  string // host:port
 	Backend Backend
-	Sim     Sim // nil outside sim mode: the /api/sim endpoints are then 404
+	// Sim serves /api/sim/ (package firmware/sim); nil outside sim mode,
+	// where those endpoints are 404.
+	Sim http.Handler
 	Logger  *slog.Logger
 }
 
@@ -54,8 +51,7 @@ func New(opts Options) *Server {
 	mux.HandleFunc("GET /api/status", s.status)
 	mux.HandleFunc("GET /api/snapshot.jpg", s.snapshot)
 	if opts.Sim != nil {
-		mux.HandleFunc("POST /api/sim/ring", s.simRing)
-		mux.HandleFunc("POST /api/sim/motion", s.simMotion)
+		mux.Handle("/api/sim/", opts.Sim)
 	}
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	return s
@@ -113,31 +109,4 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "image/jpeg")
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write(b)
-}
-
-func (s *Server) simRing(w http.ResponseWriter, _ *http.Request) {
-	if err := s.opts.Sim.Ring(); err != nil {
-		http.Error(w, err.Error(), http.StatusServiceUnavailable)
-		return
-	}
-	w.WriteHeader(http.StatusAccepted)
-	fmt.Fprintln(w, "ring accepted")
-}
-
-func (s *Server) simMotion(w http.ResponseWriter, r *http.Request) {
-	var on bool
-	switch st := r.URL.Query().Get("state"); st {
-	case "on":
-		on = true
-	case "off":
-	default:
-		http.Error(w, fmt.Sprintf("state=%q: want state=on or state=off", st), http.StatusBadRequest)
-		return
-	}
-	if err := s.opts.Sim.Motion(on); err != nil {
-		http.Error(w, err.Error(), http.StatusServiceUnavailable)
-		return
-	}
-	w.WriteHeader(http.StatusAccepted)
-	fmt.Fprintf(w, "motion %s accepted\n", r.URL.Query().Get("state"))
 }

@@ -26,6 +26,7 @@ import (
 
 	"github.com/doorbelld/doorbelld/firmware/config"
 	"github.com/doorbelld/doorbelld/firmware/daemon"
+	simboard "github.com/doorbelld/doorbelld/firmware/sim"
 )
 
 // version is stamped by scripts/build.sh with -ldflags "-X main.version=...".
@@ -102,13 +103,24 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	d, err := daemon.New(daemon.Options{Config: cfg, Sim: *sim, Version: fullVersion(), Logger: log})
+	opts := daemon.Options{Config: cfg, Sim: *sim, Version: fullVersion(), Logger: log}
+	var board *simboard.Board
+	if *sim || cfg.Camera.Device == "sim" {
+		// The simulated board: pins in sim mode, the synthetic camera
+		// whenever camera.device is "sim".
+		board = simboard.New(cfg, simboard.Options{Pins: *sim, Logger: log})
+		opts.Pins, opts.Camera = board.Pins(), board.Camera()
+		if *sim {
+			opts.SimHandler = board.Handler()
+		}
+	}
+	d, err := daemon.New(opts)
 	if err != nil {
 		log.Error("doorbelld: start", "err", err)
 		return 1
 	}
 	if *sim {
-		go d.Terminal(stdin)
+		go board.Terminal(stdin)
 		log.Info("sim mode: press Enter to ring (l+Enter: long press, m+Enter: toggle motion)",
 			"http", cfg.HTTP.Listen, "watch", "mosquitto_sub -h 127.0.0.1 -t '"+cfg.MQTT.TopicPrefix+"/#' -v")
 	}

@@ -1,0 +1,129 @@
+package daemon
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"periph.io/x/conn/v3/gpio"
+
+	"github.com/doorbelld/doorbelld/capture"
+	"github.com/doorbelld/doorbelld/capture/clip"
+	"github.com/doorbelld/doorbelld/capture/storage"
+	"github.com/doorbelld/doorbelld/capture/v4l2src"
+	"github.com/doorbelld/doorbelld/firmware/config"
+	"github.com/doorbelld/doorbelld/hal"
+	"github.com/doorbelld/doorbelld/hal/gpioline"
+)
+
+func pull(s string) gpio.Pull {
+	switch s {
+	case "up":
+		return gpio.PullUp
+	case "down":
+		return gpio.PullDown
+	case "none":
+		return gpio.Float
+	}
+	return gpio.PullNoChange
+}
+
+// openPins opens the config's GPIO lines through the character device,
+// inputs with the kernel's edge timestamps. Only the composition root
+// touches real hardware; everything below takes gpio interfaces.
+func openPins(g config.GPIO) (*hal.Pins, error) {
+	if err := gpioline.Init(); err != nil {
+		return nil, fmt.Errorf("daemon: %w", err)
+	}
+	var p hal.Pins
+	var err error
+	if p.Button, err = gpioline.OpenInput(g.Button.Line); err != nil {
+		return nil, fmt.Errorf("daemon: gpio.button.line: %w", err)
+	}
+	if g.PIR.Line != "" {
+		if p.PIR, err = gpioline.OpenInput(g.PIR.Line); err != nil {
+			return nil, fmt.Errorf("daemon: gpio.pir.line: %w", err)
+		}
+	}
+	if g.Chime.Line != "" {
+		if p.Chime, err = gpioline.Open(g.Chime.Line); err != nil {
+			return nil, fmt.Errorf("daemon: gpio.chime.line: %w", err)
+		}
+	}
+	if g.LED.Line != "" {
+		if p.LED, err = gpioline.Open(g.LED.Line); err != nil {
+			return nil, fmt.Errorf("daemon: gpio.led.line: %w", err)
+		}
+	}
+	return &p, nil
+}
+
+// buildGPIO builds the hal parts on Options.Pins or the config's lines.
+func (d *Daemon) buildGPIO() error {
+	g := d.cfg.GPIO
+	pins := d.opts.Pins
+	if pins == nil {
+		var err error
+		if pins, err = openPins(g); err != nil {
+			return err
+		}
+	}
+	d.button = hal.NewButton(pins.Button,
+		hal.InputOptions{Name: "button", ActiveLow: g.Button.ActiveLow, Pull: pull(g.Button.Pull), Logger: d.log},
+		hal.ButtonOptions{Debounce: g.Button.Debounce.D(), MinPress: g.Button.MinPress.D(),
+			LongPress: g.Button.LongPress.D(), DoublePress: g.Button.DoublePress.D()})
+	if pins.PIR != nil {
+		d.pir = hal.NewMotion(pins.PIR,
+			hal.InputOptions{Name: "pir", ActiveLow: g.PIR.ActiveLow, Pull: pull(g.PIR.Pull), Logger: d.log},
+			hal.MotionOptions{Hold: g.PIR.Hold.D(), MinActive: g.PIR.MinActive.D(), Cooldown: g.PIR.Cooldown.D()})
+	}
+	if pins.Chime != nil {
+		quiet, err := hal.ParseQuietHours(g.Chime.QuietHours) // validated already
+		if err != nil {
+			return fmt.Errorf("daemon: gpio.chime.quiet_hours: %w", err)
+		}
+		d.chime = hal.NewChime(pins.Chime, hal.ChimeOptions{
+			ActiveLow: g.Chime.ActiveLow, Pulse: g.Chime.Pulse.D(), Enabled: g.Chime.Enabled,
+			MinGap: g.Chime.MinGap.D(), Quiet: quiet, Logger: d.log,
+		})
+	}
+	if pins.LED != nil {
+		d.led = hal.NewLED(pins.LED, hal.LEDOptions{ActiveLow: g.LED.ActiveLow, Logger: d.log})
+	}
+	return nil
+}
+
+// buildCamera builds the camera (Options.Camera or camera.device), its
+// RAM ring, and the clip store and recorder.
+func (d *Daemon) buildCamera() {
+	c := d.cfg.Camera
+	src := d.opts.Camera
+	switch {
+	case src != nil:
+	case c.Device == "":
+		return
+	case c.Device == "sim":
+		d.log.Error("daemon: camera.device is sim but no simulated camera was given; running without a camera")
+		return
+	default:
+		src = v4l2src.New(c.Device, v4l2src.Options{Width: c.Width, Height: c.Height, FPS: c.FPS, Format: c.Format, Logger: d.log})
+	}
+	ring := capture.NewRing(int(d.cfg.Capture.RingBytes.Bytes()))
+	d.camera = capture.New(src, ring, capture.Options{Clock: d.clock, Logger: d.log})
+	if !d.cfg.Clip.Enabled {
+		return
+	}
+	st := d.cfg.Storage
+	store, err := storage.Open(filepath.Join(st.Dir, "clips"), storage.Options{
+		Mode: storage.Mode(st.Mode), MaxBytes: st.MaxBytes.Bytes(), MaxAge: st.MaxAge.D(), MinFree: st.MinFree.Bytes(),
+		Clock: d.clock, Logger: d.log,
+	})
+	if err != nil {
+		d.log.Error("daemon: clip storage unavailable, recording no clips", "err", err)
+		return
+	}
+	d.clips = store
+	d.rec = clip.New(ring, store, clip.Options{
+		PreRoll: d.cfg.Capture.PreRoll.D(), PostRoll: d.cfg.Capture.PostRoll.D(),
+		Merge: d.cfg.Clip.Merge, MaxLength: d.cfg.Clip.MaxLength.D(), Clock: d.clock, Logger: d.log,
+	})
+}

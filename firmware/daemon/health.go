@@ -1,0 +1,144 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/doorbelld/doorbelld/firmware/event"
+	"github.com/doorbelld/doorbelld/firmware/supervise"
+	"github.com/doorbelld/doorbelld/hal"
+)
+
+// Health is the retained JSON on the health topic and part of /api/status.
+type Health struct {
+	Status       string `json:"status"` // ok | degraded
+	Version      string `json:"version"`
+	Started      string `json:"started"`
+	Sim          bool   `json:"sim"`
+	Camera       string `json:"camera"` // ok | unavailable | none
+	CameraFormat string `json:"camera_format,omitempty"`
+	CameraError  string `json:"camera_error,omitempty"`
+	PIR          string `json:"pir"`   // ok | unavailable | none
+	Chime        string `json:"chime"` // enabled | disabled | none
+	// Parts lists the supervised parts that are not running (restarting
+	// after a failure, or stopped), with their last error.
+	Parts []PartHealth `json:"parts,omitempty"`
+}
+
+// PartHealth is one part that is not running.
+type PartHealth struct {
+	Name      string `json:"name"`
+	Status    string `json:"status"`
+	LastError string `json:"last_error,omitempty"`
+	Restarts  int    `json:"restarts"`
+}
+
+func (d *Daemon) health() Health {
+	h := Health{
+		Status: "ok", Version: d.opts.Version, Started: d.started.UTC().Format(event.TimeLayout), Sim: d.opts.Sim,
+		Camera: "none", PIR: "none", Chime: "none",
+	}
+	for _, st := range d.Parts() {
+		if st.Status == supervise.Running || st.Status == supervise.Starting {
+			if st.Name == "pir" {
+				h.PIR = "ok"
+			}
+			continue
+		}
+		if st.Name == "pir" {
+			h.PIR = "unavailable"
+		}
+		h.Parts = append(h.Parts, PartHealth{Name: st.Name, Status: string(st.Status), LastError: st.LastError, Restarts: st.Restarts})
+		if st.Status != supervise.Stopped || st.LastError != "" {
+			h.Status = "degraded"
+		}
+	}
+	if d.pir != nil && h.PIR == "none" {
+		h.PIR = "ok" // before Run
+	}
+	if d.camera != nil {
+		st := d.camera.Status()
+		h.Camera = "unavailable"
+		if st.Available {
+			h.Camera = "ok"
+			h.CameraFormat = st.Format.String()
+		}
+		h.CameraError = st.LastError
+	}
+	if d.chime != nil {
+		h.Chime = "disabled"
+		if d.chime.Enabled() {
+			h.Chime = "enabled"
+		}
+	}
+	if h.Camera == "unavailable" || h.PIR == "unavailable" {
+		h.Status = "degraded"
+	}
+	return h
+}
+
+// publishHealth publishes the health JSON when it changed, or always.
+func (d *Daemon) publishHealth(always bool) {
+	b, _ := json.Marshal(d.health())
+	d.mu.Lock()
+	same := string(b) == string(d.lastHealth)
+	d.lastHealth = b
+	d.mu.Unlock()
+	if same && !always {
+		return
+	}
+	if !same {
+		d.log.Info("health", "json", string(b))
+	}
+	d.mq.Publish(d.topics.Health, 1, true, b)
+}
+
+// updateLED shows the daemon's state on the status LED.
+func (d *Daemon) updateLED() {
+	if d.led == nil {
+		return
+	}
+	p := hal.Idle
+	if privacy, _ := d.sw.get(); privacy {
+		p = hal.Privacy
+	}
+	if !d.MQTTConnected() {
+		p = hal.Offline
+	}
+	if d.dev != nil && d.dev.State().InProgress {
+		p = hal.Updating
+	}
+	d.led.Set(p)
+}
+
+// backend serves the web API.
+type backend struct{ d *Daemon }
+
+func (b backend) Status() any {
+	d := b.d
+	st := map[string]any{"device": d.cfg.Device, "health": d.health(), "mqtt_connected": d.MQTTConnected(), "parts": d.Parts()}
+	if d.bus != nil {
+		st["sinks"] = d.bus.Stats()
+	}
+	if d.last != nil {
+		if e := d.last.Last(); e != nil {
+			st["last_event"] = e
+		}
+	}
+	if d.camera != nil {
+		st["camera"] = d.camera.Status()
+	}
+	return st
+}
+
+func (b backend) LatestJPEG(ctx context.Context) ([]byte, error) {
+	if b.d.camera == nil {
+		return nil, errors.New("no camera configured (camera.device is empty)")
+	}
+	s, err := b.d.camera.Snapshot(ctx, b.d.clock.Now())
+	if err != nil {
+		return nil, err
+	}
+	return s.JPEG, nil
+}

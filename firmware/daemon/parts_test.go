@@ -1,0 +1,97 @@
+package daemon
+
+import (
+	"encoding/json"
+	"errors"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"periph.io/x/conn/v3/gpio"
+
+	"github.com/doorbelld/doorbelld/firmware/event"
+	"github.com/doorbelld/doorbelld/firmware/supervise"
+	"github.com/doorbelld/doorbelld/hal/haltest"
+)
+
+// brokenPin is a PIR line that cannot be configured while broken, as a
+// line taken by another process or a driver that went away.
+type brokenPin struct {
+	*haltest.Pin
+	broken atomic.Bool
+}
+
+func (p *brokenPin) In(pull gpio.Pull, e gpio.Edge) error {
+	if p.broken.Load() {
+		return errors.New("line busy")
+	}
+	return p.Pin.In(pull, e)
+}
+
+// A non-critical part that fails is restarted, and health shows it while
+// it is down and clears when it runs again.
+func TestFailedPartRestartsAndShowsInHealth(t *testing.T) {
+	c := simConfig(t, testBroker())
+	var pir *brokenPin
+	r := startWith(t, c, func(o *Options) {
+		pir = &brokenPin{Pin: o.Pins.PIR.(*haltest.Pin)}
+		pir.broken.Store(true)
+		o.Pins.PIR = pir
+	})
+	tp := r.d.Topics()
+	health := subscribe(t, r.d.brokerURL(), tp.Health)
+	events := subscribe(t, r.d.brokerURL(), tp.Event)
+	readHealth := func() (Health, []byte) {
+		m := next(t, health, tp.Health, 30*time.Second)
+		var h Health
+		if err := json.Unmarshal(m.payload, &h); err != nil {
+			t.Fatal(err)
+		}
+		return h, m.payload
+	}
+	for {
+		h, raw := readHealth()
+		i := slices.IndexFunc(h.Parts, func(p PartHealth) bool { return p.Name == "pir" })
+		if i < 0 {
+			continue // published before the first failure
+		}
+		if p := h.Parts[i]; h.PIR != "unavailable" || h.Status != "degraded" || p.LastError == "" {
+			t.Fatalf("pir down: health %s", raw)
+		}
+		break
+	}
+	pir.broken.Store(false) // the line is back
+	for {
+		h, raw := readHealth()
+		if slices.ContainsFunc(h.Parts, func(p PartHealth) bool { return p.Name == "pir" }) {
+			continue // the backoff has not run out yet
+		}
+		if h.PIR != "ok" || h.Status != "ok" {
+			t.Fatalf("pir back: health %s", raw)
+		}
+		break
+	}
+	if st := partState(t, r.d, "pir"); st.Restarts < 1 {
+		t.Errorf("pir state %+v, want restarts", st)
+	}
+	// And the restarted PIR reads its line.
+	if err := r.board.Motion(true); err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := nextEvent(t, events, tp, 10*time.Second); e.Type != event.MotionStart {
+		t.Errorf("event %s after the restart, want motion_start", e.Type)
+	}
+}
+
+// partState returns the supervised part's state.
+func partState(t testing.TB, d *Daemon, name string) supervise.State {
+	t.Helper()
+	for _, st := range d.Parts() {
+		if st.Name == name {
+			return st
+		}
+	}
+	t.Fatalf("no part %q in %+v", name, d.Parts())
+	return supervise.State{}
+}

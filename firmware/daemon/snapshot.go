@@ -1,0 +1,103 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/doorbelld/doorbelld/capture"
+	"github.com/doorbelld/doorbelld/firmware/bus"
+	"github.com/doorbelld/doorbelld/firmware/event"
+)
+
+// SnapshotInfo describes the JPEG on the snapshot topic.
+type SnapshotInfo struct {
+	ID        string `json:"id"`
+	EventID   string `json:"event_id"`
+	EventType string `json:"event_type"`
+	At        string `json:"at"`       // the event's time
+	FrameAt   string `json:"frame_at"` // the frame's capture time
+	Width     int    `json:"width"`
+	Height    int    `json:"height"`
+	Source    string `json:"source_format"`
+	Bytes     int    `json:"bytes"`
+}
+
+// snapshots publishes the frame of an event's instant (the sink) and the
+// newest frame on the snapshot command, one at a time on its own part, so
+// a burst of commands costs one queue's worth of JPEGs at most.
+type snapshots struct {
+	bus.Base
+	d    *Daemon
+	reqs chan event.Event // a snapshot to take: Snapshot is its id, At its instant
+}
+
+func newSnapshots(d *Daemon) *snapshots {
+	return &snapshots{d: d, reqs: make(chan event.Event, 8)}
+}
+
+func (*snapshots) Name() string { return "snapshot" }
+
+// OnEvent queues the snapshot an event was given an id for.
+func (s *snapshots) OnEvent(_ context.Context, e bus.Event) {
+	if e.Snapshot != "" {
+		s.request(e.Event)
+	}
+}
+
+// request queues a snapshot; it reports false when too many wait.
+func (s *snapshots) request(e event.Event) bool {
+	select {
+	case s.reqs <- e:
+		return true
+	default:
+		s.d.log.Warn("daemon: snapshots are behind, skipping one", "event", e.ID, "snapshot", e.Snapshot)
+		return false
+	}
+}
+
+// Run publishes queued snapshots until ctx is done.
+func (s *snapshots) Run(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e := <-s.reqs:
+			s.publish(ctx, e)
+		}
+	}
+}
+
+func (s *snapshots) publish(ctx context.Context, e event.Event) {
+	d := s.d
+	sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	snap, err := d.camera.Snapshot(sctx, e.At)
+	if err != nil {
+		d.log.Warn("daemon: snapshot for event", "event", e.ID, "err", err)
+		return
+	}
+	info, _ := json.Marshal(SnapshotInfo{
+		ID: e.Snapshot, EventID: e.ID, EventType: string(e.Type),
+		At: e.At.UTC().Format(event.TimeLayout), FrameAt: snap.At.UTC().Format(event.TimeLayout),
+		Width: snap.Format.Width, Height: snap.Format.Height, Source: snap.Format.PixelFormat, Bytes: len(snap.JPEG),
+	})
+	d.mq.Publish(d.topics.SnapshotInfo, 1, true, info)
+	tok := d.mq.Publish(d.topics.Snapshot, 1, true, snap.JPEG)
+	if w := d.cfg.Snapshot.MaxWidth; w > 0 {
+		if small, err := capture.Downscale(snap.JPEG, w, 80); err != nil {
+			d.log.Warn("daemon: snapshot copy for dashboards", "err", err)
+		} else {
+			d.mq.Publish(d.topics.SnapshotHA, 1, true, small) // the downscaled copy, when max_width is set
+		}
+	}
+	select {
+	case <-tok.Done():
+		if err := tok.Error(); err != nil {
+			d.log.Error("daemon: publish snapshot", "event", e.ID, "err", err)
+			return
+		}
+		d.log.Debug("snapshot published", "event", e.ID, "bytes", len(snap.JPEG), "skew", snap.At.Sub(e.At))
+	case <-ctx.Done():
+	}
+}
