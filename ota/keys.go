@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/doorbelld/doorbelld/firmware/wire"
 )
 
 // KeyID names a public key: the first 8 bytes of its SHA-256. It is not
@@ -134,7 +136,7 @@ func ParsePublicKey(s string) (ed25519.PublicKey, error) {
 	}
 	switch {
 	case raw == nil:
-		return nil, fmt.Errorf("ota: public key %s: not base64 or PEM: %w", quote(s), ErrMalformed)
+		return nil, fmt.Errorf("ota: public key %s: not base64 or PEM: %w", wire.Quote(s), ErrMalformed)
 	case len(raw) == ed25519.PublicKeySize:
 		return ed25519.PublicKey(raw), nil
 	}

@@ -1,14 +1,12 @@
 package ota
 
 import (
-	"bytes"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"io"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/doorbelld/doorbelld/firmware/wire"
 )
 
 // Limits of the format.
@@ -50,13 +48,8 @@ func ParseManifest(b []byte) (Manifest, error) {
 	if len(b) > MaxManifestSize {
 		return m, fmt.Errorf("ota: manifest of %d bytes, at most %d: %w", len(b), MaxManifestSize, ErrMalformed)
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&m); err != nil {
-		return Manifest{}, fmt.Errorf("ota: manifest: %s: %w", clip(err.Error()), ErrMalformed)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return Manifest{}, fmt.Errorf("ota: manifest: data after the JSON object: %w", ErrMalformed)
+	if err := wire.DecodeStrict(b, &m); err != nil {
+		return Manifest{}, fmt.Errorf("ota: manifest: %v: %w", err, ErrMalformed)
 	}
 	if err := m.Validate(); err != nil {
 		return Manifest{}, err
@@ -67,7 +60,7 @@ func ParseManifest(b []byte) (Manifest, error) {
 // Validate checks every field's form (not the policy: see Check).
 func (m Manifest) Validate() error {
 	bad := func(field, val, want string) error {
-		return fmt.Errorf("ota: manifest: %s %s: want %s: %w", field, quote(val), want, ErrMalformed)
+		return fmt.Errorf("ota: manifest: %s %s: want %s: %w", field, wire.Quote(val), want, ErrMalformed)
 	}
 	if m.Format != ManifestFormat {
 		return bad("format", fmt.Sprint(m.Format), fmt.Sprint(ManifestFormat))
@@ -135,7 +128,7 @@ type Policy struct {
 // ErrWrongModel, ErrDowngrade or ErrTooLarge.
 func (m Manifest) Check(p Policy) error {
 	if p.Model != "" && m.Model != p.Model {
-		return fmt.Errorf("ota: bundle is for model %s, this device is %s: %w", quote(m.Model), quote(p.Model), ErrWrongModel)
+		return fmt.Errorf("ota: bundle is for model %s, this device is %s: %w", wire.Quote(m.Model), wire.Quote(p.Model), ErrWrongModel)
 	}
 	if !p.Arch.IsZero() && !p.Arch.Runs(m.Arch()) {
 		return fmt.Errorf("ota: bundle is for %s, this device runs %s: %w", m.Arch(), p.Arch, ErrWrongArch)
@@ -157,16 +150,4 @@ func (m Manifest) Check(p Policy) error {
 		}
 	}
 	return nil
-}
-
-// clip shortens a decoder's error text to 120 bytes.
-func clip(s string) string {
-	if len(s) <= 120 {
-		return s
-	}
-	cut := 120
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/doorbelld/doorbelld/firmware/wire"
 )
 
 // Version is a semantic version (https://semver.org, 2.0.0), with an
@@ -17,7 +19,7 @@ type Version struct {
 // ParseVersion parses "1.2.3", "v1.2.3", "1.2.3-rc.1+build.5".
 func ParseVersion(s string) (Version, error) {
 	bad := func(why string) (Version, error) {
-		return Version{}, fmt.Errorf("version %s: %s; want semantic version MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD]", quote(s), why)
+		return Version{}, fmt.Errorf("version %s: %s; want semantic version MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD]", wire.Quote(s), why)
 	}
 	if len(s) > 128 {
 		return bad("longer than 128 bytes")
@@ -46,7 +48,7 @@ func ParseVersion(s string) (Version, error) {
 	nums := [3]*uint64{&v.Major, &v.Minor, &v.Patch}
 	for i, p := range parts {
 		if !numeric(p) || (len(p) > 1 && p[0] == '0') {
-			return bad("bad number " + quote(p))
+			return bad("bad number " + wire.Quote(p))
 		}
 		n, err := strconv.ParseUint(p, 10, 64)
 		if err != nil {
@@ -163,12 +165,4 @@ func CompareVersions(a, b string) (int, error) {
 		return 0, err
 	}
 	return va.Compare(vb), nil
-}
-
-// quote quotes s for an error message, at most 64 bytes of it.
-func quote(s string) string {
-	if len(s) > 64 {
-		return strconv.Quote(s[:64]) + "…"
-	}
-	return strconv.Quote(s)
 }

@@ -1,6 +1,10 @@
 package ota
 
-import "testing"
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
 
 func TestParseVersion(t *testing.T) {
 	good := map[string]string{
@@ -47,5 +51,14 @@ func TestCompareVersions(t *testing.T) {
 	}
 	if _, err := CompareVersions("1.0.0", "x"); err == nil {
 		t.Error("Compare with a non-version: no error")
+	}
+}
+
+// An error quotes a long version without cutting a character in half (the
+// old quote cut at byte 64).
+func TestVersionErrorKeepsUTF8(t *testing.T) {
+	_, err := ParseVersion("1.2.x" + strings.Repeat("é", 60))
+	if err == nil || !utf8.ValidString(err.Error()) || strings.Contains(err.Error(), `\x`) {
+		t.Errorf("ParseVersion error %q", err)
 	}
 }

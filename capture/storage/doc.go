@@ -9,6 +9,13 @@
 //	              ModeDisk: one <start>_<id>.mp4 plus a <start>_<id>.json sidecar per clip
 //	              in one directory; ModeRAM: a map in memory, nothing on disk
 //
+// Digests: Put computes each clip's sha256 and the CRC-32C of each chunk
+// of Options.ChunkBytes from the bytes it is given and keeps them in
+// Meta.Digest (ModeDisk: in the sidecar too), so the clip transfer
+// (firmware/clipxfer) announces a clip without reading it back from the SD
+// card. A clip stored by an older doorbelld has none: Store.Digest reads it
+// once, computes its digest and keeps it.
+//
 // Retention, in both modes: the total size stays within MaxBytes and no
 // clip is older than MaxAge (counted from its Start); the oldest clips go
 // first. Put enforces it before storing, Run enforces MaxAge while no clip

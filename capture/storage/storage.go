@@ -19,6 +19,8 @@ import (
 
 	"github.com/google/renameio/v2"
 	"github.com/jonboulle/clockwork"
+
+	"github.com/doorbelld/doorbelld/firmware/fsync"
 )
 
 // Mode says where clips are kept.
@@ -63,8 +65,12 @@ type Options struct {
 	// filesystem for the rest of the daemon's state, evicting old clips to
 	// keep it; 0 turns the check off (a full disk is still handled).
 	MinFree int64
-	Clock   clockwork.Clock // default: the real clock
-	Logger  *slog.Logger    // default: slog.Default()
+	// ChunkBytes is the chunk size of the CRCs in each clip's Digest,
+	// MinChunkBytes to MaxChunkBytes; default DefaultChunkBytes. Give it
+	// the clip transfer's chunk size (clipxfer.PublisherOptions.ChunkBytes).
+	ChunkBytes int
+	Clock      clockwork.Clock // default: the real clock
+	Logger     *slog.Logger    // default: slog.Default()
 }
 
 func (o Options) withDefaults() Options {
@@ -79,6 +85,9 @@ func (o Options) withDefaults() Options {
 	}
 	o.MaxAge = max(o.MaxAge, 0)
 	o.MinFree = max(o.MinFree, 0)
+	if o.ChunkBytes == 0 {
+		o.ChunkBytes = DefaultChunkBytes
+	}
 	if o.Clock == nil {
 		o.Clock = clockwork.NewRealClock()
 	}
@@ -100,6 +109,9 @@ type Meta struct {
 	Width    int       `json:"width"`
 	Height   int       `json:"height"`
 	Size     int64     `json:"size"` // bytes of the MP4 file; set by Put
+	// Digest is set by Put. A clip stored before digests existed has none
+	// until Store.Digest computes it.
+	Digest *Digest `json:"digest,omitempty"`
 }
 
 // Duration returns End - Start.
@@ -107,6 +119,7 @@ func (m Meta) Duration() time.Duration { return m.End.Sub(m.Start) }
 
 func (m Meta) clone() Meta {
 	m.EventIDs = slices.Clone(m.EventIDs)
+	m.Digest = m.Digest.clone()
 	return m
 }
 
@@ -211,6 +224,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	s.stats.Mode = opts.Mode
 	s.stats.MaxBytes = opts.MaxBytes
+	if opts.ChunkBytes < MinChunkBytes || opts.ChunkBytes > MaxChunkBytes {
+		return nil, fmt.Errorf("storage: open %s: ChunkBytes %d: want %d to %d, or 0 for %d", dir, opts.ChunkBytes, MinChunkBytes, MaxChunkBytes, DefaultChunkBytes)
+	}
 	switch opts.Mode {
 	case ModeRAM:
 		return s, nil
@@ -322,6 +338,13 @@ func (s *Store) load(base string, hasJSON bool) (*entry, error) {
 		s.log.Warn("storage: clip has no sidecar; keeping it with what its name says", "file", base+extMP4)
 	}
 	m.Size = fi.Size()
+	if m.Digest != nil {
+		if err := m.Digest.check(m.Size); err != nil {
+			// Computed again when it is needed (Store.Digest).
+			s.log.Warn("storage: ignoring the sidecar's digest", "file", base+extJSON, "err", err)
+			m.Digest = nil
+		}
+	}
 	return &entry{meta: m, base: base}, nil
 }
 
@@ -338,12 +361,13 @@ func (s *Store) insertLocked(e *entry) {
 	s.bytes += e.meta.Size
 }
 
-// Put stores a clip: data is its MP4 file, m its metadata (m.Size is set
-// from len(data)). It first evicts the oldest clips as retention requires
-// to make room. In ModeDisk the clip is durable when Put returns nil, and
-// data is not retained; on a full disk Put evicts the oldest clip and
-// retries until it fits or nothing is left (ErrNoSpace). In ModeRAM Put
-// keeps data itself: the caller must not modify it afterwards.
+// Put stores a clip: data is its MP4 file, m its metadata (m.Size and
+// m.Digest are set from data). It first evicts the oldest clips as
+// retention requires to make room. In ModeDisk the clip is durable when
+// Put returns nil, and data is not retained; on a full disk Put evicts
+// the oldest clip and retries until it fits or nothing is left
+// (ErrNoSpace). In ModeRAM Put keeps data itself: the caller must not
+// modify it afterwards.
 func (s *Store) Put(m Meta, data []byte) error {
 	if !idRE.MatchString(m.ID) {
 		return fmt.Errorf("storage: put %q: %w (want 1-64 of A-Z a-z 0-9 -)", m.ID, ErrBadID)
@@ -354,6 +378,8 @@ func (s *Store) Put(m Meta, data []byte) error {
 		s.countWriteError()
 		return fmt.Errorf("storage: put %s: %d bytes, max_bytes is %d: %w", m.ID, m.Size, s.opts.MaxBytes, ErrTooLarge)
 	}
+	d := digestBytes(data, s.opts.ChunkBytes) // before the lock: other Puts need not wait for it
+	m.Digest = &d
 	s.putMu.Lock()
 	defer s.putMu.Unlock()
 
@@ -441,7 +467,7 @@ func (s *Store) writeClip(base string, sidecar, data []byte) error {
 		_ = os.Remove(jsonPath)
 		return err
 	}
-	if err := SyncDir(s.dir); err != nil {
+	if err := fsync.Dir(s.dir); err != nil {
 		// The clip is complete and visible; only its durability across a
 		// power cut right now is in doubt.
 		s.log.Warn("storage: sync directory", "dir", s.dir, "err", err)
@@ -477,18 +503,9 @@ func (s *Store) writeAtomic(path string, data []byte) error {
 }
 
 // SyncDir fsyncs directory dir, so that the names created, renamed or
-// removed in it survive a power cut.
-func SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
+// removed in it survive a power cut. It is fsync.Dir, kept for the event
+// outbox; new code calls fsync.Dir.
+func SyncDir(dir string) error { return fsync.Dir(dir) }
 
 func isNoSpace(err error) bool {
 	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
@@ -548,7 +565,7 @@ func (s *Store) removeLocked(e *entry) {
 			s.log.Warn("storage: remove clip file", "file", e.base+ext, "err", err)
 		}
 	}
-	if err := SyncDir(s.dir); err != nil {
+	if err := fsync.Dir(s.dir); err != nil {
 		s.log.Warn("storage: sync directory", "dir", s.dir, "err", err)
 	}
 }

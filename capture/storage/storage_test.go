@@ -124,6 +124,7 @@ func TestPutListOpenDelete(t *testing.T) {
 			}
 			want := meta(1)
 			want.Size = 1001
+			want.Digest = refDigest(payload(1, 1001), DefaultChunkBytes)
 			if !reflect.DeepEqual(got[1], want) {
 				t.Errorf("List()[1] = %+v, want %+v", got[1], want)
 			}
@@ -498,7 +499,8 @@ func (d *fakeDisk) write(path string, data []byte) error {
 func TestDiskFull(t *testing.T) {
 	dir := t.TempDir()
 	s := open(t, dir, Options{}) // MaxBytes 1 GiB: only the disk is limiting
-	disk := &fakeDisk{s: s, capacity: 3600}
+	// Three clips of 1000 bytes with their sidecars (~300 bytes) fit.
+	disk := &fakeDisk{s: s, capacity: 4000}
 	s.write = disk.write
 
 	for i := range 3 {

@@ -119,22 +119,8 @@ func startStream(dev *device.Device) (*stream, error) {
 // stall both end the wait with VIDIOC_STREAMOFF from another goroutine,
 // which wakes the dequeue with an error.
 //
-// Tried and dropped (scripts/hil/peer.sh, the vivid guest): poll(2) before
-// each dequeue cost a third more CPU. Go's network poller (epoll, no thread
-// blocked per frame, which would spare the runtime's sysmon thread its
-// ~650 wake-ups a second) missed wake-ups: 1 stream in 3 got none after
-// its first frame, and with 4 buffers ~1 frame in 5 was lost; with 8
-// buffers and a wait bounded to 100ms nothing was lost, but it cost more
-// CPU in the guest than this loop (4.0 vs 3.4 s per 1,000 frames).
-// Tried again (third session): the poller through os.File.SyscallConn on
-// a dup of the descriptor, each wake-up dequeuing until EAGAIN, cancel and
-// stall as read deadlines. With the guest on the TSC clocksource it cost
-// 2.03 CPU s per 1,000 frames against this loop's 2.42 (motion 2.6/2.4),
-// but the same failure came back: in about half of the reopened streams
-// epoll gave no wake-up for a frame within the first three, although
-// poll(2) said POLLIN and the frame dequeued at once (seen with a debug
-// build that probed after 300ms; after that one dequeue the stream ran
-// on normally). Cause not found.
+// poll(2) and Go's network poller were measured instead and dropped (more
+// CPU; missed wake-ups on reopened streams): see DESIGN.md.
 func (s *Source) loop(ctx context.Context, st *stream, push func([]byte, time.Time), log *slog.Logger) error {
 	if err := unix.SetNonblock(int(st.fd), false); err != nil {
 		return fmt.Errorf("v4l2src: %s: blocking mode: %w", s.device, err)

@@ -5,7 +5,9 @@
 // queues never overflow. It runs on the device (Publisher) and on the
 // receiver (Receiver, used by doorbellctl clips pull).
 //
-// Topics, under base = <mqtt.topic_prefix>/<device.id>:
+// Topics, under base = <mqtt.topic_prefix>/<device.id> (their names and
+// the payload types are package mqttapi's: ClipManifest, ClipWant,
+// ClipDone; this package checks what arrives, with wire.DecodeStrict):
 //
 //	base/clips/<id>/manifest   ← device    Manifest JSON; QoS 1, retained. Empty retained: withdrawn
 //	base/clips/<id>/want       → device    Want JSON {"chunks":[[0,15],[20,20]]}; QoS 1, never retained
@@ -24,7 +26,14 @@
 //
 // Flow. The device announces every stored clip with a retained manifest
 // (so a receiver that starts later finds it) and withdraws it when the
-// clip leaves its store (retention; in storage.mode ram, delivery).
+// clip leaves its store (retention; in storage.mode ram, delivery). The
+// manifest is built from the clip's metadata: the store computed the
+// sha256 and the chunk CRCs from the bytes it was given (storage.Meta's
+// Digest, for storage.Options.ChunkBytes, which must be the Publisher's
+// ChunkBytes), so announcing a clip reads nothing from the SD card. A clip
+// stored by an older version is read once for them (Store.Digest keeps
+// the result). A chunk read later that no longer matches its CRC means
+// the clip is damaged on the card: it is withdrawn, not sent.
 // Chunks are sent only when a receiver asks: the receiver keeps at most
 // Window chunks asked for and not yet received (32 by default, 8 MiB of
 // 256 KiB chunks), asking for more as soon as a quarter of them has
@@ -60,6 +69,7 @@
 //
 // Data flow on the device:
 //
-//	storage.Store ── List/Lookup/Open ──▶ Publisher.Run ── Publish (window) ──▶ mqttpub.Client
+//	storage.Store ── List/Lookup (Meta.Digest); Open for chunks asked for ──▶ Publisher.Run
+//	Publisher.Run ── Publish (window) ──▶ mqttpub.Publisher (the daemon's *mqttpub.Client)
 //	daemon: clip stored → Offer(meta);   MQTT handler → HandleMessage;   connect → Kick
 package clipxfer

@@ -82,8 +82,10 @@ func putClip(tb testing.TB, s *storage.Store, id string, size int) (storage.Meta
 	return m, data
 }
 
-func diskStore(tb testing.TB) *storage.Store {
-	s, err := storage.Open(tb.TempDir(), storage.Options{Logger: quiet})
+// diskStore opens a store whose digests are for chunks of chunk bytes (0:
+// the default), as the daemon opens it for its Publisher.
+func diskStore(tb testing.TB, chunk int) *storage.Store {
+	s, err := storage.Open(tb.TempDir(), storage.Options{ChunkBytes: chunk, Logger: quiet})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package clipxfer
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
@@ -9,20 +8,19 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/doorbelld/doorbelld/capture/storage"
+	"github.com/doorbelld/doorbelld/firmware/mqttapi"
+	"github.com/doorbelld/doorbelld/firmware/wire"
 )
 
 // Limits of the protocol.
 const (
 	// Format is the manifest format this package writes and reads.
-	Format = 1
+	Format = mqttapi.ClipManifestFormat
 	// DefaultChunkBytes is the default chunk payload size.
 	DefaultChunkBytes = 256 << 10
 	// MinChunkBytes and MaxChunkBytes bound the chunk payload size. The
@@ -60,93 +58,123 @@ var (
 	ErrNotOffered = errors.New("clip not offered")
 )
 
-// Topic names, under base = <mqtt.topic_prefix>/<device.id>.
+// Topic names, under base = <mqtt.topic_prefix>/<device.id>: the MQTT
+// contract's (mqttapi.Topics), for callers that have only the base.
 
 // ManifestTopic carries clip id's Manifest, retained; an empty retained
 // payload withdraws the clip.
-func ManifestTopic(base, id string) string { return base + "/clips/" + id + "/manifest" }
+func ManifestTopic(base, id string) string { return mqttapi.TopicsUnder(base).ClipManifestTopic(id) }
 
 // ChunkTopic carries chunk n (0-based) of clip id.
 func ChunkTopic(base, id string, n int) string {
-	return base + "/clips/" + id + "/chunk/" + strconv.Itoa(n)
+	return mqttapi.TopicsUnder(base).ClipChunkTopic(id, n)
 }
 
 // ChunkFilter matches every chunk of clip id.
-func ChunkFilter(base, id string) string { return base + "/clips/" + id + "/chunk/+" }
+func ChunkFilter(base, id string) string { return mqttapi.TopicsUnder(base).ClipChunksFilter(id) }
 
 // WantTopic is where a receiver asks for chunks of clip id.
-func WantTopic(base, id string) string { return base + "/clips/" + id + "/want" }
+func WantTopic(base, id string) string { return mqttapi.TopicsUnder(base).ClipWantTopic(id) }
 
 // DoneTopic is where a receiver confirms it stored clip id.
-func DoneTopic(base, id string) string { return base + "/clips/" + id + "/done" }
+func DoneTopic(base, id string) string { return mqttapi.TopicsUnder(base).ClipDoneTopic(id) }
 
 // ManifestFilter matches every clip's manifest.
-func ManifestFilter(base string) string { return base + "/clips/+/manifest" }
+func ManifestFilter(base string) string { return mqttapi.TopicsUnder(base).ClipManifests }
 
 // Filters are the subscriptions the device needs (for
 // Publisher.HandleMessage).
 func Filters(base string) []string {
-	return []string{base + "/clips/+/want", base + "/clips/+/done", ManifestFilter(base)}
+	t := mqttapi.TopicsUnder(base)
+	return []string{t.ClipWants, t.ClipDones, t.ClipManifests}
 }
 
-// Kinds of message a topic under base/clips/ carries.
+// Kinds of message a topic under base/clips/ carries (mqttapi.ClipKind).
 const (
-	KindManifest = "manifest"
-	KindWant     = "want"
-	KindDone     = "done"
-	KindChunk    = "chunk"
+	KindManifest = string(mqttapi.ClipKindManifest)
+	KindWant     = string(mqttapi.ClipKindWant)
+	KindDone     = string(mqttapi.ClipKindDone)
+	KindChunk    = string(mqttapi.ClipKindChunk)
 )
 
-// ParseTopic splits base/clips/<id>/<kind>[/<n>]. n is -1 except for
-// chunks.
+// ParseTopic splits base/clips/<id>/<kind>[/<n>], checking the id and the
+// chunk number. n is -1 except for chunks.
 func ParseTopic(base, topic string) (id, kind string, n int, ok bool) {
-	rest, found := strings.CutPrefix(topic, base+"/clips/")
-	if !found {
+	id, k, num, ok := mqttapi.TopicsUnder(base).ParseClip(topic)
+	if !ok || !ValidID(id) {
 		return "", "", -1, false
 	}
-	parts := strings.Split(rest, "/")
-	if !ValidID(parts[0]) {
+	if k != mqttapi.ClipKindChunk {
+		return id, string(k), -1, true
+	}
+	v, err := strconv.Atoi(num)
+	if err != nil || v < 0 || v >= MaxChunks || strconv.Itoa(v) != num {
 		return "", "", -1, false
 	}
-	switch {
-	case len(parts) == 2 && (parts[1] == KindManifest || parts[1] == KindWant || parts[1] == KindDone):
-		return parts[0], parts[1], -1, true
-	case len(parts) == 3 && parts[1] == KindChunk:
-		v, err := strconv.Atoi(parts[2])
-		if err != nil || v < 0 || v >= MaxChunks || strconv.Itoa(v) != parts[2] {
-			return "", "", -1, false
-		}
-		return parts[0], KindChunk, v, true
-	}
-	return "", "", -1, false
+	return id, KindChunk, v, true
 }
 
 // ValidID reports whether s is a clip id (the store's: 1-64 of A-Z a-z
 // 0-9 -), safe as a topic level and a file name.
 func ValidID(s string) bool { return storage.ValidID(s) }
 
-// Manifest describes one offered clip. It is the retained payload of
-// ManifestTopic.
+// Manifest describes one offered clip: mqttapi.ClipManifest, the
+// retained payload of ManifestTopic, with its chunk CRCs decoded. Its JSON
+// form is mqttapi.ClipManifest's (MarshalJSON, UnmarshalJSON); the fields
+// are the same, and a test keeps them so.
 type Manifest struct {
-	Format     int       `json:"format"`
-	ID         string    `json:"id"`
-	EventIDs   []string  `json:"event_ids,omitempty"`
-	Start      time.Time `json:"start"`
-	DurationMS int64     `json:"duration_ms"`
-	Codec      string    `json:"codec"`
-	Width      int       `json:"width,omitempty"`
-	Height     int       `json:"height,omitempty"`
-	Frames     int       `json:"frames,omitempty"`
-	Size       int64     `json:"size"`       // bytes of the MP4
-	SHA256     string    `json:"sha256"`     // of the whole MP4, lowercase hex
-	ChunkSize  int       `json:"chunk_size"` // bytes per chunk; the last one may be shorter
-	Chunks     int       `json:"chunks"`     // ceil(size / chunk_size)
+	Format     int
+	ID         string
+	EventIDs   []string
+	Start      time.Time
+	DurationMS int64
+	Codec      string
+	Width      int
+	Height     int
+	Frames     int
+	Size       int64  // bytes of the MP4
+	SHA256     string // of the whole MP4, lowercase hex
+	ChunkSize  int    // bytes per chunk; the last one may be shorter
+	Chunks     int    // ceil(size / chunk_size)
 	// CRC32C is the Castagnoli CRC of each chunk, 4 bytes big-endian per
 	// chunk, standard base64: a receiver checks each chunk on arrival and
 	// asks again for a bad one, before the sha256 judges the whole file.
-	CRC32C string `json:"crc32c,omitempty"`
+	CRC32C string
 
 	crcs []uint32 // decoded CRC32C
+}
+
+// Wire returns m's JSON form.
+func (m Manifest) Wire() mqttapi.ClipManifest {
+	return mqttapi.ClipManifest{
+		Format: m.Format, ID: m.ID, EventIDs: m.EventIDs, Start: m.Start, DurationMS: m.DurationMS, Codec: m.Codec,
+		Width: m.Width, Height: m.Height, Frames: m.Frames, Size: m.Size, SHA256: m.SHA256, ChunkSize: m.ChunkSize,
+		Chunks: m.Chunks, CRC32C: m.CRC32C,
+	}
+}
+
+// fromWire is the Manifest of w, CRCs not decoded.
+func fromWire(w mqttapi.ClipManifest) Manifest {
+	return Manifest{
+		Format: w.Format, ID: w.ID, EventIDs: w.EventIDs, Start: w.Start, DurationMS: w.DurationMS, Codec: w.Codec,
+		Width: w.Width, Height: w.Height, Frames: w.Frames, Size: w.Size, SHA256: w.SHA256, ChunkSize: w.ChunkSize,
+		Chunks: w.Chunks, CRC32C: w.CRC32C,
+	}
+}
+
+// MarshalJSON writes m as mqttapi.ClipManifest (CRC32C as it is; Marshal
+// fills it in from the CRCs).
+func (m Manifest) MarshalJSON() ([]byte, error) { return json.Marshal(m.Wire()) }
+
+// UnmarshalJSON reads mqttapi.ClipManifest without checking it (a sidecar
+// file); ParseManifest checks a manifest and decodes its CRCs.
+func (m *Manifest) UnmarshalJSON(b []byte) error {
+	var w mqttapi.ClipManifest
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*m = fromWire(w)
+	return nil
 }
 
 // Duration is the clip's length.
@@ -209,10 +237,11 @@ func ParseManifest(id string, payload []byte) (Manifest, error) {
 	if len(payload) > MaxManifestPayload {
 		return bad("%d bytes, at most %d", len(payload), MaxManifestPayload)
 	}
-	var m Manifest
-	if err := decodeStrict(payload, &m); err != nil {
+	var w mqttapi.ClipManifest
+	if err := wire.DecodeStrict(payload, &w); err != nil {
 		return bad("%v", err)
 	}
+	m := fromWire(w)
 	switch {
 	case m.Format != Format:
 		return bad("format %d, want %d", m.Format, Format)
@@ -252,10 +281,7 @@ func ParseManifest(id string, payload []byte) (Manifest, error) {
 }
 
 // Want is a receiver's request for chunks, on WantTopic.
-type Want struct {
-	// Chunks are inclusive ranges [first, last] of chunk numbers.
-	Chunks [][2]int `json:"chunks"`
-}
+type Want = mqttapi.ClipWant
 
 // ParseWant parses and checks a want. Chunk numbers are checked against
 // the manifest by the device. Errors wrap ErrBadMessage.
@@ -269,7 +295,7 @@ func ParseWant(payload []byte) (Want, error) {
 	var raw struct {
 		Chunks [][]int `json:"chunks"`
 	}
-	if err := decodeStrict(payload, &raw); err != nil {
+	if err := wire.DecodeStrict(payload, &raw); err != nil {
 		return bad("%v", err)
 	}
 	if len(raw.Chunks) == 0 || len(raw.Chunks) > MaxWantRanges {
@@ -300,9 +326,7 @@ func Ranges(chunks []int) [][2]int {
 
 // Done is a receiver's confirmation, on DoneTopic, that it stored the clip
 // and its sha256 matched.
-type Done struct {
-	SHA256 string `json:"sha256"`
-}
+type Done = mqttapi.ClipDone
 
 // ParseDone parses and checks a done message. Errors wrap ErrBadMessage.
 func ParseDone(payload []byte) (Done, error) {
@@ -310,7 +334,7 @@ func ParseDone(payload []byte) (Done, error) {
 	if len(payload) > MaxRequestPayload {
 		return d, fmt.Errorf("clip done: %d bytes, at most %d: %w", len(payload), MaxRequestPayload, ErrBadMessage)
 	}
-	if err := decodeStrict(payload, &d); err != nil {
+	if err := wire.DecodeStrict(payload, &d); err != nil {
 		return Done{}, fmt.Errorf("clip done: %v: %w", err, ErrBadMessage)
 	}
 	if !hex64.MatchString(d.SHA256) {
@@ -319,34 +343,7 @@ func ParseDone(payload []byte) (Done, error) {
 	return d, nil
 }
 
-// decodeStrict decodes one JSON object with no unknown fields and nothing
-// after it.
-func decodeStrict(payload []byte, v any) error {
-	t := bytes.TrimSpace(payload)
-	if len(t) == 0 || t[0] != '{' {
-		return fmt.Errorf("payload %s: want a JSON object", quote(string(payload)))
-	}
-	dec := json.NewDecoder(bytes.NewReader(t))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("invalid JSON (%s)", quote(err.Error()))
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("data after the JSON object")
-	}
-	return nil
-}
-
 func hexSum(b []byte) string { return hex.EncodeToString(b) }
 
-// quote quotes s for an error, at most 64 bytes of it.
-func quote(s string) string {
-	if len(s) <= 64 {
-		return strconv.Quote(s)
-	}
-	cut := 64
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return strconv.Quote(s[:cut]) + "…"
-}
+// quote quotes s for an error message (wire.Quote).
+func quote(s string) string { return wire.Quote(s) }

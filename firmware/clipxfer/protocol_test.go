@@ -1,13 +1,47 @@
 package clipxfer_test
 
 import (
+	"encoding/json"
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/doorbelld/doorbelld/firmware/clipxfer"
+	"github.com/doorbelld/doorbelld/firmware/mqttapi"
 )
+
+// Manifest has exactly the fields of the wire type (plus its decoded
+// CRCs), so Wire and UnmarshalJSON can drop nothing, and its JSON is the
+// wire type's.
+func TestManifestIsTheWireType(t *testing.T) {
+	mt, wt := reflect.TypeFor[clipxfer.Manifest](), reflect.TypeFor[mqttapi.ClipManifest]()
+	var exported []string
+	for i := range mt.NumField() {
+		if f := mt.Field(i); f.IsExported() {
+			exported = append(exported, f.Name)
+			if w, ok := wt.FieldByName(f.Name); !ok || w.Type != f.Type {
+				t.Errorf("Manifest.%s (%v) is not mqttapi.ClipManifest's", f.Name, f.Type)
+			}
+		}
+	}
+	if len(exported) != wt.NumField() {
+		t.Errorf("Manifest has fields %v; mqttapi.ClipManifest has %d", exported, wt.NumField())
+	}
+	m, err := clipxfer.ParseManifest("c1", []byte(fakeManifest("c1")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, _ := json.Marshal(m.Wire())
+	if b := m.Marshal(); string(b) != string(w) {
+		t.Errorf("Marshal = %s\nwire     %s", b, w)
+	}
+	var back clipxfer.Manifest
+	if err := json.Unmarshal(w, &back); err != nil || !back.Same(m) || back.Start != m.Start || !slices.Equal(back.EventIDs, m.EventIDs) {
+		t.Errorf("UnmarshalJSON = %+v, %v", back, err)
+	}
+}
 
 func TestTopics(t *testing.T) {
 	base := "doorbell/front"

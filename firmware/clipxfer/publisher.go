@@ -2,40 +2,36 @@ package clipxfer
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/bits"
-	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
-	"github.com/google/renameio/v2"
 	"github.com/jonboulle/clockwork"
 
 	"github.com/doorbelld/doorbelld/capture/storage"
+	"github.com/doorbelld/doorbelld/firmware/mqttpub"
 )
 
-// Store is where the Publisher finds clips; *storage.Store is one.
+// Store is where the Publisher finds clips; *storage.Store is one. A
+// clip's manifest comes from its metadata (Meta.Digest, computed by Put);
+// Open is only for the chunks a receiver asks for.
 type Store interface {
 	List() []storage.Meta
 	Lookup(id string) (storage.Meta, bool)
 	Open(id string) (io.ReadCloser, error)
+	// Digest returns clip id's digest for chunks of chunkBytes. It reads
+	// the clip only when its Meta has no digest of that chunk size (a
+	// clip stored before digests existed), and keeps what it computed.
+	Digest(ctx context.Context, id string, chunkBytes int) (storage.Digest, error)
 }
 
-// Client is the MQTT connection as the Publisher needs it;
-// *mqttpub.Client is one. Publish must not block for long (paho's does
-// not) and its token completes on the broker's PUBACK.
-type Client interface {
-	Publish(topic string, qos byte, retained bool, payload []byte) paho.Token
-	Connected() bool
-}
+var _ Store = (*storage.Store)(nil)
 
 // Defaults of PublisherOptions.
 const (
@@ -47,21 +43,22 @@ const (
 // PublisherOptions configure a Publisher.
 type PublisherOptions struct {
 	// Base is <mqtt.topic_prefix>/<device.id>.
-	Base   string
-	Client Client
+	Base string
+	// Client is the daemon's MQTT connection (*mqttpub.Client). Publish
+	// must not block for long (paho's does not) and its token completes
+	// on the broker's PUBACK.
+	Client mqttpub.Publisher
 	Store  Store
 	// ChunkBytes is the chunk payload size, MinChunkBytes to
-	// MaxChunkBytes; default DefaultChunkBytes.
+	// MaxChunkBytes; default DefaultChunkBytes. The store must compute
+	// its digests for the same size (storage.Options.ChunkBytes), or
+	// every clip is read once more to compute CRCs for this one.
 	ChunkBytes int
 	// Window is how many of the Publisher's messages (chunks and
 	// manifests) may await their PUBACK at once, 1 to MaxWindow; default
 	// DefaultWindow. A message published by anyone else on the same
 	// connection (an event) waits behind at most Window×ChunkBytes.
 	Window int
-	// CacheDir, if set, keeps each clip's computed manifest (a few hundred
-	// bytes) so a restart does not read every stored clip again to hash
-	// it. Leave it empty in storage.mode ram.
-	CacheDir string
 	// Reconcile is how often the offered clips are compared with the
 	// store's (clips removed by retention are withdrawn); default 1m. An
 	// Offer reconciles at once.
@@ -97,7 +94,7 @@ func (o *PublisherOptions) ensureDefaults() {
 // PublisherStats are a Publisher's counters.
 type PublisherStats struct {
 	Offered        int    // clips whose manifest is published
-	Hashing        int    // clips waiting for their manifest to be computed
+	Hashing        int    // clips stored without a digest, waiting to be read for one
 	Queued         int    // manifests, withdrawals and requests waiting
 	Manifests      uint64 // manifest publishes (including withdrawals)
 	ManifestsAcked uint64 // of those, acknowledged by the broker
@@ -107,7 +104,7 @@ type PublisherStats struct {
 	BytesSent      uint64 // chunk payload bytes handed to the client
 	Delivered      uint64 // done messages with the right sha256
 	InFlight       int    // messages awaiting their PUBACK now
-	Errors         uint64 // failed publishes, unreadable or changed clips
+	Errors         uint64 // failed publishes, clips unreadable, damaged or without a valid manifest
 }
 
 // Publisher is the device's side of the clip transfer: it announces every
@@ -131,7 +128,7 @@ type Publisher struct {
 
 	// Test hooks (nil in production).
 	corrupt  func(id string, n int, b []byte) // just before a chunk is published
-	manifest func(m *Manifest)                // after a manifest is computed
+	manifest func(m *Manifest)                // after a manifest is built
 }
 
 // inbox is what HandleMessage, Offer and Kick leave for Run.
@@ -155,8 +152,8 @@ func NewPublisher(o PublisherOptions) *Publisher {
 	return &Publisher{o: o, wake: make(chan struct{}, 1)}
 }
 
-// Offer announces a clip just stored (its manifest is computed from the
-// store's copy). It never blocks.
+// Offer announces a clip just stored (its manifest is built from the
+// store's metadata, with the digest Put computed). It never blocks.
 func (p *Publisher) Offer(m storage.Meta) {
 	p.mu.Lock()
 	p.in.offers = append(p.in.offers, m.ID)
@@ -314,8 +311,9 @@ type run struct {
 	clips    map[string]*offer
 	active   []string            // clips with wanted chunks, oldest request first
 	waiting  map[string][][2]int // wants for clips being hashed
-	queue    []storage.Meta      // clips to hash, the next first
+	queue    []storage.Meta      // clips without a digest, to hash, the next first
 	hashing  string              // id being hashed, or ""
+	bad      map[string]bool     // clips not offered while they stay in the store (see unofferable)
 	control  []outMsg            // manifests to publish
 	inflight []pending           // oldest first
 	free     [][]byte            // chunk buffers not in use
@@ -329,7 +327,7 @@ type run struct {
 
 type hashResult struct {
 	meta storage.Meta
-	m    Manifest
+	d    storage.Digest
 	err  error
 }
 
@@ -348,16 +346,16 @@ func (p *Publisher) Run(ctx context.Context) error {
 			case <-hctx.Done():
 				return
 			case meta := <-hashReq:
-				m, err := p.compute(hctx, meta)
+				d, err := p.o.Store.Digest(hctx, meta.ID, p.o.ChunkBytes)
 				select {
-				case hashRes <- hashResult{meta, m, err}:
+				case hashRes <- hashResult{meta, d, err}:
 				case <-hctx.Done():
 					return
 				}
 			}
 		}
 	}()
-	r := &run{clips: map[string]*offer{}, waiting: map[string][][2]int{}}
+	r := &run{clips: map[string]*offer{}, waiting: map[string][][2]int{}, bad: map[string]bool{}}
 	defer func() {
 		hcancel()
 		hwg.Wait()
@@ -445,6 +443,9 @@ func (p *Publisher) drain(r *run) {
 				p.withdraw(r, id, "asked for, but not in the store")
 				continue
 			}
+			if r.bad[id] {
+				continue // withdrawn, and said why
+			}
 			// Being (or about to be) hashed: keep the want until then.
 			r.waiting[id] = append(r.waiting[id], ranges...)
 			p.enqueue(r, id, true)
@@ -485,8 +486,8 @@ func (p *Publisher) applyWant(r *run, c *offer, ranges [][2]int) {
 }
 
 // reconcile compares the offered clips with the store's: clips gone are
-// withdrawn, clips new are announced (from the cache) or queued for
-// hashing. urgent ids (just offered) go first.
+// withdrawn, clips new are announced (or, without a digest, queued for
+// hashing). urgent ids (just offered) go first.
 func (p *Publisher) reconcile(r *run, urgent []string) {
 	list := p.o.Store.List()
 	present := make(map[string]storage.Meta, len(list))
@@ -498,6 +499,11 @@ func (p *Publisher) reconcile(r *run, urgent []string) {
 			p.withdraw(r, id, "removed from the store")
 		}
 	}
+	for id := range r.bad {
+		if _, ok := present[id]; !ok {
+			delete(r.bad, id)
+		}
+	}
 	// Newest first: the clip of the last ring is the one wanted.
 	for i := len(list) - 1; i >= 0; i-- {
 		p.enqueue(r, list[i].ID, false)
@@ -507,13 +513,13 @@ func (p *Publisher) reconcile(r *run, urgent []string) {
 			p.enqueue(r, urgent[i], true)
 		}
 	}
-	p.pruneCache(present)
 }
 
-// enqueue queues clip id for hashing unless it is offered or queued; a
-// cached manifest is announced at once.
+// enqueue announces clip id at once from its digest unless it is offered
+// or not to be offered; a clip without a digest for ChunkBytes is queued
+// for hashing instead.
 func (p *Publisher) enqueue(r *run, id string, urgent bool) {
-	if _, ok := r.clips[id]; ok || r.hashing == id {
+	if _, ok := r.clips[id]; ok || r.hashing == id || r.bad[id] {
 		return
 	}
 	if i := slices.IndexFunc(r.queue, func(m storage.Meta) bool { return m.ID == id }); i >= 0 {
@@ -527,8 +533,8 @@ func (p *Publisher) enqueue(r *run, id string, urgent bool) {
 	if !ok {
 		return
 	}
-	if m, ok := p.cached(meta); ok {
-		p.announce(r, m)
+	if d := meta.Digest; d != nil && d.ChunkBytes == p.o.ChunkBytes {
+		p.offerDigest(r, meta, *d)
 		return
 	}
 	if urgent {
@@ -540,20 +546,64 @@ func (p *Publisher) enqueue(r *run, id string, urgent bool) {
 
 func (p *Publisher) hashed(r *run, res hashResult) {
 	if res.err != nil {
-		p.count(func(s *PublisherStats) { s.Errors++ })
 		delete(r.waiting, res.meta.ID)
+		if errors.Is(res.err, context.Canceled) { // Run is ending
+			return
+		}
 		if _, ok := p.o.Store.Lookup(res.meta.ID); !ok || errors.Is(res.err, storage.ErrNotFound) {
 			p.withdraw(r, res.meta.ID, "removed from the store")
 			return
 		}
-		p.o.Logger.Error("clipxfer: cannot offer clip", "id", res.meta.ID, "err", res.err)
+		p.unofferable(r, res.meta.ID, "unreadable", res.err)
 		return
 	}
-	if p.manifest != nil {
-		p.manifest(&res.m)
+	p.offerDigest(r, res.meta, res.d)
+}
+
+// offerDigest announces clip meta with its digest d.
+func (p *Publisher) offerDigest(r *run, meta storage.Meta, d storage.Digest) {
+	m, err := p.manifestOf(meta, d)
+	if err != nil {
+		delete(r.waiting, meta.ID)
+		p.unofferable(r, meta.ID, "no valid manifest", err)
+		return
 	}
-	p.store(res.m)
-	p.announce(r, res.m)
+	p.announce(r, m)
+}
+
+// unofferable withdraws clip id, which the store holds but which cannot
+// be offered (why), and offers it no more while it stays in the store: a
+// restart tries again. The withdrawal also clears a manifest retained from
+// before a restart.
+func (p *Publisher) unofferable(r *run, id, why string, err error) {
+	p.count(func(s *PublisherStats) { s.Errors++ })
+	p.o.Logger.Error("clipxfer: cannot offer clip; not offered again until a restart", "id", id, "why", why, "err", err)
+	r.bad[id] = true
+	p.withdraw(r, id, why)
+}
+
+// manifestOf builds the manifest of clip meta from its digest d, checked
+// as a receiver checks it.
+func (p *Publisher) manifestOf(meta storage.Meta, d storage.Digest) (Manifest, error) {
+	if d.ChunkBytes != p.o.ChunkBytes || len(d.CRC32C) != storage.Chunks(meta.Size, d.ChunkBytes) {
+		return Manifest{}, fmt.Errorf("clipxfer: clip %s: a digest of %d chunks of %d bytes for %d bytes in chunks of %d",
+			meta.ID, len(d.CRC32C), d.ChunkBytes, meta.Size, p.o.ChunkBytes)
+	}
+	m := Manifest{
+		Format: Format, ID: meta.ID, EventIDs: meta.EventIDs, Start: meta.Start.UTC(),
+		DurationMS: meta.Duration().Milliseconds(), Codec: meta.Codec, Width: meta.Width, Height: meta.Height,
+		Frames: meta.Frames, Size: meta.Size, SHA256: d.SHA256, ChunkSize: d.ChunkBytes, Chunks: len(d.CRC32C),
+		crcs: d.CRC32C,
+	}
+	// The receivers' check, so that a clip they would refuse (empty, too
+	// many chunks, odd metadata) is reported here.
+	if _, err := ParseManifest(m.ID, m.Marshal()); err != nil {
+		return Manifest{}, fmt.Errorf("clipxfer: cannot offer: %w", err)
+	}
+	if p.manifest != nil {
+		p.manifest(&m)
+	}
+	return m, nil
 }
 
 // announce offers m: its manifest goes out, and wants that waited for it
@@ -579,9 +629,6 @@ func (p *Publisher) withdraw(r *run, id, why string) {
 	r.queueControl(id, nil)
 	if r.cur.id == id {
 		r.closeReader()
-	}
-	if p.o.CacheDir != "" {
-		os.Remove(filepath.Join(p.o.CacheDir, id+".json"))
 	}
 	p.count(func(s *PublisherStats) { s.Withdrawn++; s.Offered = len(r.clips) })
 	p.o.Logger.Info("clipxfer: clip withdrawn", "id", id, "why", why)
@@ -650,10 +697,13 @@ func (p *Publisher) send(r *run) {
 		}
 		buf, err := p.readChunk(r, c.m, n)
 		if err != nil {
-			p.count(func(s *PublisherStats) { s.Errors++ })
-			p.o.Logger.Warn("clipxfer: clip unreadable or changed since it was offered; offering it again", "id", id, "chunk", n, "err", err)
-			p.withdraw(r, id, "unreadable or changed")
-			p.enqueue(r, id, true)
+			if _, ok := p.o.Store.Lookup(id); !ok {
+				p.withdraw(r, id, "removed from the store")
+				continue
+			}
+			// The CRCs are those of the bytes Put stored: the file has
+			// changed since (damaged on the card) or cannot be read.
+			p.unofferable(r, id, "unreadable or damaged", err)
 			continue
 		}
 		if p.corrupt != nil {
@@ -707,7 +757,7 @@ func (p *Publisher) readChunk(r *run, m Manifest, n int) ([]byte, error) {
 	} else {
 		buf = make([]byte, p.o.ChunkBytes)
 	}
-	buf = buf[:m.ChunkLen(n)] // every manifest has ChunkSize == ChunkBytes (see cached)
+	buf = buf[:m.ChunkLen(n)] // every manifest has ChunkSize == ChunkBytes (see manifestOf)
 	if _, err := io.ReadFull(cur.rc, buf); err != nil {
 		r.closeReader()
 		return nil, fmt.Errorf("read chunk %d: %w", n, err)
@@ -732,98 +782,4 @@ func (r *run) closeReader() {
 		r.cur.rc.Close()
 	}
 	r.cur.id, r.cur.rc, r.cur.pos = "", nil, 0
-}
-
-// compute reads clip meta once for its sha256 and chunk CRCs.
-func (p *Publisher) compute(ctx context.Context, meta storage.Meta) (Manifest, error) {
-	rc, err := p.o.Store.Open(meta.ID)
-	if err != nil {
-		return Manifest{}, err
-	}
-	defer rc.Close()
-	m := Manifest{
-		Format: Format, ID: meta.ID, EventIDs: meta.EventIDs, Start: meta.Start.UTC(),
-		DurationMS: meta.Duration().Milliseconds(), Codec: meta.Codec, Width: meta.Width, Height: meta.Height,
-		Frames: meta.Frames, ChunkSize: p.o.ChunkBytes,
-	}
-	h := sha256.New()
-	buf := make([]byte, p.o.ChunkBytes)
-	for {
-		if err := ctx.Err(); err != nil {
-			return Manifest{}, err
-		}
-		n, err := io.ReadFull(rc, buf)
-		if n > 0 {
-			h.Write(buf[:n])
-			m.crcs = append(m.crcs, CRC(buf[:n]))
-			m.Size += int64(n)
-		}
-		if len(m.crcs) > MaxChunks { // before the EOF test: a short last chunk counts too
-			return Manifest{}, fmt.Errorf("clipxfer: clip %s: more than %d chunks of %d bytes", meta.ID, MaxChunks, p.o.ChunkBytes)
-		}
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			break
-		}
-		if err != nil {
-			return Manifest{}, fmt.Errorf("clipxfer: hash clip %s: %w", meta.ID, err)
-		}
-	}
-	if m.Size == 0 {
-		return Manifest{}, fmt.Errorf("clipxfer: clip %s is empty", meta.ID)
-	}
-	m.Chunks = len(m.crcs)
-	m.SHA256 = hexSum(h.Sum(nil))
-	return m, nil
-}
-
-// cached returns the cached manifest of meta, if it fits the clip and the
-// chunk size.
-func (p *Publisher) cached(meta storage.Meta) (Manifest, bool) {
-	if p.o.CacheDir == "" {
-		return Manifest{}, false
-	}
-	b, err := os.ReadFile(filepath.Join(p.o.CacheDir, meta.ID+".json"))
-	if err != nil {
-		return Manifest{}, false
-	}
-	m, err := ParseManifest(meta.ID, b)
-	if err != nil || m.Size != meta.Size || !m.Start.Equal(meta.Start) || m.ChunkSize != p.o.ChunkBytes {
-		return Manifest{}, false
-	}
-	return m, true
-}
-
-func (p *Publisher) store(m Manifest) {
-	if p.o.CacheDir == "" {
-		return
-	}
-	if err := os.MkdirAll(p.o.CacheDir, 0o750); err != nil {
-		p.o.Logger.Warn("clipxfer: manifest cache", "err", err)
-		return
-	}
-	if err := renameio.WriteFile(filepath.Join(p.o.CacheDir, m.ID+".json"), m.Marshal(), 0o640); err != nil {
-		p.o.Logger.Warn("clipxfer: manifest cache", "id", m.ID, "err", err)
-	}
-}
-
-// pruneCache removes cached manifests of clips no longer stored and
-// leftover temporary files.
-func (p *Publisher) pruneCache(present map[string]storage.Meta) {
-	if p.o.CacheDir == "" {
-		return
-	}
-	des, err := os.ReadDir(p.o.CacheDir)
-	if err != nil {
-		return
-	}
-	for _, de := range des {
-		name := de.Name()
-		id, isJSON := strings.CutSuffix(name, ".json")
-		if _, ok := present[id]; ok && isJSON {
-			continue
-		}
-		if isJSON && ValidID(id) || strings.HasPrefix(name, ".") {
-			os.Remove(filepath.Join(p.o.CacheDir, name))
-		}
-	}
 }

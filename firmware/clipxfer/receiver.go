@@ -18,7 +18,8 @@ import (
 	"github.com/google/renameio/v2"
 	"github.com/jonboulle/clockwork"
 
-	"github.com/doorbelld/doorbelld/capture/storage"
+	"github.com/doorbelld/doorbelld/firmware/fsync"
+	"github.com/doorbelld/doorbelld/firmware/mqttpub"
 )
 
 // Defaults of ReceiverOptions.
@@ -205,22 +206,15 @@ func (r *Receiver) Resubscribe() {
 	}
 }
 
-func waitToken(t paho.Token, what string) error {
-	if !t.WaitTimeout(30 * time.Second) {
-		return fmt.Errorf("clipxfer: %s: no answer from the broker within 30s: %w", what, ErrNoAnswer)
-	}
-	if err := t.Error(); err != nil {
-		return fmt.Errorf("clipxfer: %s: %w", what, err)
-	}
-	return nil
-}
+// brokerTimeout bounds each wait for the broker's acknowledgement.
+const brokerTimeout = 30 * time.Second
 
 // Offered subscribes to the manifests of base, waits settle for the
 // retained ones and returns them, newest first.
 func Offered(ctx context.Context, c paho.Client, base string, settle time.Duration) ([]Manifest, error) {
 	r := NewReceiver(ReceiverOptions{Client: c, Base: base, Settle: settle})
-	if err := waitToken(c.Subscribe(ManifestFilter(base), 1, r.onManifest), "subscribe "+ManifestFilter(base)); err != nil {
-		return nil, err
+	if err := mqttpub.Wait(c.Subscribe(ManifestFilter(base), 1, r.onManifest), brokerTimeout, "subscribe "+ManifestFilter(base)); err != nil {
+		return nil, fmt.Errorf("clipxfer: %w", err)
 	}
 	defer c.Unsubscribe(ManifestFilter(base))
 	select {
@@ -246,8 +240,8 @@ func (r *Receiver) Run(ctx context.Context) error {
 		return fmt.Errorf("clipxfer: %w", err)
 	}
 	filter := ManifestFilter(r.o.Base)
-	if err := waitToken(r.o.Client.Subscribe(filter, 1, r.onManifest), "subscribe "+filter); err != nil {
-		return err
+	if err := mqttpub.Wait(r.o.Client.Subscribe(filter, 1, r.onManifest), brokerTimeout, "subscribe "+filter); err != nil {
+		return fmt.Errorf("clipxfer: %w", err)
 	}
 	defer r.o.Client.Unsubscribe(filter)
 
@@ -466,8 +460,8 @@ func (r *Receiver) pull(ctx context.Context, m Manifest) error {
 		r.mu.Unlock()
 	}()
 	filter := ChunkFilter(r.o.Base, m.ID)
-	if err := waitToken(r.o.Client.Subscribe(filter, 1, r.onChunk), "subscribe "+filter); err != nil {
-		return err
+	if err := mqttpub.Wait(r.o.Client.Subscribe(filter, 1, r.onChunk), brokerTimeout, "subscribe "+filter); err != nil {
+		return fmt.Errorf("clipxfer: %w", err)
 	}
 	defer r.o.Client.Unsubscribe(filter)
 
@@ -736,7 +730,7 @@ func (r *Receiver) finish(x *xfer, final string) error {
 	if err := os.Rename(r.partPath(m.ID), final); err != nil {
 		return fmt.Errorf("clipxfer: clip %s: %w", m.ID, err)
 	}
-	if err := storage.SyncDir(r.o.Dir); err != nil {
+	if err := fsync.Dir(r.o.Dir); err != nil {
 		r.o.Logger.Warn("clipxfer: sync directory", "dir", r.o.Dir, "err", err)
 	}
 	os.Remove(r.statePath(m.ID))
@@ -751,7 +745,7 @@ func (r *Receiver) finish(x *xfer, final string) error {
 func (r *Receiver) sendDone(m Manifest) {
 	b, _ := json.Marshal(Done{SHA256: m.SHA256})
 	tok := r.o.Client.Publish(DoneTopic(r.o.Base, m.ID), 1, false, b)
-	if err := waitToken(tok, "confirm clip "+m.ID); err != nil {
+	if err := mqttpub.Wait(tok, brokerTimeout, "confirm clip "+m.ID); err != nil {
 		r.o.Logger.Warn("clipxfer: confirm clip", "id", m.ID, "err", err)
 	}
 }

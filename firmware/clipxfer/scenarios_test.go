@@ -22,7 +22,7 @@ import (
 // scenarioTransfer sends one clip of size bytes in chunks of chunk bytes
 // and checks the file, the sidecar, the confirmation and the second pull.
 func scenarioTransfer(t *testing.T, url string, size, chunk int) {
-	store := diskStore(t)
+	store := diskStore(t, chunk)
 	id := uniq("c")
 	meta, data := putClip(t, store, id, size)
 	var delivered []string
@@ -78,7 +78,7 @@ func scenarioTransfer(t *testing.T, url string, size, chunk int) {
 // scenarioResume cancels a receiver half way and lets a new one, on the
 // same directory, finish without fetching everything again.
 func scenarioResume(t *testing.T, url string) {
-	store := diskStore(t)
+	store := diskStore(t, 16<<10)
 	id := uniq("r")
 	meta, data := putClip(t, store, id, 2<<20+123)
 	base := uniq("t/")
@@ -129,9 +129,9 @@ func scenarioResume(t *testing.T, url string) {
 // published at most a window of chunks may have been unacknowledged ahead
 // of it (a publisher without a window would have queued the whole clip).
 func scenarioEventsFirst(t *testing.T, url string) {
-	store := diskStore(t)
-	id := uniq("e")
 	const size, chunk, window = 8 << 20, 64 << 10, 4
+	store := diskStore(t, chunk)
+	id := uniq("e")
 	meta, data := putClip(t, store, id, size)
 	base := uniq("t/")
 	d := startDevice(t, url, base, clipxfer.PublisherOptions{Store: store, ChunkBytes: chunk, Window: window}, nil)

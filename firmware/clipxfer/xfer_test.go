@@ -2,6 +2,9 @@ package clipxfer_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -39,7 +42,7 @@ func TestEventsOvertakeChunks(t *testing.T) { scenarioEventsFirst(t, startBroker
 // it; its manifest is then withdrawn.
 func TestRAMModeDeliveredAndWithdrawn(t *testing.T) {
 	url := startBroker(t)
-	store, err := storage.Open("", storage.Options{Mode: storage.ModeRAM, Logger: quiet})
+	store, err := storage.Open("", storage.Options{Mode: storage.ModeRAM, ChunkBytes: 32 << 10, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +112,7 @@ func TestWithdraw(t *testing.T) {
 // A chunk corrupted on its way fails its CRC and is asked for again.
 func TestCorruptChunkInTransit(t *testing.T) {
 	url := startBroker(t)
-	store := diskStore(t)
+	store := diskStore(t, 64<<10)
 	id := uniq("x")
 	meta, data := putClip(t, store, id, 1<<20)
 	var flipped atomic.Bool
@@ -140,7 +143,7 @@ func TestCorruptChunkInTransit(t *testing.T) {
 // sha256; the chunks bad on disk are found by their CRC and fetched again.
 func TestCorruptAfterCheckFailsSHA256AndIsRefetched(t *testing.T) {
 	url := startBroker(t)
-	store := diskStore(t)
+	store := diskStore(t, 64<<10)
 	id := uniq("s")
 	meta, data := putClip(t, store, id, 1<<20)
 	base := uniq("t/")
@@ -169,7 +172,7 @@ func TestCorruptAfterCheckFailsSHA256AndIsRefetched(t *testing.T) {
 // reported, and nothing is written.
 func TestChecksumMismatchReported(t *testing.T) {
 	url := startBroker(t)
-	store := diskStore(t)
+	store := diskStore(t, 64<<10)
 	id := uniq("w")
 	meta, _ := putClip(t, store, id, 200<<10)
 	base := uniq("t/")
@@ -191,7 +194,7 @@ func TestChecksumMismatchReported(t *testing.T) {
 // ErrCorrupt; the other clips are still pulled.
 func TestPersistentCorruption(t *testing.T) {
 	url := startBroker(t)
-	store := diskStore(t)
+	store := diskStore(t, 16<<10)
 	bad, good := uniq("p"), uniq("q")
 	mb, _ := putClip(t, store, bad, 100<<10)
 	mg, data := putClip(t, store, good, 100<<10)
@@ -244,10 +247,11 @@ func fakeManifest(id string) string {
 		"0000000000000000000000000000000000000000000000000000000000000000" + `","chunk_size":1024,"chunks":2,"crc32c":"AAAAAAAAAAA="}`
 }
 
-// countingStore counts Open calls.
+// countingStore counts the calls that may read a clip: Open, and Digest
+// (which reads a clip stored without a digest).
 type countingStore struct {
 	*storage.Store
-	opens atomic.Int32
+	opens, digests atomic.Int32
 }
 
 func (s *countingStore) Open(id string) (io.ReadCloser, error) {
@@ -255,50 +259,182 @@ func (s *countingStore) Open(id string) (io.ReadCloser, error) {
 	return s.Store.Open(id)
 }
 
-// With a cache directory a restarted Publisher offers its clips without
-// reading them again; a clip no longer stored loses its cache entry.
-func TestManifestCache(t *testing.T) {
+func (s *countingStore) Digest(ctx context.Context, id string, chunkBytes int) (storage.Digest, error) {
+	s.digests.Add(1)
+	return s.Store.Digest(ctx, id, chunkBytes)
+}
+
+// manifests collects the manifests a Publisher builds (SetManifestHook).
+type manifests struct {
+	mu   sync.Mutex
+	byID map[string]clipxfer.Manifest
+}
+
+func (ms *manifests) hook(p *clipxfer.Publisher) {
+	clipxfer.SetManifestHook(p, func(m *clipxfer.Manifest) {
+		ms.mu.Lock()
+		defer ms.mu.Unlock()
+		if ms.byID == nil {
+			ms.byID = map[string]clipxfer.Manifest{}
+		}
+		ms.byID[m.ID] = *m
+	})
+}
+
+// check fails unless the manifest built for clip id describes data.
+func (ms *manifests) check(t *testing.T, id string, data []byte) {
+	t.Helper()
+	ms.mu.Lock()
+	m, ok := ms.byID[id]
+	ms.mu.Unlock()
+	sum := sha256.Sum256(data)
+	if !ok || m.SHA256 != hex.EncodeToString(sum[:]) || m.Size != int64(len(data)) {
+		t.Fatalf("manifest of %s: %+v (built: %v), want sha256 %x of %d bytes", id, m, ok, sum, len(data))
+	}
+	for n := range m.Chunks {
+		if got, want := m.ChunkCRC(n), clipxfer.CRC(data[n*m.ChunkSize:min((n+1)*m.ChunkSize, len(data))]); got != want {
+			t.Fatalf("manifest of %s: chunk %d CRC %08x, want %08x", id, n, got, want)
+		}
+	}
+}
+
+// The manifest comes from the digest Put computed: publishing it reads
+// nothing, not even after a restart, and works with the clip's file gone.
+func TestManifestDoesNotReadTheClip(t *testing.T) {
 	url := startBroker(t)
 	dir := t.TempDir()
-	store, err := storage.Open(filepath.Join(dir, "clips"), storage.Options{Logger: quiet})
+	const chunk = 64 << 10
+	opts := storage.Options{ChunkBytes: chunk, Logger: quiet}
+	store, err := storage.Open(dir, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cache := filepath.Join(dir, "clipxfer")
-	a, _ := putClip(t, store, uniq("a"), 100<<10)
-	b, _ := putClip(t, store, uniq("b"), 100<<10)
-	base := uniq("t/")
-	cs := &countingStore{Store: store}
-	run := func() *device {
-		return startDevice(t, url, base, clipxfer.PublisherOptions{Store: cs, CacheDir: cache}, nil)
-	}
-	d1 := run()
-	d1.settle(t, 2)
-	if n := cs.opens.Load(); n != 2 {
-		t.Errorf("%d opens to hash 2 clips", n)
-	}
-	if err := store.Delete(a.ID); err != nil {
+	a, dataA := putClip(t, store, uniq("a"), 300<<10)
+	b, dataB := putClip(t, store, uniq("b"), 100<<10)
+
+	// A restart: the store is opened again, digests from the sidecars.
+	store, err = storage.Open(dir, opts)
+	if err != nil {
 		t.Fatal(err)
 	}
-	cs.opens.Store(0)
-	d2 := run()
-	waitFor(t, "a withdrawn", func() bool { return d2.pub.Stats().Withdrawn == 1 })
-	d2.settle(t, 1)
-	if ids := offered(t, url, base, []string{b.ID}); !slices.Equal(ids, []string{b.ID}) {
-		t.Errorf("offered %v, want b", ids)
+	cs := &countingStore{Store: store}
+	var ms manifests
+	base := uniq("t/")
+	d := startDevice(t, url, base, clipxfer.PublisherOptions{Store: cs, ChunkBytes: chunk}, ms.hook)
+	d.settle(t, 2)
+	ms.check(t, a.ID, dataA)
+	ms.check(t, b.ID, dataB)
+
+	// A clip whose MP4 is gone from under the store is offered all the
+	// same: nothing reads it.
+	c, dataC := putClip(t, store, uniq("c"), 200<<10)
+	if err := os.Remove(filepath.Join(dir, storage.BaseName(c.ID, c.Start)+".mp4")); err != nil {
+		t.Fatal(err)
 	}
-	if n := cs.opens.Load(); n != 0 {
-		t.Errorf("%d opens after a restart with a cache", n)
+	d.offer(t, c)
+	ms.check(t, c.ID, dataC)
+	if ids := offered(t, url, base, []string{c.ID, b.ID, a.ID}); !slices.Equal(ids, []string{c.ID, b.ID, a.ID}) {
+		t.Errorf("offered %v, want c, b, a", ids)
 	}
-	if _, err := os.Stat(filepath.Join(cache, a.ID+".json")); !os.IsNotExist(err) {
-		t.Errorf("cache of a deleted clip: %v", err)
+	if o, g := cs.opens.Load(), cs.digests.Load(); o != 0 || g != 0 {
+		t.Errorf("%d Opens and %d Digests to offer 3 clips, want none", o, g)
+	}
+
+	// The clip is pulled all the same: only the chunks asked for are read.
+	got, err := receive(context.Background(), client(t, url), clipxfer.ReceiverOptions{Base: base, Dir: t.TempDir(), IDs: []string{a.ID}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameFile(t, got[a.ID].Path, dataA)
+	if n := cs.opens.Load(); n != 1 {
+		t.Errorf("%d Opens to send one clip, want 1", n)
+	}
+}
+
+// A clip stored before digests existed is read once for its digest, which
+// the store keeps: after a restart it is offered without reading it.
+func TestOldClipReadOnce(t *testing.T) {
+	url := startBroker(t)
+	dir := t.TempDir()
+	const chunk = 32 << 10
+	opts := storage.Options{ChunkBytes: chunk, Logger: quiet}
+	store, err := storage.Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, data := putClip(t, store, uniq("o"), 150<<10)
+	// Its sidecar as an older doorbelld wrote it: no digest.
+	side := filepath.Join(dir, storage.BaseName(m.ID, m.Start)+".json")
+	m.Digest = nil
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(side, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	for run, wantDigests := range []int32{1, 0} {
+		store, err := storage.Open(dir, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs := &countingStore{Store: store}
+		var ms manifests
+		d := startDevice(t, url, uniq("t/"), clipxfer.PublisherOptions{Store: cs, ChunkBytes: chunk}, ms.hook)
+		d.settle(t, 1)
+		ms.check(t, m.ID, data)
+		if n := cs.digests.Load(); n != wantDigests {
+			t.Errorf("run %d: %d Digest calls, want %d", run, n, wantDigests)
+		}
+		if n := cs.opens.Load(); n != 0 {
+			t.Errorf("run %d: %d Opens, want none", run, n)
+		}
+	}
+}
+
+// A clip damaged on the card after it was stored no longer matches the
+// CRCs Put computed: the Publisher withdraws it instead of sending it, and
+// does not offer it again.
+func TestDamagedClipWithdrawn(t *testing.T) {
+	url := startBroker(t)
+	dir := t.TempDir()
+	const chunk = 16 << 10
+	store, err := storage.Open(dir, storage.Options{ChunkBytes: chunk, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, data := putClip(t, store, uniq("d"), 100<<10)
+	data[50<<10] ^= 0x01 // a bit flipped in chunk 3
+	if err := os.WriteFile(filepath.Join(dir, storage.BaseName(m.ID, m.Start)+".mp4"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := uniq("t/")
+	d := startDevice(t, url, base, clipxfer.PublisherOptions{Store: store, ChunkBytes: chunk}, nil)
+	d.offer(t, m)
+	_, err = receive(context.Background(), client(t, url), clipxfer.ReceiverOptions{Base: base, Dir: t.TempDir(), IDs: []string{m.ID}}, nil)
+	if !errors.Is(err, clipxfer.ErrWithdrawn) {
+		t.Fatalf("pull of a damaged clip = %v, want ErrWithdrawn", err)
+	}
+	d.pub.Offer(m) // as after a reconcile: still not offered
+	d.settle(t, 0)
+	if st := d.pub.Stats(); st.Errors != 1 || st.Withdrawn != 1 || st.ChunksSent != 3 {
+		t.Errorf("stats %+v, want 1 error, 1 withdrawal, the 3 good chunks sent", st)
+	}
+}
+
+// The store computes its digests for clipxfer's default chunk size.
+func TestDefaultChunkSizes(t *testing.T) {
+	if storage.DefaultChunkBytes != clipxfer.DefaultChunkBytes {
+		t.Errorf("storage.DefaultChunkBytes %d, clipxfer.DefaultChunkBytes %d: the daemon would read every clip once more",
+			storage.DefaultChunkBytes, clipxfer.DefaultChunkBytes)
 	}
 }
 
 // Follow mode pulls clips as they are stored.
 func TestFollow(t *testing.T) {
 	url := startBroker(t)
-	store := diskStore(t)
+	store := diskStore(t, 16<<10)
 	base := uniq("t/")
 	d := startDevice(t, url, base, clipxfer.PublisherOptions{Store: store, ChunkBytes: 16 << 10}, nil)
 	dir := t.TempDir()

@@ -4,30 +4,32 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/doorbelld/doorbelld/firmware/mqttapi"
+	"github.com/doorbelld/doorbelld/firmware/wire"
 )
 
-// Kind names a command; it is the last level of the command topic.
-type Kind string
+// Kind names a command; it is the last level of the command topic. The
+// names are the MQTT contract's (mqttapi.Command).
+type Kind = mqttapi.Command
 
 // The commands a doorbell accepts.
 const (
-	Privacy   Kind = "privacy"    // ON | OFF: privacy mode (no snapshots)
-	Chime     Kind = "chime"      // ON | OFF: ring the mechanical chime or not
-	Snapshot  Kind = "snapshot"   // PRESS: publish a snapshot now
-	TestChime Kind = "test_chime" // PRESS: pulse the chime relay once
-	Restart   Kind = "restart"    // PRESS: restart the daemon
-	Update    Kind = "update"     // "install", or a JSON offer {"url": ..., "version": ...}
+	Privacy   = mqttapi.CmdPrivacy   // ON | OFF: privacy mode (no snapshots)
+	Chime     = mqttapi.CmdChime     // ON | OFF: ring the mechanical chime or not
+	Snapshot  = mqttapi.CmdSnapshot  // PRESS: publish a snapshot now
+	TestChime = mqttapi.CmdTestChime // PRESS: pulse the chime relay once
+	Restart   = mqttapi.CmdRestart   // PRESS: restart the daemon
+	Update    = mqttapi.CmdUpdate    // "install", or a JSON offer {"url": ..., "version": ...}
 )
 
-// Payloads, as Home Assistant sends them. Parse compares them without
-// regard to case and ignores surrounding white space.
+// Payloads, as Home Assistant sends them (mqttapi's). Parse compares them
+// without regard to case and ignores surrounding white space.
 const (
-	On    = "ON"
-	Off   = "OFF"
-	Press = "PRESS"
+	On    = mqttapi.On
+	Off   = mqttapi.Off
+	Press = mqttapi.Press
 )
 
 // Sentinel errors; Parse wraps them with the details.
@@ -57,9 +59,7 @@ const (
 )
 
 // Kinds returns every command kind, in a fixed order.
-func Kinds() []Kind {
-	return []Kind{Privacy, Chime, Snapshot, TestChime, Restart, Update}
-}
+func Kinds() []Kind { return mqttapi.AllCommands() }
 
 func known(k Kind) bool {
 	for _, c := range Kinds() {
@@ -71,12 +71,12 @@ func known(k Kind) bool {
 }
 
 // Topic returns the command topic of kind k under base, the device's topic
-// base <topic_prefix>/<device.id>.
-func Topic(base string, k Kind) string { return base + "/cmd/" + string(k) }
+// base <topic_prefix>/<device.id> (mqttapi.Topics.Command).
+func Topic(base string, k Kind) string { return mqttapi.TopicsUnder(base).Command(k) }
 
 // Filter returns the subscription filter that matches every command topic
-// under base.
-func Filter(base string) string { return base + "/cmd/+" }
+// under base (mqttapi.Topics.Commands).
+func Filter(base string) string { return mqttapi.TopicsUnder(base).Commands }
 
 // Parse validates one message received on a command topic. base is the
 // device's topic base <topic_prefix>/<device.id>. It returns an error
@@ -85,15 +85,14 @@ func Filter(base string) string { return base + "/cmd/+" }
 // payload is not allowed; the error says what was wrong and what is
 // allowed, and is safe to log (the payload is quoted and truncated).
 func Parse(topic string, payload []byte, retained bool, base string) (Command, error) {
-	base = strings.TrimSuffix(base, "/")
-	pre := base + "/cmd/"
-	if base == "" || !strings.HasPrefix(topic, pre) {
-		return Command{}, fmt.Errorf("command: topic %s is not under %s: %w", quote(topic), quote(pre), ErrUnknown)
+	t := mqttapi.TopicsUnder(strings.TrimSuffix(base, "/"))
+	k, ok := t.ParseCommand(topic)
+	if !ok {
+		return Command{}, fmt.Errorf("command: topic %s is not under %s: %w", wire.Quote(topic), wire.Quote(t.Command("")), ErrUnknown)
 	}
-	k := Kind(topic[len(pre):])
 	if !known(k) {
 		return Command{}, fmt.Errorf("command: topic %s: %s is not a command; known: %s: %w",
-			quote(topic), quote(string(k)), kindList(), ErrUnknown)
+			wire.Quote(topic), wire.Quote(string(k)), kindList(), ErrUnknown)
 	}
 	if retained {
 		return Command{}, fmt.Errorf("command: %s: retained message ignored (a retained command would fire on every reconnect; clear it with an empty retained message): %w",
@@ -112,11 +111,11 @@ func Parse(topic string, payload []byte, retained bool, base string) (Command, e
 		c.On = on
 	case Snapshot, TestChime, Restart:
 		if !word(payload, Press) {
-			return Command{}, fmt.Errorf("command: %s: payload %s: want %s: %w", topic, quoteBytes(payload), Press, ErrMalformed)
+			return Command{}, fmt.Errorf("command: %s: payload %s: want %s: %w", topic, wire.QuoteBytes(payload), Press, ErrMalformed)
 		}
 	case Update:
 		// "install" or a JSON offer: ota/delivery parses and refuses it,
-		// and reports a refusal on the update state topic.
+		// and reports a refusal on the update status topic.
 	}
 	return c, nil
 }
@@ -128,7 +127,7 @@ func onOff(p []byte) (bool, error) {
 	case word(p, Off):
 		return false, nil
 	}
-	return false, fmt.Errorf("payload %s: want %s or %s: %w", quoteBytes(p), On, Off, ErrMalformed)
+	return false, fmt.Errorf("payload %s: want %s or %s: %w", wire.QuoteBytes(p), On, Off, ErrMalformed)
 }
 
 // word reports whether p is w, ignoring case and surrounding white space.
@@ -146,30 +145,4 @@ func kindList() string {
 		s[i] = string(k)
 	}
 	return strings.Join(s, ", ")
-}
-
-// maxQuoted is how long a quoted payload or topic in an error message
-// may be, escapes included.
-const maxQuoted = 80
-
-func quoteBytes(p []byte) string { return quote(string(p)) }
-
-// quote quotes s for an error message, with control and invalid bytes
-// escaped, cut on a rune boundary to at most maxQuoted bytes of output.
-func quote(s string) string {
-	q := strconv.Quote(s)
-	if len(q) <= maxQuoted {
-		return q
-	}
-	cut := min(len(s), maxQuoted)
-	for {
-		for cut > 0 && cut < len(s) && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		if q = strconv.Quote(s[:cut]); len(q) <= maxQuoted || cut == 0 {
-			break
-		}
-		cut--
-	}
-	return fmt.Sprintf("%s… (%d bytes)", q, len(s))
 }

@@ -12,7 +12,8 @@
 // doorbell in a loop; an unknown command name is ErrUnknown; a payload that is
 // not one of the allowed ones is ErrMalformed. Every error names the topic,
 // what was wrong and what is allowed, with the payload quoted and truncated,
-// so it is safe to log. Command topics and payloads are the contract with Home
-// Assistant: package hass announces exactly these (Topic, On, Off, Press;
-// the update command's payloads are ota/delivery's).
+// so it is safe to log (wire.Quote). Command names, topics and payloads
+// are the MQTT contract's (package mqttapi: Command, Topics.Command, On,
+// Off, Press); package hass announces exactly these, and the update
+// command's offers are judged by ota/delivery.
 package command

@@ -68,8 +68,11 @@ type Daemon struct {
 	seq    *event.Seq
 	sw     *switches
 	cmdLog *command.Limiter
-	hassO  hass.Options
-	tls    *tls.Config // nil for a tcp:// broker
+	// rejected counts the MQTT messages refused (malformed, retained,
+	// or for a part that is not there); tests wait on it.
+	rejected atomic.Uint64
+	hassO    hass.Options
+	tls      *tls.Config // nil for a tcp:// broker
 
 	// Parts. The optional ones are nil when the config has none.
 	broker *broker.Broker // with no external broker
@@ -309,6 +312,12 @@ func (d *Daemon) wire() {
 		d.log.Info("over-the-air updates are off", "reason", d.otaOff)
 	}
 	add("watchdog", false, func(ctx context.Context) error { return sdnotify.Watchdog(ctx, d.log, d.healthy) })
+}
+
+// reject logs (rate-limited) and counts an MQTT message that was refused.
+func (d *Daemon) reject(topic string, err error) {
+	d.rejected.Add(1)
+	d.cmdLog.Log(topic, err)
 }
 
 // restart stops every part; Run then returns ErrRestart.

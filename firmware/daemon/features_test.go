@@ -30,7 +30,7 @@ func TestClipOnRing(t *testing.T) {
 	tp := r.d.Topics()
 	ch := subscribe(t, r.d.brokerURL(), c.MQTT.TopicPrefix+"/#")
 	waitCamera(t, r)
-	time.Sleep(c.Capture.PreRoll.D()) // let the ring fill the pre-roll
+	waitPreRoll(t, r, c.Capture.PreRoll.D())
 
 	if err := r.board.Press(30 * time.Millisecond); err != nil {
 		t.Fatal(err)
@@ -139,8 +139,9 @@ func TestDiscoveryAndCommands(t *testing.T) {
 	// A malformed command is ignored. (A retained one reaches a subscriber
 	// already there as a live message, per MQTT; the one ignored is the
 	// copy handed out on subscribing: TestRetainedCommandIgnoredOnSubscribe.)
+	rejected := r.d.rejected.Load()
 	publish(t, broker, tp.Command("privacy"), false, "BANANA")
-	time.Sleep(300 * time.Millisecond) // time to (wrongly) act on it
+	waitFor(t, "the malformed command to be refused", func() bool { return r.d.rejected.Load() > rejected })
 	if privacy, _ := r.d.sw.get(); privacy {
 		t.Fatal("privacy turned on by a malformed command")
 	}
@@ -224,7 +225,7 @@ func TestClipPulledOverMQTT(t *testing.T) {
 	tp := r.d.Topics()
 	ch := subscribe(t, r.d.brokerURL(), tp.Clip)
 	waitCamera(t, r)
-	time.Sleep(time.Second)
+	waitPreRoll(t, r, c.Capture.PreRoll.D())
 	if err := r.board.Press(30 * time.Millisecond); err != nil {
 		t.Fatal(err)
 	}

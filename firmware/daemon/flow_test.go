@@ -31,6 +31,15 @@ func post(t *testing.T, r *running, path string) {
 	}
 }
 
+// waitPreRoll waits until the camera's ring holds d of frames.
+func waitPreRoll(t testing.TB, r *running, d time.Duration) {
+	t.Helper()
+	waitFor(t, "the ring to fill the pre-roll", func() bool {
+		oldest, newest, _ := r.d.camera.Ring().Span()
+		return newest.Sub(oldest) >= d
+	})
+}
+
 func waitCamera(t testing.TB, r *running) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)

@@ -10,6 +10,7 @@ import (
 	"github.com/doorbelld/doorbelld/capture/clip"
 	"github.com/doorbelld/doorbelld/capture/storage"
 	"github.com/doorbelld/doorbelld/capture/v4l2src"
+	"github.com/doorbelld/doorbelld/firmware/clipxfer"
 	"github.com/doorbelld/doorbelld/firmware/config"
 	"github.com/doorbelld/doorbelld/hal"
 	"github.com/doorbelld/doorbelld/hal/gpioline"
@@ -115,7 +116,8 @@ func (d *Daemon) buildCamera() {
 	st := d.cfg.Storage
 	store, err := storage.Open(filepath.Join(st.Dir, "clips"), storage.Options{
 		Mode: storage.Mode(st.Mode), MaxBytes: st.MaxBytes.Bytes(), MaxAge: st.MaxAge.D(), MinFree: st.MinFree.Bytes(),
-		Clock: d.clock, Logger: d.log,
+		ChunkBytes: clipxfer.DefaultChunkBytes, // the digests kept with each clip are the transfer's
+		Clock:      d.clock, Logger: d.log,
 	})
 	if err != nil {
 		d.log.Error("daemon: clip storage unavailable, recording no clips", "err", err)

@@ -6,74 +6,57 @@ import (
 	"errors"
 
 	"github.com/doorbelld/doorbelld/firmware/event"
+	"github.com/doorbelld/doorbelld/firmware/mqttapi"
 	"github.com/doorbelld/doorbelld/firmware/supervise"
 	"github.com/doorbelld/doorbelld/hal"
 )
 
 // Health is the retained JSON on the health topic and part of /api/status.
-type Health struct {
-	Status       string `json:"status"` // ok | degraded
-	Version      string `json:"version"`
-	Started      string `json:"started"`
-	Sim          bool   `json:"sim"`
-	Camera       string `json:"camera"` // ok | unavailable | none
-	CameraFormat string `json:"camera_format,omitempty"`
-	CameraError  string `json:"camera_error,omitempty"`
-	PIR          string `json:"pir"`   // ok | unavailable | none
-	Chime        string `json:"chime"` // enabled | disabled | none
-	// Parts lists the supervised parts that are not running (restarting
-	// after a failure, or stopped), with their last error.
-	Parts []PartHealth `json:"parts,omitempty"`
-}
+type Health = mqttapi.Health
 
 // PartHealth is one part that is not running.
-type PartHealth struct {
-	Name      string `json:"name"`
-	Status    string `json:"status"`
-	LastError string `json:"last_error,omitempty"`
-	Restarts  int    `json:"restarts"`
-}
+type PartHealth = mqttapi.PartHealth
 
 func (d *Daemon) health() Health {
 	h := Health{
-		Status: "ok", Version: d.opts.Version, Started: d.started.UTC().Format(event.TimeLayout), Sim: d.opts.Sim,
-		Camera: "none", PIR: "none", Chime: "none",
+		Status: mqttapi.HealthOK, Version: d.opts.Version, Started: d.started.UTC().Format(event.TimeLayout), Sim: d.opts.Sim,
+		Camera: mqttapi.PartNone, PIR: mqttapi.PartNone, Chime: mqttapi.PartNone,
 	}
 	for _, st := range d.Parts() {
 		if st.Status == supervise.Running || st.Status == supervise.Starting {
 			if st.Name == "pir" {
-				h.PIR = "ok"
+				h.PIR = mqttapi.PartOK
 			}
 			continue
 		}
 		if st.Name == "pir" {
-			h.PIR = "unavailable"
+			h.PIR = mqttapi.PartUnavailable
 		}
 		h.Parts = append(h.Parts, PartHealth{Name: st.Name, Status: string(st.Status), LastError: st.LastError, Restarts: st.Restarts})
 		if st.Status != supervise.Stopped || st.LastError != "" {
-			h.Status = "degraded"
+			h.Status = mqttapi.HealthDegraded
 		}
 	}
-	if d.pir != nil && h.PIR == "none" {
-		h.PIR = "ok" // before Run
+	if d.pir != nil && h.PIR == mqttapi.PartNone {
+		h.PIR = mqttapi.PartOK // before Run
 	}
 	if d.camera != nil {
 		st := d.camera.Status()
-		h.Camera = "unavailable"
+		h.Camera = mqttapi.PartUnavailable
 		if st.Available {
-			h.Camera = "ok"
+			h.Camera = mqttapi.PartOK
 			h.CameraFormat = st.Format.String()
 		}
 		h.CameraError = st.LastError
 	}
 	if d.chime != nil {
-		h.Chime = "disabled"
+		h.Chime = mqttapi.ChimeDisabled
 		if d.chime.Enabled() {
-			h.Chime = "enabled"
+			h.Chime = mqttapi.ChimeEnabled
 		}
 	}
-	if h.Camera == "unavailable" || h.PIR == "unavailable" {
-		h.Status = "degraded"
+	if h.Camera == mqttapi.PartUnavailable || h.PIR == mqttapi.PartUnavailable {
+		h.Status = mqttapi.HealthDegraded
 	}
 	return h
 }

@@ -211,3 +211,14 @@ func noEvent(t testing.TB, ib *inbox, topics Topics, d time.Duration) {
 }
 
 func durCfg(d time.Duration) config.Duration { return config.Dur(d) }
+
+// waitFor polls cond until it holds; the only limit is a generous one
+// that turns a hang into a failure.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 30s for %s", what)
+		}
+	}
+}

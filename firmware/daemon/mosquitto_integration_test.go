@@ -18,7 +18,7 @@ import (
 
 	"github.com/doorbelld/doorbelld/firmware/broker/mosquittotest"
 	"github.com/doorbelld/doorbelld/firmware/event"
-	"github.com/doorbelld/doorbelld/firmware/hass"
+	"github.com/doorbelld/doorbelld/firmware/mqttapi"
 	"github.com/doorbelld/doorbelld/firmware/outbox"
 )
 
@@ -215,7 +215,7 @@ func TestSIGKILLKeepsJournaledEvents(t *testing.T) {
 		want[e.ID] = true
 	}
 	for len(want) > 0 {
-		e, _ := nextEvent(t, sub, Topics{TopicSet: hass.TopicSet{Event: tp}}, 30*time.Second)
+		e, _ := nextEvent(t, sub, Topics{Topics: mqttapi.Topics{Event: tp}}, 30*time.Second)
 		if want[e.ID] && !e.Late {
 			t.Errorf("replayed event %s not marked late", e.ID)
 		}
@@ -277,7 +277,8 @@ func TestRetainedCommandIgnoredOnSubscribe(t *testing.T) {
 	if m := next(t, ch, tp.PrivacyState, 5*time.Second); string(m.payload) != "OFF" {
 		t.Errorf("privacy state %q after a retained ON, want OFF", m.payload)
 	}
-	time.Sleep(500 * time.Millisecond) // the daemon got the retained ON when it subscribed
+	// The daemon got the retained ON when it subscribed, and refused it.
+	waitFor(t, "the retained command to be refused", func() bool { return r.d.rejected.Load() > 0 })
 	if privacy, _ := r.d.sw.get(); privacy {
 		t.Error("privacy turned on by a retained command")
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/doorbelld/doorbelld/firmware/command"
 	"github.com/doorbelld/doorbelld/firmware/event"
 	"github.com/doorbelld/doorbelld/firmware/hass"
+	"github.com/doorbelld/doorbelld/firmware/mqttapi"
 	"github.com/doorbelld/doorbelld/ota/delivery"
 )
 
@@ -38,7 +39,7 @@ func (d *Daemon) onConnect() {
 
 // publishAll publishes discovery and every retained state.
 func (d *Daemon) publishAll() {
-	var msgs []hass.Message
+	var msgs []mqttapi.Message
 	if d.cfg.MQTT.DiscoveryMode == "off" {
 		msgs = hass.Remove(d.hassO) // both modes' topics, so a doorbell once announced disappears
 	} else {
@@ -52,16 +53,17 @@ func (d *Daemon) publishAll() {
 		d.motion.publish()
 	}
 	privacy, chime := d.sw.get()
-	d.mq.Publish(d.topics.PrivacyState, 1, true, hass.OnOff(privacy))
+	d.mq.Publish(d.topics.PrivacyState, 1, true, mqttapi.OnOff(privacy))
 	if d.chime != nil {
-		d.mq.Publish(d.topics.ChimeState, 1, true, hass.OnOff(chime))
+		d.mq.Publish(d.topics.ChimeState, 1, true, mqttapi.OnOff(chime))
 	}
 	if d.dev != nil {
 		d.dev.PublishState()
 	} else {
 		// The same payload the OTA device publishes when it is idle.
-		up, _ := json.Marshal(delivery.State{InstalledVersion: d.opts.Version, LatestVersion: d.opts.Version, State: delivery.StateIdle})
-		d.mq.Publish(d.topics.UpdateState, 1, true, up)
+		for _, m := range delivery.IdleMessages(d.topics.Topics, d.opts.Version) {
+			d.mq.Publish(m.Topic, 1, m.Retain, m.Payload)
+		}
 	}
 	d.publishDiagnostics()
 }
@@ -81,7 +83,7 @@ func (d *Daemon) onBirth(_ paho.Client, m paho.Message) {
 func (d *Daemon) onCommand(_ paho.Client, m paho.Message) {
 	c, err := command.Parse(m.Topic(), m.Payload(), m.Retained(), d.topics.Base)
 	if err != nil {
-		d.cmdLog.Log(m.Topic(), err)
+		d.reject(m.Topic(), err)
 		return
 	}
 	d.log.Info("mqtt: command", "kind", c.Kind, "on", c.On)
@@ -90,18 +92,18 @@ func (d *Daemon) onCommand(_ paho.Client, m paho.Message) {
 		if err := d.sw.set(func(s *switches) { s.Privacy = c.On }); err != nil {
 			d.log.Error("daemon: privacy", "err", err)
 		}
-		d.mq.Publish(d.topics.PrivacyState, 1, true, hass.OnOff(c.On))
+		d.mq.Publish(d.topics.PrivacyState, 1, true, mqttapi.OnOff(c.On))
 		d.bus.Privacy(c.On)
 	case command.Chime:
 		if d.chime == nil {
-			d.cmdLog.Log(m.Topic(), errors.New("no chime relay configured (gpio.chime.line)"))
+			d.reject(m.Topic(), errors.New("no chime relay configured (gpio.chime.line)"))
 			return
 		}
 		if err := d.sw.set(func(s *switches) { s.Chime = c.On }); err != nil {
 			d.log.Error("daemon: chime switch", "err", err)
 		}
 		d.chime.SetEnabled(c.On)
-		d.mq.Publish(d.topics.ChimeState, 1, true, hass.OnOff(c.On))
+		d.mq.Publish(d.topics.ChimeState, 1, true, mqttapi.OnOff(c.On))
 		d.publishHealth(false)
 	case command.TestChime:
 		if d.chime != nil {
@@ -109,7 +111,7 @@ func (d *Daemon) onCommand(_ paho.Client, m paho.Message) {
 		}
 	case command.Snapshot:
 		if privacy, _ := d.sw.get(); privacy || d.snaps == nil {
-			d.cmdLog.Log(m.Topic(), errors.New("no snapshot: privacy mode is on or there is no camera"))
+			d.reject(m.Topic(), errors.New("no snapshot: privacy mode is on or there is no camera"))
 			return
 		}
 		d.snaps.request(event.Event{Snapshot: event.NewID(), At: d.clock.Now(), Type: "snapshot"})
@@ -126,17 +128,17 @@ func (d *Daemon) onCommand(_ paho.Client, m paho.Message) {
 // and its own checks: an MQTT message can at most offer.
 func (d *Daemon) onUpdate(topic string, payload []byte) {
 	if d.dev == nil {
-		d.cmdLog.Log(topic, errors.New("over-the-air updates are off: "+d.otaOff))
+		d.reject(topic, errors.New("over-the-air updates are off: "+d.otaOff))
 		return
 	}
 	if err := d.dev.HandleCommand(payload); err != nil {
-		d.cmdLog.Log(topic, err)
+		d.reject(topic, err)
 	}
 }
 
 // publishDiagnostics publishes the diagnostic sensors' JSON, retained.
 func (d *Daemon) publishDiagnostics() {
-	diag := hass.Diagnostics{LastBoot: d.started, CPUTempC: cpuTemp(), WiFiSignalDBm: wifiSignal()}
+	diag := mqttapi.Diagnostics{LastBoot: d.started, CPUTempC: cpuTemp(), WiFiSignalDBm: wifiSignal()}
 	if d.camera != nil {
 		dropped := d.camera.Status().Dropped
 		diag.DroppedFrames = &dropped

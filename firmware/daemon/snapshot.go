@@ -8,20 +8,11 @@ import (
 	"github.com/doorbelld/doorbelld/capture"
 	"github.com/doorbelld/doorbelld/firmware/bus"
 	"github.com/doorbelld/doorbelld/firmware/event"
+	"github.com/doorbelld/doorbelld/firmware/mqttapi"
 )
 
 // SnapshotInfo describes the JPEG on the snapshot topic.
-type SnapshotInfo struct {
-	ID        string `json:"id"`
-	EventID   string `json:"event_id"`
-	EventType string `json:"event_type"`
-	At        string `json:"at"`       // the event's time
-	FrameAt   string `json:"frame_at"` // the frame's capture time
-	Width     int    `json:"width"`
-	Height    int    `json:"height"`
-	Source    string `json:"source_format"`
-	Bytes     int    `json:"bytes"`
-}
+type SnapshotInfo = mqttapi.SnapshotInfo
 
 // snapshots publishes the frame of an event's instant (the sink) and the
 // newest frame on the snapshot command, one at a time on its own part, so
@@ -88,7 +79,7 @@ func (s *snapshots) publish(ctx context.Context, e event.Event) {
 		if small, err := capture.Downscale(snap.JPEG, w, 80); err != nil {
 			d.log.Warn("daemon: snapshot copy for dashboards", "err", err)
 		} else {
-			d.mq.Publish(d.topics.SnapshotHA, 1, true, small) // the downscaled copy, when max_width is set
+			d.mq.Publish(d.topics.SnapshotSmall, 1, true, small) // the downscaled copy, when max_width is set
 		}
 	}
 	select {

@@ -3,16 +3,17 @@ package daemon
 import (
 	"github.com/doorbelld/doorbelld/firmware/config"
 	"github.com/doorbelld/doorbelld/firmware/hass"
+	"github.com/doorbelld/doorbelld/firmware/mqttapi"
 )
 
-// Topics are the MQTT topics of one device. See README's topic reference.
-// The ones Home Assistant's entities read come from package hass, so
-// discovery and the daemon can never disagree.
+// Topics are the MQTT topics of one device: every topic under its base,
+// <mqtt.topic_prefix>/<device.id> (mqttapi.Topics), and the three that
+// depend on the Home Assistant options. See README's topic reference.
 type Topics struct {
-	hass.TopicSet
-	SnapshotInfo string // <base>/snapshot/info  JSON about the snapshot JPEG, retained
-	Health       string // <base>/health         JSON, retained
-	Clip         string // <base>/clip           JSON about the newest clip, retained
+	mqttapi.Topics
+	SnapshotHA string // what Home Assistant's image entity shows: Snapshot, or SnapshotSmall with snapshot.max_width
+	Birth      string // Home Assistant's birth message topic
+	Discovery  string // the device discovery config topic (mqtt.discovery_mode: device)
 }
 
 // hassOptions says what to announce to Home Assistant for a config. In
@@ -25,18 +26,19 @@ func hassOptions(c config.Config, version string, sim bool) hass.Options {
 	return hass.Options{
 		DeviceID: c.Device.ID, DeviceName: c.Device.Name, Version: version,
 		TopicPrefix: c.MQTT.TopicPrefix, DiscoveryPrefix: c.MQTT.DiscoveryPrefix, Mode: mode,
-		NoCamera: c.Camera.Device == "", NoMotion: !sim && c.GPIO.PIR.Line == "", NoChime: !sim && c.GPIO.Chime.Line == "",
+		ConfigurationURL: hass.ConfigurationURL(c.HTTP.Listen, nil),
+		NoCamera:         c.Camera.Device == "", NoMotion: !sim && c.GPIO.PIR.Line == "", NoChime: !sim && c.GPIO.Chime.Line == "",
 		SmallSnapshot: c.Snapshot.MaxWidth > 0, DoublePress: c.GPIO.Button.DoublePress.D() > 0,
 	}
 }
 
 // TopicsFor returns the topics for a config.
 func TopicsFor(c config.Config) Topics {
-	t := hass.Topics(hassOptions(c, "", false))
+	o := hassOptions(c, "", false)
 	return Topics{
-		TopicSet:     t,
-		SnapshotInfo: t.Base + "/snapshot/info",
-		Health:       t.Base + "/health",
-		Clip:         t.Base + "/clip",
+		Topics:     hass.Topics(o),
+		SnapshotHA: hass.ImageTopic(o),
+		Birth:      hass.BirthTopic(o),
+		Discovery:  hass.DiscoveryTopic(o),
 	}
 }

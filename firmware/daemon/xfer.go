@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"os"
 	"path/filepath"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
@@ -16,12 +17,13 @@ func (d *Daemon) buildXfer() {
 		return
 	}
 	ram := d.cfg.Storage.Mode == string(storage.ModeRAM)
-	cache := filepath.Join(d.cfg.Storage.Dir, "clipxfer")
-	if ram {
-		cache = "" // RAM mode writes nothing for clips to the SD card
+	if !ram {
+		// Earlier versions kept a manifest cache here; the digests
+		// now live in each clip's metadata.
+		_ = os.RemoveAll(filepath.Join(d.cfg.Storage.Dir, "clipxfer"))
 	}
 	d.xfer = clipxfer.NewPublisher(clipxfer.PublisherOptions{
-		Base: d.topics.Base, Client: d.mq, Store: d.clips, CacheDir: cache,
+		Base: d.topics.Base, Client: d.mq, Store: d.clips,
 		OnDelivered: func(id string) {
 			d.log.Debug("clip delivered to a receiver", "id", id)
 			if ram { // RAM clips live only until delivered
@@ -42,7 +44,7 @@ func (d *Daemon) xferOnConnect() {
 	for _, f := range clipxfer.Filters(d.topics.Base) {
 		d.mq.Subscribe(f, 1, func(_ paho.Client, m paho.Message) {
 			if err := d.xfer.HandleMessage(m.Topic(), m.Payload(), m.Retained()); err != nil {
-				d.cmdLog.Log(m.Topic(), err)
+				d.reject(m.Topic(), err)
 			}
 		})
 	}

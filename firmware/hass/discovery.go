@@ -5,9 +5,8 @@ import (
 	"encoding/json"
 	"strings"
 
-	"github.com/doorbelld/doorbelld/firmware/command"
 	"github.com/doorbelld/doorbelld/firmware/event"
-	"github.com/doorbelld/doorbelld/ota/delivery"
+	"github.com/doorbelld/doorbelld/firmware/mqttapi"
 )
 
 // Component ids: stable, part of every unique_id (<device.id>_<component>)
@@ -46,7 +45,7 @@ type component struct {
 	id       string
 	platform string
 	need     need
-	config   func(t TopicSet) obj
+	config   func(t mqttapi.Topics) obj
 }
 
 type obj = map[string]any
@@ -63,12 +62,20 @@ func eventTemplate(types []event.Type) string {
 	return "{% if " + strings.Join(conds, " or ") + " %}{{ value }}{% else %}{}{% endif %}"
 }
 
+// diagnostic is a sensor reading key of the diagnostics JSON. A null
+// value renders as "None", which Home Assistant's MQTT sensor takes as
+// unknown.
 func diagnostic(id, name, key string, extra obj) component {
-	return component{id: id, platform: "sensor", need: always, config: func(t TopicSet) obj {
+	return diagnosticTemplate(id, name, "{{ value_json."+key+" }}", extra)
+}
+
+// diagnosticTemplate is a diagnostic sensor with its own value template.
+func diagnosticTemplate(id, name, tpl string, extra obj) component {
+	return component{id: id, platform: "sensor", need: always, config: func(t mqttapi.Topics) obj {
 		c := obj{
 			"name":            name,
 			"state_topic":     t.Diagnostics,
-			"value_template":  "{{ value_json." + key + " }}",
+			"value_template":  tpl,
 			"entity_category": "diagnostic",
 		}
 		for k, v := range extra {
@@ -78,12 +85,19 @@ func diagnostic(id, name, key string, extra obj) component {
 	}}
 }
 
+// freeStorageTemplate shows free_storage_bytes in MiB (1048576 bytes),
+// to a tenth, and a null as "None", which Home Assistant's MQTT sensor
+// takes as unknown. It uses only if, is number, / and round, which
+// openHAB's template engine also knows.
+const freeStorageTemplate = "{% if value_json." + mqttapi.DiagFreeStorage + " is number %}" +
+	"{{ (value_json." + mqttapi.DiagFreeStorage + " / 1048576) | round(1) }}{% else %}None{% endif %}"
+
 // components is every entity a doorbell can have, in announcement order.
-// o decides the event entity's types.
+// o decides the event entity's types and the image entity's topic.
 func components(o Options) []component {
 	announced := EventTypes(o)
 	return []component{
-		{CompDoorbell, "event", always, func(t TopicSet) obj {
+		{CompDoorbell, "event", always, func(t mqttapi.Topics) obj {
 			types := make([]string, len(announced))
 			for i, e := range announced {
 				types[i] = string(e)
@@ -96,96 +110,99 @@ func components(o Options) []component {
 				"value_template": eventTemplate(announced),
 			}
 		}},
-		{CompMotion, "binary_sensor", motion, func(t TopicSet) obj {
+		{CompMotion, "binary_sensor", motion, func(t mqttapi.Topics) obj {
 			return obj{
 				"name":         "Motion",
 				"device_class": "motion",
 				"state_topic":  t.Motion,
-				"payload_on":   command.On,
-				"payload_off":  command.Off,
+				"payload_on":   mqttapi.On,
+				"payload_off":  mqttapi.Off,
 			}
 		}},
-		{CompSnapshot, "image", camera, func(t TopicSet) obj {
+		{CompSnapshot, "image", camera, func(t mqttapi.Topics) obj {
 			return obj{
 				"name":         "Snapshot",
-				"image_topic":  t.SnapshotHA,
+				"image_topic":  ImageTopic(o),
 				"content_type": "image/jpeg",
 			}
 		}},
-		{CompPrivacy, "switch", always, func(t TopicSet) obj {
+		{CompPrivacy, "switch", always, func(t mqttapi.Topics) obj {
 			return obj{
 				"name":          "Privacy mode",
 				"icon":          "mdi:eye-off",
 				"state_topic":   t.PrivacyState,
-				"command_topic": t.Command(command.Privacy),
-				"payload_on":    command.On,
-				"payload_off":   command.Off,
+				"command_topic": t.Command(mqttapi.CmdPrivacy),
+				"payload_on":    mqttapi.On,
+				"payload_off":   mqttapi.Off,
 			}
 		}},
-		{CompChime, "switch", chime, func(t TopicSet) obj {
+		{CompChime, "switch", chime, func(t mqttapi.Topics) obj {
 			return obj{
 				"name":            "Chime",
 				"icon":            "mdi:bell-ring",
 				"entity_category": "config",
 				"state_topic":     t.ChimeState,
-				"command_topic":   t.Command(command.Chime),
-				"payload_on":      command.On,
-				"payload_off":     command.Off,
+				"command_topic":   t.Command(mqttapi.CmdChime),
+				"payload_on":      mqttapi.On,
+				"payload_off":     mqttapi.Off,
 			}
 		}},
-		{CompSnapshotNow, "button", camera, func(t TopicSet) obj {
+		{CompSnapshotNow, "button", camera, func(t mqttapi.Topics) obj {
 			return obj{
 				"name":          "Take snapshot",
 				"icon":          "mdi:camera",
-				"command_topic": t.Command(command.Snapshot),
-				"payload_press": command.Press,
+				"command_topic": t.Command(mqttapi.CmdSnapshot),
+				"payload_press": mqttapi.Press,
 			}
 		}},
-		{CompTestChime, "button", chime, func(t TopicSet) obj {
+		{CompTestChime, "button", chime, func(t mqttapi.Topics) obj {
 			return obj{
 				"name":            "Test chime",
 				"icon":            "mdi:bell-check",
 				"entity_category": "config",
-				"command_topic":   t.Command(command.TestChime),
-				"payload_press":   command.Press,
+				"command_topic":   t.Command(mqttapi.CmdTestChime),
+				"payload_press":   mqttapi.Press,
 			}
 		}},
-		{CompRestart, "button", always, func(t TopicSet) obj {
+		{CompRestart, "button", always, func(t mqttapi.Topics) obj {
 			return obj{
 				"name":            "Restart",
 				"device_class":    "restart",
 				"entity_category": "config",
-				"command_topic":   t.Command(command.Restart),
-				"payload_press":   command.Press,
+				"command_topic":   t.Command(mqttapi.CmdRestart),
+				"payload_press":   mqttapi.Press,
 			}
 		}},
-		{CompFirmware, "update", always, func(t TopicSet) obj {
+		{CompFirmware, "update", always, func(t mqttapi.Topics) obj {
 			return obj{
-				"name":            "Firmware",
-				"device_class":    "firmware",
-				"entity_category": "config",
-				"title":           "doorbelld",
-				"state_topic":     t.UpdateState,
-				"command_topic":   t.Command(command.Update),
-				"payload_install": delivery.InstallPayload,
+				"name":                  "Firmware",
+				"device_class":          "firmware",
+				"entity_category":       "config",
+				"title":                 "doorbelld",
+				"state_topic":           t.UpdateState,  // mqttapi.UpdateState: only the keys Home Assistant accepts
+				"json_attributes_topic": t.UpdateStatus, // mqttapi.UpdateStatus: status and error as attributes
+				"command_topic":         t.Command(mqttapi.CmdUpdate),
+				"payload_install":       mqttapi.InstallPayload,
 			}
 		}},
-		diagnostic(CompLastBoot, "Last boot", keyLastBoot, obj{"device_class": "timestamp"}),
-		diagnostic(CompCPUTemp, "CPU temperature", keyCPUTemp, obj{
+		diagnostic(CompLastBoot, "Last boot", mqttapi.DiagLastBoot, obj{"device_class": "timestamp"}),
+		diagnostic(CompCPUTemp, "CPU temperature", mqttapi.DiagCPUTemp, obj{
 			"device_class": "temperature", "unit_of_measurement": "°C", "state_class": "measurement",
 			"suggested_display_precision": 1,
 		}),
-		diagnostic(CompWiFiSignal, "Wi-Fi signal", keyWiFiSignal, obj{
+		diagnostic(CompWiFiSignal, "Wi-Fi signal", mqttapi.DiagWiFiSignal, obj{
 			"device_class": "signal_strength", "unit_of_measurement": "dBm", "state_class": "measurement",
 		}),
-		diagnostic(CompFreeStorage, "Free storage", keyFreeStorage, obj{
-			"device_class": "data_size", "unit_of_measurement": "B", "state_class": "measurement",
-			"icon": "mdi:sd",
+		// In MiB, whole: "11444 MiB" reads better than 12000000000 B, and
+		// Home Assistant converts data_size to GiB when the user asks.
+		diagnosticTemplate(CompFreeStorage, "Free storage", freeStorageTemplate, obj{
+			"device_class": "data_size", "unit_of_measurement": "MiB", "state_class": "measurement",
+			"suggested_display_precision": 0, "icon": "mdi:sd",
 		}),
-		diagnostic(CompClipCount, "Clips", keyClipCount, obj{
+		diagnostic(CompClipCount, "Clips", mqttapi.DiagClipCount, obj{
 			"state_class": "measurement", "icon": "mdi:filmstrip-box-multiple",
 		}),
-		diagnostic(CompDroppedFrames, "Dropped frames", keyDroppedFrames, obj{
+		diagnostic(CompDroppedFrames, "Dropped frames", mqttapi.DiagDroppedFrames, obj{
 			"state_class": "total_increasing", "icon": "mdi:filmstrip-off",
 		}),
 	}
@@ -232,7 +249,7 @@ func (o Options) origin() obj {
 
 // entity is c's config with what every entity shares: unique_id,
 // availability and QoS.
-func (o Options) entity(c component, t TopicSet) obj {
+func (o Options) entity(c component, t mqttapi.Topics) obj {
 	e := c.config(t)
 	e["unique_id"] = o.DeviceID + "_" + c.id
 	e["availability_topic"] = t.Status
@@ -243,7 +260,7 @@ func (o Options) entity(c component, t TopicSet) obj {
 }
 
 func singleTopic(o Options, c component) string {
-	return o.DiscoveryPrefix + "/" + c.platform + "/" + o.DeviceID + "/" + c.id + "/config"
+	return mqttapi.EntityDiscoveryTopic(o.DiscoveryPrefix, c.platform, o.DeviceID, c.id)
 }
 
 // Messages returns the discovery messages for o, all retained. Publish
@@ -277,7 +294,7 @@ func Messages(o Options) []Message {
 		comps[c.id] = e
 	}
 	return []Message{{
-		Topic:   t.Discovery,
+		Topic:   DiscoveryTopic(o),
 		Payload: marshal(obj{"device": o.device(), "origin": o.origin(), "components": comps}),
 		Retain:  true,
 	}}
@@ -289,7 +306,7 @@ func Messages(o Options) []Message {
 // returns the messages that remove those.
 func Remove(o Options) []Message {
 	o.ensureDefaults()
-	msgs := []Message{{Topic: Topics(o).Discovery, Payload: []byte{}, Retain: true}}
+	msgs := []Message{{Topic: DiscoveryTopic(o), Payload: []byte{}, Retain: true}}
 	for _, c := range components(o) {
 		msgs = append(msgs, Message{Topic: singleTopic(o, c), Payload: []byte{}, Retain: true})
 	}
@@ -297,13 +314,14 @@ func Remove(o Options) []Message {
 }
 
 // ClearStates returns empty retained messages for the state topics this
-// package announces (motion, privacy, chime, update, diagnostics). The
+// package announces (motion, privacy, chime, update state and status,
+// diagnostics). The
 // daemon's own retained topics (snapshot, snapshot/info, status, health)
 // are the daemon's to clear.
 func ClearStates(o Options) []Message {
 	t := Topics(o)
 	var msgs []Message
-	for _, topic := range []string{t.Motion, t.PrivacyState, t.ChimeState, t.UpdateState, t.Diagnostics} {
+	for _, topic := range []string{t.Motion, t.PrivacyState, t.ChimeState, t.UpdateState, t.UpdateStatus, t.Diagnostics} {
 		msgs = append(msgs, Message{Topic: topic, Payload: []byte{}, Retain: true})
 	}
 	return msgs

@@ -3,13 +3,16 @@
 // one device with its entities, with no YAML.
 //
 // It only builds messages; the daemon publishes them (QoS 1, retained as
-// Message.Retain says) and publishes the states on the topics Topics returns:
+// Message.Retain says) and publishes the states on the topics Topics returns
+// (package mqttapi names every topic and payload; this package decides
+// which entity reads which):
 //
 //	connect, or Home Assistant's birth message (IsBirth)
 //	   └─▶ Messages(o): discovery config(s), retained
 //	   └─▶ daemon: every state, retained: motion ON/OFF, privacy and chime
-//	       ON/OFF (OnOff), update state (UpdateState), diagnostics
-//	       (Diagnostics); "online" on status is mqttpub's
+//	       ON/OFF (OnOff), update/status + update/state (ota/delivery's
+//	       StateMessages or IdleMessages), diagnostics (Diagnostics);
+//	       "online" on status is mqttpub's
 //	Home Assistant ──<base>/cmd/...──▶ package command ──▶ daemon
 //
 // # Discovery modes
@@ -38,9 +41,25 @@
 // ignores retained messages on an event topic, and doorbelld never retains
 // events.
 //
+// # Firmware updates
+//
+// The update entity reads <base>/update/state, which carries only the keys
+// of Home Assistant's update schema (mqttapi.UpdateState): since Home
+// Assistant 2024.11 a state message with any other key is a schema
+// violation and dropped whole. The rest of the update status (status,
+// error) is on <base>/update/status (mqttapi.UpdateStatus), the entity's
+// json_attributes_topic, so it still shows in Home Assistant.
+//
 // # Diagnostics
 //
 // The diagnostic sensors all read one retained JSON object on
 // <base>/diagnostics; publish a Diagnostics value there. Every key is always
-// present, null when unknown, which Home Assistant shows as "unknown".
+// present, null when unknown, which Home Assistant shows as "unknown". Free
+// storage is published in bytes and shown in MiB (device_class data_size).
+//
+// # Device page
+//
+// Options.ConfigurationURL links the device page to the web API;
+// ConfigurationURL computes it from http.listen, and leaves it out when the
+// API listens on loopback only.
 package hass

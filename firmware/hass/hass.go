@@ -2,17 +2,17 @@ package hass
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"os"
 	"regexp"
+	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
-	"github.com/doorbelld/doorbelld/firmware/command"
 	"github.com/doorbelld/doorbelld/firmware/event"
-	"github.com/doorbelld/doorbelld/firmware/mqttpub"
+	"github.com/doorbelld/doorbelld/firmware/mqttapi"
 )
 
 // Discovery modes.
@@ -24,10 +24,11 @@ const (
 	ModeSingle = "single"
 )
 
-// Availability payloads on the status topic: mqttpub publishes them.
+// Availability payloads on the status topic (mqttapi's): mqttpub
+// publishes them.
 const (
-	Online  = mqttpub.Online
-	Offline = mqttpub.Offline
+	Online  = mqttapi.Online
+	Offline = mqttapi.Offline
 )
 
 // Manufacturer and origin name in every discovery payload.
@@ -73,10 +74,10 @@ func (o *Options) ensureDefaults() {
 		o.DeviceName = o.DeviceID
 	}
 	if o.TopicPrefix == "" {
-		o.TopicPrefix = "doorbell"
+		o.TopicPrefix = mqttapi.DefaultTopicPrefix
 	}
 	if o.DiscoveryPrefix == "" {
-		o.DiscoveryPrefix = "homeassistant"
+		o.DiscoveryPrefix = mqttapi.DefaultDiscoveryPrefix
 	}
 	if o.Model == "" {
 		o.Model = "doorbelld"
@@ -85,7 +86,7 @@ func (o *Options) ensureDefaults() {
 		o.Mode = ModeDevice
 	}
 	if o.BirthTopic == "" {
-		o.BirthTopic = "homeassistant/status"
+		o.BirthTopic = mqttapi.DefaultBirthTopic
 	}
 }
 
@@ -139,60 +140,44 @@ func validTopic(s string) bool {
 	return true
 }
 
-// TopicSet are the topics a device's entities read and write.
-type TopicSet struct {
-	Base         string // <topic_prefix>/<device.id>
-	Event        string // event JSON, never retained (the daemon's)
-	Snapshot     string // JPEG, retained (the daemon's)
-	SnapshotHA   string // what the image entity shows: Snapshot, or its downscaled copy
-	Status       string // online / offline, retained, Last Will (mqttpub's)
-	Motion       string // ON / OFF, retained
-	PrivacyState string // ON / OFF, retained
-	ChimeState   string // ON / OFF, retained
-	UpdateState  string // UpdateState JSON, retained
-	Diagnostics  string // Diagnostics JSON, retained
-	Commands     string // subscription filter for every command topic
-	Birth        string // Home Assistant's birth message topic
-	Discovery    string // the device discovery config topic
-}
+// TopicSet is the device's topics.
+//
+// Deprecated: use mqttapi.Topics; this alias keeps code that embeds a
+// hass.TopicSet compiling.
+type TopicSet = mqttapi.Topics
 
-// Topics returns the topics for o.
-func Topics(o Options) TopicSet {
+// Topics returns the device's topics for o (its TopicPrefix and DeviceID,
+// defaults filled in).
+func Topics(o Options) mqttapi.Topics {
 	o.ensureDefaults()
-	base := o.TopicPrefix + "/" + o.DeviceID
-	return TopicSet{
-		Base:         base,
-		Event:        base + "/event",
-		Snapshot:     base + "/snapshot",
-		SnapshotHA:   snapshotHA(base, o.SmallSnapshot),
-		Status:       base + "/status",
-		Motion:       base + "/motion",
-		PrivacyState: base + "/privacy/state",
-		ChimeState:   base + "/chime/state",
-		UpdateState:  base + "/update/state",
-		Diagnostics:  base + "/diagnostics",
-		Commands:     command.Filter(base),
-		Birth:        o.BirthTopic,
-		Discovery:    o.DiscoveryPrefix + "/device/" + o.DeviceID + "/config",
-	}
+	return mqttapi.NewTopics(o.TopicPrefix, o.DeviceID)
 }
 
-func snapshotHA(base string, small bool) string {
-	if small {
-		return base + "/snapshot/small"
+// ImageTopic is the topic the image entity shows: the snapshot, or its
+// downscaled copy with o.SmallSnapshot.
+func ImageTopic(o Options) string {
+	t := Topics(o)
+	if o.SmallSnapshot {
+		return t.SnapshotSmall
 	}
-	return base + "/snapshot"
+	return t.Snapshot
 }
 
-// Command returns the command topic of k.
-func (t TopicSet) Command(k command.Kind) string { return command.Topic(t.Base, k) }
+// DiscoveryTopic is where the device discovery payload of o goes (in
+// ModeDevice; ModeSingle uses one topic per entity).
+func DiscoveryTopic(o Options) string {
+	o.ensureDefaults()
+	return mqttapi.DeviceDiscoveryTopic(o.DiscoveryPrefix, o.DeviceID)
+}
+
+// BirthTopic is where Home Assistant announces itself for o (IsBirth).
+func BirthTopic(o Options) string {
+	o.ensureDefaults()
+	return o.BirthTopic
+}
 
 // Message is one MQTT message to publish, at QoS 1.
-type Message struct {
-	Topic   string
-	Payload []byte
-	Retain  bool
-}
+type Message = mqttapi.Message
 
 // IsBirth reports whether a message is Home Assistant's birth message
 // ("online" on the birth topic): Home Assistant has (re)started and the
@@ -203,48 +188,92 @@ func IsBirth(topic string, payload []byte, o Options) bool {
 	return topic == o.BirthTopic && string(bytes.TrimSpace(payload)) == Online
 }
 
-// OnOff is the payload of a switch or binary_sensor state.
-func OnOff(on bool) []byte {
-	if on {
-		return []byte(command.On)
+// OnOff is the payload of a switch or binary_sensor state
+// (mqttapi.OnOff).
+func OnOff(on bool) []byte { return mqttapi.OnOff(on) }
+
+// Diagnostics is the JSON on the diagnostics topic, which the diagnostic
+// sensors read (mqttapi.Diagnostics).
+type Diagnostics = mqttapi.Diagnostics
+
+// ConfigurationURL is the device's configuration_url for Home Assistant
+// (the "Visit" link on the device page): the web API on listen, the
+// http.listen setting, or "" when Home Assistant on another machine
+// cannot reach it there.
+//
+//	""  or a bad address        → ""  (no web API)
+//	127.0.0.1:8080, [::1]:8080,
+//	localhost:8080              → ""  (loopback only)
+//	192.168.1.5:8080            → http://192.168.1.5:8080/
+//	[2001:db8::5]:8080          → http://[2001:db8::5]:8080/
+//	doorbell.lan:8080           → http://doorbell.lan:8080/
+//	:8080, 0.0.0.0:8080, [::]:8080 → http://<hostname>.local:8080/
+//
+// An unspecified address listens on every interface, but which of the
+// device's addresses Home Assistant can reach is not known here, and a
+// DHCP lease may change it; the host name over mDNS (.local, which
+// Raspberry Pi OS and Home Assistant OS resolve out of the box) stays
+// right, so that is the link. A host name that already has a dot is used
+// as it is; without a usable host name there is no link. Link-local
+// addresses (169.254.x.x, fe80::) are no link either: a browser cannot use
+// them without the interface. hostname is os.Hostname when nil; port 80 is
+// left out.
+func ConfigurationURL(listen string, hostname func() (string, error)) string {
+	if hostname == nil {
+		hostname = os.Hostname
 	}
-	return []byte(command.Off)
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil || port == "" {
+		return ""
+	}
+	if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 {
+		return "" // port 0 (a test's free port) is not one to link to
+	}
+	ip := net.ParseIP(host)
+	switch {
+	case host == "" || ip != nil && ip.IsUnspecified():
+		h, err := hostname()
+		if err != nil {
+			return ""
+		}
+		h = strings.ToLower(strings.TrimSuffix(h, "."))
+		if !validHostname(h) || h == "localhost" {
+			return ""
+		}
+		if !strings.Contains(h, ".") {
+			h += ".local"
+		}
+		host = h
+	case ip != nil && (ip.IsLoopback() || ip.IsLinkLocalUnicast()):
+		return ""
+	case ip != nil:
+		host = ip.String()
+	case strings.EqualFold(host, "localhost") || !validHostname(host):
+		return ""
+	}
+	if port != "80" {
+		host = net.JoinHostPort(host, port)
+	} else if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return "http://" + host + "/"
 }
 
-// Diagnostics is the JSON on TopicSet.Diagnostics. A nil field (or a zero
-// LastBoot) is published as null: "unknown" in Home Assistant.
-type Diagnostics struct {
-	LastBoot         time.Time
-	CPUTempC         *float64
-	WiFiSignalDBm    *int
-	FreeStorageBytes *uint64
-	ClipCount        *int
-	DroppedFrames    *uint64
-}
-
-// Diagnostics JSON keys, read by the sensors' value templates.
-const (
-	keyLastBoot      = "last_boot"
-	keyCPUTemp       = "cpu_temp_c"
-	keyWiFiSignal    = "wifi_signal_dbm"
-	keyFreeStorage   = "free_storage_bytes"
-	keyClipCount     = "clip_count"
-	keyDroppedFrames = "dropped_frames"
-)
-
-// MarshalJSON writes every key, LastBoot in event.TimeLayout (UTC).
-func (d Diagnostics) MarshalJSON() ([]byte, error) {
-	var boot *string
-	if !d.LastBoot.IsZero() {
-		s := d.LastBoot.UTC().Format(event.TimeLayout)
-		boot = &s
+// validHostname reports whether h is a DNS name: dot-separated labels of
+// letters, digits and inner hyphens.
+func validHostname(h string) bool {
+	if h == "" || len(h) > 253 {
+		return false
 	}
-	return json.Marshal(struct {
-		LastBoot         *string  `json:"last_boot"`
-		CPUTempC         *float64 `json:"cpu_temp_c"`
-		WiFiSignalDBm    *int     `json:"wifi_signal_dbm"`
-		FreeStorageBytes *uint64  `json:"free_storage_bytes"`
-		ClipCount        *int     `json:"clip_count"`
-		DroppedFrames    *uint64  `json:"dropped_frames"`
-	}{boot, d.CPUTempC, d.WiFiSignalDBm, d.FreeStorageBytes, d.ClipCount, d.DroppedFrames})
+	for _, l := range strings.Split(h, ".") {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, r := range l {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -3,6 +3,8 @@ package hass
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/doorbelld/doorbelld/firmware/command"
 	"github.com/doorbelld/doorbelld/firmware/event"
+	"github.com/doorbelld/doorbelld/firmware/mqttapi"
 	"github.com/doorbelld/doorbelld/ota/delivery"
 )
 
@@ -85,6 +88,12 @@ var abbreviations = set("p", "cmps", "o", "dev", "avty", "avty_t", "avty_mode", 
 	"en", "e", "json_attr_t", "json_attr_tpl", "ret", "opt", "stat_on", "stat_off", "exp_aft", "frc_upd",
 	"off_dly", "evt_typ", "cont_type", "img_t", "url_t", "url_tpl", "l_ver_t", "l_ver_tpl", "rel_s",
 	"rel_u", "tit", "ent_pic", "ids", "mf", "mdl", "sw", "hw", "sn", "cu", "sa", "cns", "url")
+
+// dataSizeUnits are the units Home Assistant accepts for device_class
+// data_size (sensor DEVICE_CLASS_UNITS: UnitOfInformation in
+// homeassistant/const.py).
+var dataSizeUnits = set("bit", "kbit", "Mbit", "Gbit", "B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB",
+	"KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
 
 var (
 	// Home Assistant's discovery topic pattern (discovery.py TOPIC_MATCHER).
@@ -259,6 +268,9 @@ func checkEntities(t *testing.T, o Options, ents []entityConf) {
 		if c, ok := e.conf["state_class"]; ok && !stateClass[c.(string)] {
 			t.Errorf("%s: state_class %v", e.where, c)
 		}
+		if e.conf["device_class"] == "data_size" && !dataSizeUnits[fmt.Sprint(e.conf["unit_of_measurement"])] {
+			t.Errorf("%s: data_size in %v, which Home Assistant does not know", e.where, e.conf["unit_of_measurement"])
+		}
 		if e.conf["availability_topic"] != top.Status {
 			t.Errorf("%s: availability_topic %v, want %s", e.where, e.conf["availability_topic"], top.Status)
 		}
@@ -371,9 +383,9 @@ func TestModesAgree(t *testing.T) {
 	}
 }
 
-// The diagnostic sensors read keys Diagnostics always writes, and the
-// update entity reads the keys UpdateState writes.
-func TestStatePayloadsMatchTemplates(t *testing.T) {
+// The diagnostic sensors read keys Diagnostics always writes, one sensor
+// per key.
+func TestDiagnosticsMatchTemplates(t *testing.T) {
 	temp, rssi, free, clips, dropped := 48.3, -61, uint64(12_000_000_000), 7, uint64(3)
 	b, err := json.Marshal(Diagnostics{
 		LastBoot: time.Date(2026, 11, 26, 19, 38, 19, 123e6, time.FixedZone("CET", 3600)),
@@ -396,37 +408,197 @@ func TestStatePayloadsMatchTemplates(t *testing.T) {
 			t.Errorf("empty diagnostics %s = %v, want null", k, v)
 		}
 	}
-	tpl := regexp.MustCompile(`^\{\{ value_json\.([a-z_]+) \}\}$`)
+	// A sensor shows a key as it is, or (free storage) converted with a
+	// null shown as None, which Home Assistant's MQTT sensor takes as
+	// unknown.
+	plain := regexp.MustCompile(`^\{\{ value_json\.([a-z_]+) \}\}$`)
+	converted := regexp.MustCompile(`^\{% if value_json\.([a-z_]+) is number %\}\{\{ \(value_json\.([a-z_]+) / 1048576\) \| round\(1\) \}\}\{% else %\}None\{% endif %\}$`)
 	o := testOptions()
-	n := 0
+	read := map[string]string{}
 	for _, e := range decodeEntities(t, o, Messages(o)) {
 		if e.conf["state_topic"] != Topics(o).Diagnostics {
 			continue
 		}
-		n++
-		m := tpl.FindStringSubmatch(e.conf["value_template"].(string))
-		if m == nil {
-			t.Errorf("%s: template %v", e.where, e.conf["value_template"])
+		tpl := e.conf["value_template"].(string)
+		key := ""
+		if m := plain.FindStringSubmatch(tpl); m != nil {
+			key = m[1]
+		} else if m := converted.FindStringSubmatch(tpl); m != nil && m[1] == m[2] && e.conf["unit_of_measurement"] == "MiB" {
+			key = m[1]
+		} else {
+			t.Errorf("%s: template %s", e.where, tpl)
 			continue
 		}
-		if _, ok := keys[m[1]]; !ok {
-			t.Errorf("%s reads %s, which Diagnostics does not write", e.where, m[1])
+		if _, ok := keys[key]; !ok {
+			t.Errorf("%s reads %s, which Diagnostics does not write", e.where, key)
+		}
+		if prev, dup := read[key]; dup {
+			t.Errorf("%s and %s both read %s", prev, e.where, key)
+		}
+		read[key] = e.where
+	}
+	if len(read) != len(keys) {
+		t.Errorf("%d diagnostic sensors for %d keys", len(read), len(keys))
+	}
+}
+
+// updateSchema is Home Assistant's MQTT_JSON_UPDATE_SCHEMA
+// (homeassistant/components/mqtt/update.py, since 2024.11, PR #129468):
+//
+//	MQTT_JSON_UPDATE_SCHEMA = vol.Schema({
+//	    vol.Optional("installed_version"): cv.string,
+//	    vol.Optional("latest_version"): cv.string,
+//	    vol.Optional("title"): cv.string,
+//	    vol.Optional("release_summary"): cv.string,
+//	    vol.Optional("release_url"): cv.url,
+//	    vol.Optional("entity_picture"): cv.url,
+//	    vol.Optional("in_progress"): cv.boolean,
+//	    vol.Optional("update_percentage"): vol.Any(vol.Range(min=0, max=100), None),
+//	})
+//
+// A plain vol.Schema refuses extra keys: a state message with any other
+// key is logged as "Schema violation" and dropped whole, so the entity
+// keeps its old state (unknown, when every message has the key). cv.string
+// refuses null; a URL must be http(s).
+var updateSchema = map[string]func(v any) bool{
+	"installed_version": isString,
+	"latest_version":    isString,
+	"title":             isString,
+	"release_summary":   isString,
+	"release_url":       isURL,
+	"entity_picture":    isURL,
+	"in_progress":       func(v any) bool { _, ok := v.(bool); return ok },
+	"update_percentage": func(v any) bool { f, ok := v.(float64); return v == nil || ok && f >= 0 && f <= 100 },
+}
+
+func isString(v any) bool { _, ok := v.(string); return ok }
+
+func isURL(v any) bool {
+	s, ok := v.(string)
+	return ok && (strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://"))
+}
+
+// attributesBlocked are the attribute names Home Assistant drops from a
+// json_attributes_topic (MQTT_ATTRIBUTES_BLOCKED in
+// homeassistant/components/mqtt/entity.py).
+var attributesBlocked = set("assumed_state", "available", "context_recent_time", "device_class", "device_info",
+	"entity_category", "entity_picture", "entity_registry_enabled_default", "extra_state_attributes",
+	"force_update", "friendly_name", "icon", "name", "should_poll", "state", "supported_features", "unique_id",
+	"unit_of_measurement")
+
+// updateViolations lists why Home Assistant would drop payload as an
+// update state; none when it takes it.
+func updateViolations(payload []byte) []string {
+	var m map[string]any
+	if err := json.Unmarshal(payload, &m); err != nil {
+		return []string{err.Error()}
+	}
+	var bad []string
+	for k, v := range m {
+		ok, known := updateSchema[k]
+		switch {
+		case !known:
+			bad = append(bad, fmt.Sprintf("key %q", k))
+		case !ok(v):
+			bad = append(bad, fmt.Sprintf("%s = %v", k, v))
 		}
 	}
-	if n != len(keys) {
-		t.Errorf("%d diagnostic sensors for %d keys", n, len(keys))
+	return bad
+}
+
+// checkUpdateState fails unless payload passes updateSchema and says the
+// installed version.
+func checkUpdateState(t *testing.T, what string, payload []byte) {
+	t.Helper()
+	for _, v := range updateViolations(payload) {
+		t.Errorf("%s: %s: %s: Home Assistant drops the whole message (schema violation)", what, payload, v)
+	}
+	if !bytes.Contains(payload, []byte(`"installed_version":"`)) {
+		t.Errorf("%s: %s: no installed_version", what, payload)
+	}
+}
+
+// Every update state the device can publish passes Home Assistant's
+// schema, and the update entity's attributes (update/status) are not
+// among the names Home Assistant drops.
+func TestUpdateStateSchema(t *testing.T) {
+	top := Topics(testOptions())
+	var ents []entityConf
+	for _, e := range decodeEntities(t, testOptions(), Messages(testOptions())) {
+		if e.platform == "update" {
+			ents = append(ents, e)
+		}
+	}
+	if len(ents) != 1 || ents[0].conf["state_topic"] != top.UpdateState || ents[0].conf["json_attributes_topic"] != top.UpdateStatus {
+		t.Fatalf("update entities %+v: want one reading %s, attributes from %s", ents, top.UpdateState, top.UpdateStatus)
 	}
 
-	// The update entity reads ota/delivery's State (HA ignores the extra
-	// state and error keys).
-	pct := 42.0
-	b, _ = json.Marshal(delivery.State{InstalledVersion: "1.4.0", LatestVersion: "1.5.0", InProgress: true, UpdatePercentage: &pct, State: delivery.StateDownloading})
-	if string(b) != `{"installed_version":"1.4.0","latest_version":"1.5.0","in_progress":true,"update_percentage":42,"state":"downloading","error":""}` {
-		t.Errorf("update state = %s", b)
+	pct := func(p float64) *float64 { return &p }
+	states := map[string]delivery.State{
+		"idle":        delivery.IdleState("v1.4.0"),
+		"available":   {InstalledVersion: "1.4.0", LatestVersion: "1.5.0", State: delivery.StateAvailable},
+		"downloading": {InstalledVersion: "1.4.0", LatestVersion: "1.5.0", InProgress: true, UpdatePercentage: pct(42.5), State: delivery.StateDownloading},
+		"restarting":  {InstalledVersion: "1.4.0", LatestVersion: "1.5.0", InProgress: true, UpdatePercentage: pct(100), State: delivery.StateRestarting},
+		"confirming":  {InstalledVersion: "1.5.0", LatestVersion: "1.5.0", InProgress: true, State: delivery.StateConfirming},
+		"rolled back": {InstalledVersion: "1.4.0", LatestVersion: "1.4.0", State: delivery.StateRolledBack, Error: "1.5.0 did not confirm"},
+		"failed":      {InstalledVersion: "1.4.0", LatestVersion: "1.4.0", State: delivery.StateFailed, Error: "bad signature"},
+		"zero":        {},
 	}
-	b, _ = json.Marshal(delivery.State{InstalledVersion: "1.4.0", LatestVersion: "1.4.0", State: delivery.StateIdle})
-	if string(b) != `{"installed_version":"1.4.0","latest_version":"1.4.0","in_progress":false,"update_percentage":null,"state":"idle","error":""}` {
-		t.Errorf("update state = %s", b)
+	for name, s := range states {
+		msgs := delivery.StateMessages(top, s)
+		if len(msgs) != 2 || msgs[0].Topic != top.UpdateStatus || msgs[1].Topic != top.UpdateState || !msgs[0].Retain || !msgs[1].Retain {
+			t.Fatalf("%s: StateMessages = %+v: want update/status, then update/state, retained", name, msgs)
+		}
+		checkUpdateState(t, name, msgs[1].Payload)
+		var status map[string]any
+		if err := json.Unmarshal(msgs[0].Payload, &status); err != nil {
+			t.Fatal(err)
+		}
+		for k := range status {
+			if attributesBlocked[k] {
+				t.Errorf("%s: update/status key %q: Home Assistant drops it from the attributes", name, k)
+			}
+		}
+		var ha map[string]any
+		json.Unmarshal(msgs[1].Payload, &ha)
+		for k, v := range ha {
+			if fmt.Sprint(status[k]) != fmt.Sprint(v) {
+				t.Errorf("%s: %s is %v in update/state, %v in update/status", name, k, v, status[k])
+			}
+		}
+		if status["status"] != s.State || status["error"] != s.Error {
+			t.Errorf("%s: update/status %s lacks status %q and error %q", name, msgs[0].Payload, s.State, s.Error)
+		}
+	}
+	idle := delivery.IdleMessages(top, "v1.4.0")
+	if string(idle[1].Payload) != `{"installed_version":"1.4.0","latest_version":"1.4.0","in_progress":false,"update_percentage":null}` {
+		t.Errorf("idle update/state = %s", idle[1].Payload)
+	}
+	if string(idle[0].Payload) != `{"installed_version":"1.4.0","latest_version":"1.4.0","in_progress":false,"update_percentage":null,"status":"idle","error":""}` {
+		t.Errorf("idle update/status = %s", idle[0].Payload)
+	}
+}
+
+// The rule itself: what it lets through and what it refuses, as Home
+// Assistant does.
+func TestUpdateSchemaRule(t *testing.T) {
+	for _, p := range []string{
+		`{"installed_version":"1.4.0"}`,
+		`{"installed_version":"1.4.0","latest_version":"1.5.0","in_progress":true,"update_percentage":null}`,
+		`{"installed_version":"1.4.0","title":"x","release_url":"https://h/r","update_percentage":100}`,
+	} {
+		checkUpdateState(t, "allowed", []byte(p))
+	}
+	for _, p := range []string{
+		`{"installed_version":"1.4.0","state":"idle"}`,
+		`{"installed_version":"1.4.0","error":""}`,
+		`{"installed_version":null}`,
+		`{"installed_version":"1.4.0","update_percentage":101}`,
+		`{"installed_version":"1.4.0","release_url":"ftp://h"}`,
+	} {
+		if len(updateViolations([]byte(p))) == 0 {
+			t.Errorf("%s passes the schema; Home Assistant refuses it", p)
+		}
 	}
 }
 
@@ -479,21 +651,72 @@ func TestIsBirth(t *testing.T) {
 func TestTopics(t *testing.T) {
 	o := Options{DeviceID: "front", TopicPrefix: "home/bells", DiscoveryPrefix: "ha"}
 	got := Topics(o)
-	want := TopicSet{
-		Base: "home/bells/front", Event: "home/bells/front/event", Snapshot: "home/bells/front/snapshot", SnapshotHA: "home/bells/front/snapshot",
-		Status: "home/bells/front/status", Motion: "home/bells/front/motion",
-		PrivacyState: "home/bells/front/privacy/state", ChimeState: "home/bells/front/chime/state",
-		UpdateState: "home/bells/front/update/state", Diagnostics: "home/bells/front/diagnostics",
-		Commands: "home/bells/front/cmd/+", Birth: "homeassistant/status", Discovery: "ha/device/front/config",
+	if got != mqttapi.NewTopics("home/bells", "front") || got.Base != "home/bells/front" {
+		t.Errorf("Topics = %+v", got)
 	}
-	if got != want {
-		t.Errorf("Topics = %+v\nwant     %+v", got, want)
+	if ImageTopic(o) != "home/bells/front/snapshot" || BirthTopic(o) != "homeassistant/status" || DiscoveryTopic(o) != "ha/device/front/config" {
+		t.Errorf("ImageTopic %s, BirthTopic %s, DiscoveryTopic %s", ImageTopic(o), BirthTopic(o), DiscoveryTopic(o))
+	}
+	o.SmallSnapshot, o.BirthTopic = true, "ha/status"
+	if ImageTopic(o) != "home/bells/front/snapshot/small" || BirthTopic(o) != "ha/status" {
+		t.Errorf("ImageTopic %s, BirthTopic %s", ImageTopic(o), BirthTopic(o))
 	}
 	if c := got.Command(command.Privacy); c != "home/bells/front/cmd/privacy" {
 		t.Errorf("Command(privacy) = %s", c)
 	}
 	if string(OnOff(true)) != "ON" || string(OnOff(false)) != "OFF" {
 		t.Error("OnOff")
+	}
+}
+
+func TestConfigurationURL(t *testing.T) {
+	host := func(h string, err error) func() (string, error) { return func() (string, error) { return h, err } }
+	tests := []struct {
+		listen   string
+		hostname func() (string, error)
+		want     string
+	}{
+		{"", host("pi", nil), ""},
+		{"nonsense", host("pi", nil), ""},
+		{"127.0.0.1:8080", host("pi", nil), ""},
+		{"127.1.2.3:8080", host("pi", nil), ""},
+		{"[::1]:8080", host("pi", nil), ""},
+		{"localhost:8080", host("pi", nil), ""},
+		{"LOCALHOST:8080", host("pi", nil), ""},
+		{"169.254.10.1:8080", host("pi", nil), ""},
+		{"[fe80::1]:8080", host("pi", nil), ""},
+		{"192.168.1.5:8080", host("pi", nil), "http://192.168.1.5:8080/"},
+		{"192.168.1.5:80", host("pi", nil), "http://192.168.1.5/"},
+		{"[2001:db8::5]:8080", host("pi", nil), "http://[2001:db8::5]:8080/"},
+		{"[2001:db8::5]:80", host("pi", nil), "http://[2001:db8::5]/"},
+		{"doorbell.lan:8080", host("pi", nil), "http://doorbell.lan:8080/"},
+		{"bad_host:8080", host("pi", nil), ""},
+		{":8080", host("frontdoor", nil), "http://frontdoor.local:8080/"},
+		{"0.0.0.0:8080", host("FrontDoor", nil), "http://frontdoor.local:8080/"},
+		{"[::]:80", host("frontdoor", nil), "http://frontdoor.local/"},
+		{":8080", host("frontdoor.home.arpa", nil), "http://frontdoor.home.arpa:8080/"},
+		{":8080", host("frontdoor.home.arpa.", nil), "http://frontdoor.home.arpa:8080/"},
+		{":8080", host("localhost", nil), ""},
+		{":8080", host("", nil), ""},
+		{":8080", host("front door", nil), ""},
+		{":8080", host("pi", errors.New("no hostname")), ""},
+		{":0", host("pi", nil), ""},
+		{":http", host("pi", nil), ""},
+		{"192.168.1.5:99999", host("pi", nil), ""},
+	}
+	for _, tt := range tests {
+		got := ConfigurationURL(tt.listen, tt.hostname)
+		if got != tt.want {
+			t.Errorf("ConfigurationURL(%q) = %q, want %q", tt.listen, got, tt.want)
+		}
+		if got != "" {
+			if err := Validate(Options{DeviceID: "x", ConfigurationURL: got}); err != nil {
+				t.Errorf("ConfigurationURL(%q) = %q: %v", tt.listen, got, err)
+			}
+		}
+	}
+	if got := ConfigurationURL("127.0.0.1:8080", nil); got != "" {
+		t.Errorf("ConfigurationURL with os.Hostname = %q", got)
 	}
 }
 

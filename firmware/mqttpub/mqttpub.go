@@ -14,18 +14,21 @@ package mqttpub
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/doorbelld/doorbelld/firmware/mqttapi"
 )
 
-// Availability payloads on the status topic.
+// Availability payloads on the status topic (mqttapi's).
 const (
-	Online  = "online"
-	Offline = "offline"
+	Online  = mqttapi.Online
+	Offline = mqttapi.Offline
 )
 
 // Publisher is the MQTT client as the parts that publish see it: the
@@ -151,9 +154,8 @@ func (c *Client) Subscribe(filter string, qos byte, h paho.MessageHandler) paho.
 func (c *Client) Run(ctx context.Context) error {
 	<-ctx.Done()
 	if c.c.IsConnectionOpen() { // IsConnected is true while still trying to connect
-		t := c.c.Publish(c.opts.StatusTopic, 1, true, Offline)
-		if !t.WaitTimeout(time.Second) || t.Error() != nil {
-			c.opts.Logger.Warn("mqtt: publish offline on shutdown", "err", t.Error())
+		if err := Wait(c.c.Publish(c.opts.StatusTopic, 1, true, Offline), time.Second, "publish offline on shutdown"); err != nil {
+			c.opts.Logger.Warn("mqtt: shutdown", "err", err)
 		}
 	}
 	c.c.Disconnect(250)
@@ -161,10 +163,16 @@ func (c *Client) Run(ctx context.Context) error {
 	return nil
 }
 
-// Wait waits for t up to timeout and returns its error, naming what.
+// ErrNoAck is what Wait returns, wrapped, when the broker does not
+// acknowledge in time.
+var ErrNoAck = errors.New("no acknowledgement from the broker")
+
+// Wait waits for t (a publish, subscribe or connect) up to timeout and
+// returns its error, naming what; ErrNoAck, wrapped, when the time runs
+// out. It is the one way doorbelld's packages wait for a paho token.
 func Wait(t paho.Token, timeout time.Duration, what string) error {
 	if !t.WaitTimeout(timeout) {
-		return fmt.Errorf("mqtt: %s: no acknowledgement within %v", what, timeout)
+		return fmt.Errorf("mqtt: %s: %w within %v", what, ErrNoAck, timeout)
 	}
 	if err := t.Error(); err != nil {
 		return fmt.Errorf("mqtt: %s: %w", what, err)

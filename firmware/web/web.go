@@ -29,8 +29,8 @@ type Options struct {
 	Backend Backend
 	// Sim serves /api/sim/ (package firmware/sim); nil outside sim mode,
 	// where those endpoints are 404.
-	Sim http.Handler
-	Logger  *slog.Logger
+	Sim    http.Handler
+	Logger *slog.Logger
 }
 
 // Server is the HTTP API.

@@ -11,12 +11,12 @@ import (
 	"net/http"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/jonboulle/clockwork"
 
+	"github.com/doorbelld/doorbelld/firmware/mqttapi"
 	"github.com/doorbelld/doorbelld/ota"
 	"github.com/doorbelld/doorbelld/ota/install"
 )
@@ -95,12 +95,13 @@ func (o *Options) ensureDefaults() {
 //	at start, before anything:  installer.Boot()  (exit ExitRestart if RestartRequired)
 //	subscribe CommandTopic      → HandleCommand(payload)   (never a retained message)
 //	subscribe Filters(base)     → HandleMessage(topic, payload, retained)
-//	every (re)connect           → PublishState()
+//	every (re)connect           → PublishState()  (update/status, then update/state)
 //	healthy (broker, GPIO)      → Confirm()
 //	a part:                       Run(ctx); an error wrapping install.ErrRestartRequired
 //	                              means: shut down, exit install.ExitRestart
 type Device struct {
 	o Options
+	t mqttapi.Topics
 
 	jobs   chan job
 	outbox chan message
@@ -127,7 +128,7 @@ type message struct {
 // NewDevice returns a Device; it starts nothing.
 func NewDevice(o Options) *Device {
 	o.ensureDefaults()
-	return &Device{o: o, jobs: make(chan job, 1), outbox: make(chan message, 64)}
+	return &Device{o: o, t: mqttapi.TopicsUnder(o.Base), jobs: make(chan job, 1), outbox: make(chan message, 64)}
 }
 
 // HandleCommand takes a payload of CommandTopic: an offer, or "install".
@@ -201,23 +202,22 @@ func (d *Device) refuse(err error) error {
 // HandleMessage takes a message on Filters(base): a chunk or an abort of
 // the running transfer. Others are ignored. It never blocks.
 func (d *Device) HandleMessage(topic string, payload []byte, retained bool) {
-	rest, ok := strings.CutPrefix(topic, d.o.Base+"/ota/")
+	id, kind, offset, ok := d.t.ParseOTA(topic)
 	if !ok || retained {
 		return
 	}
-	parts := strings.Split(rest, "/")
 	d.mu.Lock()
 	x := d.xfer
 	d.mu.Unlock()
-	if x == nil || parts[0] != x.id {
+	if x == nil || id != x.id {
 		return
 	}
-	switch {
-	case len(parts) == 2 && parts[1] == "abort":
+	switch kind {
+	case mqttapi.OTAKindAbort:
 		x.abort(fmt.Errorf("transfer %s: aborted by the sender: %w", x.id, ErrTransfer))
-	case len(parts) == 3 && parts[1] == "chunk":
-		off, err := strconv.ParseInt(parts[2], 10, 64)
-		if err != nil || off < 0 || strconv.FormatInt(off, 10) != parts[2] {
+	case mqttapi.OTAKindChunk:
+		off, err := strconv.ParseInt(offset, 10, 64)
+		if err != nil || off < 0 || strconv.FormatInt(off, 10) != offset {
 			d.o.Logger.Debug("ota: bad chunk topic", "topic", topic)
 			return
 		}
@@ -238,17 +238,18 @@ func (d *Device) Confirm() error {
 	return err
 }
 
-// PublishState queues the current State (retained); call it after every
-// connect.
+// PublishState queues the current State's messages (StateMessages,
+// retained); call it after every connect.
 func (d *Device) PublishState() {
-	b, _ := json.Marshal(d.State())
-	d.send(message{topic: StateTopic(d.o.Base), retained: true, payload: b})
+	for _, m := range StateMessages(d.t, d.State()) {
+		d.send(message{topic: m.Topic, retained: m.Retain, payload: m.Payload})
+	}
 }
 
 // State is what PublishState publishes.
 func (d *Device) State() State {
-	inst := canonical(d.o.Version)
-	s := State{InstalledVersion: inst, LatestVersion: inst, State: StateIdle}
+	s := IdleState(d.o.Version)
+	inst := s.InstalledVersion
 	d.mu.Lock()
 	prog, failure, ann := d.progress, d.failure, d.announced
 	d.mu.Unlock()
@@ -296,7 +297,7 @@ func (d *Device) send(m message) {
 
 func (d *Device) sendAck(id string, a Ack) {
 	b, _ := json.Marshal(a)
-	d.send(message{topic: AckTopic(d.o.Base, id), payload: b})
+	d.send(message{topic: d.t.OTAAckTopic(id), payload: b})
 }
 
 // Run runs installs and the health trial until ctx ends. It returns an

@@ -19,6 +19,7 @@ import (
 
 	"github.com/jonboulle/clockwork"
 
+	"github.com/doorbelld/doorbelld/firmware/mqttapi"
 	"github.com/doorbelld/doorbelld/ota"
 	"github.com/doorbelld/doorbelld/ota/delivery"
 	"github.com/doorbelld/doorbelld/ota/install"
@@ -26,6 +27,8 @@ import (
 )
 
 const base = "doorbell/front"
+
+var topics = mqttapi.TopicsUnder(base)
 
 var (
 	v1 = otatest.Binary("1.0.0", 50_000)
@@ -73,13 +76,38 @@ func (r *recorder) states() []delivery.State {
 	defer r.mu.Unlock()
 	var ss []delivery.State
 	for _, m := range r.msgs {
-		if m.topic == delivery.StateTopic(base) {
+		if m.topic == topics.UpdateStatus {
 			var s delivery.State
 			json.Unmarshal([]byte(m.payload), &s)
 			ss = append(ss, s)
 		}
 	}
 	return ss
+}
+
+// checkStatePairs: every update/status is followed by the update/state
+// for Home Assistant, with the same values and no other keys.
+func (r *recorder) checkStatePairs(t *testing.T) {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, m := range r.msgs {
+		if m.topic != topics.UpdateStatus {
+			if m.topic == topics.UpdateState && (i == 0 || r.msgs[i-1].topic != topics.UpdateStatus) {
+				t.Errorf("update/state %s without update/status before it", m.payload)
+			}
+			continue
+		}
+		var s delivery.State
+		if err := json.Unmarshal([]byte(m.payload), &s); err != nil || !m.retained {
+			t.Errorf("update/status %s (retained %v): %v", m.payload, m.retained, err)
+			continue
+		}
+		want, _ := json.Marshal(s.HA())
+		if i+1 >= len(r.msgs) || r.msgs[i+1].topic != topics.UpdateState || r.msgs[i+1].payload != string(want) || !r.msgs[i+1].retained {
+			t.Errorf("update/status %s is not followed by update/state %s", m.payload, want)
+		}
+	}
 }
 
 func (r *recorder) last() delivery.State {
@@ -108,6 +136,7 @@ func runDevice(t *testing.T, inst *install.Installer, version string) (*delivery
 		case <-time.After(5 * time.Second):
 			t.Error("Run did not return after its context ended")
 		}
+		rec.checkStatePairs(t)
 	})
 	return dev, rec, done
 }

@@ -3,13 +3,21 @@
 // the device (Device) and on the admin's machine (Push, used by doorbellctl
 // ota push).
 //
-// Topics, under base = <mqtt.topic_prefix>/<device.id>:
+// Topics, under base = <mqtt.topic_prefix>/<device.id> (their names and
+// payload types are package mqttapi's):
 //
 //	base/cmd/update              → device   offer JSON or "install"; QoS 1, never retained
 //	base/ota/<id>/chunk/<offset> → device   raw bundle bytes; QoS 1, not retained
 //	base/ota/<id>/abort          → device   empty: the pusher gives up
 //	base/ota/<id>/ack            ← device   Ack JSON; QoS 1, not retained
-//	base/update/state            ← device   State JSON; QoS 1, retained (Home Assistant's update entity)
+//	base/update/status           ← device   State JSON; QoS 1, retained (the whole state: Push waits on it)
+//	base/update/state            ← device   State.HA() JSON; QoS 1, retained (Home Assistant's update entity)
+//
+// Every State goes out as both (StateMessages): Home Assistant's update
+// entity refuses a state message with a key outside its schema, so it gets
+// its keys only and reads the rest (status, error) as attributes from
+// update/status. A daemon without over-the-air updates publishes
+// IdleMessages instead.
 //
 // An offer names where the bundle is:
 //

@@ -5,19 +5,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"unicode/utf8"
 
+	"github.com/doorbelld/doorbelld/firmware/mqttapi"
+	"github.com/doorbelld/doorbelld/firmware/wire"
 	"github.com/doorbelld/doorbelld/ota"
 )
 
 // InstallPayload is the command that installs the announced offer (Home
 // Assistant's update entity sends it).
-const InstallPayload = "install"
+const InstallPayload = mqttapi.InstallPayload
 
 // Limits of the protocol.
 const (
@@ -32,43 +31,39 @@ const (
 // ErrBadOffer: an offer payload is not one this protocol allows.
 var ErrBadOffer = errors.New("bad update offer")
 
-// CommandTopic is where offers go.
-func CommandTopic(base string) string { return base + "/cmd/update" }
+// Topics under base = <mqtt.topic_prefix>/<device.id>: the MQTT contract's
+// (mqttapi.Topics), for callers that have only the base.
 
-// StateTopic is where the device publishes State, retained.
-func StateTopic(base string) string { return base + "/update/state" }
+// CommandTopic is where offers go.
+func CommandTopic(base string) string { return mqttapi.TopicsUnder(base).Command(mqttapi.CmdUpdate) }
+
+// StateTopic is where the device publishes State, retained: the update
+// status topic, <base>/update/status. (Home Assistant's update entity reads
+// <base>/update/state, which carries only State.HA().)
+//
+// Deprecated: use mqttapi.Topics.UpdateStatus.
+func StateTopic(base string) string { return mqttapi.TopicsUnder(base).UpdateStatus }
 
 // ChunkTopic is where the chunk at offset of transfer id goes.
 func ChunkTopic(base, id string, offset int64) string {
-	return base + "/ota/" + id + "/chunk/" + strconv.FormatInt(offset, 10)
+	return mqttapi.TopicsUnder(base).OTAChunkTopic(id, offset)
 }
 
 // AckTopic is where the device acks transfer id.
-func AckTopic(base, id string) string { return base + "/ota/" + id + "/ack" }
+func AckTopic(base, id string) string { return mqttapi.TopicsUnder(base).OTAAckTopic(id) }
 
 // AbortTopic is where a pusher cancels transfer id.
-func AbortTopic(base, id string) string { return base + "/ota/" + id + "/abort" }
+func AbortTopic(base, id string) string { return mqttapi.TopicsUnder(base).OTAAbortTopic(id) }
 
 // Filters are the subscriptions a device needs besides its command topic.
 func Filters(base string) []string {
-	return []string{base + "/ota/+/chunk/+", base + "/ota/+/abort"}
+	t := mqttapi.TopicsUnder(base)
+	return []string{t.OTAChunks, t.OTAAborts}
 }
 
-// Offer is an update offer: exactly one of URL, Path and Transfer.
-type Offer struct {
-	Version   string `json:"version"`
-	URL       string `json:"url,omitempty"`
-	Path      string `json:"path,omitempty"`
-	Transfer  string `json:"transfer,omitempty"`   // transfer id: chunks follow
-	Size      int64  `json:"size,omitempty"`       // bundle bytes; required with Transfer
-	ChunkSize int    `json:"chunk_size,omitempty"` // required with Transfer
-	// Install false only announces the offer (latest_version); "install"
-	// then installs it. Absent means install now.
-	Install *bool `json:"install,omitempty"`
-}
-
-// Announce reports whether o only announces.
-func (o Offer) Announce() bool { return o.Install != nil && !*o.Install }
+// Offer is an update offer: exactly one of URL, Path and Transfer
+// (mqttapi.UpdateOffer).
+type Offer = mqttapi.UpdateOffer
 
 // IsInstall reports whether payload is the "install" command.
 func IsInstall(payload []byte) bool {
@@ -76,7 +71,7 @@ func IsInstall(payload []byte) bool {
 }
 
 // ParseOffer parses and checks an offer's JSON. Errors wrap ErrBadOffer,
-// say what is allowed and quote at most 64 bytes of the payload.
+// say what is allowed and quote the payload short (wire.Quote).
 func ParseOffer(payload []byte) (Offer, error) {
 	bad := func(format string, a ...any) (Offer, error) {
 		return Offer{}, fmt.Errorf("update offer: %s: %w", fmt.Sprintf(format, a...), ErrBadOffer)
@@ -84,18 +79,11 @@ func ParseOffer(payload []byte) (Offer, error) {
 	if len(payload) > MaxOfferPayload {
 		return bad("%d bytes, at most %d", len(payload), MaxOfferPayload)
 	}
-	t := bytes.TrimSpace(payload)
-	if len(t) == 0 || t[0] != '{' {
-		return bad(`payload %s: want "install" or a JSON object`, quote(string(payload)))
-	}
 	var o Offer
-	dec := json.NewDecoder(bytes.NewReader(t))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&o); err != nil {
-		return bad("invalid JSON (%s)", quote(err.Error()))
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return bad("data after the JSON object")
+	if err := wire.DecodeStrict(payload, &o); errors.Is(err, wire.ErrNotObject) {
+		return bad(`payload %s: want %q or a JSON object`, wire.QuoteBytes(payload), InstallPayload)
+	} else if err != nil {
+		return bad("%v", err)
 	}
 	if _, err := ota.ParseVersion(o.Version); err != nil {
 		return bad("%v", err)
@@ -112,15 +100,15 @@ func ParseOffer(payload []byte) (Offer, error) {
 	switch {
 	case o.URL != "":
 		if err := checkURL(o.URL); err != nil {
-			return bad("url %s: %v", quote(o.URL), err)
+			return bad("url %s: %v", wire.Quote(o.URL), err)
 		}
 	case o.Path != "":
 		if len(o.Path) > maxPath || !filepath.IsAbs(o.Path) || filepath.Clean(o.Path) != o.Path || strings.ContainsRune(o.Path, 0) {
-			return bad("path %s: want an absolute, clean path of at most %d bytes", quote(o.Path), maxPath)
+			return bad("path %s: want an absolute, clean path of at most %d bytes", wire.Quote(o.Path), maxPath)
 		}
 	default:
 		if !validID(o.Transfer) {
-			return bad("transfer %s: want 1-64 of A-Z a-z 0-9 _ -", quote(o.Transfer))
+			return bad("transfer %s: want 1-64 of A-Z a-z 0-9 _ -", wire.Quote(o.Transfer))
 		}
 		if o.Announce() {
 			return bad("a transfer cannot be announce-only")
@@ -168,41 +156,52 @@ func validID(s string) bool {
 	return true
 }
 
-// Ack is the device's answer on AckTopic.
-type Ack struct {
-	// Next: every byte before it is received; send from here.
-	Next int64 `json:"next"`
-	// Window: chunks the pusher may have in flight beyond Next.
-	Window int  `json:"window,omitempty"`
-	Done   bool `json:"done,omitempty"`
-	// Version is the installed version, on a successful Done.
-	Version string `json:"version,omitempty"`
-	// Error is why the transfer or install failed, on Done.
-	Error string `json:"error,omitempty"`
-}
+// Ack is the device's answer on AckTopic (mqttapi.UpdateAck).
+type Ack = mqttapi.UpdateAck
 
-// The values of State.State.
+// The values of State.State (mqttapi's).
 const (
-	StateIdle           = "idle"            // up to date, nothing going on
-	StateAvailable      = "available"       // an announced update waits for "install"
-	StateDownloading    = "downloading"     // receiving and checking a bundle
-	StateRestarting     = "restarting"      // installed; the daemon restarts into it
-	StateConfirming     = "confirming"      // the new version runs and must prove healthy
-	StateRolledBack     = "rolled_back"     // it did not; the previous version runs (Error says why)
-	StateRollbackFailed = "rollback_failed" // the previous failed too after the rollback; it stays
-	StateFailed         = "failed"          // an offer was refused or its install failed; nothing changed
+	StateIdle           = mqttapi.UpdateIdle           // up to date, nothing going on
+	StateAvailable      = mqttapi.UpdateAvailable      // an announced update waits for "install"
+	StateDownloading    = mqttapi.UpdateDownloading    // receiving and checking a bundle
+	StateRestarting     = mqttapi.UpdateRestarting     // installed; the daemon restarts into it
+	StateConfirming     = mqttapi.UpdateConfirming     // the new version runs and must prove healthy
+	StateRolledBack     = mqttapi.UpdateRolledBack     // it did not; the previous version runs (Error says why)
+	StateRollbackFailed = mqttapi.UpdateRollbackFailed // the previous failed too after the rollback; it stays
+	StateFailed         = mqttapi.UpdateFailed         // an offer was refused or its install failed; nothing changed
 )
 
-// State is the retained JSON on StateTopic. Home Assistant's MQTT update
-// entity reads installed_version, latest_version, in_progress and
-// update_percentage from it (and ignores the other keys).
-type State struct {
-	InstalledVersion string   `json:"installed_version"`
-	LatestVersion    string   `json:"latest_version"`
-	InProgress       bool     `json:"in_progress"`
-	UpdatePercentage *float64 `json:"update_percentage"` // 0-100 while downloading, else null
-	State            string   `json:"state"`
-	Error            string   `json:"error"`
+// State is the device's whole update state (mqttapi.UpdateStatus): the
+// retained JSON on the update status topic. Home Assistant's update entity
+// gets State.HA() on the update state topic, because it drops a message
+// with any key it does not know.
+type State = mqttapi.UpdateStatus
+
+// StateMessages returns the retained messages that publish s: the status
+// first, then Home Assistant's update state, so the entity's attributes
+// are current when its state changes.
+func StateMessages(t mqttapi.Topics, s State) []mqttapi.Message {
+	status, _ := json.Marshal(s)  // plain fields
+	ha, _ := json.Marshal(s.HA()) // plain fields
+	return []mqttapi.Message{
+		{Topic: t.UpdateStatus, Payload: status, Retain: true},
+		{Topic: t.UpdateState, Payload: ha, Retain: true},
+	}
+}
+
+// IdleState is the State of a device running version with no update going
+// on: what Device publishes when idle, and what a daemon with over-the-air
+// updates off publishes instead.
+func IdleState(version string) State {
+	v := canonical(version)
+	return State{InstalledVersion: v, LatestVersion: v, State: StateIdle}
+}
+
+// IdleMessages returns StateMessages(t, IdleState(version)): the update
+// topics of a device with over-the-air updates off, for the daemon to
+// publish after every connect.
+func IdleMessages(t mqttapi.Topics, version string) []mqttapi.Message {
+	return StateMessages(t, IdleState(version))
 }
 
 // canonical strips a semantic version's leading "v", so Home Assistant
@@ -212,16 +211,4 @@ func canonical(v string) string {
 		return pv.String()
 	}
 	return v
-}
-
-// quote quotes s for an error, at most 64 bytes of it.
-func quote(s string) string {
-	if len(s) <= 64 {
-		return strconv.Quote(s)
-	}
-	cut := 64
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return strconv.Quote(s[:cut]) + "…"
 }

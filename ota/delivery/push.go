@@ -12,11 +12,14 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/doorbelld/doorbelld/firmware/mqttpub"
 )
 
 // Errors of Push.
 var (
 	// ErrNoAnswer: the device did not answer the offer or stopped acking.
+	// (A broker that does not acknowledge is mqttpub.ErrNoAck.)
 	ErrNoAnswer = errors.New("device does not answer")
 	// ErrRefused: the device refused the bundle (Ack.Error says why).
 	ErrRefused = errors.New("device refused the update")
@@ -24,6 +27,9 @@ var (
 	// health (rolled back), or not within PushOptions.Wait.
 	ErrNotConfirmed = errors.New("update not confirmed")
 )
+
+// brokerTimeout bounds each wait for the broker's acknowledgement.
+const brokerTimeout = 30 * time.Second
 
 // PushOptions configure Push.
 type PushOptions struct {
@@ -89,7 +95,7 @@ func Push(ctx context.Context, o PushOptions) (PushResult, error) {
 	states := make(chan State, 64)
 	ackTopic, stateTopic := AckTopic(o.Base, id), StateTopic(o.Base)
 	// Handlers must not block paho: drop when full (acks are cumulative).
-	if err := wait(o.Client.Subscribe(ackTopic, 1, func(_ paho.Client, m paho.Message) {
+	if err := mqttpub.Wait(o.Client.Subscribe(ackTopic, 1, func(_ paho.Client, m paho.Message) {
 		var a Ack
 		if json.Unmarshal(m.Payload(), &a) == nil {
 			select {
@@ -97,11 +103,11 @@ func Push(ctx context.Context, o PushOptions) (PushResult, error) {
 			default:
 			}
 		}
-	}), "subscribe "+ackTopic); err != nil {
-		return res, err
+	}), brokerTimeout, "subscribe "+ackTopic); err != nil {
+		return res, fmt.Errorf("push: %w", err)
 	}
 	defer o.Client.Unsubscribe(ackTopic)
-	if err := wait(o.Client.Subscribe(stateTopic, 1, func(_ paho.Client, m paho.Message) {
+	if err := mqttpub.Wait(o.Client.Subscribe(stateTopic, 1, func(_ paho.Client, m paho.Message) {
 		var s State
 		if json.Unmarshal(m.Payload(), &s) == nil {
 			select {
@@ -109,15 +115,15 @@ func Push(ctx context.Context, o PushOptions) (PushResult, error) {
 			default:
 			}
 		}
-	}), "subscribe "+stateTopic); err != nil {
-		return res, err
+	}), brokerTimeout, "subscribe "+stateTopic); err != nil {
+		return res, fmt.Errorf("push: %w", err)
 	}
 	defer o.Client.Unsubscribe(stateTopic)
 
 	offer, _ := json.Marshal(Offer{Version: o.Version, Transfer: id, Size: o.Size, ChunkSize: o.ChunkSize})
 	phase("offer")
-	if err := wait(o.Client.Publish(CommandTopic(o.Base), 1, false, offer), "publish the offer"); err != nil {
-		return res, err
+	if err := mqttpub.Wait(o.Client.Publish(CommandTopic(o.Base), 1, false, offer), brokerTimeout, "publish the offer"); err != nil {
+		return res, fmt.Errorf("push: %w", err)
 	}
 	o.Logger.Debug("push: offered", "topic", CommandTopic(o.Base), "offer", string(offer))
 
@@ -141,9 +147,9 @@ loop:
 				abort()
 				return res, fmt.Errorf("push: read bundle at %d: %w", sent, err)
 			}
-			if err := wait(o.Client.Publish(ChunkTopic(o.Base, id, sent), 1, false, append([]byte(nil), buf[:n]...)), "publish a chunk"); err != nil {
+			if err := mqttpub.Wait(o.Client.Publish(ChunkTopic(o.Base, id, sent), 1, false, append([]byte(nil), buf[:n]...)), brokerTimeout, "publish a chunk"); err != nil {
 				abort()
-				return res, err
+				return res, fmt.Errorf("push: %w", err)
 			}
 			sent += n
 		}
@@ -222,16 +228,6 @@ loop:
 			}
 		}
 	}
-}
-
-func wait(t paho.Token, what string) error {
-	if !t.WaitTimeout(30 * time.Second) {
-		return fmt.Errorf("push: %s: no answer from the broker within 30s: %w", what, ErrNoAnswer)
-	}
-	if err := t.Error(); err != nil {
-		return fmt.Errorf("push: %s: %w", what, err)
-	}
-	return nil
 }
 
 func newID() string {

@@ -23,6 +23,7 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/doorbelld/doorbelld/firmware/mqttapi"
 	"github.com/doorbelld/doorbelld/ota"
 	"github.com/doorbelld/doorbelld/ota/delivery"
 	"github.com/doorbelld/doorbelld/ota/install"
@@ -103,7 +104,7 @@ func TestUpdatesEndToEnd(t *testing.T) {
 	m, s = h.rec.mark(), h.unit.running()
 	h.announce("2.0.0", "2.1.0", fmt.Sprintf(`{"version":"2.1.0","url":%q,"install":false}`, srv.URL+"/doorbelld-2.1.0.bundle"))
 	m = h.rec.mark()
-	h.publish(delivery.CommandTopic(h.base), "install")
+	h.publish(mqttapi.TopicsUnder(h.base).Command(mqttapi.CmdUpdate), "install")
 	h.awaitRunning(m, "2.1.0")
 	h.awaitState(m, "2.1.0 confirmed", func(st delivery.State) bool {
 		return st.State == delivery.StateIdle && st.InstalledVersion == "2.1.0" && st.LatestVersion == "2.1.0" &&
@@ -172,7 +173,7 @@ func TestUpdatesEndToEnd(t *testing.T) {
 	m, s = h.rec.mark(), h.unit.running()
 	h.announce("2.1.0", "3.0.2", fmt.Sprintf(`{"version":"3.0.2","path":%q,"install":false}`, h.sign(trusted, "3.0.2", bin["3.0.2"])))
 	m = h.rec.mark()
-	h.publish(delivery.CommandTopic(h.base), "install")
+	h.publish(mqttapi.TopicsUnder(h.base).Command(mqttapi.CmdUpdate), "install")
 	h.awaitRunning(m, "3.0.2")
 	h.awaitState(m, "3.0.2 confirmed", func(st delivery.State) bool {
 		return st.State == delivery.StateIdle && st.InstalledVersion == "3.0.2" && st.LatestVersion == "3.0.2" && st.Error == ""
@@ -198,7 +199,7 @@ func (h *harness) announce(installed, version, offer string) {
 	t.Helper()
 	before := otatest.Snapshot(t, h.otaDir)
 	m := h.rec.mark()
-	h.publish(delivery.CommandTopic(h.base), offer)
+	h.publish(mqttapi.TopicsUnder(h.base).Command(mqttapi.CmdUpdate), offer)
 	available := func(st delivery.State) bool {
 		return st.State == delivery.StateAvailable && st.InstalledVersion == installed && st.LatestVersion == version &&
 			!st.InProgress && st.UpdatePercentage == nil
@@ -285,8 +286,9 @@ func newHarness(t *testing.T, work, brokerURL, ctlBin string) *harness {
 			}
 		}
 		// Clear what the device left retained on the shared broker.
-		for _, topic := range []string{"status", "health", "update/state", "diagnostics", "privacy/state", "chime/state", "motion"} {
-			h.watcher.Publish(h.base+"/"+topic, 1, true, []byte{}).WaitTimeout(5 * time.Second)
+		tp := mqttapi.TopicsUnder(h.base)
+		for _, topic := range []string{tp.Status, tp.Health, tp.UpdateState, tp.UpdateStatus, tp.Diagnostics, tp.PrivacyState, tp.ChimeState, tp.Motion} {
+			h.watcher.Publish(topic, 1, true, []byte{}).WaitTimeout(5 * time.Second)
 		}
 		h.watcher.Publish(h.disc, 1, true, []byte{}).WaitTimeout(5 * time.Second)
 		h.watcher.Disconnect(250)
@@ -405,31 +407,50 @@ func (h *harness) awaitConfirmed() {
 	}
 }
 
-// awaitState waits for an update/state the entity would show, and returns it.
+// awaitState waits for an update/status (the whole update state; Home
+// Assistant's entity gets its update/state part) and returns it.
 func (h *harness) awaitState(from int, what string, ok func(delivery.State) bool) delivery.State {
 	h.t.Helper()
 	var st delivery.State
-	h.rec.await(h.t, from, delivery.StateTopic(h.base), 30*time.Second, "update/state "+what, func(b []byte) bool {
+	h.rec.await(h.t, from, mqttapi.TopicsUnder(h.base).UpdateStatus, 30*time.Second, "update/status "+what, func(b []byte) bool {
 		st = delivery.State{}
 		return json.Unmarshal(b, &st) == nil && ok(st)
 	})
 	return st
 }
 
-// checkProgress checks the update/state messages of an update to version
-// since from, as Home Assistant's entity sees them: downloading with a
-// rising update_percentage, restarting at 100, then the new version
-// installed, never a failure. It returns how many progress states lay
-// strictly between 0 and 100.
+// haUpdateKeys are the keys Home Assistant's update entity accepts on its
+// state topic (MQTT_JSON_UPDATE_SCHEMA; package hass tests the whole rule).
+var haUpdateKeys = map[string]bool{"installed_version": true, "latest_version": true, "title": true,
+	"release_summary": true, "release_url": true, "entity_picture": true, "in_progress": true, "update_percentage": true}
+
+// checkProgress checks the update/status messages of an update to version
+// since from: downloading with a rising update_percentage, restarting at
+// 100, then the new version installed, never a failure; and that every
+// update/state, what Home Assistant's entity reads, has only keys it
+// accepts. It returns how many progress states lay strictly between 0 and
+// 100.
 func (h *harness) checkProgress(from int, version string) int {
 	t := h.t
 	t.Helper()
+	tp := mqttapi.TopicsUnder(h.base)
+	for _, b := range h.rec.all(from, tp.UpdateState) {
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Errorf("update/state %s: %v", b, err)
+		}
+		for k := range m {
+			if !haUpdateKeys[k] {
+				t.Errorf("update/state %s: Home Assistant drops it for the key %q", b, k)
+			}
+		}
+	}
 	var seq []string
 	last, between, restarting := -1.0, 0, false
-	for _, b := range h.rec.all(from, delivery.StateTopic(h.base)) {
+	for _, b := range h.rec.all(from, tp.UpdateStatus) {
 		var st delivery.State
 		if err := json.Unmarshal(b, &st); err != nil {
-			t.Errorf("update/state %s: %v", b, err)
+			t.Errorf("update/status %s: %v", b, err)
 			continue
 		}
 		p := "null"
@@ -440,7 +461,7 @@ func (h *harness) checkProgress(from int, version string) int {
 		switch st.State {
 		case delivery.StateDownloading, delivery.StateRestarting:
 			if !st.InProgress || st.UpdatePercentage == nil || st.LatestVersion != version || *st.UpdatePercentage < last {
-				t.Errorf("update/state during the update: %s", b)
+				t.Errorf("update/status during the update: %s", b)
 				continue
 			}
 			last = *st.UpdatePercentage
@@ -452,10 +473,10 @@ func (h *harness) checkProgress(from int, version string) int {
 			}
 		case delivery.StateConfirming, delivery.StateIdle:
 		default:
-			t.Errorf("update/state during the update: %s", b)
+			t.Errorf("update/status during the update: %s", b)
 		}
 	}
-	t.Logf("update/state to %s: %s", version, strings.Join(seq, "; "))
+	t.Logf("update/status to %s: %s", version, strings.Join(seq, "; "))
 	if !restarting || last != 100 {
 		t.Errorf("update to %s: no restarting state at 100%%", version)
 	}
@@ -476,9 +497,9 @@ func (h *harness) checkDiscovery(from int, version string) {
 	h.rec.await(t, from, h.disc, 30*time.Second, "discovery of "+version, func(b []byte) bool {
 		return json.Unmarshal(b, &d) == nil && d.Device.SWVersion == version
 	})
-	fw := d.Components["firmware"]
-	if fw["platform"] != "update" || fw["state_topic"] != delivery.StateTopic(h.base) ||
-		fw["command_topic"] != delivery.CommandTopic(h.base) || fw["payload_install"] != delivery.InstallPayload {
+	fw, tp := d.Components["firmware"], mqttapi.TopicsUnder(h.base)
+	if fw["platform"] != "update" || fw["state_topic"] != tp.UpdateState || fw["json_attributes_topic"] != tp.UpdateStatus ||
+		fw["command_topic"] != tp.Command(mqttapi.CmdUpdate) || fw["payload_install"] != mqttapi.InstallPayload {
 		t.Errorf("update entity: %v", fw)
 	}
 }

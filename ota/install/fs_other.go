@@ -26,5 +26,3 @@ func symlinkAtomic(string, string) error { return errUnsupported }
 func (i *Installer) lock(bool) (func(), error) { return nil, errUnsupported }
 
 func freeSpace(string) (uint64, error) { return 0, errUnsupported }
-
-func syncDir(string) error { return errUnsupported }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/doorbelld/doorbelld/firmware/fsync"
 	"github.com/doorbelld/doorbelld/ota"
 )
 
@@ -180,8 +181,8 @@ func (i *Installer) install(ctx context.Context, r io.Reader, size int64, progre
 		return Result{}, fmt.Errorf("place %s: %w", i.SlotBinary(target), err)
 	}
 	placed = true
-	if err := syncDir(dir); err != nil {
-		return Result{}, err
+	if err := fsync.Dir(dir); err != nil {
+		return Result{}, fmt.Errorf("place %s: %w", i.SlotBinary(target), err)
 	}
 	i.o.Hook(StepPlaced)
 
@@ -605,7 +606,7 @@ func (i *Installer) Seed(r io.Reader, version string) error {
 	if err := pf.CloseAtomicallyReplace(); err != nil {
 		return fmt.Errorf("install: seed: %w", err)
 	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
+	if err := fsync.Dir(filepath.Dir(path)); err != nil {
 		return fmt.Errorf("install: seed: %w", err)
 	}
 	now := i.o.Clock.Now()
@@ -642,7 +643,7 @@ func (i *Installer) setCurrent(slot string) error {
 	if err := symlinkAtomic("slot-"+slot, filepath.Join(i.o.Dir, CurrentLink)); err != nil {
 		return fmt.Errorf("install: switch current to slot %s: %w", slot, err)
 	}
-	if err := syncDir(i.o.Dir); err != nil {
+	if err := fsync.Dir(i.o.Dir); err != nil {
 		return fmt.Errorf("install: switch current to slot %s: %w", slot, err)
 	}
 	return nil

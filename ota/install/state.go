@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/doorbelld/doorbelld/firmware/fsync"
 )
 
 // Outcome is how the last update attempt ended.
@@ -106,7 +108,7 @@ func (i *Installer) save(st *diskState) error {
 	if err := writeFileAtomic(i.statePath(), append(b, '\n'), 0o640); err != nil {
 		return fmt.Errorf("install: write state: %w", err)
 	}
-	if err := syncDir(i.o.Dir); err != nil {
+	if err := fsync.Dir(i.o.Dir); err != nil {
 		return fmt.Errorf("install: write state: %w", err)
 	}
 	return nil

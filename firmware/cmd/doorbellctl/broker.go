@@ -16,6 +16,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/doorbelld/doorbelld/firmware/config"
+	"github.com/doorbelld/doorbelld/firmware/mqttapi"
 	"github.com/doorbelld/doorbelld/firmware/mqttpub"
 )
 
@@ -37,7 +38,7 @@ func addBrokerFlags(fs *flag.FlagSet) brokerFlags {
 		user:     fs.String("user", "", "broker login"),
 		password: fs.String("password", "", "broker password (or set DOORBELL_MQTT_PASSWORD, which keeps it out of ps and the shell history)"),
 		device:   fs.String("device", "doorbell", "the doorbell's device.id"),
-		prefix:   fs.String("prefix", "doorbell", "the doorbell's mqtt.topic_prefix"),
+		prefix:   fs.String("prefix", mqttapi.DefaultTopicPrefix, "the doorbell's mqtt.topic_prefix"),
 		caFile:   fs.String("ca-file", "", "ssl:// only: PEM CA certificates to trust for the broker's certificate (default: the system's)"),
 		certFile: fs.String("cert-file", "", "ssl:// only: PEM client certificate, for brokers that require one (with --key-file)"),
 		keyFile:  fs.String("key-file", "", "ssl:// only: PEM client key (with --cert-file)"),
@@ -45,8 +46,8 @@ func addBrokerFlags(fs *flag.FlagSet) brokerFlags {
 	}
 }
 
-// base is the doorbell's topic base, <prefix>/<device>.
-func (f brokerFlags) base() string { return *f.prefix + "/" + *f.device }
+// topics are the doorbell's MQTT topics, under <prefix>/<device>.
+func (f brokerFlags) topics() mqttapi.Topics { return mqttapi.NewTopics(*f.prefix, *f.device) }
 
 // options checks the flags, reads the TLS files and returns paho options
 // for a clean-session client (the broker keeps nothing for it while it is

@@ -104,7 +104,7 @@ func clipsPull(e *env, args []string) int {
 		return code
 	}
 	defer c.Disconnect(250)
-	base := cf.base()
+	base := cf.topics().Base
 	fmt.Fprintf(e.stderr, "pulling the clips of %s into %s\n", base, *out)
 
 	bar := newBar(e.stderr)
@@ -176,7 +176,7 @@ func clipsList(e *env, args []string) int {
 		return code
 	}
 	defer c.Disconnect(250)
-	ms, err := clipxfer.Offered(e.ctx, c, cf.base(), *cf.settle)
+	ms, err := clipxfer.Offered(e.ctx, c, cf.topics().Base, *cf.settle)
 	if err != nil {
 		return failf(e, cmd, "%v", err)
 	}
@@ -191,6 +191,6 @@ func clipsList(e *env, args []string) int {
 		total += m.Size
 		fmt.Fprintln(e.stdout, clipLine(m)+mark)
 	}
-	fmt.Fprintf(e.stderr, "%d clips offered by %s, %s\n", len(ms), cf.base(), mib(total))
+	fmt.Fprintf(e.stderr, "%d clips offered by %s, %s\n", len(ms), cf.topics().Base, mib(total))
 	return 0
 }

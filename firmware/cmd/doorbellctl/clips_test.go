@@ -47,7 +47,7 @@ func runClipDevice(t *testing.T, url string, tc *tls.Config, base string, sizes 
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	t.Cleanup(func() { cancel(); wg.Wait() })
-	store, err := storage.Open(t.TempDir(), storage.Options{Logger: quietLog})
+	store, err := storage.Open(t.TempDir(), storage.Options{ChunkBytes: 64 << 10, Logger: quietLog}) // the Publisher's
 	if err != nil {
 		t.Fatal(err)
 	}

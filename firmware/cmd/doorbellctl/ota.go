@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/renameio/v2"
 
+	"github.com/doorbelld/doorbelld/firmware/mqttapi"
 	"github.com/doorbelld/doorbelld/ota"
 	"github.com/doorbelld/doorbelld/ota/delivery"
 	"github.com/doorbelld/doorbelld/ota/install"
@@ -321,8 +322,8 @@ func otaPush(e *env, args []string) int {
 			return failf(e, cmd, "%s is INVALID, not sending it: %v", pos[0], err)
 		}
 	}
-	base := bf.base()
-	fmt.Fprintf(e.stderr, "pushing %s %s for %s (%s, key %s) to %s via %s\n", m.Model, m.Version, m.Arch(), mib(size), id, base, opts.Servers[0])
+	topics := bf.topics()
+	fmt.Fprintf(e.stderr, "pushing %s %s for %s (%s, key %s) to %s via %s\n", m.Model, m.Version, m.Arch(), mib(size), id, topics.Base, opts.Servers[0])
 
 	c, code := connect(e, cmd, opts.SetOrderMatters(false))
 	if c == nil {
@@ -332,12 +333,12 @@ func otaPush(e *env, args []string) int {
 
 	bar := newBar(e.stderr)
 	res, err := delivery.Push(e.ctx, delivery.PushOptions{
-		Client: c, Base: base, Bundle: f, Size: size, Version: m.Version, ChunkSize: *chunk, Wait: *wait,
+		Client: c, Base: topics.Base, Bundle: f, Size: size, Version: m.Version, ChunkSize: *chunk, Wait: *wait,
 		Progress: bar.update,
 		Phase: func(p string) {
 			switch p {
 			case "offer":
-				bar.note("offering " + m.Version + " on " + delivery.CommandTopic(base))
+				bar.note("offering " + m.Version + " on " + topics.Command(mqttapi.CmdUpdate))
 			case "restart":
 				bar.done()
 				bar.note(fmt.Sprintf("installed; waiting up to %v for %s to restart and confirm its health", *wait, m.Version))
@@ -349,9 +350,9 @@ func otaPush(e *env, args []string) int {
 	case err != nil:
 		return failf(e, cmd, "%v", err)
 	case res.Confirmed:
-		fmt.Fprintf(e.stdout, "%s: %s installed, running and confirmed healthy\n", base, res.Version)
+		fmt.Fprintf(e.stdout, "%s: %s installed, running and confirmed healthy\n", topics.Base, res.Version)
 	default:
-		fmt.Fprintf(e.stdout, "%s: %s installed; the doorbell restarts into it (not waiting for its health confirmation)\n", base, res.Version)
+		fmt.Fprintf(e.stdout, "%s: %s installed; the doorbell restarts into it (not waiting for its health confirmation)\n", topics.Base, res.Version)
 	}
 	return 0
 }
