@@ -61,20 +61,22 @@ func (d *Daemon) health() Health {
 	return h
 }
 
-// publishHealth publishes the health JSON when it changed, or always.
-func (d *Daemon) publishHealth(always bool) {
+// publishHealth publishes the health JSON when it changed, or always. It
+// reports whether it changed.
+func (d *Daemon) publishHealth(always bool) bool {
 	b, _ := json.Marshal(d.health())
 	d.mu.Lock()
 	same := string(b) == string(d.lastHealth)
 	d.lastHealth = b
 	d.mu.Unlock()
 	if same && !always {
-		return
+		return false
 	}
 	if !same {
 		d.log.Info("health", "json", string(b))
 	}
 	d.mq.Publish(d.topics.Health, 1, true, b)
+	return !same
 }
 
 // updateLED shows the daemon's state on the status LED.

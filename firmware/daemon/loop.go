@@ -25,10 +25,10 @@ func (d *Daemon) loop(ctx context.Context) error {
 			d.handle(he)
 		case now := <-t.Chan():
 			d.heartbeat.Store(now.UnixNano())
-			d.publishHealth(false)
+			changed := d.publishHealth(false)
 			d.updateLED()
 			d.confirmOTA()
-			if now.Sub(lastDiag) >= time.Minute {
+			if changed || now.Sub(lastDiag) >= time.Minute { // parts_down follows health at once
 				lastDiag = now
 				d.publishDiagnostics()
 			}

@@ -14,6 +14,7 @@ import (
 	"github.com/doorbelld/doorbelld/firmware/event"
 	"github.com/doorbelld/doorbelld/firmware/hass"
 	"github.com/doorbelld/doorbelld/firmware/mqttapi"
+	"github.com/doorbelld/doorbelld/firmware/supervise"
 	"github.com/doorbelld/doorbelld/ota/delivery"
 )
 
@@ -143,6 +144,13 @@ func (d *Daemon) publishDiagnostics() {
 		dropped := d.camera.Status().Dropped
 		diag.DroppedFrames = &dropped
 	}
+	down := 0
+	for _, st := range d.Parts() {
+		if st.Status == supervise.Restarting || st.Status == supervise.Failed {
+			down++
+		}
+	}
+	diag.PartsDown = &down
 	if d.clips != nil {
 		st := d.clips.Stats()
 		diag.ClipCount = &st.Clips

@@ -42,6 +42,24 @@ func TestFailedPartRestartsAndShowsInHealth(t *testing.T) {
 	tp := r.d.Topics()
 	health := subscribe(t, r.d.brokerURL(), tp.Health)
 	events := subscribe(t, r.d.brokerURL(), tp.Event)
+	diag := subscribe(t, r.d.brokerURL(), tp.Diagnostics)
+	// waitPartsDown waits for the diagnostics Home Assistant reads to
+	// count n parts down.
+	waitPartsDown := func(n int) {
+		t.Helper()
+		for {
+			m := next(t, diag, tp.Diagnostics, 30*time.Second)
+			var d struct {
+				PartsDown *int `json:"parts_down"`
+			}
+			if err := json.Unmarshal(m.payload, &d); err != nil {
+				t.Fatal(err)
+			}
+			if d.PartsDown != nil && *d.PartsDown == n {
+				return
+			}
+		}
+	}
 	readHealth := func() (Health, []byte) {
 		m := next(t, health, tp.Health, 30*time.Second)
 		var h Health
@@ -61,6 +79,7 @@ func TestFailedPartRestartsAndShowsInHealth(t *testing.T) {
 		}
 		break
 	}
+	waitPartsDown(1)
 	pir.broken.Store(false) // the line is back
 	for {
 		h, raw := readHealth()
@@ -72,6 +91,7 @@ func TestFailedPartRestartsAndShowsInHealth(t *testing.T) {
 		}
 		break
 	}
+	waitPartsDown(0)
 	if st := partState(t, r.d, "pir"); st.Restarts < 1 {
 		t.Errorf("pir state %+v, want restarts", st)
 	}

@@ -28,6 +28,7 @@ const (
 	CompFreeStorage   = "free_storage"    // sensor, diagnostic
 	CompClipCount     = "clip_count"      // sensor, diagnostic
 	CompDroppedFrames = "dropped_frames"  // sensor, diagnostic
+	CompPartsDown     = "parts_down"      // sensor, diagnostic
 )
 
 // need is the hardware a component depends on.
@@ -204,6 +205,9 @@ func components(o Options) []component {
 		}),
 		diagnostic(CompDroppedFrames, "Dropped frames", mqttapi.DiagDroppedFrames, obj{
 			"state_class": "total_increasing", "icon": "mdi:filmstrip-off",
+		}),
+		diagnostic(CompPartsDown, "Parts down", mqttapi.DiagPartsDown, obj{
+			"state_class": "measurement", "icon": "mdi:heart-broken",
 		}),
 	}
 }

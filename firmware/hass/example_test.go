@@ -24,5 +24,5 @@ func ExampleMessages() {
 	// doorbell/front/motion ON
 	// doorbell/front/cmd/privacy
 	// true
-	// 15 homeassistant/event/front/doorbell/config
+	// 16 homeassistant/event/front/doorbell/config
 }

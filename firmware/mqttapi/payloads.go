@@ -127,6 +127,9 @@ type Diagnostics struct {
 	FreeStorageBytes *uint64
 	ClipCount        *int
 	DroppedFrames    *uint64
+	// PartsDown counts the supervised parts that are not running (a
+	// failed camera, PIR, clip store, ...): health's "parts" says which.
+	PartsDown *int
 }
 
 // Diagnostics JSON keys, which the sensors' value templates read.
@@ -137,6 +140,7 @@ const (
 	DiagFreeStorage   = "free_storage_bytes"
 	DiagClipCount     = "clip_count"
 	DiagDroppedFrames = "dropped_frames"
+	DiagPartsDown     = "parts_down"
 )
 
 // MarshalJSON writes every key, LastBoot in event.TimeLayout (UTC).
@@ -153,7 +157,8 @@ func (d Diagnostics) MarshalJSON() ([]byte, error) {
 		FreeStorageBytes *uint64  `json:"free_storage_bytes"`
 		ClipCount        *int     `json:"clip_count"`
 		DroppedFrames    *uint64  `json:"dropped_frames"`
-	}{boot, d.CPUTempC, d.WiFiSignalDBm, d.FreeStorageBytes, d.ClipCount, d.DroppedFrames})
+		PartsDown        *int     `json:"parts_down"`
+	}{boot, d.CPUTempC, d.WiFiSignalDBm, d.FreeStorageBytes, d.ClipCount, d.DroppedFrames, d.PartsDown})
 }
 
 // The values of UpdateStatus.State.
