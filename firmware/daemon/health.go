@@ -29,13 +29,14 @@ func (d *Daemon) health() Health {
 			}
 			continue
 		}
+		if st.Status == supervise.Stopped && st.LastError == "" {
+			continue // done with nothing to do (the watchdog without systemd), or shutting down
+		}
 		if st.Name == "pir" {
 			h.PIR = mqttapi.PartUnavailable
 		}
 		h.Parts = append(h.Parts, PartHealth{Name: st.Name, Status: string(st.Status), LastError: st.LastError, Restarts: st.Restarts})
-		if st.Status != supervise.Stopped || st.LastError != "" {
-			h.Status = mqttapi.HealthDegraded
-		}
+		h.Status = mqttapi.HealthDegraded
 	}
 	if d.pir != nil && h.PIR == mqttapi.PartNone {
 		h.PIR = mqttapi.PartOK // before Run
