@@ -502,11 +502,6 @@ func (s *Store) writeAtomic(path string, data []byte) error {
 	return f.CloseAtomicallyReplace()
 }
 
-// SyncDir fsyncs directory dir, so that the names created, renamed or
-// removed in it survive a power cut. It is fsync.Dir, kept for the event
-// outbox; new code calls fsync.Dir.
-func SyncDir(dir string) error { return fsync.Dir(dir) }
-
 func isNoSpace(err error) bool {
 	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }

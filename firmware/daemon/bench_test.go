@@ -27,16 +27,29 @@ func pct(d []time.Duration, p float64) time.Duration {
 // beside a raw paho QoS 1 publish → receive of a message of the same size
 // on the same broker, in the same run. It reports p50/p99 of both and the
 // p99 difference. Each press waits for the previous press's snapshot to be
-// published, as presses at a door are seconds apart. With DOORBELL_TEST_BROKER set (scripts/test.sh) the broker
-// is Mosquitto, else the embedded one.
-func BenchmarkPressToSubscriber(b *testing.B) {
+// published, as presses at a door are seconds apart. With
+// DOORBELL_TEST_BROKER set (scripts/test.sh) the broker is Mosquitto, else
+// the embedded one.
+func BenchmarkPressToSubscriber(b *testing.B) { pressToSubscriber(b, nil) }
+
+// BenchmarkPressToSubscriberSlowJournal is BenchmarkPressToSubscriber with
+// every outbox fdatasync 50 ms slower, like a cheap SD card: the event is
+// published beside the journal write, so its p99 must stay the same.
+func BenchmarkPressToSubscriberSlowJournal(b *testing.B) {
+	pressToSubscriber(b, func(f *os.File) error {
+		time.Sleep(50 * time.Millisecond)
+		return f.Sync()
+	})
+}
+
+func pressToSubscriber(b *testing.B, sync func(*os.File) error) {
 	c := simConfig(b, testBroker())
 	c.GPIO.Button.Debounce = durCfg(2 * time.Millisecond)
 	// The glitch filter (default 3ms) delays publishing by exactly that much
 	// by design; this measures the path itself.
 	c.GPIO.Button.MinPress = durCfg(0)
 	c.GPIO.Button.LongPress = durCfg(0)
-	r := start(b, c)
+	r := startWith(b, c, func(o *Options) { o.OutboxSync = sync })
 	tp := r.d.Topics()
 	broker := r.d.brokerURL()
 	ch := subscribe(b, broker, c.MQTT.TopicPrefix+"/#")

@@ -65,11 +65,10 @@ func (s outboxSink) OnEvent(_ context.Context, e bus.Event) {
 		d.log.Error("daemon: encode event", "id", e.ID, "err", err)
 		return
 	}
-	if ent, err := d.outbox.Add(e.Event, payload); err != nil {
-		d.log.Error("daemon: event outbox, publishing without it", "id", e.ID, "err", err)
-		d.mq.Publish(d.topics.Event, 1, false, payload)
-	} else {
-		d.sender.Send(ent)
+	// Published at once, journaled beside the publish: the notification
+	// never waits for the SD card. Post publishes what it cannot store.
+	if err := d.sender.Post(e.Event, payload); err != nil {
+		d.log.Error("daemon: event outbox", "id", e.ID, "err", err)
 	}
 }
 

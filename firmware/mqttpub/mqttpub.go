@@ -7,8 +7,9 @@
 // persistent session (with a clean one, paho drops the messages published
 // while it connects), a write timeout, unordered delivery so a slow ack
 // never stalls the client, retrying the first connect and reconnecting
-// with a bounded interval. paho's store is in memory: what a crash loses is
-// for the event outbox to keep.
+// with a bounded interval. paho's store is in memory and ordered (messages
+// in flight at a disconnect are resent in the order they were published):
+// what a crash loses is for the event outbox to keep.
 package mqttpub
 
 import (
@@ -90,6 +91,10 @@ func New(opts Options) *Client {
 		// A persistent session: paho resends what was published while
 		// (re)connecting. With a clean session it drops those on connect.
 		SetCleanSession(false).
+		// The ordered store resends what was in flight at a disconnect
+		// in the order it was published (the default store's map order
+		// would reorder events after a reconnect).
+		SetStore(paho.NewOrderedMemoryStore()).
 		SetOrderMatters(false).
 		SetWriteTimeout(10*time.Second).
 		SetConnectTimeout(10*time.Second).

@@ -94,7 +94,7 @@ func TestSenderThroughBroker(t *testing.T) {
 
 	got := make(chan event.Event, 100)
 	sub := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + b.Addr()).SetClientID("outbox-sub"))
-	if tok := sub.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+	if tok := sub.Connect(); !tok.WaitTimeout(patience) || tok.Error() != nil {
 		t.Fatalf("subscriber connect: %v", tok.Error())
 	}
 	t.Cleanup(func() { sub.Disconnect(50) })
@@ -105,7 +105,7 @@ func TestSenderThroughBroker(t *testing.T) {
 		}
 		got <- e
 	})
-	if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+	if !tok.WaitTimeout(patience) || tok.Error() != nil {
 		t.Fatalf("subscribe: %v", tok.Error())
 	}
 
@@ -137,13 +137,13 @@ func TestSenderThroughBroker(t *testing.T) {
 		select {
 		case e := <-got:
 			return e
-		case <-time.After(10 * time.Second):
+		case <-deadline(t):
 			t.Fatal("no event received")
 			return event.Event{}
 		}
 	}
 
-	snd.Send(add(t, ob, 1, event.Ring))
+	post(t, snd, 1, event.Ring)
 	if e := recv(); e.ID != "ev0001" || e.Late {
 		t.Fatalf("live: %+v", e)
 	}
@@ -152,7 +152,7 @@ func TestSenderThroughBroker(t *testing.T) {
 	proxy.cut()
 	waitFor(t, "disconnect", func() bool { return !mq.Connected() })
 	for i := 2; i <= 4; i++ {
-		snd.Send(add(t, ob, i, []event.Type{event.Ring, event.MotionStart, event.LongPress}[i-2]))
+		post(t, snd, i, []event.Type{event.Ring, event.MotionStart, event.LongPress}[i-2])
 	}
 	proxy.restore()
 	for i := 2; i <= 4; i++ {

@@ -2,20 +2,21 @@ package outbox
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/jonboulle/clockwork"
+
+	"github.com/doorbelld/doorbelld/firmware/event"
+	"github.com/doorbelld/doorbelld/firmware/mqttpub"
 )
 
-// Publisher is the MQTT client as the Sender needs it; *mqttpub.Client is
-// one.
-type Publisher interface {
-	Publish(topic string, qos byte, retained bool, payload []byte) paho.Token
-	Connected() bool
-}
+// Publisher is the MQTT client as the Sender needs it: mqttpub's, which
+// *mqttpub.Client implements.
+type Publisher = mqttpub.Publisher
 
 // SenderOptions configure a Sender.
 type SenderOptions struct {
@@ -55,14 +56,15 @@ func (o *SenderOptions) ensureDefaults() {
 }
 
 // Sender publishes the outbox's events, QoS 1, never retained, and acks
-// each on its PUBACK. Live events go out at once with their payload as is;
-// everything that waited (published while disconnected, left over from
-// before a restart, or whose publish failed) is replayed oldest first with
-// "late": true. While older events wait, a new event queues behind them
-// (and so is late too), so events reach the broker in order. An event is
-// never published twice at the same time; it may be published twice in
-// all (a PUBACK lost to a power cut or a timeout), and subscribers dedupe
-// by id.
+// each on its PUBACK. Post stores and publishes a new event in one call,
+// the journal write running beside the publish. Live events go out at
+// once with their payload as is; everything that waited (published while
+// disconnected, left over from before a restart, or whose publish failed)
+// is replayed oldest first with "late": true. While older events wait, a
+// new event queues behind them (and so is late too), so events reach the
+// broker in order. An event is never published twice at the same time; it
+// may be published twice in all (a PUBACK lost to a crash, a power cut or
+// a timeout), and subscribers dedupe by id.
 type Sender struct {
 	ob   *Outbox
 	opts SenderOptions
@@ -93,11 +95,46 @@ func NewSender(ob *Outbox, opts SenderOptions) *Sender {
 	}
 }
 
-// Send publishes e, just added to the outbox, live when connected and
-// nothing older waits; otherwise e waits for the replay. It never blocks
-// on the network beyond paho's Publish.
+// Post stores e in the outbox and publishes it at once: live when
+// connected and nothing older waits, otherwise after the events that wait
+// (and then late). Its journal write runs beside the publish, on the
+// outbox's journal goroutine; Post never waits for the disk, nor for the
+// network beyond handing the message to paho. payload must be the event's
+// JSON (json.Marshal(e)).
+//
+// An event the outbox cannot store (ErrFull, ErrTooLarge) is logged and
+// still published, just not kept across an outage; a failed journal write
+// is logged by the outbox, and the event stays in memory until the broker
+// has it. The error is for the caller to log: ErrClosed after the outbox
+// was closed (the event is still published), or an event that is not one
+// (no ID, no payload).
+func (s *Sender) Post(e event.Event, payload []byte) error {
+	ent, _, err := s.ob.put(e, payload)
+	if err != nil {
+		if len(payload) > 0 {
+			s.opts.Publisher.Publish(s.opts.Topic, 1, false, payload)
+		}
+		if errors.Is(err, ErrFull) || errors.Is(err, ErrTooLarge) {
+			s.opts.Logger.Warn("outbox: event not stored, published without it", "id", e.ID, "type", e.Type, "err", err)
+			return nil
+		}
+		return err
+	}
+	s.Send(ent)
+	return nil
+}
+
+// Send publishes e, an entry of the outbox, live when connected and
+// nothing older waits; otherwise e waits for the replay. An entry whose
+// publish still waits for its PUBACK is not published again. It never
+// blocks on the network beyond paho's Publish. Post is Send for an event
+// not yet stored.
 func (s *Sender) Send(e Entry) {
 	s.mu.Lock()
+	if s.inflight[e.ID] {
+		s.mu.Unlock()
+		return
+	}
 	if s.stopped || s.needReplay || !s.opts.Publisher.Connected() {
 		s.needReplay = !s.stopped
 		s.mu.Unlock()

@@ -96,14 +96,14 @@ func (p *fakePub) all() []published {
 // waitMsgs waits until n messages were published.
 func (p *fakePub) waitMsgs(t *testing.T, n int) []published {
 	t.Helper()
-	deadline := time.After(5 * time.Second)
+	timeout := deadline(t)
 	for {
 		if m := p.all(); len(m) >= n {
 			return m
 		}
 		select {
 		case <-p.notify:
-		case <-deadline:
+		case <-timeout:
 			t.Fatalf("%d messages published, want %d", len(p.all()), n)
 		}
 	}
@@ -137,14 +137,25 @@ func runSender(t *testing.T, ob *Outbox, pub Publisher, clk clockwork.Clock) *Se
 
 // settle waits until the replay Run starts with (or a Kick asked for) is
 // done, so the next Send is live.
-func settle(t *testing.T, s *Sender) {
+func settle(t testing.TB, s *Sender) {
 	t.Helper()
 	waitFor(t, "the replay", func() bool { s.mu.Lock(); defer s.mu.Unlock(); return !s.needReplay })
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+// patience bounds every wait of these tests for something that must
+// happen: only a failure takes that long, so it is generous enough for a
+// loaded machine running -race.
+const patience = 30 * time.Second
+
+// deadline is a channel that fires after patience.
+func deadline(t testing.TB) <-chan time.Time {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); {
+	return time.After(patience)
+}
+
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(patience); !cond(); {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
@@ -169,7 +180,7 @@ func TestSenderReplaysAfterOutageInOrder(t *testing.T) {
 	pub := newFakePub(false, true)
 	s := runSender(t, ob, pub, nil)
 	for i := 0; i < 10; i++ {
-		s.Send(add(t, ob, i, types[i%len(types)]))
+		post(t, s, i, types[i%len(types)])
 	}
 	time.Sleep(20 * time.Millisecond)
 	if n := len(pub.all()); n != 0 {
@@ -177,7 +188,7 @@ func TestSenderReplaysAfterOutageInOrder(t *testing.T) {
 	}
 	pub.connected.Store(true)
 	// A new event while older ones wait queues behind them.
-	s.Send(add(t, ob, 10, event.Ring))
+	post(t, s, 10, event.Ring)
 	s.Kick() // what OnConnect does
 	msgs := pub.waitMsgs(t, 11)
 	for i, m := range msgs {
@@ -193,7 +204,7 @@ func TestSenderReplaysAfterOutageInOrder(t *testing.T) {
 	waitFor(t, "acks", func() bool { return ob.Len() == 0 })
 	settle(t, s)
 	// Caught up: the next event is live again.
-	s.Send(add(t, ob, 11, event.Ring))
+	post(t, s, 11, event.Ring)
 	if e := eventOf(t, pub.waitMsgs(t, 12)[11]); e.ID != "ev0011" || e.Late {
 		t.Errorf("after catching up: %+v", e)
 	}
@@ -225,8 +236,8 @@ func TestSenderFailureAndNoDuplicates(t *testing.T) {
 	ob := open(t, t.TempDir(), Options{})
 	pub := newFakePub(true, false)
 	s := runSender(t, ob, pub, nil)
-	s.Send(add(t, ob, 1, event.Ring))
-	s.Send(add(t, ob, 2, event.Ring))
+	post(t, s, 1, event.Ring)
+	post(t, s, 2, event.Ring)
 	msgs := pub.waitMsgs(t, 2)
 	msgs[1].tok.complete(paho.ErrNotConnected) // ev0002 fails, ev0001 still waits
 	waitFor(t, "the replay", func() bool { s.Kick(); return len(pub.all()) >= 3 })
@@ -251,7 +262,7 @@ func TestSenderAckTimeout(t *testing.T) {
 	s := runSender(t, ob, pub, clk)
 	s.Send(add(t, ob, 1, event.Ring))
 	pub.waitMsgs(t, 1)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()
 	if err := clk.BlockUntilContext(ctx, 2); err != nil { // Run's ticker, the PUBACK timer
 		t.Fatal(err)
@@ -264,25 +275,30 @@ func TestSenderAckTimeout(t *testing.T) {
 }
 
 func TestSenderStopsWithPending(t *testing.T) {
-	ob := open(t, t.TempDir(), Options{})
+	dir := t.TempDir()
+	ob := open(t, dir, Options{})
 	pub := newFakePub(true, false)
 	s := NewSender(ob, SenderOptions{Topic: "doorbell/front/event", Publisher: pub, Logger: quiet()})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { s.Run(ctx); close(done) }()
-	s.Send(add(t, ob, 1, event.Ring))
+	post(t, s, 1, event.Ring)
 	pub.waitMsgs(t, 1)
 	cancel()
 	select {
 	case <-done:
-	case <-time.After(5 * time.Second):
+	case <-deadline(t):
 		t.Fatal("Run did not return with a PUBACK outstanding")
 	}
 	if ob.Len() != 1 {
 		t.Error("unacknowledged event removed")
 	}
-	s.Send(add(t, ob, 2, event.Ring)) // after Run: kept for the next start, not published
+	post(t, s, 2, event.Ring) // after Run: kept for the next start, not published
 	if n := len(pub.all()); n != 1 {
 		t.Errorf("%d published after Run returned", n)
+	}
+	ob.Close() // writes what the journal holds
+	if got := ids(open(t, dir, Options{}).Pending()); !slices.Equal(got, []string{"ev0001", "ev0002"}) {
+		t.Errorf("after a restart: %v", got)
 	}
 }
