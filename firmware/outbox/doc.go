@@ -52,9 +52,9 @@
 //	ob, err := outbox.Open(filepath.Join(cfg.Storage.Dir, "outbox"), outbox.Options{Logger: log})
 //	snd := outbox.NewSender(ob, outbox.SenderOptions{Topic: topics.Event, Publisher: mq, Logger: log})
 //	// mqttpub.Options.OnConnect: snd.Kick
-//	// parts: start("outbox", false, snd.Run); ob.Close() after the parts stop
+//	// supervised part: supervise.Part{Name: "outbox", Run: snd.Run}; ob.Close() after the parts stop
 //
-//	// per event, on the event loop; never waits for the disk or the network:
+//	// per event, in the daemon's outbox sink; never waits for the disk or the network:
 //	payload, _ := json.Marshal(e)
 //	if err := snd.Post(e, payload); err != nil { // ErrClosed, or not an event
 //		log.Error("outbox", "id", e.ID, "err", err)
