@@ -48,6 +48,7 @@ type ButtonLogic struct {
 	longFired bool
 	rejected  uint64
 	presses   uint64
+	lost      uint64 // edges reported lost (EdgeAfterLoss)
 	// the previous press that fired, for DoublePress
 	prevPress  time.Time
 	prevDouble bool
@@ -95,6 +96,27 @@ func (b *ButtonLogic) Edge(t time.Time, active bool, emit func(Event)) {
 		// Bounces and chatter: the level is tracked, the release is judged
 		// in Tick once the line has been quiet and inactive for Debounce.
 	}
+}
+
+// EdgeAfterLoss is Edge for an edge that came after lost edges that
+// changed the line unseen since the last edge. A gap with lost edges is
+// never taken for a release: the button counts as held all through it, so
+// a held press goes on (and may become a long press) until a clean
+// release — the line then staying released for Debounce — is seen after
+// this edge. On a released button the lost edges held a press whose start
+// was not seen: it rings, stamped t, the first time known.
+func (b *ButtonLogic) EdgeAfterLoss(t time.Time, active bool, lost uint32, emit func(Event)) {
+	if lost > 0 {
+		b.lost += uint64(lost)
+		if b.state == btnReleased {
+			b.Edge(t, true, emit)
+		} else {
+			// Settle timers up to t as if held: no release inside the
+			// gap; a long press or MinPress that ran out in it fires.
+			b.active = true
+		}
+	}
+	b.Edge(t, active, emit)
 }
 
 func (b *ButtonLogic) fire(emit func(Event)) {
@@ -155,3 +177,6 @@ func (b *ButtonLogic) Pressed() bool { return b.state == btnHeld }
 
 // Counts returns how many presses fired and how many glitches were rejected.
 func (b *ButtonLogic) Counts() (presses, rejected uint64) { return b.presses, b.rejected }
+
+// Lost returns how many edges EdgeAfterLoss was told were lost.
+func (b *ButtonLogic) Lost() uint64 { return b.lost }

@@ -12,6 +12,18 @@
 // The state machines take explicit timestamps, so tests replay recorded bounce
 // patterns — hours of doorbell life — in microseconds.
 //
+// A reader that falls behind (a busy CPU) must never lose an edge silently.
+// The kernel queues each line's edges (package hal/gpioline asks for 1024)
+// and, when the queue overflows, drops the oldest; the gap in the events'
+// sequence numbers says how many. Such a pin is an EdgeInfoPin: each Edge
+// carries Lost, the edges dropped just before it. Input counts them (Stats,
+// with the reader's longest stall), warns at most once a minute per line,
+// and hands the edge to Logic.EdgeAfterLoss, which never takes a gap with
+// lost edges for a quiet line: no false release and second ring from a
+// chattering push, no false motion_end/motion_start pair from the PIR.
+// At debug level Input logs every edge ("hal: edge": kernel time,
+// direction, seqno, line_seqno, lost, delay).
+//
 // hal never initialises periph's host drivers and never looks pins up by name:
 // the daemon's composition root does that (see package hal/gpioline) and hands
 // interfaces down.

@@ -297,3 +297,131 @@ func TestHILBusyLineNamesIt(t *testing.T) {
 		t.Errorf("missing line: %v, want ErrNotFound naming it", err)
 	}
 }
+
+// TestHILLostEdgesCounted toggles a gpio-sim line 50 times while nobody
+// reads it, through a 16-event kernel queue: the kernel keeps the newest
+// events, and the gap in line_seqno before the first one read says how
+// many were dropped. Expected: 50 − 16 = 34 lost, when every toggle became
+// an event before the first read.
+func TestHILLostEdgesCounted(t *testing.T) {
+	hilSetup(t)
+	const buf, toggles, line = 16, 50, 4 // SPARE4
+	p, err := gpioline.OpenInputWith("SPARE4", gpioline.InputOptions{EventBuffer: buf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	// No bias: a bias flag would set gpio-sim's pull, and so the line.
+	if err := p.In(gpio.PullNoChange, gpio.BothEdges); err != nil {
+		t.Fatal(err)
+	}
+	high := value(t, line) == "1"
+	for i := 0; i < toggles; i++ {
+		high = !high
+		if high {
+			pull(t, line, "pull-up")
+		} else {
+			pull(t, line, "pull-down")
+		}
+	}
+	// Wait (bounded) for the edge of the last toggle: the kernel hands
+	// events on from a threaded handler, so the last may trail the writes.
+	var evs []hal.Edge
+	deadline := time.Now().Add(10 * time.Second)
+	for len(evs) == 0 || (evs[len(evs)-1].LineSeqno < toggles && time.Now().Before(deadline)) {
+		e, ok := p.WaitForEdgeInfo(100 * time.Millisecond)
+		if ok {
+			evs = append(evs, e)
+		} else if len(evs) == 0 && time.Now().After(deadline) {
+			t.Fatal("no edge event from 50 toggles")
+		}
+	}
+	for { // and anything still queued
+		e, ok := p.WaitForEdgeInfo(0)
+		if !ok {
+			break
+		}
+		evs = append(evs, e)
+	}
+	first, last := evs[0], evs[len(evs)-1]
+	var lost uint64
+	for i, e := range evs {
+		lost += uint64(e.Lost)
+		if i > 0 && e.LineSeqno != evs[i-1].LineSeqno+e.Lost+1 {
+			t.Errorf("event %d: line_seqno %d after %d with lost=%d", i, e.LineSeqno, evs[i-1].LineSeqno, e.Lost)
+		}
+	}
+	t.Logf("%d toggles, %d events read (line_seqno %d..%d, first lost=%d), %d lost counted; 50-16 = %d",
+		toggles, len(evs), first.LineSeqno, last.LineSeqno, first.Lost, p.LostEdges(), toggles-buf)
+	if p.LostEdges() != lost || lost != uint64(last.LineSeqno)-uint64(len(evs)) {
+		t.Errorf("LostEdges() = %d, sum of Lost %d; want both = last line_seqno %d − %d events read",
+			p.LostEdges(), lost, last.LineSeqno, len(evs))
+	}
+	if last.LineSeqno == toggles && len(evs) == buf && lost != toggles-buf {
+		t.Errorf("%d lost, want %d", lost, toggles-buf)
+	}
+	if last.LineSeqno > buf && lost == 0 {
+		t.Errorf("%d events through a %d-event queue, none lost", last.LineSeqno, buf)
+	}
+	// After the overflow, the next edge is clean.
+	if high {
+		pull(t, line, "pull-down")
+	} else {
+		pull(t, line, "pull-up")
+	}
+	e, ok := p.WaitForEdgeInfo(10 * time.Second)
+	if !ok || e.Lost != 0 || e.LineSeqno != last.LineSeqno+1 {
+		t.Errorf("edge after the drain: %+v (ok %v), want line_seqno %d, none lost", e, ok, last.LineSeqno+1)
+	}
+}
+
+// requested is a gpioline.Input whose line is already requested: In keeps
+// the request (and the events queued in it) instead of making a new one.
+type requested struct{ *gpioline.Input }
+
+func (requested) In(gpio.Pull, gpio.Edge) error { return nil }
+
+// TestHILInputCountsLostEdges: a chattering press (50 edges) on a line
+// whose 16-event queue nobody reads, then an Input starts reading it: the
+// whole real path — kernel seqno, Input, ButtonLogic — gives one ring and
+// counts the lost edges and the reader's stall.
+func TestHILInputCountsLostEdges(t *testing.T) {
+	hilSetup(t)
+	const buf, edges, line = 16, 50, 5 // SPARE5
+	pull(t, line, "pull-up")           // released (active low), before the request: no event
+	p, err := gpioline.OpenInputWith("SPARE5", gpioline.InputOptions{EventBuffer: buf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.In(gpio.PullNoChange, gpio.BothEdges); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < edges/2; i++ {
+		pull(t, line, "pull-down")
+		pull(t, line, "pull-up")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	in := hal.NewButton(requested{p}, hal.InputOptions{ActiveLow: true, Logger: slog.New(slog.DiscardHandler)},
+		hal.ButtonOptions{Debounce: 50 * time.Millisecond})
+	out := make(chan hal.Event, 16)
+	done := make(chan error, 1)
+	go func() { done <- in.Run(ctx, out) }()
+	evs := events(t, out, 1, 300*time.Millisecond)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	st := in.Stats()
+	t.Logf("%d edges played, %d read, %d lost (kernel: %d), longest stall %v; events %+v",
+		edges, st.Edges, st.LostEdges, p.LostEdges(), st.LongestStall, evs)
+	if len(evs) != 1 || evs[0].Type != hal.Ring {
+		t.Errorf("events %+v, want one ring", evs)
+	}
+	if st.LostEdges != p.LostEdges() || st.Edges+st.LostEdges > edges {
+		t.Errorf("stats %+v, kernel lost %d: want the same loss, at most %d edges in all", st, p.LostEdges(), edges)
+	}
+	if st.Edges+st.LostEdges == edges && st.LostEdges != edges-buf {
+		t.Errorf("%d lost, want %d", st.LostEdges, edges-buf)
+	}
+}

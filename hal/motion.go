@@ -68,6 +68,26 @@ func (m *MotionLogic) Edge(t time.Time, active bool, emit func(Event)) {
 	}
 }
 
+// EdgeAfterLoss is Edge for an edge that came after lost edges that
+// changed the line unseen since the last edge. The sensor counts as active
+// all through that gap, so the hold time restarts at t and a gap never
+// gives a false MotionEnd (and MotionStart) pair. On an idle sensor the
+// lost edges held an activation whose start was not seen: motion starts at
+// t, the first time known (MinActive cannot judge it, and rejects it if
+// the sensor is inactive at t). During Cooldown the sensor is ignored as
+// usual.
+func (m *MotionLogic) EdgeAfterLoss(t time.Time, active bool, lost uint32, emit func(Event)) {
+	if lost > 0 {
+		switch m.state {
+		case motionIdle:
+			m.Edge(t, true, emit)
+		case motionCandidate, motionOn:
+			m.active = true // settle to t as active: the hold does not run out in the gap
+		}
+	}
+	m.Edge(t, active, emit)
+}
+
 func (m *MotionLogic) activate(t time.Time, emit func(Event)) {
 	if m.opts.MinActive > 0 {
 		m.state, m.since = motionCandidate, t

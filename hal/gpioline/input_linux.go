@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -33,8 +34,22 @@ const (
 	v2EventRising  = 1
 	v2EventFalling = 2
 
+	// struct gpio_v2_line_event: timestamp_ns u64 (aligned), id u32,
+	// offset u32, seqno u32, line_seqno u32, padding [6]u32. Decoded from
+	// bytes at fixed offsets, so 32-bit ARM reads it the same.
 	v2EventSize = 48
 )
+
+// DefaultEventBuffer is how many edge events the kernel is asked to queue
+// for an input line: the most it allows (GPIO_V2_LINES_MAX * 16 = 1024; it
+// caps larger requests there, and its default is 16 per line). AC chatter
+// from a bell transformer is 100 edges a second at 50 Hz, 120 at 60 Hz, so
+// 1024 hold 8.5–10 s of a held push for a stalled reader, where the 64 this
+// package asked for before held 0.6 s. It costs 48 KiB of kernel memory per
+// line (48-byte events; a power of two, as the kfifo wants). When it still
+// overflows, the kernel drops the oldest events (since 5.10, the first v2
+// kernel) and the gap in line_seqno says how many.
+const DefaultEventBuffer = 1024
 
 type v2LineAttribute struct {
 	ID      uint32
@@ -93,16 +108,41 @@ type Input struct {
 	pull gpio.Pull
 	mono bool // timestamps are CLOCK_MONOTONIC
 	buf  [v2EventSize]byte
+
+	eventBuffer uint32
+	lineSeqno   uint32        // of the last event read; 0 after In
+	lost        atomic.Uint64 // edges the kernel dropped, since OpenInput
 }
 
 var (
-	_ gpio.PinIn   = (*Input)(nil)
-	_ hal.TimedPin = (*Input)(nil)
+	_ gpio.PinIn      = (*Input)(nil)
+	_ hal.TimedPin    = (*Input)(nil)
+	_ hal.EdgeInfoPin = (*Input)(nil)
 )
+
+// InputOptions tune OpenInputWith.
+type InputOptions struct {
+	// EventBuffer is how many edge events the kernel queues for the line
+	// before it drops the oldest. Default DefaultEventBuffer; the kernel
+	// caps it there. Tests ask for a small one to force an overflow.
+	EventBuffer int
+}
+
+func (o *InputOptions) ensureDefaults() {
+	if o.EventBuffer <= 0 || o.EventBuffer > DefaultEventBuffer {
+		o.EventBuffer = DefaultEventBuffer
+	}
+}
 
 // OpenInput finds the line named by spec (see Open) for reading with
 // kernel timestamps. The line is requested from the kernel by In.
 func OpenInput(spec string) (*Input, error) {
+	return OpenInputWith(spec, InputOptions{})
+}
+
+// OpenInputWith is OpenInput with options.
+func OpenInputWith(spec string, o InputOptions) (*Input, error) {
+	o.ensureDefaults()
 	p, err := Open(spec)
 	if err != nil {
 		return nil, err
@@ -110,7 +150,7 @@ func OpenInput(spec string) (*Input, error) {
 	for _, c := range gpioioctl.Chips {
 		for _, l := range c.Lines() {
 			if l == p {
-				return &Input{chip: c.Path(), offset: uint32(l.Number()), name: spec}, nil
+				return &Input{chip: c.Path(), offset: uint32(l.Number()), name: spec, eventBuffer: uint32(o.EventBuffer)}, nil
 			}
 		}
 	}
@@ -192,7 +232,7 @@ func (in *Input) In(pull gpio.Pull, edge gpio.Edge) error {
 		var req v2LineRequest
 		req.Offsets[0] = in.offset
 		req.NumLines = 1
-		req.EventBufferSize = 64
+		req.EventBufferSize = in.eventBuffer
 		copy(req.Consumer[:len(req.Consumer)-1], "doorbelld")
 		req.Config.Flags = flags
 		if _, _, e := unix.Syscall(unix.SYS_IOCTL, cf.Fd(), ioctlGetLine, uintptr(unsafe.Pointer(&req))); e != 0 {
@@ -218,8 +258,15 @@ func (in *Input) In(pull gpio.Pull, edge gpio.Edge) error {
 	}
 	in.f = os.NewFile(uintptr(fd), in.name)
 	in.pull = pull
+	in.lineSeqno = 0 // a new request numbers its events from 1
 	return nil
 }
+
+// LostEdges returns how many edges the kernel dropped from this line's
+// event queue because it was full (the reader fell behind), counted from
+// the gaps in the events' line sequence numbers. It is safe to call from
+// any goroutine.
+func (in *Input) LostEdges() uint64 { return in.lost.Load() }
 
 // Read returns the line's level.
 func (in *Input) Read() gpio.Level {
@@ -243,32 +290,39 @@ func (in *Input) Read() gpio.Level {
 
 // WaitForEdge implements gpio.PinIn. A negative timeout waits forever.
 func (in *Input) WaitForEdge(timeout time.Duration) bool {
-	_, _, ok := in.WaitForEdgeTime(timeout)
+	_, ok := in.WaitForEdgeInfo(timeout)
 	return ok
 }
 
-// WaitForEdgeTime implements hal.TimedPin. Queued events are always
+// WaitForEdgeTime implements hal.TimedPin.
+func (in *Input) WaitForEdgeTime(timeout time.Duration) (time.Time, gpio.Level, bool) {
+	e, ok := in.WaitForEdgeInfo(timeout)
+	return e.At, e.Level, ok
+}
+
+// WaitForEdgeInfo implements hal.EdgeInfoPin. Queued events are always
 // returned first, even with a timeout of 0 (which only looks) and even when
 // the caller is late: they are read before any deadline is considered.
-func (in *Input) WaitForEdgeTime(timeout time.Duration) (time.Time, gpio.Level, bool) {
+// Edge.Lost counts the events the kernel dropped just before this one.
+func (in *Input) WaitForEdgeInfo(timeout time.Duration) (hal.Edge, bool) {
 	in.mu.Lock()
 	f := in.f
 	in.mu.Unlock()
 	if f == nil {
-		return time.Time{}, gpio.Low, false
+		return hal.Edge{}, false
 	}
 	if ok, err := in.tryRead(f); err != nil || ok {
 		return in.event(ok && err == nil)
 	}
 	if timeout == 0 {
-		return time.Time{}, gpio.Low, false
+		return hal.Edge{}, false
 	}
 	var dl time.Time
 	if timeout > 0 {
 		dl = time.Now().Add(timeout)
 	}
 	if f.SetReadDeadline(dl) != nil {
-		return time.Time{}, gpio.Low, false
+		return hal.Edge{}, false
 	}
 	_, err := io.ReadFull(f, in.buf[:])
 	return in.event(err == nil)
@@ -305,18 +359,64 @@ func (in *Input) tryRead(f *os.File) (bool, error) {
 	return true, nil
 }
 
+// rawEvent is a decoded struct gpio_v2_line_event.
+type rawEvent struct {
+	TimestampNs      uint64
+	ID, Offset       uint32
+	Seqno, LineSeqno uint32
+}
+
+// decodeEvent decodes one struct gpio_v2_line_event in the machine's byte
+// order; b holds at least v2EventSize bytes.
+func decodeEvent(b []byte) rawEvent {
+	return rawEvent{
+		TimestampNs: binary.NativeEndian.Uint64(b[0:8]),
+		ID:          binary.NativeEndian.Uint32(b[8:12]),
+		Offset:      binary.NativeEndian.Uint32(b[12:16]),
+		Seqno:       binary.NativeEndian.Uint32(b[16:20]),
+		LineSeqno:   binary.NativeEndian.Uint32(b[20:24]),
+	}
+}
+
+// lostBefore returns how many events are missing between the line
+// sequence numbers prev (0: none read since the request) and cur. The
+// kernel numbers a request's events from 1 and keeps the newest when its
+// queue is full, so the gap sits before the first event read after the
+// overflow. uint32 arithmetic rides over wrap-around; a number that did not
+// advance counts nothing.
+func lostBefore(prev, cur uint32) uint32 {
+	d := cur - prev
+	if d == 0 || d > 1<<31 {
+		return 0
+	}
+	return d - 1
+}
+
 // event decodes buf when ok.
-func (in *Input) event(ok bool) (time.Time, gpio.Level, bool) {
+func (in *Input) event(ok bool) (hal.Edge, bool) {
 	if !ok {
-		return time.Time{}, gpio.Low, false
+		return hal.Edge{}, false
 	}
-	ts := binary.NativeEndian.Uint64(in.buf[0:8])
-	id := binary.NativeEndian.Uint32(in.buf[8:12])
-	at := time.Unix(0, int64(ts))
+	ev := decodeEvent(in.buf[:])
+	if ev.ID != v2EventRising && ev.ID != v2EventFalling {
+		return hal.Edge{}, false
+	}
+	at := time.Unix(0, int64(ev.TimestampNs))
 	if in.mono {
-		at = monoToWall(ts)
+		at = monoToWall(ev.TimestampNs)
 	}
-	return at, id == v2EventRising, id == v2EventRising || id == v2EventFalling
+	lost := lostBefore(in.lineSeqno, ev.LineSeqno)
+	in.lineSeqno = ev.LineSeqno
+	if lost > 0 {
+		in.lost.Add(uint64(lost))
+	}
+	return hal.Edge{
+		At:        at,
+		Level:     ev.ID == v2EventRising,
+		Lost:      lost,
+		Seqno:     ev.Seqno,
+		LineSeqno: ev.LineSeqno,
+	}, true
 }
 
 // monoToWall maps a CLOCK_MONOTONIC timestamp to wall-clock time.

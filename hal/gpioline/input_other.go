@@ -17,3 +17,13 @@ func OpenInput(spec string) (gpio.PinIO, error) {
 	}
 	return p, nil
 }
+
+// InputOptions tune OpenInputWith; they only matter on Linux.
+type InputOptions struct {
+	EventBuffer int
+}
+
+// OpenInputWith is OpenInput; the options only matter on Linux.
+func OpenInputWith(spec string, _ InputOptions) (gpio.PinIO, error) {
+	return OpenInput(spec)
+}

@@ -10,16 +10,23 @@ import (
 
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpiotest"
+
+	"github.com/doorbelld/doorbelld/hal"
 )
 
 // Pin is a simulated input or output line: a periph gpiotest.Pin plus a
 // queue of edges stamped with the time they were played, so that a reader
 // that falls behind still sees when each edge happened, as with the
-// kernel's event timestamps on a real line (it implements hal.TimedPin).
+// kernel's event timestamps on a real line (it implements hal.TimedPin and
+// hal.EdgeInfoPin). Like the kernel it numbers the edges (LineSeqno), and
+// SetLost plays an edge that comes after lost ones, as after an overflow
+// of the kernel's event queue.
 type Pin struct {
 	*gpiotest.Pin
 
 	edges chan edge
+	qmu   sync.Mutex // orders numbering and queueing
+	seqno uint32     // the last edge's sequence number, counting lost ones
 
 	pmu  sync.Mutex // serialises Press
 	held bool       // a Press is holding the line
@@ -28,9 +35,15 @@ type Pin struct {
 	timer *time.Timer // WaitForEdgeTime's, reused
 }
 
+var (
+	_ hal.TimedPin    = (*Pin)(nil)
+	_ hal.EdgeInfoPin = (*Pin)(nil)
+)
+
 type edge struct {
-	at time.Time
-	l  gpio.Level
+	at          time.Time
+	l           gpio.Level
+	lost, seqno uint32
 }
 
 // NewPin returns a pin at level l with room for 1024 queued edges.
@@ -51,23 +64,29 @@ func (p *Pin) In(pull gpio.Pull, _ gpio.Edge) error {
 // WaitForEdge implements gpio.PinIn (the new level is taken with the edge;
 // a negative timeout waits forever).
 func (p *Pin) WaitForEdge(timeout time.Duration) bool {
-	_, _, ok := p.WaitForEdgeTime(timeout)
+	_, ok := p.WaitForEdgeInfo(timeout)
 	return ok
 }
 
 // WaitForEdgeTime implements hal.TimedPin: the next queued edge, with the
-// time it was played. A timeout of 0 only looks. One reused timer, so
-// waiting costs no allocation; one goroutine may wait at a time, as with a
-// real line.
+// time it was played. A timeout of 0 only looks.
 func (p *Pin) WaitForEdgeTime(timeout time.Duration) (time.Time, gpio.Level, bool) {
+	e, ok := p.WaitForEdgeInfo(timeout)
+	return e.At, e.Level, ok
+}
+
+// WaitForEdgeInfo implements hal.EdgeInfoPin: the next queued edge, with
+// the time it was played, its sequence number and the edges lost before it
+// (SetLost). A timeout of 0 only looks. One reused timer, so waiting costs
+// no allocation; one goroutine may wait at a time, as with a real line.
+func (p *Pin) WaitForEdgeInfo(timeout time.Duration) (hal.Edge, bool) {
 	select {
 	case e := <-p.edges:
-		_ = p.Out(e.l)
-		return e.at, e.l, true
+		return p.take(e), true
 	default:
 	}
 	if timeout == 0 {
-		return time.Time{}, false, false
+		return hal.Edge{}, false
 	}
 	var tc <-chan time.Time
 	if timeout > 0 {
@@ -81,21 +100,37 @@ func (p *Pin) WaitForEdgeTime(timeout time.Duration) (time.Time, gpio.Level, boo
 	}
 	select {
 	case e := <-p.edges:
-		_ = p.Out(e.l)
-		return e.at, e.l, true
+		return p.take(e), true
 	case <-tc:
-		return time.Time{}, false, false
+		return hal.Edge{}, false
 	}
+}
+
+func (p *Pin) take(e edge) hal.Edge {
+	_ = p.Out(e.l)
+	return hal.Edge{At: e.at, Level: e.l, Lost: e.lost, Seqno: e.seqno, LineSeqno: e.seqno}
 }
 
 // Set queues an edge to level l, stamped now. The reader sees the new
 // level when it takes the edge, as on a real line.
-func (p *Pin) Set(l gpio.Level) { p.edges <- edge{time.Now(), l} }
+func (p *Pin) Set(l gpio.Level) { p.queue(time.Now(), l, 0) }
 
 // SetAt queues an edge to level l stamped at, for tests that need exact
 // edge times whatever the scheduler does. Queue edges in time order, as a
 // line's come.
-func (p *Pin) SetAt(at time.Time, l gpio.Level) { p.edges <- edge{at, l} }
+func (p *Pin) SetAt(at time.Time, l gpio.Level) { p.queue(at, l, 0) }
+
+// SetLost queues an edge to level l stamped at that comes after lost
+// edges the reader never sees, as when the kernel's event queue overflowed:
+// its sequence number skips lost numbers and it reports Lost = lost.
+func (p *Pin) SetLost(at time.Time, l gpio.Level, lost uint32) { p.queue(at, l, lost) }
+
+func (p *Pin) queue(at time.Time, l gpio.Level, lost uint32) {
+	p.qmu.Lock()
+	defer p.qmu.Unlock()
+	p.seqno += lost + 1
+	p.edges <- edge{at: at, l: l, lost: lost, seqno: p.seqno}
+}
 
 // Pending returns the queued edges' levels without taking them (tests).
 func (p *Pin) Pending() []gpio.Level {
