@@ -115,6 +115,11 @@ func (b backend) Status() any {
 	if d.camera != nil {
 		st["camera"] = d.camera.Status()
 	}
+	inputs := map[string]hal.InputStats{"button": d.button.Stats()}
+	if d.pir != nil {
+		inputs["pir"] = d.pir.Stats()
+	}
+	st["inputs"] = inputs // edges read, edges the kernel lost, the reader's longest stall
 	return st
 }
 

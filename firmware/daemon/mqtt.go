@@ -151,6 +151,11 @@ func (d *Daemon) publishDiagnostics() {
 		}
 	}
 	diag.PartsDown = &down
+	lost := d.button.Stats().LostEdges
+	if d.pir != nil {
+		lost += d.pir.Stats().LostEdges
+	}
+	diag.LostEdges = &lost
 	if d.clips != nil {
 		st := d.clips.Stats()
 		diag.ClipCount = &st.Clips

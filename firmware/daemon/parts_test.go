@@ -3,6 +3,7 @@ package daemon
 import (
 	"encoding/json"
 	"errors"
+	"net/http"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -10,8 +11,10 @@ import (
 
 	"periph.io/x/conn/v3/gpio"
 
+	"github.com/doorbelld/doorbelld/firmware/bus"
 	"github.com/doorbelld/doorbelld/firmware/event"
 	"github.com/doorbelld/doorbelld/firmware/supervise"
+	"github.com/doorbelld/doorbelld/hal"
 	"github.com/doorbelld/doorbelld/hal/haltest"
 )
 
@@ -114,4 +117,55 @@ func partState(t testing.TB, d *Daemon, name string) supervise.State {
 	}
 	t.Fatalf("no part %q in %+v", name, d.Parts())
 	return supervise.State{}
+}
+
+// /api/status shows every part, every sink's counters and each input's
+// edge statistics, lost edges included; one press with edges lost inside
+// it is still one ring.
+func TestStatusShowsPartsSinksAndLostEdges(t *testing.T) {
+	c := simConfig(t, testBroker())
+	c.Camera.Device = ""
+	r := start(t, c)
+	tp := r.d.Topics()
+	events := subscribe(t, r.d.brokerURL(), tp.Event)
+	active := gpio.Level(!c.GPIO.Button.ActiveLow)
+	now := time.Now()
+	r.board.Button.SetAt(now, active)
+	r.board.Button.SetLost(now.Add(20*time.Millisecond), !active, 7) // a chatter the kernel dropped
+	r.board.Button.SetAt(now.Add(21*time.Millisecond), active)
+	r.board.Button.SetAt(now.Add(40*time.Millisecond), !active)
+	e, _ := nextEvent(t, events, tp, 10*time.Second)
+	if e.Type != event.Ring {
+		t.Fatalf("event %s, want ring", e.Type)
+	}
+	var st struct {
+		Parts  []supervise.State `json:"parts"`
+		Sinks  []bus.Stats       `json:"sinks"`
+		Inputs map[string]hal.InputStats
+		Last   *event.Event `json:"last_event"`
+	}
+	waitFor(t, "the status to show the press", func() bool {
+		resp, err := http.Get("http://" + r.d.web.Addr() + "/api/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+			t.Fatal(err)
+		}
+		return st.Last != nil && st.Inputs["button"].Edges >= 4
+	})
+	if b := st.Inputs["button"]; b.LostEdges != 7 {
+		t.Errorf("button stats %+v, want 7 lost edges", b)
+	}
+	if st.Last.ID != e.ID {
+		t.Errorf("last event %s, want %s", st.Last.ID, e.ID)
+	}
+	if i := slices.IndexFunc(st.Parts, func(p supervise.State) bool { return p.Name == "events" }); i < 0 || st.Parts[i].Status != supervise.Running || !st.Parts[i].Critical {
+		t.Errorf("parts %+v: want events running and critical", st.Parts)
+	}
+	if i := slices.IndexFunc(st.Sinks, func(s bus.Stats) bool { return s.Name == "outbox" }); i < 0 || st.Sinks[i].Delivered < 1 {
+		t.Errorf("sinks %+v: want the outbox to have the ring", st.Sinks)
+	}
+	noEvent(t, events, tp, 300*time.Millisecond) // the lost stretch made no second ring
 }

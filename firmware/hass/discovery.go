@@ -29,6 +29,7 @@ const (
 	CompClipCount     = "clip_count"      // sensor, diagnostic
 	CompDroppedFrames = "dropped_frames"  // sensor, diagnostic
 	CompPartsDown     = "parts_down"      // sensor, diagnostic
+	CompLostEdges     = "lost_edges"      // sensor, diagnostic
 )
 
 // need is the hardware a component depends on.
@@ -208,6 +209,9 @@ func components(o Options) []component {
 		}),
 		diagnostic(CompPartsDown, "Parts down", mqttapi.DiagPartsDown, obj{
 			"state_class": "measurement", "icon": "mdi:heart-broken",
+		}),
+		diagnostic(CompLostEdges, "Lost GPIO edges", mqttapi.DiagLostEdges, obj{
+			"state_class": "total_increasing", "icon": "mdi:pulse",
 		}),
 	}
 }

@@ -24,5 +24,5 @@ func ExampleMessages() {
 	// doorbell/front/motion ON
 	// doorbell/front/cmd/privacy
 	// true
-	// 16 homeassistant/event/front/doorbell/config
+	// 17 homeassistant/event/front/doorbell/config
 }

@@ -386,16 +386,16 @@ func TestModesAgree(t *testing.T) {
 // The diagnostic sensors read keys Diagnostics always writes, one sensor
 // per key.
 func TestDiagnosticsMatchTemplates(t *testing.T) {
-	temp, rssi, free, clips, dropped, down := 48.3, -61, uint64(12_000_000_000), 7, uint64(3), 1
+	temp, rssi, free, clips, dropped, down, lost := 48.3, -61, uint64(12_000_000_000), 7, uint64(3), 1, uint64(2)
 	b, err := json.Marshal(Diagnostics{
 		LastBoot: time.Date(2026, 11, 26, 19, 38, 19, 123e6, time.FixedZone("CET", 3600)),
 		CPUTempC: &temp, WiFiSignalDBm: &rssi, FreeStorageBytes: &free, ClipCount: &clips, DroppedFrames: &dropped,
-		PartsDown: &down,
+		PartsDown: &down, LostEdges: &lost,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	const want = `{"last_boot":"2026-11-26T18:38:19.123Z","cpu_temp_c":48.3,"wifi_signal_dbm":-61,"free_storage_bytes":12000000000,"clip_count":7,"dropped_frames":3,"parts_down":1}`
+	const want = `{"last_boot":"2026-11-26T18:38:19.123Z","cpu_temp_c":48.3,"wifi_signal_dbm":-61,"free_storage_bytes":12000000000,"clip_count":7,"dropped_frames":3,"parts_down":1,"lost_edges":2}`
 	if string(b) != want {
 		t.Errorf("diagnostics = %s\nwant          %s", b, want)
 	}

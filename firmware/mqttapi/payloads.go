@@ -130,6 +130,10 @@ type Diagnostics struct {
 	// PartsDown counts the supervised parts that are not running (a
 	// failed camera, PIR, clip store, ...): health's "parts" says which.
 	PartsDown *int
+	// LostEdges counts the GPIO edges the kernel dropped because the
+	// reader fell behind (button and PIR together, since start); the
+	// debug log and /api/status say more.
+	LostEdges *uint64
 }
 
 // Diagnostics JSON keys, which the sensors' value templates read.
@@ -141,6 +145,7 @@ const (
 	DiagClipCount     = "clip_count"
 	DiagDroppedFrames = "dropped_frames"
 	DiagPartsDown     = "parts_down"
+	DiagLostEdges     = "lost_edges"
 )
 
 // MarshalJSON writes every key, LastBoot in event.TimeLayout (UTC).
@@ -158,7 +163,8 @@ func (d Diagnostics) MarshalJSON() ([]byte, error) {
 		ClipCount        *int     `json:"clip_count"`
 		DroppedFrames    *uint64  `json:"dropped_frames"`
 		PartsDown        *int     `json:"parts_down"`
-	}{boot, d.CPUTempC, d.WiFiSignalDBm, d.FreeStorageBytes, d.ClipCount, d.DroppedFrames, d.PartsDown})
+		LostEdges        *uint64  `json:"lost_edges"`
+	}{boot, d.CPUTempC, d.WiFiSignalDBm, d.FreeStorageBytes, d.ClipCount, d.DroppedFrames, d.PartsDown, d.LostEdges})
 }
 
 // The values of UpdateStatus.State.

@@ -223,7 +223,7 @@ func TestPayloads(t *testing.T) {
 		t.Error("Announce")
 	}
 	b, _ := json.Marshal(Diagnostics{LastBoot: time.Date(2026, 1, 2, 3, 4, 5, 6e6, time.FixedZone("x", 3600))})
-	if string(b) != `{"last_boot":"2026-01-02T02:04:05.006Z","cpu_temp_c":null,"wifi_signal_dbm":null,"free_storage_bytes":null,"clip_count":null,"dropped_frames":null,"parts_down":null}` {
+	if string(b) != `{"last_boot":"2026-01-02T02:04:05.006Z","cpu_temp_c":null,"wifi_signal_dbm":null,"free_storage_bytes":null,"clip_count":null,"dropped_frames":null,"parts_down":null,"lost_edges":null}` {
 		t.Errorf("Diagnostics = %s", b)
 	}
 	if len(AllCommands()) != 6 {
