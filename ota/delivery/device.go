@@ -119,11 +119,10 @@ type job struct {
 	xfer  *transfer
 }
 
-type message struct {
-	topic    string
-	retained bool
-	payload  []byte
-}
+// message is what one send queues: messages published in this order,
+// with nothing queued by another send between them (the update/status and
+// update/state pair, so the two retained topics never disagree for good).
+type message []mqttapi.Message
 
 // NewDevice returns a Device; it starts nothing.
 func NewDevice(o Options) *Device {
@@ -241,9 +240,7 @@ func (d *Device) Confirm() error {
 // PublishState queues the current State's messages (StateMessages,
 // retained); call it after every connect.
 func (d *Device) PublishState() {
-	for _, m := range StateMessages(d.t, d.State()) {
-		d.send(message{topic: m.Topic, retained: m.Retain, payload: m.Payload})
-	}
+	d.send(StateMessages(d.t, d.State()))
 }
 
 // State is what PublishState publishes.
@@ -291,13 +288,13 @@ func (d *Device) send(m message) {
 	select {
 	case d.outbox <- m:
 	default:
-		d.o.Logger.Warn("ota: outbox full, message dropped", "topic", m.topic)
+		d.o.Logger.Warn("ota: outbox full, message dropped", "topic", m[0].Topic)
 	}
 }
 
 func (d *Device) sendAck(id string, a Ack) {
 	b, _ := json.Marshal(a)
-	d.send(message{topic: d.t.OTAAckTopic(id), payload: b})
+	d.send(message{{Topic: d.t.OTAAckTopic(id), Payload: b}})
 }
 
 // Run runs installs and the health trial until ctx ends. It returns an
@@ -349,8 +346,10 @@ func (d *Device) Run(ctx context.Context) error {
 }
 
 func (d *Device) publish(m message) {
-	if err := d.o.Publish(m.topic, m.retained, m.payload); err != nil {
-		d.o.Logger.Warn("ota: publish", "topic", m.topic, "err", err)
+	for _, p := range m {
+		if err := d.o.Publish(p.Topic, p.Retain, p.Payload); err != nil {
+			d.o.Logger.Warn("ota: publish", "topic", p.Topic, "err", err)
+		}
 	}
 }
 
