@@ -18,21 +18,23 @@ var t0 = time.Date(2026, 11, 26, 18, 0, 0, 0, time.UTC)
 // replay drives a Logic the way Input.Run does — ticks at each deadline
 // between edges — and returns the events as "type@offset" strings.
 func replay(l Logic, edges []edge, until time.Duration, emit func(Event)) {
-	tickUntil := func(t time.Time) {
-		for {
-			d, ok := l.Deadline()
-			if !ok || d.After(t) {
-				return
-			}
-			l.Tick(d, emit)
-		}
-	}
 	for _, e := range edges {
 		at := t0.Add(e.T)
-		tickUntil(at)
+		tickUntil(l, at, emit)
 		l.Edge(at, e.Active, emit)
 	}
-	tickUntil(t0.Add(until))
+	tickUntil(l, t0.Add(until), emit)
+}
+
+// tickUntil ticks l at each of its deadlines up to t.
+func tickUntil(l Logic, t time.Time, emit func(Event)) {
+	for {
+		d, ok := l.Deadline()
+		if !ok || d.After(t) {
+			return
+		}
+		l.Tick(d, emit)
+	}
 }
 
 func collect(evs *[]string) func(Event) {

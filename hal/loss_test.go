@@ -51,28 +51,19 @@ func span(from, to int) []int {
 // replayLost is replay for edges with losses: Input.Run's order, with
 // EdgeAfterLoss for every edge.
 func replayLost(l Logic, edges []ledge, until time.Duration, emit func(Event)) {
-	tickUntil := func(t time.Time) {
-		for {
-			d, ok := l.Deadline()
-			if !ok || d.After(t) {
-				return
-			}
-			l.Tick(d, emit)
-		}
-	}
 	for _, e := range edges {
 		at := t0.Add(e.T)
 		// The reader keeps up, ticking at each deadline between edges,
 		// until the first edge it lost: from then on it was stalled, and
 		// it takes the queued edges before any tick.
 		if e.Lost > 0 {
-			tickUntil(t0.Add(e.From))
+			tickUntil(l, t0.Add(e.From), emit)
 		} else {
-			tickUntil(at)
+			tickUntil(l, at, emit)
 		}
 		l.EdgeAfterLoss(at, e.Active, e.Lost, emit)
 	}
-	tickUntil(t0.Add(until))
+	tickUntil(l, t0.Add(until), emit)
 }
 
 func TestButtonLogicLostEdges(t *testing.T) {
