@@ -1,6 +1,7 @@
 package mqttapi
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -132,16 +133,23 @@ func (t Topics) otaTopic(id string, k OTAKind) string {
 // for a chunk, the offset as written (not checked). ok is false for a
 // topic of another form.
 func (t Topics) ParseOTA(topic string) (id string, k OTAKind, offset string, ok bool) {
-	rest, found := strings.CutPrefix(topic, t.Base+"/"+otaLevel+"/")
+	id, kind, offset, ok := t.parseTransfer(topic, otaLevel, string(OTAKindChunk), string(OTAKindAck), string(OTAKindAbort))
+	return id, OTAKind(kind), offset, ok
+}
+
+// parseTransfer splits <base>/<level>/<id>/<kind> (kind one of single)
+// and <base>/<level>/<id>/<chunk>/<n>: the id, the kind and n as written.
+func (t Topics) parseTransfer(topic, level, chunk string, single ...string) (id, kind, n string, ok bool) {
+	rest, found := strings.CutPrefix(topic, t.Base+"/"+level+"/")
 	if !found || t.Base == "" {
 		return "", "", "", false
 	}
 	p := strings.Split(rest, "/")
 	switch {
-	case len(p) == 2 && p[0] != "" && (OTAKind(p[1]) == OTAKindAck || OTAKind(p[1]) == OTAKindAbort):
-		return p[0], OTAKind(p[1]), "", true
-	case len(p) == 3 && p[0] != "" && OTAKind(p[1]) == OTAKindChunk && p[2] != "":
-		return p[0], OTAKindChunk, p[2], true
+	case len(p) == 2 && p[0] != "" && slices.Contains(single, p[1]):
+		return p[0], p[1], "", true
+	case len(p) == 3 && p[0] != "" && p[1] == chunk && p[2] != "":
+		return p[0], chunk, p[2], true
 	}
 	return "", "", "", false
 }
@@ -187,18 +195,9 @@ func (t Topics) clipTopic(id string, k ClipKind) string {
 // kind and, for a chunk, its number as written (not checked). ok is false
 // for a topic of another form.
 func (t Topics) ParseClip(topic string) (id string, k ClipKind, n string, ok bool) {
-	rest, found := strings.CutPrefix(topic, t.Base+"/"+clipsLevel+"/")
-	if !found || t.Base == "" {
-		return "", "", "", false
-	}
-	p := strings.Split(rest, "/")
-	switch {
-	case len(p) == 2 && p[0] != "" && (ClipKind(p[1]) == ClipKindManifest || ClipKind(p[1]) == ClipKindWant || ClipKind(p[1]) == ClipKindDone):
-		return p[0], ClipKind(p[1]), "", true
-	case len(p) == 3 && p[0] != "" && ClipKind(p[1]) == ClipKindChunk && p[2] != "":
-		return p[0], ClipKindChunk, p[2], true
-	}
-	return "", "", "", false
+	id, kind, n, ok := t.parseTransfer(topic, clipsLevel, string(ClipKindChunk),
+		string(ClipKindManifest), string(ClipKindWant), string(ClipKindDone))
+	return id, ClipKind(kind), n, ok
 }
 
 // DeviceDiscoveryTopic is where Home Assistant's device discovery payload
