@@ -46,9 +46,13 @@ type ButtonLogic struct {
 	lastEdge  time.Time // time of the last edge seen
 	pressAt   time.Time // edge time of the current press
 	longFired bool
-	rejected  uint64
-	presses   uint64
-	lost      uint64 // edges reported lost (EdgeAfterLoss)
+	// released: Tick ended a held press at lastEdge+Debounce by the
+	// reader's clock; the next edge's own time confirms or undoes that.
+	released bool
+	rejected uint64
+	presses  uint64
+	resumed  uint64 // releases undone by a late-queued edge
+	lost     uint64 // edges reported lost (EdgeAfterLoss)
 	// the previous press that fired, for DoublePress
 	prevPress  time.Time
 	prevDouble bool
@@ -72,6 +76,7 @@ func NewButtonLogic(opts ButtonOptions, now time.Time, active bool) *ButtonLogic
 // Edges must come in time order.
 func (b *ButtonLogic) Edge(t time.Time, active bool, emit func(Event)) {
 	b.Tick(t, emit) // settle timers that ran out before this edge
+	prev := b.lastEdge
 	b.active = active
 	b.lastEdge = t
 	switch b.state {
@@ -79,6 +84,16 @@ func (b *ButtonLogic) Edge(t time.Time, active bool, emit func(Event)) {
 		if !active {
 			return
 		}
+		if b.released && t.Sub(prev) < b.opts.Debounce {
+			// Tick judged the press over by the reader's clock, but this
+			// edge, stamped by the kernel before Debounce had passed, was
+			// only queued late (a busy CPU): the line was never released
+			// for Debounce, so the press goes on.
+			b.state, b.released = btnHeld, false
+			b.resumed++
+			return
+		}
+		b.released = false
 		b.pressAt = t
 		b.longFired = false
 		if b.opts.MinPress > 0 {
@@ -152,7 +167,7 @@ func (b *ButtonLogic) Tick(t time.Time, emit func(Event)) {
 		}
 	}
 	if !b.active && !t.Before(b.lastEdge.Add(b.opts.Debounce)) {
-		b.state = btnReleased
+		b.state, b.released = btnReleased, true
 	}
 }
 
@@ -174,6 +189,10 @@ func (b *ButtonLogic) Deadline() (time.Time, bool) {
 
 // Pressed reports whether the button is currently held (debounced).
 func (b *ButtonLogic) Pressed() bool { return b.state == btnHeld }
+
+// Resumed is how many releases, judged by the reader's clock, a later
+// edge stamped inside Debounce undid (the reader was slow to see it).
+func (b *ButtonLogic) Resumed() uint64 { return b.resumed }
 
 // Counts returns how many presses fired and how many glitches were rejected.
 func (b *ButtonLogic) Counts() (presses, rejected uint64) { return b.presses, b.rejected }

@@ -268,15 +268,16 @@ func TestButtonHourOfChatterWithLosses(t *testing.T) {
 					t.Errorf("lost %d of %d dropped; pressed at the end %v", l.Lost(), len(drop), l.Pressed())
 				}
 
-				// Read naively, the same losses give false rings: the
-				// test has teeth.
+				// Read naively, the same losses inside presses give false
+				// rings: the test has teeth. (With losses anywhere, runs
+				// that swallow whole presses can outweigh them.)
 				var naive []string
 				var plain []edge
 				for _, e := range lossy {
 					plain = append(plain, e.edge)
 				}
 				replay(NewButtonLogic(opts, t0, false), plain, 2*time.Hour, collect(&naive))
-				if count(naive, Ring) <= presses {
+				if within && count(naive, Ring) <= presses {
 					t.Errorf("naive read of the lossy edges: %d rings from %d presses; want false rings", count(naive, Ring), presses)
 				}
 				t.Logf("%d presses, %d edges, %d lost: %d rings (naive read: %d)",
