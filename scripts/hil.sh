@@ -26,7 +26,9 @@
 # Env: HIL_ARCH (amd64), HIL_CACHE (${XDG_CACHE_HOME:-~/.cache}/doorbelld-hil:
 #      kernel/busybox .debs, linux-source, the built module; reruns reuse it),
 #      HIL_REFRESH=1 (fetch the kernel again), HIL_TIMEOUT (300 s),
-#      HIL_SMP (2), HIL_MEM (1024 MiB), DOORBELL_SKIP_APT=1, VERSION.
+#      HIL_SMP (2), HIL_MEM (1024 MiB), DOORBELL_SKIP_APT=1, VERSION,
+#      HIL_LOAD_PRESSES (9: presses made while HIL_LOAD_HOGS (4) busy loops
+#      run in the guest; each ring judged by the kernel's edge stamps).
 # Only the apt packages in deps() are installed system-wide; kernel packages
 # are unpacked with dpkg -x, foreign-arch apt indexes live in the cache.
 set -euo pipefail
@@ -213,6 +215,8 @@ initramfs() {
     sed -i 's/^  level: debug$/  level: info/' "$R/etc/doorbell/config.yaml"
   fi
   cp "$OUT/VERSION" "$R/etc/doorbell/VERSION"
+  echo "${HIL_LOAD_PRESSES:-9}" > "$R/etc/load-presses"
+  echo "${HIL_LOAD_HOGS:-4}" > "$R/etc/load-hogs"
   mknod -m 600 "$R/dev/console" c 5 1
   # Module dependency closure (modinfo -F depends), in load order.
   declare -A seen; local order=()

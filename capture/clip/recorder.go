@@ -103,6 +103,7 @@ type Stats struct {
 	Empty     uint64 // clips with no frame (no camera), not stored
 	Failed    uint64 // clips that could not be muxed or stored
 	Recording int    // clips being recorded now
+	Encoded   uint64 // YUYV frames encoded to JPEG (once, however many clips hold them)
 }
 
 // Recorder turns triggers into clips: the frames from PreRoll before a
@@ -123,6 +124,17 @@ type Recorder struct {
 	stats   Stats
 
 	open []*recording // owned by Run: clips being recorded, oldest first
+	// jpeg holds the JPEGs of YUYV frames already encoded for an open
+	// clip, by frame Seq, so overlapping clips (a ring, then another
+	// inside the next clip's pre-roll) encode each frame once. Owned by
+	// Run; frames older than the pre-roll (and a margin) are dropped.
+	jpeg   map[uint64]encoded
+	newest time.Time // newest frame time collected
+}
+
+type encoded struct {
+	at   time.Time
+	data []byte
 }
 
 type trigger struct {
@@ -206,7 +218,7 @@ func (r *Recorder) Run(ctx context.Context) error {
 		next := now.Add(collectEvery)
 		keep := r.open[:0]
 		for _, c := range r.open {
-			r.collect(c, false)
+			r.collect(ctx, c, false)
 			due := c.end.Add(settle)
 			if !now.Before(due) {
 				r.finish(c, false)
@@ -219,6 +231,7 @@ func (r *Recorder) Run(ctx context.Context) error {
 		}
 		clear(r.open[len(keep):])
 		r.open = keep
+		r.pruneJPEG()
 		r.setRecording()
 
 		var timer clockwork.Timer
@@ -234,10 +247,10 @@ func (r *Recorder) Run(ctx context.Context) error {
 			}
 			r.admit()
 			for _, c := range r.open {
-				r.collect(c, true)
+				r.collect(ctx, c, true)
 				r.finish(c, true)
 			}
-			r.open = nil
+			r.open, r.jpeg = nil, nil
 			r.setRecording()
 			return nil
 		case <-r.wake:
@@ -327,11 +340,11 @@ func (c *recording) addEvent(id string) {
 // collect copies the frames of c that are new in the ring, encoding YUYV
 // frames to JPEG.
 //
-// At shutdown (quick) frames that would need encoding are left out: the
-// daemon must stop within seconds, and encoding the last second of YUYV
-// frames takes too long on a small board. Frames already collected (all
-// but at most the last collectEvery) are kept.
-func (r *Recorder) collect(c *recording, quick bool) {
+// At shutdown (quick, or ctx done while encoding) frames that would need
+// encoding are left out: the daemon must stop within seconds, and a busy
+// board may be far behind with several overlapping clips. Frames already
+// collected are kept.
+func (r *Recorder) collect(ctx context.Context, c *recording, quick bool) {
 	from := c.from
 	if !c.looked {
 		c.looked = true
@@ -348,15 +361,27 @@ func (r *Recorder) collect(c *recording, quick bool) {
 		}
 		c.lastSeq, c.lastAt = f.Seq, f.At
 		if f.Format.PixelFormat == capture.PixYUYV {
-			if quick {
-				r.log.Info("clip: shutting down: the last frames are left out rather than encoded", "clip", c.id, "from", f.At)
-				return
+			e, ok := r.jpeg[f.Seq]
+			jpg := e.data
+			if !ok {
+				if quick || ctx.Err() != nil {
+					r.log.Info("clip: shutting down: the last frames are left out rather than encoded", "clip", c.id, "from", f.At)
+					return
+				}
+				var err error
+				if jpg, err = capture.EncodeJPEG(f, r.opts.JPEGQuality); err != nil {
+					c.skipped++
+					r.log.Debug("clip: skipping frame", "clip", c.id, "err", err)
+					continue
+				}
+				if r.jpeg == nil {
+					r.jpeg = map[uint64]encoded{}
+				}
+				r.jpeg[f.Seq] = encoded{f.At, jpg}
+				r.count(func(s *Stats) { s.Encoded++ })
 			}
-			jpg, err := capture.EncodeJPEG(f, r.opts.JPEGQuality)
-			if err != nil {
-				c.skipped++
-				r.log.Debug("clip: skipping frame", "clip", c.id, "err", err)
-				continue
+			if f.At.After(r.newest) {
+				r.newest = f.At
 			}
 			f.Data = jpg
 			f.Format.PixelFormat = capture.PixMJPEG
@@ -365,15 +390,32 @@ func (r *Recorder) collect(c *recording, quick bool) {
 	}
 }
 
+// pruneJPEG forgets encoded frames older than a new clip's pre-roll
+// could reach, and all of them once no clip is open.
+func (r *Recorder) pruneJPEG() {
+	if len(r.open) == 0 {
+		r.jpeg = nil
+		return
+	}
+	cut := r.newest.Add(-r.opts.PreRoll - 2*collectEvery)
+	for seq, e := range r.jpeg {
+		if e.at.Before(cut) {
+			delete(r.jpeg, seq)
+		}
+	}
+}
+
+func (r *Recorder) count(f func(*Stats)) {
+	r.mu.Lock()
+	f(&r.stats)
+	r.mu.Unlock()
+}
+
 // finish muxes c and puts it into the sink.
 func (r *Recorder) finish(c *recording, shutdown bool) {
 	frames := c.frames
 	c.frames = nil
-	count := func(f func(*Stats)) {
-		r.mu.Lock()
-		f(&r.stats)
-		r.mu.Unlock()
-	}
+	count := r.count
 	if len(frames) == 0 {
 		count(func(s *Stats) { s.Empty++ })
 		r.log.Warn("clip: no frames for clip (no camera?); nothing stored", "clip", c.id, "events", c.eventIDs, "from", c.from, "end", c.end)

@@ -502,3 +502,27 @@ func TestRecorderSimcam(t *testing.T) {
 	}
 	checkTimes(t, p, want)
 }
+
+// Overlapping clips of a YUYV camera encode each frame once: a second
+// ring inside the first clip's span (merge off) shares its frames.
+func TestRecorderYUYVOverlapEncodesOnce(t *testing.T) {
+	f := capture.Format{PixelFormat: capture.PixYUYV, Width: 64, Height: 48, FPS: 10}
+	pre, post := 2*time.Second, 3*time.Second
+	r := newRig(t, capture.NewRing(8<<20), nil, f, clip.Options{PreRoll: pre, PostRoll: post})
+	r.frames(3 * time.Second)
+	at1 := r.clk.Now()
+	r.rec.Trigger(at1, "ring1")
+	r.frames(2 * time.Second)
+	at2 := r.clk.Now()
+	r.rec.Trigger(at2, "ring2")
+	r.frames(6 * time.Second)
+	clips := r.clips(2)
+	r.noMoreClips()
+	sum := clips[0].Frames + clips[1].Frames
+	union := int(at2.Add(post).Sub(at1.Add(-pre)) / (100 * time.Millisecond)) // 10 fps
+	st := r.rec.Stats()
+	if st.Encoded > uint64(union)+2 || st.Encoded+2 < uint64(union) {
+		t.Errorf("encoded %d frames for two clips of %d frames together; want about their union, %d", st.Encoded, sum, union)
+	}
+	t.Logf("two overlapping clips, %d frames in all: %d encoded (union %d)", sum, st.Encoded, union)
+}

@@ -7,6 +7,10 @@
 //     chime pulse on the CHIME line
 //   - holding past gpio.button.long_press gives ring + long_press
 //   - the PIR line gives motion_start, and motion_end gpio.pir.hold after release
+//   - with -load-presses, bouncing, 50 Hz chattering and clean presses made
+//     while busy loops load the guest's CPUs ring once each, unless the
+//     kernel's own edge stamps (doorbelld's debug log) show a release of at
+//     least debounce inside the press (load.go)
 //   - with the camera gone (vivid unbound) the bell still rings, without a
 //     snapshot, and health says the camera is unavailable
 //   - SIGTERM publishes offline and exits within 5s (half the unit's TimeoutStopSec; the time is printed)
@@ -526,6 +530,9 @@ func main() {
 	preRoll := flag.Duration("pre-roll", 2*time.Second, "capture.pre_roll of the config")
 	postRoll := flag.Duration("post-roll", time.Second, "capture.post_roll of the config")
 	clipsDir := flag.String("clips", "/tmp/doorbell/clips", "<storage.dir>/clips of the config")
+	loadPresses := flag.Int("load-presses", 0, "presses made with CPU hogs running in the guest (0: skip)")
+	loadHogs := flag.Int("load-hogs", 4, "busy loops run during -load-presses")
+	logPath := flag.String("log", "/tmp/doorbelld.log", "doorbelld's log (log.level debug): the kernel's edge stamps")
 	flag.Parse()
 	if *sim == "" {
 		fmt.Fprintln(os.Stderr, "hilcheck: -gpiosim is required")
@@ -575,6 +582,9 @@ func main() {
 	c.ringBouncing()
 	c.longPressCheck()
 	c.motion()
+	if *loadPresses > 0 {
+		c.pressesUnderLoad(*loadPresses, *loadHogs, *logPath)
+	}
 	c.cameraGone(*unbind)
 	if *pid > 0 {
 		c.shutdown(*pid)
