@@ -599,7 +599,7 @@ func (s *Store) Open(id string) (io.ReadCloser, error) {
 	if s.opts.Mode == ModeRAM {
 		return io.NopCloser(bytes.NewReader(e.data)), nil
 	}
-	f, err := os.Open(filepath.Join(s.dir, e.base+extMP4))
+	f, err := openNoFollow(filepath.Join(s.dir, e.base+extMP4))
 	if err != nil {
 		return nil, fmt.Errorf("storage: open %s: %w", id, err)
 	}

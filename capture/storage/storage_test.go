@@ -640,3 +640,32 @@ func BenchmarkPut(b *testing.B) {
 		})
 	}
 }
+
+// A symlink planted in place of a clip is not followed.
+func TestOpenRefusesSymlink(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, Options{})
+	m := Meta{ID: "c1", Start: time.Date(2026, 12, 6, 1, 0, 0, 0, time.UTC), End: time.Date(2026, 12, 6, 1, 0, 1, 0, time.UTC), Frames: 1, Codec: "mjpeg"}
+	if err := s.Put(m, []byte("mp4 bytes")); err != nil {
+		t.Fatal(err)
+	}
+	mp4s, _ := filepath.Glob(filepath.Join(dir, "*.mp4"))
+	if len(mp4s) != 1 {
+		t.Fatalf("clips on disk: %v", mp4s)
+	}
+	secret := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secret, []byte("not a clip"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(mp4s[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(secret, mp4s[0]); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := s.Open("c1"); err == nil {
+		b, _ := io.ReadAll(f)
+		f.Close()
+		t.Fatalf("Open followed a symlink planted in the store: read %q", b)
+	}
+}

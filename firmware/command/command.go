@@ -98,6 +98,9 @@ func Parse(topic string, payload []byte, retained bool, base string) (Command, e
 		return Command{}, fmt.Errorf("command: %s: retained message ignored (a retained command would fire on every reconnect; clear it with an empty retained message): %w",
 			topic, ErrRetained)
 	}
+	if len(payload) > MaxPayload {
+		return Command{}, fmt.Errorf("command: %s: %d bytes: %w", topic, len(payload), ErrTooLarge)
+	}
 	c := Command{Kind: k, Raw: bytes.Clone(payload)}
 	if c.Raw == nil {
 		c.Raw = []byte{}

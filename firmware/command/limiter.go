@@ -135,6 +135,10 @@ func errorKind(err error) (string, slog.Level) {
 		return "unknown", slog.LevelWarn
 	case errors.Is(err, ErrMalformed):
 		return "malformed", slog.LevelWarn
+	case errors.Is(err, ErrTooLarge):
+		return "too_large", slog.LevelWarn
+	case errors.Is(err, ErrRateLimited):
+		return "rate_limited", slog.LevelWarn
 	}
 	return "other", slog.LevelWarn
 }

@@ -60,10 +60,21 @@ func SimDefault() Config {
 }
 
 // fillDerived fills the values that default to other values: an empty
-// mqtt.client_id becomes "doorbelld-<device.id>". Parse and Validate call
-// it, so a Config that went through either has them filled.
+// mqtt.client_id becomes "doorbelld-<device.id>". It also cleans the
+// absolute directories storage.dir and ota.offer_dir (filepath.Clean:
+// "/var/lib/doorbell/../x" is "/var/lib/x"); a relative one is kept as
+// written for Validate to report. Parse and Validate call it, so a Config
+// that went through either has them filled and cleaned.
 func (c *Config) fillDerived() {
 	if c.MQTT.ClientID == "" {
 		c.MQTT.ClientID = "doorbelld-" + c.Device.ID
+	}
+	cleanDir(&c.Storage.Dir)
+	cleanDir(&c.OTA.OfferDir)
+}
+
+func cleanDir(p *string) {
+	if filepath.IsAbs(*p) && printable(*p) {
+		*p = filepath.Clean(*p)
 	}
 }

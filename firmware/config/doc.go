@@ -5,10 +5,13 @@
 //	Default() or SimDefault()          built-in values
 //	  -> Parse(yaml, base)             the file on top: absent keys keep base
 //	  -> (*Config).Validate(sim)       every rule, all problems at once
+//	  -> CheckHost(cfg)                the rules that need the machine: the
+//	                                   storage.dir filesystem's size, the ring
+//	                                   buffer against the camera's data rate
 //	  -> the daemon's composition root hands each section to its package
 //
-// Load does the last three steps for a file on disk (LoadSim for the
-// simulator). Example holds example.yaml, a fully commented config for a
+// Load does the Parse and Validate steps for a file on disk (LoadSim for
+// the simulator); it refuses a file over MaxFileBytes (1 MiB) unread. Example holds example.yaml, a fully commented config for a
 // Raspberry Pi; README.md (Configuration reference) lists every key with its default and what it
 // accepts.
 //
@@ -31,7 +34,21 @@
 // An empty mqtt.client_id means "doorbelld-<device.id>". Parse and
 // Validate both fill it in, after the file has had its say about device.id,
 // so Default leaves it empty and a parsed or validated Config always has it
-// set.
+// set. They also clean storage.dir and ota.offer_dir (filepath.Clean).
+//
+// # Lists
+//
+// mqtt.accounts, http.hosts and ota.url_hosts are YAML lists. A list in the
+// file replaces the base list; an empty one ([]) is nil, the default. An
+// item's problems name it by index: mqtt.accounts[1].role.
+//
+// # Who may connect
+//
+// The HTTP API has no authentication yet, so http.listen must be loopback
+// (see Loopback). The embedded broker may listen beyond loopback only with
+// a login: mqtt.username and mqtt.password, or mqtt.accounts. Passwords
+// (mqtt.password, an account's password) never appear in an error, and an
+// Account never shows its password when printed or logged.
 //
 // # Null values
 //

@@ -66,3 +66,16 @@ func ExampleMQTT_BrokerURL() {
 	fmt.Println(config.MQTT{Broker: "mqtts://broker.lan:8883"}.BrokerURL())
 	// Output: ssl://broker.lan:8883
 }
+
+func ExampleLoopback() {
+	for _, addr := range []string{"127.0.0.1:1883", "localhost:8080", "[::1]:1883", ":1883", "0.0.0.0:1883", "doorbell.lan:1883"} {
+		fmt.Println(addr, config.Loopback(addr))
+	}
+	// Output:
+	// 127.0.0.1:1883 true
+	// localhost:8080 true
+	// [::1]:1883 true
+	// :1883 false
+	// 0.0.0.0:1883 false
+	// doorbell.lan:1883 false
+}

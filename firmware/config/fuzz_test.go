@@ -2,6 +2,7 @@ package config
 
 import (
 	"os"
+	"reflect"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
@@ -11,8 +12,10 @@ import (
 // that parses and validates survives yaml.Marshal and Parse unchanged.
 func FuzzParse(f *testing.F) {
 	f.Add(Example)
-	if full, err := os.ReadFile("testdata/full.yaml"); err == nil {
-		f.Add(full)
+	for _, name := range []string{"testdata/full.yaml", "testdata/embedded.yaml"} {
+		if b, err := os.ReadFile(name); err == nil {
+			f.Add(b)
+		}
 	}
 	for _, s := range []string{
 		"",
@@ -24,6 +27,9 @@ func FuzzParse(f *testing.F) {
 		"&a {gpio: *a}\n",
 		"log: [info]\n",
 		"a: b\n---\nc: d\n",
+		"mqtt: {listen: \":1883\", accounts: [{username: a, password: b, role: owner}, {username: c, password: d, role: reader}]}\n",
+		"http: {hosts: [doorbell.lan, \"::1\"]}\nota: {url_hosts: [\"[::1]:8000\"], offer_dir: /x/../y/}\n",
+		"storage: {mode: ram, dir: /a/./b/}\nmqtt: {owner_key_file: /k}\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -47,7 +53,7 @@ func FuzzParse(f *testing.F) {
 			if err != nil {
 				t.Fatalf("Parse(yaml.Marshal(c)): %v\n%s", err, out)
 			}
-			if back != c {
+			if !reflect.DeepEqual(back, c) {
 				t.Fatalf("round trip changed the config:\n%+v\n%+v\n%s", c, back, out)
 			}
 		}

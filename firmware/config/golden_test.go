@@ -20,6 +20,7 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden.yaml")
 func TestGolden(t *testing.T) {
 	for _, tt := range []struct{ name, in string }{
 		{"full", "testdata/full.yaml"},
+		{"embedded", "testdata/embedded.yaml"},
 		{"example", "example.yaml"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -61,8 +62,9 @@ func TestFullFile(t *testing.T) {
 			CAFile: "/etc/ssl/home-ca.pem", CertFile: "/etc/doorbell/client.pem", KeyFile: "/etc/doorbell/client.key",
 			TLSInsecureSkipVerify: true,
 			ClientID:              "bell-front", TopicPrefix: "home/doorbells", DiscoveryPrefix: "ha", DiscoveryMode: "single",
+			OwnerKeyFile: "/etc/doorbell/owner.key",
 		},
-		HTTP: HTTP{Listen: ":8081"},
+		HTTP: HTTP{Listen: "localhost:8081", Hosts: []string{"doorbell.lan", "192.168.1.20", "fd00::20"}},
 		GPIO: GPIO{
 			Button: Button{Line: "gpiochip0:17", Pull: "none", Debounce: Dur(100 * time.Millisecond),
 				MinPress: Dur(20 * time.Millisecond), LongPress: Dur(45 * time.Second), DoublePress: Dur(700 * time.Millisecond)},
@@ -77,18 +79,43 @@ func TestFullFile(t *testing.T) {
 		Clip:     Clip{MaxLength: Dur(10 * time.Minute)},
 		Snapshot: Snapshot{MaxWidth: 320},
 		Storage:  Storage{Dir: "/srv/doorbell", Mode: "ram", MaxBytes: Bytes(128 << 20), MaxAge: Dur(24 * time.Hour)},
-		OTA:      OTA{KeysFile: "/srv/doorbell/keys.pub", ConfirmWindow: Dur(10 * time.Minute)},
-		Log:      Log{Level: "debug", Format: "json"},
+		OTA: OTA{KeysFile: "/srv/doorbell/keys.pub", ConfirmWindow: Dur(10 * time.Minute), OfferDir: "/srv/doorbell/offers",
+			URLHosts: []string{"updates.lan", "192.168.1.5:8000", "[fd00::5]:8443"}},
+		Log: Log{Level: "debug", Format: "json"},
 	}
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load =\n%+v\nwant\n%+v", got, want)
 	}
-	// Every key differs from its default, so the file really sets them all.
+	// Every key differs from its default, so the file really sets them all
+	// (but mqtt.accounts, which an external broker rules out: see
+	// TestEmbeddedFile).
 	def := Default()
 	for _, k := range leafKeys(reflect.TypeFor[Config](), "") {
-		if reflect.DeepEqual(fieldAt(got, k), fieldAt(def, k)) && k != "mqtt.client_id" {
+		if reflect.DeepEqual(fieldAt(got, k), fieldAt(def, k)) && k != "mqtt.client_id" && k != "mqtt.accounts" {
 			t.Errorf("testdata/full.yaml leaves %s at its default", k)
 		}
+	}
+}
+
+func TestEmbeddedFile(t *testing.T) {
+	got, err := Load("testdata/embedded.yaml", Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Default()
+	want.GPIO.Button.Line = "GPIO17"
+	want.MQTT.Listen = "0.0.0.0:1883"
+	want.MQTT.Username, want.MQTT.Password = "doorbelld", "daemon: s3cret"
+	want.MQTT.Accounts = []Account{
+		{Username: "homeassistant", Password: "ha: s3cret", Role: RoleOwner},
+		{Username: "dashboard", Password: "dash s3cret", Role: RoleReader},
+	}
+	want.MQTT.OwnerKeyFile = "/etc/doorbell/owner.key"
+	want.Storage.Dir = "/var/lib/doorbell-ram"
+	want.Storage.Mode = "ram"
+	want.fillDerived()
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Load =\n%#v\nwant\n%#v", got, want)
 	}
 }
 
@@ -105,7 +132,7 @@ func TestExample(t *testing.T) {
 	want.GPIO.PIR.Line = "GPIO27"
 	want.GPIO.Chime.Line = "GPIO22"
 	want.fillDerived()
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Example is not the defaults plus the three lines:\n%+v\nwant\n%+v", got, want)
 	}
 }

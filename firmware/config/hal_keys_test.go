@@ -41,7 +41,7 @@ func checkKeys(t *testing.T, tests []struct{ yaml, key string }) {
 
 func TestStorageClipKeys(t *testing.T) {
 	tests := []struct{ yaml, key string }{
-		{"storage:\n  mode: ram\n  max_bytes: 32MiB\n", ""},
+		{"storage:\n  mode: ram\n  max_bytes: 32MiB\nmqtt:\n  owner_key_file: /etc/doorbell/owner.key\n", ""},
 		{"storage:\n  mode: tape\n", "storage.mode"},
 		{"storage:\n  max_bytes: 10KiB\n", "storage.max_bytes"},
 		{"storage:\n  max_age: forever\n", "storage.max_age"},

@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"regexp"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -29,16 +31,18 @@ import (
 //
 // Duration and Size values that do not parse are not Parse errors: they are
 // kept as written and Validate reports them. Parse fills derived values
-// (see Validate) but does not validate; Load does both.
+// (see Validate) and cleans storage.dir and ota.offer_dir but does not
+// validate; Load does both.
 func Parse(data []byte, base Config) (Config, error) {
 	cfg, _, err := parse(data, base)
 	return cfg, err
 }
 
-// Load reads the file at path and returns Parse of it on top of base,
-// validated for a real device with Validate(false). Problems from Parse and
-// from Validate are reported together, each with the line of its key when
-// the file sets it. The error names path; errors.As finds the Errors in it.
+// Load reads the file at path (at most MaxFileBytes) and returns Parse of
+// it on top of base, validated for a real device with Validate(false).
+// Problems from Parse and from Validate are reported together, each with
+// the line of its key when the file sets it. The error names path;
+// errors.As finds the Errors in it.
 func Load(path string, base Config) (Config, error) {
 	return load(path, base, false)
 }
@@ -48,8 +52,12 @@ func LoadSim(path string, base Config) (Config, error) {
 	return load(path, base, true)
 }
 
+// MaxFileBytes is the largest config file Load reads: a config is a few
+// KiB, and a bigger file is a mistake (or /dev/zero), not a config.
+const MaxFileBytes = 1 << 20
+
 func load(path string, base Config, sim bool) (Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFile(path)
 	if err != nil {
 		return base, fmt.Errorf("config: load %s: %w", path, err)
 	}
@@ -74,6 +82,32 @@ func load(path string, base Config, sim bool) (Config, error) {
 	default:
 		return cfg, fmt.Errorf("config: load %s: %d problems:\n%w", path, len(probs), probs)
 	}
+}
+
+// readFile reads the file at path, refusing one over MaxFileBytes without
+// reading it whole: the size is checked first (stat), and the read stops
+// after MaxFileBytes+1 bytes for files whose size stat cannot tell (a FIFO,
+// a device).
+func readFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	tooBig := func(size string) error {
+		return fmt.Errorf("file is %s; the limit for a config file is %s (%d bytes)", size, Bytes(MaxFileBytes), MaxFileBytes)
+	}
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > MaxFileBytes {
+		return nil, tooBig(strconv.FormatInt(fi.Size(), 10) + " bytes")
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFileBytes {
+		return nil, tooBig("over " + Bytes(MaxFileBytes).String())
+	}
+	return data, nil
 }
 
 // parse is Parse, and also returns the line of every key the file sets.
@@ -175,6 +209,8 @@ func (d *decoder) value(key string, n *yaml.Node, v reflect.Value) {
 			return
 		}
 		v.SetInt(int64(i))
+	case reflect.Slice:
+		d.list(key, n, v)
 	default:
 		panic(fmt.Sprintf("config: %s: field type %s not supported by the decoder", key, v.Type()))
 	}
@@ -219,18 +255,66 @@ func (d *decoder) mapping(key string, n *yaml.Node, v reflect.Value) {
 	}
 }
 
+// list decodes the sequence n into the slice v, replacing what v held:
+// a list in the file is the whole list. Item i is at the key "key[i]". An
+// empty list gives a nil slice, as the defaults have.
+func (d *decoder) list(key string, n *yaml.Node, v reflect.Value) {
+	if n.Kind != yaml.SequenceNode {
+		d.typeError(key, n, v)
+		return
+	}
+	if len(n.Content) == 0 {
+		v.SetZero()
+		return
+	}
+	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+	for i, item := range n.Content {
+		k := key + "[" + strconv.Itoa(i) + "]"
+		d.lines[k] = item.Line
+		d.value(k, item, s.Index(i))
+	}
+	v.Set(s)
+}
+
 // typeError records that n is not a value of v's type.
 func (d *decoder) typeError(key string, n *yaml.Node, v reflect.Value) {
 	value := render(n)
-	if key == "mqtt.password" {
+	if secret(key) {
 		value = "(hidden)"
 	}
 	d.probs = append(d.probs, Problem{Key: key, Value: value, Allowed: allowedFor(key, v.Type()), Line: n.Line})
 }
 
+// secret reports whether the value at key may hold a password, and so is
+// never shown in an error: mqtt.password, and everything under
+// mqtt.accounts but a username or a role.
+func secret(key string) bool {
+	if key == "mqtt.password" {
+		return true
+	}
+	if !strings.HasPrefix(key, "mqtt.accounts") {
+		return false
+	}
+	k := listKey(key)
+	return k != "mqtt.accounts[].username" && k != "mqtt.accounts[].role"
+}
+
+// listKey writes every list index in key as []: "mqtt.accounts[2].role"
+// gives "mqtt.accounts[].role".
+func listKey(key string) string { return listIndex.ReplaceAllString(key, "[]") }
+
+var listIndex = regexp.MustCompile(`\[[0-9]+\]`)
+
 // allowedFor says what a key of type t accepts, for a type error.
 func allowedFor(key string, t reflect.Type) string {
 	if a, ok := allowed[key]; ok {
+		return a
+	}
+	lk := listKey(key)
+	if a, ok := allowedItem[lk]; ok {
+		return a
+	}
+	if a, ok := allowed[strings.TrimSuffix(lk, "[]")]; ok && t.Kind() != reflect.Struct {
 		return a
 	}
 	switch t.Kind() {
@@ -240,6 +324,8 @@ func allowedFor(key string, t reflect.Type) string {
 		return "want true or false"
 	case reflect.Int:
 		return "want a whole number"
+	case reflect.Slice:
+		return "want a list"
 	default:
 		return "want text"
 	}
@@ -330,10 +416,10 @@ func render(n *yaml.Node) string {
 	}
 	s := n.Value
 	if n.Kind != yaml.ScalarNode {
-		c := *n
+		c := redacted(n, 0)
 		c.Style = yaml.FlowStyle
 		c.HeadComment, c.LineComment, c.FootComment = "", "", ""
-		out, err := yaml.Marshal(&c)
+		out, err := yaml.Marshal(c)
 		if err != nil {
 			return kindName(n)
 		}
@@ -348,4 +434,28 @@ func render(n *yaml.Node) string {
 		s = s[:cut] + "..."
 	}
 	return s
+}
+
+// redacted returns a copy of n in which the value of every mapping key
+// named password is "(hidden)", so that render never shows a password
+// (mqtt: [{password: x}] is a type error at mqtt). Aliases are kept as
+// aliases: yaml.Marshal writes them as *name. Below a depth of 100 the
+// rest is cut.
+func redacted(n *yaml.Node, depth int) *yaml.Node {
+	c := *n
+	if n.Kind != yaml.MappingNode && n.Kind != yaml.SequenceNode && n.Kind != yaml.DocumentNode {
+		return &c
+	}
+	if depth > 100 {
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "..."}
+	}
+	c.Content = make([]*yaml.Node, len(n.Content))
+	for i, sub := range n.Content {
+		if k := follow(n.Content[max(i-1, 0)]); n.Kind == yaml.MappingNode && i%2 == 1 && k != nil && strings.EqualFold(k.Value, "password") {
+			c.Content[i] = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "(hidden)"}
+			continue
+		}
+		c.Content[i] = redacted(sub, depth+1)
+	}
+	return &c
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +15,7 @@ func TestParseEmpty(t *testing.T) {
 	want.fillDerived()
 	for _, in := range []string{"", "\n", "# only a comment\n", "---\n", "~\n", "device:\n", "gpio:\n  button:\n"} {
 		got, err := Parse([]byte(in), Default())
-		if err != nil || got != want {
+		if err != nil || !reflect.DeepEqual(got, want) {
 			t.Errorf("Parse(%q) = %+v, %v; want defaults", in, got, err)
 		}
 	}
@@ -58,7 +59,7 @@ capture:
 	want.Camera.Width = 1280
 	want.Camera.Height = 720
 	want.Capture.RingBytes = Bytes(128 << 20)
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Parse =\n%+v\nwant\n%+v", got, want)
 	}
 	if err := got.Validate(false); err != nil {

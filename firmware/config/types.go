@@ -1,5 +1,11 @@
 package config
 
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+)
+
 // Config is the whole doorbelld configuration, as read from one YAML file.
 // Start from Default (or SimDefault) and decode the file on top of it, so a
 // key that is absent keeps its default.
@@ -41,11 +47,60 @@ type MQTT struct {
 	// DiscoveryMode: device (one device payload, Home Assistant 2024.11+),
 	// single (one payload per entity, older Home Assistant / openHAB) or off.
 	DiscoveryMode string `yaml:"discovery_mode"`
+	// Accounts are the logins of the embedded broker (Broker "" only),
+	// besides Username/Password, which stay doorbelld's own. Default none.
+	Accounts []Account `yaml:"accounts"`
+	// OwnerKeyFile is the absolute path of the owner key (at least 32
+	// random bytes as hex, made by doorbellctl owner-key FILE); "" = none.
+	// storage.mode ram requires it.
+	OwnerKeyFile string `yaml:"owner_key_file"`
 }
+
+// Account is one login of the embedded broker. Its String, GoString,
+// LogValue and MarshalJSON never show the password, so neither does %v of
+// a Config nor a log line. yaml.Marshal does write it.
+type Account struct {
+	Username string `yaml:"username"` // non-empty, unique, no control characters
+	Password string `yaml:"password"` // non-empty; never logged or shown in errors
+	Role     string `yaml:"role"`     // RoleOwner or RoleReader
+}
+
+// String returns "username (role)": never the password.
+func (a Account) String() string { return a.Username + " (" + a.Role + ")" }
+
+// GoString is for %#v; it hides the password too.
+func (a Account) GoString() string {
+	return fmt.Sprintf("config.Account{Username:%q, Password:\"(hidden)\", Role:%q}", a.Username, a.Role)
+}
+
+// LogValue makes log/slog log the username and role only, whatever the
+// handler (a JSON handler would otherwise marshal the password).
+func (a Account) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("username", a.Username), slog.String("role", a.Role))
+}
+
+// MarshalJSON writes the username and role only, so that encoding/json
+// (and log/slog's JSON handler, for a list of accounts) never writes the
+// password. A Config is read from YAML only.
+func (a Account) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Username string `json:"username"`
+		Role     string `json:"role"`
+	}{a.Username, a.Role})
+}
+
+// The roles of an Account.
+const (
+	RoleOwner  = "owner"  // reads and writes every topic: Home Assistant, the owner's doorbellctl
+	RoleReader = "reader" // reads only: dashboards
+)
 
 // HTTP is the local web API.
 type HTTP struct {
-	Listen string `yaml:"listen"` // default 127.0.0.1:8080; "" disables the HTTP server
+	Listen string `yaml:"listen"` // default 127.0.0.1:8080; loopback only (no authentication yet); "" disables the HTTP server
+	// Hosts are extra host names (or IP addresses) the server accepts in
+	// the Host header, against DNS rebinding; no scheme, port or path.
+	Hosts []string `yaml:"hosts"`
 }
 
 // GPIO names the lines of the button, the PIR sensor and the chime relay.
@@ -129,7 +184,7 @@ type Clip struct {
 
 // Storage is where state (event sequence numbers, outbox, clips) lives.
 type Storage struct {
-	Dir      string   `yaml:"dir"`       // default /var/lib/doorbell (sim: <user cache dir>/doorbelld-sim)
+	Dir      string   `yaml:"dir"`       // absolute, cleaned; default /var/lib/doorbell (sim: <user cache dir>/doorbelld-sim)
 	Mode     string   `yaml:"mode"`      // disk | ram (clips in RAM only until delivered); default disk
 	MaxBytes Size     `yaml:"max_bytes"` // default 0 = 1GiB on disk, 64MiB in RAM
 	MaxAge   Duration `yaml:"max_age"`   // default 168h; 0 = no age limit
@@ -143,6 +198,13 @@ type OTA struct {
 	// updates are refused.
 	KeysFile      string   `yaml:"keys_file"`
 	ConfirmWindow Duration `yaml:"confirm_window"` // default 3m: a new version must be healthy within this
+	// OfferDir is the directory from which {"path": ...} update offers are
+	// accepted: absolute and cleaned; "" (default) refuses path offers.
+	OfferDir string `yaml:"offer_dir"`
+	// URLHosts lists the host or host:port (a bare host: any port) that
+	// {"url": ...} update offers may point to; empty (default) refuses URL
+	// offers.
+	URLHosts []string `yaml:"url_hosts"`
 }
 
 // Log configures log/slog.

@@ -21,7 +21,7 @@ import (
 // written and what would be allowed instead.
 type Problem struct {
 	Key     string // dotted key, such as "gpio.button.debounce"; "" is the whole file
-	Value   string // the offending value as written ("(hidden)" for mqtt.password)
+	Value   string // the offending value as written ("(hidden)" for passwords)
 	Allowed string // what the key accepts, such as "want a Go duration from 0s to 5s, such as 50ms"
 	Line    int    // line of the key in the file, when known; 0 if not
 	Reason  string // when set, replaces the usual "VALUE is not allowed" (e.g. "unknown key")
@@ -71,12 +71,17 @@ var allowed = map[string]string{
 	"device.id":                     "want 1 to 64 characters from a-z, 0-9, _ and -, such as frontdoor",
 	"device.name":                   "want non-blank text without control characters, such as Front door",
 	"mqtt.broker":                   `want "" (run the embedded broker) or tcp://, ssl://, mqtt:// or mqtts:// with host:port, such as tcp://192.168.1.10:1883`,
-	"mqtt.listen":                   "want host:port such as 127.0.0.1:1883 or :1883 (required when mqtt.broker is empty)",
+	"mqtt.listen":                   "want host:port such as 127.0.0.1:1883 (required when mqtt.broker is empty); a host that is not loopback (:1883, 0.0.0.0, a LAN address or name) also needs mqtt.username or mqtt.accounts",
 	"mqtt.username":                 "want text without control characters",
 	"mqtt.client_id":                `want at most 128 bytes of text without control characters ("" means doorbelld-<device.id>)`,
 	"mqtt.topic_prefix":             "want MQTT topic levels such as doorbell or home/doorbell: no +, #, empty levels, leading $, or leading or trailing /",
 	"mqtt.discovery_prefix":         "want MQTT topic levels such as homeassistant: no +, #, empty levels, leading $, or leading or trailing /",
-	"http.listen":                   `want "" (no HTTP server) or host:port such as 127.0.0.1:8080 or :8080`,
+	"http.listen":                   `want "" (no HTTP server) or a loopback host:port such as 127.0.0.1:8080: the HTTP API has no authentication yet, so reach it from elsewhere through an SSH tunnel or a reverse proxy (accounts come with the live-view web app)`,
+	"http.hosts":                    "want a list of host names or IP addresses, without scheme, port or path, such as [doorbell.lan, 192.168.1.20]",
+	"mqtt.accounts":                 `want a list of {username, password, role} with role owner or reader, for the embedded broker only (mqtt.broker "")`,
+	"mqtt.owner_key_file":           `want "" (no owner key) or an absolute file path such as /etc/doorbell/owner.key (doorbellctl owner-key FILE makes one)`,
+	"ota.offer_dir":                 `want "" (path offers refused) or an absolute directory other than /, such as /var/lib/doorbell/offers`,
+	"ota.url_hosts":                 "want a list of host or host:port, without scheme or path, such as [updates.lan, 192.168.1.5:8000]",
 	"gpio.button.line":              "want a line name such as GPIO17, or gpiochipN:offset",
 	"gpio.button.pull":              "want up, down or none",
 	"gpio.button.debounce":          "want a Go duration from 0s to 5s, such as 50ms",
@@ -119,9 +124,19 @@ var allowed = map[string]string{
 	"log.format":                    "want text or json",
 }
 
+// allowedItem says what an item of a list, or a key in one, accepts; the
+// key has [] for the index, as listKey writes it.
+var allowedItem = map[string]string{
+	"mqtt.accounts[].username": "want a non-empty username without control characters, different from mqtt.username and from every other account's",
+	"mqtt.accounts[].password": "want a non-empty password",
+	"mqtt.accounts[].role":     "want owner (reads and writes everything: Home Assistant, doorbellctl) or reader (reads only: dashboards)",
+}
+
 // Validate checks every key of c and returns all problems at once as
 // Errors, or nil. It first fills derived values (an empty mqtt.client_id
-// becomes "doorbelld-<device.id>"), which is why it takes a pointer.
+// becomes "doorbelld-<device.id>") and cleans storage.dir and
+// ota.offer_dir, which is why it takes a pointer. The checks that need the
+// machine are CheckHost's.
 //
 // sim selects the simulator's rules: gpio.button.line may then be empty.
 // Everything else is checked the same way in both modes.
@@ -142,11 +157,25 @@ func (c *Config) Validate(sim bool) error {
 	if m.Broker != "" && m.BrokerURL() == "" {
 		v.bad("mqtt.broker", m.Broker)
 	}
-	if (m.Listen != "" || m.Broker == "") && !hostPort(m.Listen, 0) {
+	listenOK := (m.Listen == "" && m.Broker != "") || hostPort(m.Listen, 0)
+	if !listenOK {
 		v.bad("mqtt.listen", m.Listen)
 	}
 	if !printable(m.Username) {
 		v.bad("mqtt.username", m.Username)
+	}
+	v.accounts(m)
+	if m.Broker == "" && listenOK && !Loopback(m.Listen) {
+		switch {
+		case m.Username == "" && len(m.Accounts) == 0:
+			v.add("mqtt.listen", m.Listen, "want a loopback address such as 127.0.0.1:1883, or set mqtt.username and mqtt.password or mqtt.accounts: "+
+				"the embedded broker on "+m.Listen+" lets anyone on the network read every event and send commands")
+		case m.Username != "" && m.Password == "":
+			v.add("mqtt.password", "", "want a non-empty password with mqtt.username when mqtt.listen is not loopback ("+m.Listen+")")
+		}
+	}
+	if f := m.OwnerKeyFile; f != "" && (!filepath.IsAbs(f) || !printable(f)) {
+		v.bad("mqtt.owner_key_file", f)
 	}
 	if m.ClientID == "" || len(m.ClientID) > 128 || !printable(m.ClientID) {
 		v.bad("mqtt.client_id", m.ClientID)
@@ -176,8 +205,13 @@ func (c *Config) Validate(sim bool) error {
 	}
 
 	// http
-	if c.HTTP.Listen != "" && !hostPort(c.HTTP.Listen, 0) {
-		v.bad("http.listen", c.HTTP.Listen)
+	if l := c.HTTP.Listen; l != "" && (!hostPort(l, 0) || !Loopback(l)) {
+		v.bad("http.listen", l)
+	}
+	for i, h := range c.HTTP.Hosts {
+		if !hostOrIP(h) {
+			v.add("http.hosts["+strconv.Itoa(i)+"]", h, allowed["http.hosts"])
+		}
 	}
 
 	// gpio
@@ -246,6 +280,10 @@ func (c *Config) Validate(sim bool) error {
 		v.bad("storage.dir", st.Dir)
 	}
 	v.oneOf("storage.mode", st.Mode, "disk", "ram")
+	if st.Mode == "ram" && m.OwnerKeyFile == "" {
+		v.add("storage.mode", st.Mode, "want disk, or ram together with mqtt.owner_key_file: in RAM mode a clip is deleted "+
+			"when a receiver confirms it, and only a confirmation signed with the owner key may do that")
+	}
 	if mb := st.MaxBytes; mb.bad || (mb.n != 0 && (mb.n < 1<<20 || mb.n > 1<<40)) {
 		v.bad("storage.max_bytes", mb.String())
 	}
@@ -259,6 +297,14 @@ func (c *Config) Validate(sim bool) error {
 		v.bad("ota.keys_file", k)
 	}
 	v.duration("ota.confirm_window", c.OTA.ConfirmWindow, 30*time.Second, time.Hour)
+	if d := c.OTA.OfferDir; d != "" && (!filepath.IsAbs(d) || !printable(d) || filepath.Clean(d) == filepath.Dir(filepath.Clean(d))) {
+		v.bad("ota.offer_dir", d)
+	}
+	for i, h := range c.OTA.URLHosts {
+		if !urlHost(h) {
+			v.add("ota.url_hosts["+strconv.Itoa(i)+"]", h, allowed["ota.url_hosts"])
+		}
+	}
 
 	// log
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
@@ -307,6 +353,45 @@ func (v *checker) duration(key string, d Duration, lo, hi time.Duration) bool {
 		return false
 	}
 	return true
+}
+
+// accounts checks mqtt.accounts: only with the embedded broker; each with
+// a unique username (also unlike mqtt.username), a password and a known
+// role. No problem shows a password.
+func (v *checker) accounts(m MQTT) {
+	if len(m.Accounts) == 0 {
+		return
+	}
+	if m.Broker != "" {
+		names := make([]string, len(m.Accounts))
+		for i, a := range m.Accounts {
+			names[i] = a.Username
+		}
+		v.add("mqtt.accounts", strings.Join(names, ", "), "want no accounts with an external broker (mqtt.broker is "+m.Broker+
+			"): put them in that broker's own password and ACL files (README: threat model); mqtt.username and mqtt.password stay doorbelld's own login")
+		return
+	}
+	seen := map[string]string{}
+	if m.Username != "" {
+		seen[m.Username] = "mqtt.username"
+	}
+	for i, a := range m.Accounts {
+		key := "mqtt.accounts[" + strconv.Itoa(i) + "]"
+		switch other, dup := seen[a.Username]; {
+		case a.Username == "" || !printable(a.Username):
+			v.add(key+".username", a.Username, allowedItem["mqtt.accounts[].username"])
+		case dup:
+			v.add(key+".username", a.Username, "want a username not already used by "+other)
+		default:
+			seen[a.Username] = key
+		}
+		if a.Password == "" {
+			v.add(key+".password", "", allowedItem["mqtt.accounts[].password"])
+		}
+		if a.Role != RoleOwner && a.Role != RoleReader {
+			v.add(key+".role", a.Role, allowedItem["mqtt.accounts[].role"])
+		}
+	}
 }
 
 // line checks a GPIO line and that no other key uses the same line.
@@ -406,6 +491,50 @@ func hostPort(s string, minPort int) bool {
 		return true
 	}
 	return len(host) <= 253 && hostName.MatchString(host)
+}
+
+// Loopback reports whether the listen address addr ("host:port", or a
+// bare host) only accepts connections from this machine: its host is
+// localhost (any case), an address in 127.0.0.0/8 or ::1 (also written as
+// ::ffff:127.x.x.x). An empty host (":1883") binds every interface, so it
+// is not loopback; nor is any other host name, as it may resolve to
+// anything.
+func Loopback(addr string) bool {
+	host := addr
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		host = h
+	} else if strings.HasPrefix(addr, "[") && strings.HasSuffix(addr, "]") {
+		host = addr[1 : len(addr)-1]
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
+// hostOrIP reports whether s is a host name or an IP address alone: no
+// scheme, port, path or brackets.
+func hostOrIP(s string) bool {
+	if _, err := netip.ParseAddr(s); err == nil {
+		return !strings.Contains(s, "%")
+	}
+	return len(s) <= 253 && hostName.MatchString(s)
+}
+
+// urlHost reports whether s is a host or host:port as in a URL: a host
+// name, an IP address (IPv6 in brackets when a port follows) and an
+// optional port 1-65535.
+func urlHost(s string) bool {
+	if hostOrIP(s) {
+		return true
+	}
+	if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
+		ip, err := netip.ParseAddr(s[1 : len(s)-1])
+		return err == nil && ip.Is6() && ip.Zone() == ""
+	}
+	host, _, err := net.SplitHostPort(s)
+	return err == nil && host != "" && hostOrIP(host) && hostPort(s, 1)
 }
 
 // topicPrefix reports whether s is a usable MQTT topic prefix.

@@ -54,8 +54,8 @@ func TestValidateRules(t *testing.T) {
 		{"broker userinfo", func(c *Config) { c.MQTT.Broker = "tcp://u:p@broker:1883" }, false, "mqtt.broker"},
 		{"broker port 0", func(c *Config) { c.MQTT.Broker = "tcp://broker:0" }, false, "mqtt.broker"},
 		{"broker port 65536", func(c *Config) { c.MQTT.Broker = "tcp://broker:65536" }, false, "mqtt.broker"},
-		{"listen all interfaces", func(c *Config) { c.MQTT.Listen = ":1883" }, false, ""},
-		{"listen ipv6", func(c *Config) { c.MQTT.Listen = "[::]:1883" }, false, ""},
+		{"listen all interfaces with login", func(c *Config) { c.MQTT.Listen = ":1883"; c.MQTT.Username, c.MQTT.Password = "u", "p" }, false, ""},
+		{"listen ipv6 with login", func(c *Config) { c.MQTT.Listen = "[::]:1883"; c.MQTT.Username, c.MQTT.Password = "u", "p" }, false, ""},
 		{"listen no port", func(c *Config) { c.MQTT.Listen = "127.0.0.1" }, false, "mqtt.listen"},
 		{"listen named port", func(c *Config) { c.MQTT.Listen = "localhost:mqtt" }, false, "mqtt.listen"},
 		{"listen empty for embedded", func(c *Config) { c.MQTT.Listen = "" }, false, "mqtt.listen"},
@@ -81,8 +81,8 @@ func TestValidateRules(t *testing.T) {
 		{"discovery_prefix slash", func(c *Config) { c.MQTT.DiscoveryPrefix = "ha/" }, false, "mqtt.discovery_prefix"},
 
 		{"http off", func(c *Config) { c.HTTP.Listen = "" }, false, ""},
-		{"http all interfaces", func(c *Config) { c.HTTP.Listen = ":80" }, false, ""},
-		{"http host name", func(c *Config) { c.HTTP.Listen = "doorbell.local:8080" }, false, ""},
+		{"http localhost", func(c *Config) { c.HTTP.Listen = "localhost:80" }, false, ""},
+		{"http ipv6 loopback", func(c *Config) { c.HTTP.Listen = "[::1]:8080" }, false, ""},
 		{"http no port", func(c *Config) { c.HTTP.Listen = "8080" }, false, "http.listen"},
 		{"http url", func(c *Config) { c.HTTP.Listen = "http://0.0.0.0:8080" }, false, "http.listen"},
 

@@ -71,6 +71,14 @@ type Daemon struct {
 	seq    *event.Seq
 	sw     *switches
 	cmdLog *command.Limiter
+	// The command path (commands.go).
+	gate         *command.Gate
+	cmds         chan command.Command
+	restarts     *restartLog
+	snapCmd      atomic.Bool // a snapshot command is on its way
+	cmdAccepted  atomic.Uint64
+	cmdFolded    atomic.Uint64
+	cmdQueueFull atomic.Uint64
 	// rejected counts the MQTT messages refused (malformed, retained,
 	// or for a part that is not there); tests wait on it.
 	rejected atomic.Uint64
@@ -133,6 +141,15 @@ func New(opts Options) (*Daemon, error) {
 	if err := os.MkdirAll(cfg.Storage.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("daemon: create storage.dir: %w", err)
 	}
+	// storage.dir may itself be a symlink (to a USB disk, say): it is
+	// resolved once, here, and everything below uses the real path.
+	if real, err := filepath.EvalSymlinks(cfg.Storage.Dir); err != nil {
+		return nil, fmt.Errorf("daemon: resolve storage.dir %s: %w", cfg.Storage.Dir, err)
+	} else if real != cfg.Storage.Dir {
+		d.log.Info("daemon: storage.dir is a symlink; using its target", "storage.dir", cfg.Storage.Dir, "target", real)
+		cfg.Storage.Dir = real
+		d.cfg.Storage.Dir = real
+	}
 	seq, err := event.OpenSeq(cfg.Storage.Dir)
 	if seq == nil {
 		return nil, fmt.Errorf("daemon: %w", err)
@@ -144,9 +161,14 @@ func New(opts Options) (*Daemon, error) {
 	if d.outbox, err = outbox.Open(filepath.Join(cfg.Storage.Dir, "outbox"), outbox.Options{Logger: d.log, Sync: opts.OutboxSync}); err != nil {
 		return nil, fmt.Errorf("daemon: %w", err)
 	}
-	if d.sw, err = loadSwitches(cfg.Storage.Dir, cfg.GPIO.Chime.Enabled); err != nil {
+	if d.sw, err = loadSwitches(cfg.Storage.Dir, cfg.GPIO.Chime.Enabled, d.log); err != nil {
 		d.log.Warn("daemon: switch states lost, using the config's", "err", err)
 	}
+	if d.restarts, err = loadRestarts(cfg.Storage.Dir); err != nil {
+		d.log.Warn("daemon: restart history lost, counting from now", "err", err)
+	}
+	d.gate = command.NewGate(opts.Clock)
+	d.cmds = make(chan command.Command, commandQueue)
 	d.cmdLog = command.NewLimiter(command.LimiterOptions{Logger: d.log})
 	d.hassO = hassOptions(cfg, opts.Version, opts.Sim)
 	if d.tls, err = tlsConfig(cfg.MQTT); err != nil {
@@ -161,7 +183,8 @@ func New(opts Options) (*Daemon, error) {
 		})
 	}
 	if cfg.HTTP.Listen != "" {
-		d.web = web.New(web.Options{Listen: cfg.HTTP.Listen, Backend: backend{d}, Sim: opts.SimHandler, Logger: d.log})
+		d.web = web.New(web.Options{Listen: cfg.HTTP.Listen, Hosts: cfg.HTTP.Hosts, Backend: backend{d}, Sim: opts.SimHandler,
+			Logger: d.log, Clock: opts.Clock})
 	}
 	if err := d.buildGPIO(); err != nil {
 		return nil, err
@@ -285,6 +308,8 @@ func (d *Daemon) wire() {
 	add("events", true, d.loop)
 	add("bus", true, d.bus.Run)
 	add("outbox", false, d.sender.Run)
+	add("commands", false, d.runCommands)
+	add("switches", false, d.sw.Run)
 	add("button", true, func(ctx context.Context) error { return d.button.Run(ctx, d.events) })
 	if d.pir != nil {
 		add("pir", false, func(ctx context.Context) error { return d.pir.Run(ctx, d.events) })

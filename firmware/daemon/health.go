@@ -120,6 +120,10 @@ func (b backend) Status() any {
 		inputs["pir"] = d.pir.Stats()
 	}
 	st["inputs"] = inputs // edges read, edges the kernel lost, the reader's longest stall
+	st["commands"] = d.commandStats()
+	if d.web != nil {
+		st["http"] = d.web.Stats() // connections, and requests refused for their Host, Origin or the cap
+	}
 	return st
 }
 

@@ -10,8 +10,6 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/doorbelld/doorbelld/capture/storage"
-	"github.com/doorbelld/doorbelld/firmware/command"
-	"github.com/doorbelld/doorbelld/firmware/event"
 	"github.com/doorbelld/doorbelld/firmware/hass"
 	"github.com/doorbelld/doorbelld/firmware/mqttapi"
 	"github.com/doorbelld/doorbelld/firmware/supervise"
@@ -77,51 +75,6 @@ func (d *Daemon) onBirth(_ paho.Client, m paho.Message) {
 	}
 	d.log.Info("mqtt: Home Assistant is online, publishing discovery and states")
 	d.clock.AfterFunc(time.Duration(rand.Int64N(int64(2*time.Second))), d.publishAll)
-}
-
-// onCommand handles a message on <base>/cmd/+. Malformed and retained
-// commands are logged (once a minute per topic) and dropped.
-func (d *Daemon) onCommand(_ paho.Client, m paho.Message) {
-	c, err := command.Parse(m.Topic(), m.Payload(), m.Retained(), d.topics.Base)
-	if err != nil {
-		d.reject(m.Topic(), err)
-		return
-	}
-	d.log.Info("mqtt: command", "kind", c.Kind, "on", c.On)
-	switch c.Kind {
-	case command.Privacy:
-		if err := d.sw.set(func(s *switches) { s.Privacy = c.On }); err != nil {
-			d.log.Error("daemon: privacy", "err", err)
-		}
-		d.mq.Publish(d.topics.PrivacyState, 1, true, mqttapi.OnOff(c.On))
-		d.bus.Privacy(c.On)
-	case command.Chime:
-		if d.chime == nil {
-			d.reject(m.Topic(), errors.New("no chime relay configured (gpio.chime.line)"))
-			return
-		}
-		if err := d.sw.set(func(s *switches) { s.Chime = c.On }); err != nil {
-			d.log.Error("daemon: chime switch", "err", err)
-		}
-		d.chime.SetEnabled(c.On)
-		d.mq.Publish(d.topics.ChimeState, 1, true, mqttapi.OnOff(c.On))
-		d.publishHealth(false)
-	case command.TestChime:
-		if d.chime != nil {
-			d.chime.Ring()
-		}
-	case command.Snapshot:
-		if privacy, _ := d.sw.get(); privacy || d.snaps == nil {
-			d.reject(m.Topic(), errors.New("no snapshot: privacy mode is on or there is no camera"))
-			return
-		}
-		d.snaps.request(event.Event{Snapshot: event.NewID(), At: d.clock.Now(), Type: "snapshot"})
-	case command.Update:
-		d.onUpdate(m.Topic(), c.Raw)
-	case command.Restart:
-		d.log.Warn("daemon: restart requested over MQTT")
-		d.restart()
-	}
 }
 
 // onUpdate hands an update offer (URL, local path or chunked transfer) or

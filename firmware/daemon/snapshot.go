@@ -55,6 +55,9 @@ func (s *snapshots) Run(ctx context.Context) error {
 			return nil
 		case e := <-s.reqs:
 			s.publish(ctx, e)
+			if e.Type == "snapshot" {
+				s.d.snapCmd.Store(false) // the next snapshot command takes a new picture
+			}
 		}
 	}
 }

@@ -1,10 +1,12 @@
 package daemon
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -14,18 +16,23 @@ import (
 
 // switches are the run-time switches Home Assistant flips. They survive
 // restarts (a privacy mode that ended with a power cut would be a broken
-// promise) in <storage.dir>/switches.json.
+// promise) in <storage.dir>/switches.json. A change takes effect in memory
+// at once; Run saves the newest state behind it, so neither the command
+// path nor the event loop (get) ever waits for a write and fsync, and a
+// burst of changes costs one write.
 type switches struct {
 	mu      sync.Mutex
 	path    string
-	Privacy bool `json:"privacy"`
-	Chime   bool `json:"chime"`
+	Privacy bool          `json:"privacy"`
+	Chime   bool          `json:"chime"`
+	dirty   chan struct{} // capacity 1: a change waits to be saved
+	log     *slog.Logger
 }
 
 // loadSwitches reads the saved switches; absent, chime starts as the
 // config says and privacy off.
-func loadSwitches(dir string, chime bool) (*switches, error) {
-	s := &switches{path: filepath.Join(dir, "switches.json"), Chime: chime}
+func loadSwitches(dir string, chime bool, log *slog.Logger) (*switches, error) {
+	s := &switches{path: filepath.Join(dir, "switches.json"), Chime: chime, dirty: make(chan struct{}, 1), log: log}
 	b, err := os.ReadFile(s.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return s, nil
@@ -46,14 +53,40 @@ func (s *switches) get() (privacy, chime bool) {
 	return s.Privacy, s.Chime
 }
 
-// set changes one switch and saves them, atomically.
-func (s *switches) set(f func(*switches)) error {
+// set changes switches in memory; Run saves them.
+func (s *switches) set(f func(*switches)) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	f(s)
-	b, _ := json.Marshal(s)
-	if err := renameio.WriteFile(s.path, b, 0o640); err != nil {
-		return fmt.Errorf("daemon: save switches %s: %w", s.path, err)
+	s.mu.Unlock()
+	select {
+	case s.dirty <- struct{}{}:
+	default: // a save is pending: it will write this state too
 	}
-	return nil
+}
+
+// Run saves the switches after each change until ctx is done, and once
+// more then if a change is still unsaved.
+func (s *switches) Run(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			select {
+			case <-s.dirty:
+				s.save()
+			default:
+			}
+			return nil
+		case <-s.dirty:
+			s.save()
+		}
+	}
+}
+
+func (s *switches) save() {
+	s.mu.Lock()
+	b, _ := json.Marshal(s)
+	s.mu.Unlock()
+	if err := renameio.WriteFile(s.path, b, 0o640); err != nil {
+		s.log.Error("daemon: save switches", "path", s.path, "err", err)
+	}
 }

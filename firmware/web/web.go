@@ -1,7 +1,3 @@
-// Package web is doorbelld's local HTTP API: health, status and the latest
-// camera frame for anyone on the owner's network, and — in sim mode only —
-// the endpoints of package firmware/sim that press the simulated button and
-// trip the simulated PIR.
 package web
 
 import (
@@ -12,7 +8,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"strings"
+	"sync/atomic"
 	"time"
+
+	"github.com/doorbelld/doorbelld/firmware/wire"
+	"github.com/jonboulle/clockwork"
 )
 
 // Backend is what the API shows.
@@ -23,7 +25,8 @@ type Backend interface {
 	LatestJPEG(ctx context.Context) ([]byte, error)
 }
 
-// Options configure the server.
+// Options configure the server. The zero value of each bound is its
+// default (ensureDefaults).
 type Options struct {
 	Listen  string // host:port
 	Backend Backend
@@ -31,21 +34,112 @@ type Options struct {
 	// where those endpoints are 404.
 	Sim    http.Handler
 	Logger *slog.Logger
+
+	// Hosts are further host names the API answers to (http.hosts in the
+	// config, e.g. "doorbell.local"), with or without a port; case and a
+	// trailing dot do not matter. Always allowed besides: "localhost",
+	// 127.0.0.1, ::1, the IP address the request's connection arrived on
+	// (so the IP literal of the bound address, or of any interface when
+	// Listen is ":port"), and the host name in Listen, if it has one. A
+	// request for any other host is refused with 421 (DNS rebinding).
+	Hosts []string
+
+	// MaxConns bounds the open connections. One more is closed as soon as
+	// it is accepted, and counted (Stats.ConnRefused). Default 64.
+	MaxConns int
+
+	// ReadHeaderTimeout bounds reading a request's header (a slowloris
+	// client, or a connection that never sends a byte). Default 5s.
+	ReadHeaderTimeout time.Duration
+	// ReadTimeout bounds reading a whole request, body included.
+	// Default 10s.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds writing a response, counted from the end of its
+	// request's header. A long-lived response (an MJPEG live stream) must
+	// move it on as it goes: see extendWrite. Default 30s.
+	WriteTimeout time.Duration
+	// IdleTimeout bounds how long a keep-alive connection waits for its
+	// next request. Default 60s.
+	IdleTimeout time.Duration
+	// MaxHeaderBytes bounds a request's header; net/http reads 4 KiB more
+	// before it answers 431. Default 16 KiB.
+	MaxHeaderBytes int
+
+	// Clock paces the refusal logs (one line a minute for each kind).
+	// Default: the real clock.
+	Clock clockwork.Clock
+}
+
+func (o *Options) ensureDefaults() {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.MaxConns <= 0 {
+		o.MaxConns = 64
+	}
+	if o.ReadHeaderTimeout <= 0 {
+		o.ReadHeaderTimeout = 5 * time.Second
+	}
+	if o.ReadTimeout <= 0 {
+		o.ReadTimeout = 10 * time.Second
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 30 * time.Second
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = 60 * time.Second
+	}
+	if o.MaxHeaderBytes <= 0 {
+		o.MaxHeaderBytes = 16 << 10
+	}
+	if o.Clock == nil {
+		o.Clock = clockwork.NewRealClock()
+	}
+}
+
+// logEvery is how often each kind of refusal may be logged.
+const logEvery = time.Minute
+
+// Stats are the API's counters, for the daemon's status page.
+type Stats struct {
+	Conns              int    `json:"conns"`                // open now
+	ConnRefused        uint64 `json:"conn_refused"`         // closed when accepted: MaxConns were open
+	HostRefused        uint64 `json:"host_refused"`         // 421: a host the API does not answer to
+	CrossOriginRefused uint64 `json:"cross_origin_refused"` // 403: a browser's cross-site POST
 }
 
 // Server is the HTTP API.
 type Server struct {
-	opts Options
-	ln   net.Listener
-	srv  *http.Server
+	opts  Options
+	hosts map[string]bool // normalized by hostName
+	xo    *http.CrossOriginProtection
+	ln    atomic.Pointer[limitListener] // set by Start
+	srv   *http.Server
+
+	hostRefused, xoRefused atomic.Uint64
+	hostLog, xoLog         *rateLog
 }
 
 // New builds the server; Start binds it.
 func New(opts Options) *Server {
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
+	opts.ensureDefaults()
+	s := &Server{
+		opts:    opts,
+		hosts:   map[string]bool{"localhost": true},
+		xo:      http.NewCrossOriginProtection(),
+		hostLog: newRateLog(opts, "web: request refused: host not allowed (DNS rebinding?)"),
+		xoLog:   newRateLog(opts, "web: request refused: cross-origin"),
 	}
-	s := &Server{opts: opts}
+	for _, h := range opts.Hosts {
+		if n := hostName(h); n != "" {
+			s.hosts[n] = true
+		}
+	}
+	if h, _, err := net.SplitHostPort(opts.Listen); err == nil && h != "" {
+		if _, err := netip.ParseAddr(h); err != nil {
+			s.hosts[hostName(h)] = true // a name; IP literals are matched against the connection
+		}
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /api/status", s.status)
@@ -53,7 +147,14 @@ func New(opts Options) *Server {
 	if opts.Sim != nil {
 		mux.Handle("/api/sim/", opts.Sim)
 	}
-	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	s.srv = &http.Server{
+		Handler:           s.guard(mux),
+		ReadHeaderTimeout: opts.ReadHeaderTimeout,
+		ReadTimeout:       opts.ReadTimeout,
+		WriteTimeout:      opts.WriteTimeout,
+		IdleTimeout:       opts.IdleTimeout,
+		MaxHeaderBytes:    opts.MaxHeaderBytes,
+	}
 	return s
 }
 
@@ -63,18 +164,30 @@ func (s *Server) Start() error {
 	if err != nil {
 		return fmt.Errorf("web: listen on %s: %w", s.opts.Listen, err)
 	}
-	s.ln = ln
-	s.opts.Logger.Info("web: HTTP API listening", "addr", ln.Addr().String(), "sim", s.opts.Sim != nil)
+	s.ln.Store(newLimitListener(ln, s.opts.MaxConns, newRateLog(s.opts, "web: connection refused: too many open")))
+	s.opts.Logger.Info("web: HTTP API listening", "addr", ln.Addr().String(), "sim", s.opts.Sim != nil,
+		"max_conns", s.opts.MaxConns)
 	return nil
 }
 
 // Addr is the bound address.
-func (s *Server) Addr() string { return s.ln.Addr().String() }
+func (s *Server) Addr() string { return s.ln.Load().Addr().String() }
+
+// Stats returns the counters. It is safe for concurrent use, also with
+// Start and before it (zero connections).
+func (s *Server) Stats() Stats {
+	st := Stats{HostRefused: s.hostRefused.Load(), CrossOriginRefused: s.xoRefused.Load()}
+	if ln := s.ln.Load(); ln != nil {
+		st.Conns, _ = ln.state()
+		st.ConnRefused = ln.refused.Load()
+	}
+	return st
+}
 
 // Run serves until ctx is done, then shuts down within a second.
 func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
-	go func() { errc <- s.srv.Serve(s.ln) }()
+	go func() { errc <- s.srv.Serve(s.ln.Load()) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("web: serve: %w", err)
@@ -89,6 +202,96 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("web: serve: %w", err)
 	}
 	return nil
+}
+
+// guard wraps every handler: security headers on every response, then
+// the Host check, then the cross-origin check. It never wraps the
+// ResponseWriter, so http.ResponseController reaches the connection.
+func (s *Server) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Frame-Options", "DENY")
+		// An API of JSON and JPEG loads nothing and is framed by nothing;
+		// a future HTML page must widen default-src for what it loads.
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		if !s.hostAllowed(r) {
+			n := s.hostRefused.Add(1)
+			s.hostLog.log("host", wire.Quote(r.Host), "remote", r.RemoteAddr, "refused_total", n)
+			http.Error(w, "misdirected request: this server does not answer to that host name", http.StatusMisdirectedRequest)
+			return
+		}
+		if err := s.xo.Check(r); err != nil {
+			n := s.xoRefused.Add(1)
+			s.xoLog.log("method", r.Method, "path", wire.Quote(r.URL.Path), "remote", r.RemoteAddr, "err", err, "refused_total", n)
+			http.Error(w, "forbidden: cross-origin request", http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// hostAllowed reports whether r names a host the API answers to. A DNS
+// rebinding page makes the browser send its own name (evil.example), which
+// is never on the list; an IP literal cannot be rebound.
+func (s *Server) hostAllowed(r *http.Request) bool {
+	if r.Host == "" {
+		// Only HTTP/1.0 may leave Host out (net/http answers 400 to
+		// HTTP/1.1 without one); browsers always send it.
+		return true
+	}
+	h := hostName(r.Host)
+	if s.hosts[h] {
+		return true
+	}
+	ip, err := netip.ParseAddr(h)
+	if err != nil {
+		return false
+	}
+	if ip == netip.AddrFrom4([4]byte{127, 0, 0, 1}) || ip == netip.IPv6Loopback() {
+		return true
+	}
+	if la, ok := r.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr); ok {
+		return la.AddrPort().Addr().Unmap().WithZone("") == ip
+	}
+	return false
+}
+
+// hostName is the host of a Host header or of a configured name, in one
+// form: no port, no brackets, lower case, no trailing dots, an IP address
+// in netip's canonical form. A bad port is left to net/http's parser,
+// which rejects what it must; the name alone decides here.
+func hostName(hostport string) string {
+	h := hostport
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		h = host
+	} else if len(h) > 1 && h[0] == '[' && h[len(h)-1] == ']' {
+		h = h[1 : len(h)-1]
+	}
+	h = strings.TrimRight(strings.ToLower(h), ".")
+	if ip, err := netip.ParseAddr(h); err == nil {
+		return ip.Unmap().WithZone("").String()
+	}
+	return h
+}
+
+// extendWrite moves the write deadline of w's connection to d from now.
+// WriteTimeout bounds a whole response, which suits every endpoint today;
+// a long-lived response (the planned MJPEG live stream) calls this before
+// each frame, so that the timeout bounds one stalled frame instead:
+//
+//	for frame := range frames {
+//		if err := extendWrite(w, 10*time.Second); err != nil { return }
+//		write the part; http.NewResponseController(w).Flush()
+//	}
+//
+// It needs w to be net/http's own writer or one with Unwrap, which guard
+// keeps true.
+func extendWrite(w http.ResponseWriter, d time.Duration) error {
+	return http.NewResponseController(w).SetWriteDeadline(time.Now().Add(d))
 }
 
 func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
@@ -107,6 +310,5 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "image/jpeg")
-	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write(b)
 }

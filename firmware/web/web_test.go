@@ -23,7 +23,9 @@ func (f fakeBackend) LatestJPEG(context.Context) ([]byte, error) {
 func do(t *testing.T, h http.Handler, method, path string) (int, string) {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(method, path, nil))
+	req := httptest.NewRequest(method, path, nil)
+	req.Host = "localhost:8080" // httptest's example.com is refused (hostAllowed)
+	h.ServeHTTP(rec, req)
 	b, _ := io.ReadAll(rec.Result().Body)
 	return rec.Code, string(b)
 }

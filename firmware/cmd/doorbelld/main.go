@@ -85,13 +85,26 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
+	// What depends on this machine: the storage filesystem's size, the
+	// ring against the pre-roll at the camera's format.
+	warnings, err := config.CheckHost(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "doorbelld: config %s does not fit this machine:\n%v\n", configSource(*cfgPath, *sim), err)
+		return 2
+	}
 	if *check {
+		for _, w := range warnings {
+			fmt.Fprintln(stdout, "warning:", w)
+		}
 		fmt.Fprintf(stdout, "config %s is valid\n", configSource(*cfgPath, *sim))
 		return 0
 	}
 
 	log := newLogger(cfg.Log, stderr)
 	slog.SetDefault(log)
+	for _, w := range warnings {
+		log.Warn("doorbelld: config", "warning", w)
+	}
 	if *cpuProfile != "" {
 		stopProfile, err := startCPUProfile(*cpuProfile)
 		if err != nil {
