@@ -48,7 +48,8 @@ func BenchmarkClipTransfer(b *testing.B) {
 	chunk, window := clipxfer.DefaultChunkBytes, clipxfer.DefaultWindow
 	store := diskStore(b, chunk)
 	base := uniq("bench/")
-	d := startDevice(b, url, base, clipxfer.PublisherOptions{Store: store, ChunkBytes: chunk, Window: window}, nil)
+	// No hourly cap: a long run sends more than a real hour of clips.
+	d := startDevice(b, url, base, clipxfer.PublisherOptions{Store: store, ChunkBytes: chunk, Window: window, MaxBytesPerHour: -1}, nil)
 	rc := client(b, url)
 	raw := newRawSink(b, rc, base)
 

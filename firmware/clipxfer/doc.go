@@ -12,7 +12,7 @@
 //	base/clips/<id>/manifest   ← device    Manifest JSON; QoS 1, retained. Empty retained: withdrawn
 //	base/clips/<id>/want       → device    Want JSON {"chunks":[[0,15],[20,20]]}; QoS 1, never retained
 //	base/clips/<id>/chunk/<n>  ← device    chunk n (0-based) of the MP4, raw bytes; QoS 1, not retained
-//	base/clips/<id>/done       → device    Done JSON {"sha256":"…"}; QoS 1, never retained
+//	base/clips/<id>/done       → device    Done JSON {"sha256":"…","mac":"…"}; QoS 1, never retained
 //
 // The manifest:
 //
@@ -67,9 +67,68 @@
 // in storage.mode ram). A receiver seeing a clip offered that it already
 // has confirms it again, so a lost done is made good.
 //
+// The owner's done. A done's sha256 is in the public manifest, so on a
+// shared broker (where any client may publish) anyone can make one; in
+// storage.mode ram one would free a clip the owner never pulled. So a
+// done carries a MAC with the owner key (package ownerkey), which the
+// device and the owner's receivers both hold:
+//
+//	{"sha256":"<hex>", "mac":"<hex HMAC-SHA256 of ("clipxfer-done", <id>, <sha256>), each part length-prefixed>"}
+//
+// SignDone makes it (a Receiver with ReceiverOptions.OwnerKey: doorbellctl
+// clips pull --owner-key), VerifyDone checks it. With
+// PublisherOptions.OwnerKey only a done whose MAC verifies counts
+// (Delivered, OnDelivered); any other is ignored, counted
+// (PublisherStats.DonesRefused) and logged at most once a minute per
+// clip. RequireOwnerDone (the daemon sets it in storage.mode ram) refuses
+// every done without such a MAC, and every done at all when there is no
+// key: the clip stays stored and offered. A MAC seen on the broker can be
+// replayed, but only to say again that the owner holds that clip. Without
+// a key and without RequireOwnerDone every done counts (its mac, if any,
+// is not looked at), as before.
+//
+// Limits. MQTT 3.1.1 tells the device nothing about who published a want,
+// and a want of a few bytes asks for megabytes: without bounds, 4.6 KB of
+// whole-clip wants once made a device send 942 MB. So the Publisher judges
+// a want by its clip and by when each chunk it names was last sent, not by
+// its sender ("per receiver" is approximated per clip and per device):
+//
+//   - join: a chunk already queued, or handed to the client and not yet
+//     acknowledged by the broker (no receiver can have missed it yet), is
+//     not queued again. A chunk sent less than Resend ago (default 9s,
+//     just under twice a receiver's RetryAfter of 5s) is sent again once
+//     (lost or corrupted on its way: a receiver asks again at once for a
+//     chunk that failed its CRC, and after RetryAfter for one that never
+//     came), and then not until Resend has passed since. The ranges of
+//     the wants waiting are merged first, so each chunk is looked at once.
+//   - per clip: at most ClipBudget × the clip's size (default 4×) is sent
+//     for one clip in an hour (counted by the minute);
+//   - per device: at most MaxBytesPerHour (default 2 GiB) for all clips.
+//
+// A want beyond a budget is dropped, counted (PublisherStats.OverBudget)
+// and logged at most once a minute per clip. So a flood of wants for one
+// clip costs at most twice the clip per Resend and ClipBudget × the clip
+// an hour, and for all clips at most MaxBytesPerHour; a flood of wants for
+// clips that do not exist withdraws (publishes an empty retained manifest
+// for) each id at most once a minute. The price: a budget spent by someone
+// else holds the clip back from its owner until the hour has passed (the
+// receiver reports ErrNoAnswer; a later pull resumes).
+//
+// An honest receiver still completes: its re-ask of a chunk it lost is
+// served the first time (a chunk sent less than Resend ago is sent again
+// once) or, when that copy is lost too, the next time but one, when
+// Resend has passed: a chunk has to be lost three times in a row to use
+// up its Retries (5) re-asks without progress. Pulling a clip costs its
+// size plus what was lost, far under 4×; losing one chunk in ten costs
+// about 1.2× (TestLossyReceiverCompletes). Wants and dones above
+// MaxRequestPayload (4 KiB) are refused before they are decoded, and a
+// receiver sends wants of at most MaxWantRanges ranges.
+//
 // Data flow on the device:
 //
 //	storage.Store ── List/Lookup (Meta.Digest); Open for chunks asked for ──▶ Publisher.Run
 //	Publisher.Run ── Publish (window) ──▶ mqttpub.Publisher (the daemon's *mqttpub.Client)
 //	daemon: clip stored → Offer(meta);   MQTT handler → HandleMessage;   connect → Kick
+//	want ── HandleMessage (size, syntax) ── inbox ── Run: join, budgets ──▶ chunks
+//	done ── HandleMessage (size, syntax) ── inbox ── Run: OwnerKey MAC, sha256 ──▶ OnDelivered
 package clipxfer

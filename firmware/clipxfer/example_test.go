@@ -1,9 +1,12 @@
 package clipxfer_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/doorbelld/doorbelld/firmware/clipxfer"
+	"github.com/doorbelld/doorbelld/firmware/ownerkey"
 )
 
 func ExampleParseManifest() {
@@ -23,4 +26,24 @@ func ExampleParseManifest() {
 	// c1 [e1] 15s 300000 2 262144 37856 <nil>
 	// 20261126T193814.100Z_c1.mp4
 	// clip want: range [2 1]: want [first, last] with 0 <= first <= last < 65536: bad clip transfer message
+}
+
+func ExampleSignDone() {
+	// The owner key both the device and doorbellctl clips pull load
+	// (ownerkey.Load); a fixed one here.
+	key, _ := ownerkey.Parse([]byte("# example\n" + strings.Repeat("0123456789abcdef", 4) + "\n"))
+	sum := "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+
+	d := clipxfer.SignDone(key, "c1", sum)
+	b, _ := json.Marshal(d)
+	fmt.Println(clipxfer.DoneTopic("doorbell/front", "c1"), len(b), len(d.MAC))
+
+	// The device: the owner's done verifies; one anyone could make from
+	// the public manifest does not.
+	got, _ := clipxfer.ParseDone(b)
+	forged, _ := clipxfer.ParseDone([]byte(`{"sha256":"` + sum + `"}`))
+	fmt.Println(clipxfer.VerifyDone(key, "c1", got), clipxfer.VerifyDone(key, "c2", got), clipxfer.VerifyDone(key, "c1", forged))
+	// Output:
+	// doorbell/front/clips/c1/done 150 64
+	// true false false
 }

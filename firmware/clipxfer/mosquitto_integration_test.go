@@ -33,6 +33,17 @@ func TestMosquittoResume(t *testing.T) { scenarioResume(t, testBroker(t)) }
 
 func TestMosquittoEventsOvertakeChunks(t *testing.T) { scenarioEventsFirst(t, testBroker(t)) }
 
+func TestMosquittoForgedDoneKeepsClip(t *testing.T) { scenarioOwnerDone(t, testBroker(t)) }
+
+// A thousand whole-clip wants through Mosquitto: at most ClipBudget × the
+// clip goes out.
+func TestMosquittoWantFlood(t *testing.T) {
+	res := scenarioWantFlood(t, testBroker(t), 1000, true, clipxfer.PublisherOptions{})
+	if limit := int64(clipxfer.DefaultClipBudget * res.clip); int64(res.stats.BytesSent) > limit || res.seen != int64(res.stats.BytesSent) {
+		t.Errorf("sent %d bytes (the broker delivered %d), budget %d", res.stats.BytesSent, res.seen, limit)
+	}
+}
+
 // stockMosquitto runs a Mosquitto of the test's own with a stock home
 // broker's limits: message_size_limit 1 MiB, 1000-message queues.
 func stockMosquitto(t *testing.T) string {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/doorbelld/doorbelld/capture/storage"
 	"github.com/doorbelld/doorbelld/firmware/mqttapi"
+	"github.com/doorbelld/doorbelld/firmware/ownerkey"
 	"github.com/doorbelld/doorbelld/firmware/wire"
 )
 
@@ -33,8 +34,10 @@ const (
 	MaxChunks = 1 << 16
 	// MaxManifestPayload bounds a manifest message.
 	MaxManifestPayload = 512 << 10
-	// MaxRequestPayload bounds a want or done message.
-	MaxRequestPayload = 8 << 10
+	// MaxRequestPayload bounds a want or done message; a bigger one is
+	// refused before it is decoded. The largest valid want (MaxWantRanges
+	// ranges of 5-digit chunk numbers) takes 3.6 KB.
+	MaxRequestPayload = 4 << 10
 	// MaxWantRanges bounds the ranges of one want.
 	MaxWantRanges = 256
 )
@@ -325,10 +328,24 @@ func Ranges(chunks []int) [][2]int {
 }
 
 // Done is a receiver's confirmation, on DoneTopic, that it stored the clip
-// and its sha256 matched.
+// and its sha256 matched. Its MAC, made with the owner key, is
+// SignDone's.
 type Done = mqttapi.ClipDone
 
-// ParseDone parses and checks a done message. Errors wrap ErrBadMessage.
+// SignDone returns the done message for clip id with sha256 sum, its MAC
+// made with key (none without a key).
+func SignDone(key ownerkey.Key, id, sum string) Done {
+	return Done{SHA256: sum, MAC: key.Sign(mqttapi.ClipDoneMAC(id, sum)...)}
+}
+
+// VerifyDone reports whether d, published for clip id, carries a MAC made
+// with key.
+func VerifyDone(key ownerkey.Key, id string, d Done) bool {
+	return key.Verify(d.MAC, mqttapi.ClipDoneMAC(id, d.SHA256)...)
+}
+
+// ParseDone parses and checks a done message (its MAC, if any, is only
+// checked for form: VerifyDone judges it). Errors wrap ErrBadMessage.
 func ParseDone(payload []byte) (Done, error) {
 	var d Done
 	if len(payload) > MaxRequestPayload {
@@ -339,6 +356,9 @@ func ParseDone(payload []byte) (Done, error) {
 	}
 	if !hex64.MatchString(d.SHA256) {
 		return Done{}, fmt.Errorf("clip done: sha256 %s: want 64 lowercase hex digits: %w", quote(d.SHA256), ErrBadMessage)
+	}
+	if d.MAC != "" && !hex64.MatchString(d.MAC) {
+		return Done{}, fmt.Errorf("clip done: mac %s: want 64 lowercase hex digits: %w", quote(d.MAC), ErrBadMessage)
 	}
 	return d, nil
 }

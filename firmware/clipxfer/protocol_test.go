@@ -150,10 +150,20 @@ func FuzzParseManifest(f *testing.F) {
 
 func FuzzParseWant(f *testing.F) {
 	f.Add([]byte(`{"chunks":[[0,15],[20,20]]}`))
+	f.Add([]byte(`{"chunks":[[0,15]]}` + strings.Repeat(" ", clipxfer.MaxRequestPayload)))
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		w, err := clipxfer.ParseWant(payload)
 		if err != nil {
+			if !errors.Is(err, clipxfer.ErrBadMessage) {
+				t.Fatalf("error %v does not wrap ErrBadMessage", err)
+			}
 			return
+		}
+		if len(payload) > clipxfer.MaxRequestPayload {
+			t.Fatalf("a want of %d bytes taken", len(payload))
+		}
+		if len(w.Chunks) == 0 || len(w.Chunks) > clipxfer.MaxWantRanges {
+			t.Fatalf("%d ranges", len(w.Chunks))
 		}
 		for _, r := range w.Chunks {
 			if r[0] < 0 || r[1] < r[0] || r[1] >= clipxfer.MaxChunks {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/doorbelld/doorbelld/capture/storage"
 	"github.com/doorbelld/doorbelld/firmware/mqttpub"
+	"github.com/doorbelld/doorbelld/firmware/ownerkey"
 )
 
 // Store is where the Publisher finds clips; *storage.Store is one. A
@@ -38,6 +39,16 @@ const (
 	DefaultWindow    = 4
 	MaxWindow        = 64
 	DefaultReconcile = time.Minute
+	// DefaultResend is just under two of a receiver's RetryAfter: a
+	// receiver that lost a chunk asks for it again every RetryAfter, so at
+	// least every other time Resend has passed since it was last sent.
+	DefaultResend = 2*DefaultRetryAfter - time.Second
+	// DefaultClipBudget: a clip's chunks may be sent 4 times over in an
+	// hour (4 receivers pulling it whole, or fewer losing some).
+	DefaultClipBudget = 4
+	// DefaultMaxBytesPerHour bounds what all clips together may send in an
+	// hour: a week of a busy doorbell's clips.
+	DefaultMaxBytesPerHour = 2 << 30
 )
 
 // PublisherOptions configure a Publisher.
@@ -64,11 +75,42 @@ type PublisherOptions struct {
 	// Offer reconciles at once.
 	Reconcile time.Duration
 	// OnDelivered, if set, is called from Run's goroutine when a receiver
-	// confirms it stored clip id with the right sha256. Once it returns,
-	// a clip no longer in the store is withdrawn at once.
+	// confirms it stored clip id with the right sha256 (and, with an
+	// OwnerKey, a MAC that verifies). Once it returns, a clip no longer in
+	// the store is withdrawn at once.
 	OnDelivered func(id string)
-	Logger      *slog.Logger
-	Clock       clockwork.Clock
+
+	// Resend: a chunk asked for again less than Resend after it was sent
+	// is sent again once (lost or corrupted on its way), then not before
+	// Resend has passed since its last send; a chunk asked for while it
+	// is queued or awaiting its PUBACK is not sent again. Default
+	// DefaultResend (9s: every other re-ask of a receiver with the
+	// default RetryAfter is served); negative: every want is served.
+	Resend time.Duration
+	// ClipBudget bounds what one clip may send in an hour: ClipBudget ×
+	// its size (at least 1×); wants beyond are dropped, counted
+	// (PublisherStats.OverBudget) and logged once a minute per clip.
+	// Default DefaultClipBudget (4); negative: no bound.
+	ClipBudget float64
+	// MaxBytesPerHour bounds what all clips together may send in an hour;
+	// wants beyond are dropped as over ClipBudget. Default
+	// DefaultMaxBytesPerHour (2 GiB); negative: no bound.
+	MaxBytesPerHour int64
+
+	// OwnerKey, if set, attributes done messages: only a done whose MAC
+	// (mqttapi.ClipDone.MAC) verifies with it counts as Delivered and
+	// calls OnDelivered; one without (an old receiver, or anyone on the
+	// broker) is ignored, counted (DonesRefused) and logged once a minute
+	// per clip.
+	OwnerKey ownerkey.Key
+	// RequireOwnerDone refuses every done whose MAC does not verify with
+	// OwnerKey, so every done when OwnerKey is unset: set it when a done
+	// frees the clip (storage.mode ram), so that no forged done can. A
+	// refused done leaves the clip stored and offered.
+	RequireOwnerDone bool
+
+	Logger *slog.Logger
+	Clock  clockwork.Clock
 }
 
 func (o *PublisherOptions) ensureDefaults() {
@@ -82,6 +124,18 @@ func (o *PublisherOptions) ensureDefaults() {
 	o.Window = min(o.Window, MaxWindow)
 	if o.Reconcile <= 0 {
 		o.Reconcile = DefaultReconcile
+	}
+	if o.Resend == 0 {
+		o.Resend = DefaultResend
+	}
+	switch {
+	case o.ClipBudget == 0:
+		o.ClipBudget = DefaultClipBudget
+	case o.ClipBudget > 0 && o.ClipBudget < 1:
+		o.ClipBudget = 1 // every clip may be sent once
+	}
+	if o.MaxBytesPerHour == 0 {
+		o.MaxBytesPerHour = DefaultMaxBytesPerHour
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -102,9 +156,15 @@ type PublisherStats struct {
 	ChunksSent     uint64 // chunks handed to the client
 	ChunksAcked    uint64 // of those, acknowledged by the broker
 	BytesSent      uint64 // chunk payload bytes handed to the client
-	Delivered      uint64 // done messages with the right sha256
+	Delivered      uint64 // done messages with the right sha256 (and MAC, with an OwnerKey)
 	InFlight       int    // messages awaiting their PUBACK now
 	Errors         uint64 // failed publishes, clips unreadable, damaged or without a valid manifest
+
+	Wants        uint64 // want messages taken
+	Pending      int    // chunks asked for and not yet sent
+	ChunksJoined uint64 // chunks asked for again while queued, awaiting their PUBACK or sent less than Resend ago: not sent again
+	OverBudget   uint64 // chunks asked for beyond ClipBudget or MaxBytesPerHour: dropped
+	DonesRefused uint64 // done messages for an offered clip without a MAC that verifies (OwnerKey, RequireOwnerDone): not acted on
 }
 
 // Publisher is the device's side of the clip transfer: it announces every
@@ -137,11 +197,11 @@ type inbox struct {
 	offers []string
 	wants  map[string][][2]int
 	nwants int // ranges in wants
-	dones  []idSum
+	dones  []doneMsg
 	stale  []string // retained manifests seen for clips the store lacks
 }
 
-type idSum struct{ id, sum string }
+type doneMsg struct{ id, sum, mac string }
 
 // maxInboxRanges bounds the want ranges waiting for Run.
 const maxInboxRanges = 4096
@@ -216,6 +276,7 @@ func (p *Publisher) HandleMessage(topic string, payload []byte, retained bool) e
 		}
 		p.in.wants[id] = append(p.in.wants[id], w.Chunks...)
 		p.in.nwants += len(w.Chunks)
+		p.stats.Wants++
 		p.mu.Unlock()
 	case KindDone:
 		if retained {
@@ -227,7 +288,7 @@ func (p *Publisher) HandleMessage(topic string, payload []byte, retained bool) e
 		}
 		p.mu.Lock()
 		if len(p.in.dones) < 1024 {
-			p.in.dones = append(p.in.dones, idSum{id, d.SHA256})
+			p.in.dones = append(p.in.dones, doneMsg{id, d.SHA256, d.MAC})
 		}
 		p.mu.Unlock()
 	default:
@@ -266,15 +327,22 @@ type offer struct {
 	m       Manifest
 	wanted  []uint64 // bit n: chunk n is asked for
 	nwanted int
-	lo      int // no wanted chunk below this
+	queued  int64 // bytes of the wanted chunks
+	lo      int   // no wanted chunk below this
+	tx      *sendState
 }
 
-func (c *offer) want(n int) {
-	if c.wanted[n/64]&(1<<(n%64)) == 0 {
-		c.wanted[n/64] |= 1 << (n % 64)
-		c.nwanted++
-		c.lo = min(c.lo, n)
+// want asks for chunk n; it reports the bytes added to the queue.
+func (c *offer) want(n int) int64 {
+	if bit(c.wanted, n) {
+		return 0
 	}
+	setBit(c.wanted, n, true)
+	c.nwanted++
+	c.lo = min(c.lo, n)
+	l := int64(c.m.ChunkLen(n))
+	c.queued += l
+	return l
 }
 
 // next returns and clears the lowest wanted chunk.
@@ -284,12 +352,21 @@ func (c *offer) next() int {
 			n := w*64 + bits.TrailingZeros64(c.wanted[w])
 			c.wanted[w] &^= 1 << (n % 64)
 			c.nwanted--
+			c.queued -= int64(c.m.ChunkLen(n))
 			c.lo = n + 1
 			return n
 		}
 	}
-	c.nwanted, c.lo = 0, len(c.wanted)*64
+	c.nwanted, c.queued, c.lo = 0, 0, len(c.wanted)*64
 	return -1
+}
+
+// state returns the clip's sendState, made on first use.
+func (c *offer) state() *sendState {
+	if c.tx == nil {
+		c.tx = &sendState{}
+	}
+	return c.tx
 }
 
 // outMsg is a manifest or withdrawal waiting to go out.
@@ -323,6 +400,9 @@ type run struct {
 		pos int64
 	}
 	retryAt time.Time // after a failed publish, send nothing before this
+	queued  int64     // bytes of the chunks asked for, all clips
+	spent   hourly    // bytes sent, all clips
+	logs    logLimiter
 }
 
 type hashResult struct {
@@ -365,12 +445,20 @@ func (p *Publisher) Run(ctx context.Context) error {
 	p.reconcile(r, nil)
 	reconcile := p.o.Clock.NewTicker(p.o.Reconcile)
 	defer reconcile.Stop()
+	if p.o.RequireOwnerDone && len(p.o.OwnerKey) == 0 {
+		p.o.Logger.Warn("clipxfer: done messages must be signed, but there is no owner key: no clip is freed by a receiver")
+	}
 	for {
+		p.reap(r) // first: a want that came after a chunk's PUBACK is judged knowing it
 		p.drain(r)
-		p.reap(r)
 		p.send(r)
+		pending := 0
+		for _, id := range r.active {
+			pending += r.clips[id].nwanted
+		}
 		p.mu.Lock()
 		p.stats.InFlight, p.stats.Queued, p.stats.Hashing = len(r.inflight), len(r.control), len(r.queue)
+		p.stats.Pending = pending
 		if r.hashing != "" {
 			p.stats.Hashing++
 		}
@@ -398,6 +486,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 		case <-poll:
 		case <-reconcile.Chan():
 			p.reconcile(r, nil)
+			p.forget(r)
 		case hq <- next:
 			r.hashing = next.ID
 			r.queue = r.queue[1:]
@@ -440,7 +529,11 @@ func (p *Publisher) drain(r *run) {
 		c, ok := r.clips[id]
 		if !ok {
 			if _, inStore := p.o.Store.Lookup(id); !inStore {
-				p.withdraw(r, id, "asked for, but not in the store")
+				// Anyone may ask for any id: withdraw (and log) each at
+				// most once a minute.
+				if ok, _ := r.logs.allow(p.o.Clock.Now(), "unknown", id); ok {
+					p.withdraw(r, id, "asked for, but not in the store")
+				}
 				continue
 			}
 			if r.bad[id] {
@@ -458,8 +551,17 @@ func (p *Publisher) drain(r *run) {
 		if !ok {
 			continue
 		}
+		if !p.ownerDone(d) {
+			p.count(func(s *PublisherStats) { s.DonesRefused++ })
+			if p.o.RequireOwnerDone {
+				p.logLimited(r, slog.LevelWarn, "done", d.id, "clipxfer: done refused: not signed with the owner key; the clip stays", "has_mac", d.mac != "")
+			} else {
+				p.logLimited(r, slog.LevelInfo, "done", d.id, "clipxfer: done ignored: not signed with the owner key", "has_mac", d.mac != "")
+			}
+			continue
+		}
 		if d.sum != c.m.SHA256 {
-			p.o.Logger.Warn("clipxfer: a receiver confirmed clip with another sha256", "id", d.id, "sha256", d.sum, "want", c.m.SHA256)
+			p.logLimited(r, slog.LevelWarn, "sha256", d.id, "clipxfer: a receiver confirmed clip with another sha256", "sha256", d.sum, "want", c.m.SHA256)
 			continue
 		}
 		p.count(func(s *PublisherStats) { s.Delivered++ })
@@ -473,15 +575,118 @@ func (p *Publisher) drain(r *run) {
 	}
 }
 
+// ownerDone reports whether done d is the owner's, as far as the options
+// ask: its MAC verifies with OwnerKey; without a key, unless
+// RequireOwnerDone, every done is.
+func (p *Publisher) ownerDone(d doneMsg) bool {
+	if len(p.o.OwnerKey) == 0 {
+		return !p.o.RequireOwnerDone
+	}
+	return VerifyDone(p.o.OwnerKey, d.id, Done{SHA256: d.sum, MAC: d.mac})
+}
+
+// applyWant asks for the chunks of ranges of clip c that are to be sent
+// (see limits.go): not those queued or awaiting their PUBACK, nor those
+// sent again less than Resend ago, nor those beyond the budgets.
 func (p *Publisher) applyWant(r *run, c *offer, ranges [][2]int) {
 	had := c.nwanted > 0
-	for _, rg := range ranges {
-		for n := rg[0]; n <= rg[1] && n < c.m.Chunks; n++ {
-			c.want(n)
+	now := p.o.Clock.Now()
+	tx := c.state()
+	resend := p.o.Resend
+	var clipLeft, allLeft int64 = -1, -1 // bytes that may still be queued; -1: no bound
+	if p.o.ClipBudget > 0 {
+		clipLeft = max(0, int64(p.o.ClipBudget*float64(c.m.Size))-tx.spent.sum(now)-c.queued)
+	}
+	if p.o.MaxBytesPerHour > 0 {
+		allLeft = max(0, p.o.MaxBytesPerHour-r.spent.sum(now)-r.queued)
+	}
+	var joined, dropped uint64
+	for _, rg := range mergeRanges(ranges, c.m.Chunks) {
+		for n := rg[0]; n <= rg[1]; n++ {
+			if bit(c.wanted, n) {
+				joined++
+				continue
+			}
+			early := false
+			if resend >= 0 && tx.sentAt != nil && tx.sentAt[n] != 0 {
+				switch age := time.Duration(now.UnixNano() - tx.sentAt[n]); {
+				case bit(tx.flying, n):
+					// Not yet acknowledged: the receiver cannot have
+					// missed it yet.
+					joined++
+					continue
+				case age < resend && bit(tx.early, n):
+					joined++
+					continue
+				case age < resend:
+					early = true
+				}
+			}
+			l := int64(c.m.ChunkLen(n))
+			if (clipLeft >= 0 && l > clipLeft) || (allLeft >= 0 && l > allLeft) {
+				dropped++
+				continue
+			}
+			if clipLeft >= 0 {
+				clipLeft -= l
+			}
+			if allLeft >= 0 {
+				allLeft -= l
+			}
+			r.queued += c.want(n)
+			if tx.early != nil {
+				setBit(tx.early, n, early)
+			}
 		}
+	}
+	if joined > 0 || dropped > 0 {
+		p.count(func(s *PublisherStats) { s.ChunksJoined += joined; s.OverBudget += dropped })
+	}
+	if dropped > 0 {
+		p.logLimited(r, slog.LevelWarn, "budget", c.m.ID, "clipxfer: send budget spent; wants dropped",
+			"chunks_dropped", dropped, "clip_bytes_last_hour", tx.spent.sum(now), "clip_budget", p.clipBudget(c),
+			"all_bytes_last_hour", r.spent.sum(now), "max_bytes_per_hour", p.o.MaxBytesPerHour)
 	}
 	if !had && c.nwanted > 0 {
 		r.active = append(r.active, c.m.ID)
+	}
+}
+
+// clipBudget is what clip c may send in an hour; -1: no bound.
+func (p *Publisher) clipBudget(c *offer) int64 {
+	if p.o.ClipBudget <= 0 {
+		return -1
+	}
+	return int64(p.o.ClipBudget * float64(c.m.Size))
+}
+
+// rewant asks again for chunk n of clip c, whose publish failed: no
+// budget or join applies (its bytes were counted when it was sent).
+func (p *Publisher) rewant(r *run, c *offer, n int) {
+	had := c.nwanted > 0
+	r.queued += c.want(n)
+	if !had {
+		r.active = append(r.active, c.m.ID)
+	}
+}
+
+// forget frees what clips idle for a while keep: the per-chunk send times
+// once Resend has passed since the last send, and the budget an hour
+// after.
+func (p *Publisher) forget(r *run) {
+	now := p.o.Clock.Now()
+	for _, c := range r.clips {
+		tx := c.tx
+		if tx == nil || c.nwanted > 0 || tx.nflying > 0 {
+			continue
+		}
+		idle := now.Sub(tx.last)
+		switch {
+		case idle >= time.Hour:
+			c.tx = nil
+		case idle >= max(p.o.Resend, 0) && tx.sentAt != nil:
+			tx.sentAt, tx.early, tx.flying = nil, nil, nil
+		}
 	}
 }
 
@@ -623,6 +828,9 @@ func (p *Publisher) announce(r *run, m Manifest) {
 
 // withdraw clears clip id's retained manifest and forgets its wants.
 func (p *Publisher) withdraw(r *run, id, why string) {
+	if c, ok := r.clips[id]; ok {
+		r.queued -= c.queued
+	}
 	delete(r.clips, id)
 	delete(r.waiting, id)
 	r.active = slices.DeleteFunc(r.active, func(a string) bool { return a == id })
@@ -644,6 +852,10 @@ func (p *Publisher) reap(r *run) {
 			kept = append(kept, f)
 			continue
 		}
+		c := r.clips[f.id]
+		if c != nil && c.tx != nil && f.chunk >= 0 {
+			c.tx.acked(f.chunk)
+		}
 		err := f.tok.Error()
 		if err == nil {
 			if f.chunk < 0 {
@@ -660,9 +872,9 @@ func (p *Publisher) reap(r *run) {
 		p.count(func(s *PublisherStats) { s.Errors++ })
 		p.o.Logger.Warn("clipxfer: publish failed, will send again", "id", f.id, "chunk", f.chunk, "err", err)
 		r.retryAt = p.o.Clock.Now().Add(time.Second)
-		if c, ok := r.clips[f.id]; ok {
+		if c != nil {
 			if f.chunk >= 0 {
-				p.applyWant(r, c, [][2]int{{f.chunk, f.chunk}})
+				p.rewant(r, c, f.chunk)
 			} else {
 				r.queueControl(f.id, c.m.Marshal())
 			}
@@ -695,6 +907,7 @@ func (p *Publisher) send(r *run) {
 		if n < 0 {
 			continue
 		}
+		r.queued -= int64(c.m.ChunkLen(n))
 		buf, err := p.readChunk(r, c.m, n)
 		if err != nil {
 			if _, ok := p.o.Store.Lookup(id); !ok {
@@ -710,6 +923,11 @@ func (p *Publisher) send(r *run) {
 			p.corrupt(id, n, buf)
 		}
 		p.count(func(s *PublisherStats) { s.ChunksSent++; s.BytesSent += uint64(len(buf)) }) // counted before it is handed over
+		now := p.o.Clock.Now()
+		tx := c.state()
+		tx.alloc(c.m.Chunks)
+		tx.sent(n, len(buf), now)
+		r.spent.add(now, int64(len(buf)))
 		tok := p.o.Client.Publish(ChunkTopic(p.o.Base, id, n), 1, false, buf)
 		r.inflight = append(r.inflight, pending{tok: tok, id: id, chunk: n, buf: buf})
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/doorbelld/doorbelld/firmware/fsync"
 	"github.com/doorbelld/doorbelld/firmware/mqttpub"
+	"github.com/doorbelld/doorbelld/firmware/ownerkey"
 )
 
 // Defaults of ReceiverOptions.
@@ -67,6 +68,10 @@ type ReceiverOptions struct {
 	// Progress, if set, is told about each clip's progress, from Run's
 	// goroutine.
 	Progress func(Progress)
+	// OwnerKey, if set, signs the done messages (the device's
+	// PublisherOptions.OwnerKey must be the same key): a device that
+	// requires it frees a clip only on a signed done.
+	OwnerKey ownerkey.Key
 	Logger   *slog.Logger
 	Clock    clockwork.Clock
 }
@@ -125,7 +130,8 @@ type Receiver struct {
 	current string          // the clip being pulled
 	chunks  chan chunkMsg   // its chunks
 
-	afterCheck func(n int, b []byte) // test hook: after chunk n passed its CRC
+	afterCheck func(n int, b []byte)       // test hook: after chunk n passed its CRC
+	lose       func(id string, n int) bool // test hook: chunk n of clip id is lost on its way if true
 }
 
 type chunkMsg struct {
@@ -183,6 +189,9 @@ func (r *Receiver) onChunk(_ paho.Client, m paho.Message) {
 	cur := r.current
 	r.mu.Unlock()
 	if ch == nil || id != cur {
+		return
+	}
+	if r.lose != nil && r.lose(id, n) {
 		return
 	}
 	// Never block paho; a dropped chunk is asked for again.
@@ -619,9 +628,12 @@ func (r *Receiver) ask(x *xfer) {
 		return
 	}
 	slices.Sort(want)
-	b, _ := json.Marshal(Want{Chunks: Ranges(want)})
-	// Not waited for: a lost want is asked again after RetryAfter.
-	r.o.Client.Publish(WantTopic(r.o.Base, x.m.ID), 1, false, b)
+	// Not waited for: a lost want is asked again after RetryAfter. A
+	// device takes at most MaxWantRanges ranges in one want.
+	for ranges := range slices.Chunk(Ranges(want), MaxWantRanges) {
+		b, _ := json.Marshal(Want{Chunks: ranges})
+		r.o.Client.Publish(WantTopic(r.o.Base, x.m.ID), 1, false, b)
+	}
 }
 
 // take checks and stores one chunk; progressed is false for a duplicate.
@@ -743,7 +755,7 @@ func (r *Receiver) finish(x *xfer, final string) error {
 // frees it). A lost confirmation is sent again the next time a Receiver
 // sees the clip offered.
 func (r *Receiver) sendDone(m Manifest) {
-	b, _ := json.Marshal(Done{SHA256: m.SHA256})
+	b, _ := json.Marshal(SignDone(r.o.OwnerKey, m.ID, m.SHA256))
 	tok := r.o.Client.Publish(DoneTopic(r.o.Base, m.ID), 1, false, b)
 	if err := mqttpub.Wait(tok, brokerTimeout, "confirm clip "+m.ID); err != nil {
 		r.o.Logger.Warn("clipxfer: confirm clip", "id", m.ID, "err", err)

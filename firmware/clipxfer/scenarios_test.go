@@ -2,18 +2,25 @@ package clipxfer_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/jonboulle/clockwork"
 
+	"github.com/doorbelld/doorbelld/capture/storage"
 	"github.com/doorbelld/doorbelld/firmware/clipxfer"
+	"github.com/doorbelld/doorbelld/firmware/ownerkey"
 )
 
 // The scenarios run against the embedded broker (unit tests) and against
@@ -197,15 +204,16 @@ func scenarioEventsFirst(t *testing.T, url string) {
 	}
 }
 
-// waitFor polls cond for up to 10s.
+// waitFor polls cond for up to 10s, every 50µs at first, then less
+// often (up to every 10ms).
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
+	for pause := 50 * time.Microsecond; !cond(); pause = min(2*pause, 10*time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(pause)
 	}
 }
 
@@ -229,4 +237,135 @@ func offered(t testing.TB, url, base string, want []string) []string {
 			return ids
 		}
 	}
+}
+
+// scenarioOwnerDone runs a device in storage.mode ram that requires its
+// owner's key on a done: done messages anyone on the broker can make (the
+// sha256 is in the public manifest) leave the clip stored and offered;
+// the owner's Receiver, with the key, gets it freed and withdrawn.
+func scenarioOwnerDone(t *testing.T, url string) {
+	const chunk = 32 << 10
+	store, err := storage.Open("", storage.Options{Mode: storage.ModeRAM, ChunkBytes: chunk, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := uniq("m")
+	meta, data := putClip(t, store, id, 300<<10)
+	key := ownerkey.Generate()
+	base := uniq("t/")
+	d := startDevice(t, url, base, clipxfer.PublisherOptions{Store: store, ChunkBytes: chunk, OwnerKey: key, RequireOwnerDone: true,
+		OnDelivered: func(id string) { store.MarkDelivered(id) }}, nil)
+	d.offer(t, meta)
+	if ids := offered(t, url, base, []string{id}); !slices.Equal(ids, []string{id}) {
+		t.Fatalf("offered %v", ids)
+	}
+
+	sum := sha256.Sum256(data)
+	hexSum := hex.EncodeToString(sum[:])
+	other := strings.Repeat("0", 64)
+	forged := []clipxfer.Done{
+		{SHA256: hexSum}, // no MAC: what every receiver sent before
+		clipxfer.SignDone(ownerkey.Generate(), id, hexSum),                // another key
+		{SHA256: hexSum, MAC: clipxfer.SignDone(key, "c"+id, hexSum).MAC}, // the owner's MAC of another clip
+		{SHA256: hexSum, MAC: clipxfer.SignDone(key, id, other).MAC},      // the owner's MAC of other bytes
+		{SHA256: hexSum, MAC: strings.Repeat("ab", 32)},                   // a made-up MAC
+	}
+	att := client(t, url)
+	for _, f := range forged {
+		b, _ := json.Marshal(f)
+		if tok := att.Publish(clipxfer.DoneTopic(base, id), 1, false, b); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			t.Fatal(tok.Error())
+		}
+	}
+	waitFor(t, "the forged dones refused", func() bool { return d.pub.Stats().DonesRefused == uint64(len(forged)) })
+	d.settle(t, 1)
+	if _, ok := store.Lookup(id); !ok {
+		t.Fatal("a forged done freed the clip")
+	}
+	if st := d.pub.Stats(); st.Delivered != 0 || st.Withdrawn != 0 || st.Offered != 1 {
+		t.Errorf("after forged dones: stats %+v", st)
+	}
+	if ids := offered(t, url, base, []string{id}); !slices.Equal(ids, []string{id}) {
+		t.Fatalf("after forged dones: offered %v, want the clip still", ids)
+	}
+
+	// The owner pulls it: freed and withdrawn, as without a key.
+	got, err := receive(context.Background(), client(t, url), clipxfer.ReceiverOptions{Base: base, Dir: t.TempDir(), OwnerKey: key}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameFile(t, got[id].Path, data)
+	waitFor(t, "the clip freed", func() bool { _, ok := store.Lookup(id); return !ok })
+	waitFor(t, "the manifest withdrawn", func() bool { return d.pub.Stats().Withdrawn == 1 })
+	d.settle(t, 0)
+	if ids := offered(t, url, base, nil); len(ids) != 0 {
+		t.Errorf("still offered: %v", ids)
+	}
+	if st := d.pub.Stats(); st.Delivered != 1 || st.DonesRefused != uint64(len(forged)) {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// floodResult is what a want flood made the device send.
+type floodResult struct {
+	clip  int64 // the clip's size
+	stats clipxfer.PublisherStats
+	seen  int64 // chunk bytes a subscriber got from the broker
+}
+
+// scenarioWantFlood stores one clip and publishes wants whole-clip wants
+// for it, as anyone on a shared broker can. Paced, each want is sent once
+// the device has handled the one before (and sent all it decided to), 3s
+// apart on the device's (fake) clock: the pace that made a device without
+// limits send the whole clip for each. Otherwise the wants come at once.
+// o is the Publisher's options (Store, ChunkBytes and Clock are set here).
+func scenarioWantFlood(t *testing.T, url string, wants int, paced bool, o clipxfer.PublisherOptions) floodResult {
+	const size, chunk = 20<<10 + 123, 4 << 10 // 6 chunks, the last short
+	store := diskStore(t, chunk)
+	id := uniq("a")
+	meta, _ := putClip(t, store, id, size)
+	clock := clockwork.NewFakeClock()
+	o.Store, o.ChunkBytes, o.Clock = store, chunk, clock
+	base := uniq("t/")
+	d := startDevice(t, url, base, o, nil)
+	d.offer(t, meta)
+
+	var seen atomic.Int64
+	obs := client(t, url)
+	if tok := obs.Subscribe(clipxfer.ChunkFilter(base, id), 1, func(_ paho.Client, m paho.Message) { seen.Add(int64(len(m.Payload()))) }); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	chunks := (size + chunk - 1) / chunk
+	payload := []byte(`{"chunks":[[0,` + strconv.Itoa(chunks-1) + `]]}`)
+	// idle: the device has taken n wants and sent what it decided to,
+	// and, if all, the subscriber has it.
+	idle := func(n int, all bool) func() bool {
+		return func() bool {
+			st := d.pub.Stats()
+			return st.Wants == uint64(n) && st.Queued == 0 && st.Pending == 0 && st.InFlight == 0 && (!all || seen.Load() == int64(st.BytesSent))
+		}
+	}
+	att := client(t, url)
+	defer func() {
+		if t.Failed() {
+			t.Logf("device: %+v; the subscriber got %d bytes", d.pub.Stats(), seen.Load())
+		}
+	}()
+	for i := range wants {
+		if tok := att.Publish(clipxfer.WantTopic(base, id), 1, false, payload); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			t.Fatal(tok.Error())
+		}
+		if paced {
+			waitFor(t, "the device to handle a want", idle(i+1, true))
+			clock.Advance(3 * time.Second)
+		}
+	}
+	// Wants at once without limits may send more than a subscriber
+	// takes in time: a broker may drop some for it (the embedded one
+	// does).
+	waitFor(t, "the device to handle every want", idle(wants, paced || o.ClipBudget >= 0))
+	st := d.pub.Stats()
+	t.Logf("%d wants of %d bytes (%d bytes in all) for a clip of %d bytes: %d bytes sent (%.1f× the clip), %d chunks joined, %d over budget",
+		wants, len(payload), wants*len(payload), size, st.BytesSent, float64(st.BytesSent)/size, st.ChunksJoined, st.OverBudget)
+	return floodResult{clip: size, stats: st, seen: seen.Load()}
 }

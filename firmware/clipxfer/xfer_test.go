@@ -199,7 +199,10 @@ func TestPersistentCorruption(t *testing.T) {
 	mb, _ := putClip(t, store, bad, 100<<10)
 	mg, data := putClip(t, store, good, 100<<10)
 	base := uniq("t/")
-	d := startDevice(t, url, base, clipxfer.PublisherOptions{Store: store, ChunkBytes: 16 << 10}, func(p *clipxfer.Publisher) {
+	// Resend off: the receiver asks for the bad chunk again at once, each
+	// time, and the test is about the receiver giving up (with it on, every
+	// other time would wait for its RetryAfter).
+	d := startDevice(t, url, base, clipxfer.PublisherOptions{Store: store, ChunkBytes: 16 << 10, Resend: -1}, func(p *clipxfer.Publisher) {
 		clipxfer.SetCorrupt(p, func(id string, n int, b []byte) {
 			if id == bad && n == 2 {
 				b[0] ^= 1

@@ -28,6 +28,7 @@ import (
 	"github.com/doorbelld/doorbelld/firmware/hass"
 	"github.com/doorbelld/doorbelld/firmware/mqttpub"
 	"github.com/doorbelld/doorbelld/firmware/outbox"
+	"github.com/doorbelld/doorbelld/firmware/ownerkey"
 	"github.com/doorbelld/doorbelld/firmware/sdnotify"
 	"github.com/doorbelld/doorbelld/firmware/supervise"
 	"github.com/doorbelld/doorbelld/firmware/web"
@@ -83,7 +84,8 @@ type Daemon struct {
 	// or for a part that is not there); tests wait on it.
 	rejected atomic.Uint64
 	hassO    hass.Options
-	tls      *tls.Config // nil for a tcp:// broker
+	tls      *tls.Config  // nil for a tcp:// broker
+	ownerKey ownerkey.Key // mqtt.owner_key_file; nil without one
 
 	// Parts. The optional ones are nil when the config has none.
 	broker *broker.Broker // with no external broker
@@ -173,6 +175,14 @@ func New(opts Options) (*Daemon, error) {
 	d.hassO = hassOptions(cfg, opts.Version, opts.Sim)
 	if d.tls, err = tlsConfig(cfg.MQTT); err != nil {
 		return nil, err
+	}
+	if path := cfg.MQTT.OwnerKeyFile; path != "" {
+		if d.ownerKey, err = ownerkey.Load(path); err != nil {
+			return nil, fmt.Errorf("daemon: mqtt.owner_key_file: %w", err)
+		}
+		if ownerkey.Loose(path) {
+			d.log.Warn("daemon: the owner key file is readable by other users; chmod 600 it", "path", path)
+		}
 	}
 	if cfg.MQTT.TLSInsecureSkipVerify {
 		d.log.Warn("mqtt: mqtt.tls_insecure_skip_verify is true: the broker's certificate is NOT checked; anyone on the path can read and fake every message")

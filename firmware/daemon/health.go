@@ -38,6 +38,12 @@ func (d *Daemon) health() Health {
 		h.Parts = append(h.Parts, PartHealth{Name: st.Name, Status: string(st.Status), LastError: st.LastError, Restarts: st.Restarts})
 		h.Status = mqttapi.HealthDegraded
 	}
+	if d.mq != nil && !d.mq.Connected() {
+		if e := d.mq.LastError(); e != "" {
+			h.MQTTError = e
+			h.Status = mqttapi.HealthDegraded
+		}
+	}
 	if d.pir != nil && h.PIR == mqttapi.PartNone {
 		h.PIR = mqttapi.PartOK // before Run
 	}

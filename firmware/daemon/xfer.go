@@ -32,6 +32,9 @@ func (d *Daemon) buildXfer() {
 				}
 			}
 		},
+		// Only a done signed with the owner key counts; in RAM mode
+		// (which needs the key) an unsigned one frees nothing.
+		OwnerKey: d.ownerKey, RequireOwnerDone: ram,
 		Logger: d.log,
 	})
 }

@@ -104,6 +104,9 @@ type Health struct {
 	CameraError  string `json:"camera_error,omitempty"`  // the last camera failure
 	PIR          string `json:"pir"`                     // PartOK | PartUnavailable | PartNone
 	Chime        string `json:"chime"`                   // ChimeEnabled | ChimeDisabled | PartNone
+	// MQTTError says why the broker connection is down (a refused login, a
+	// TLS failure); shown on /api/status, since it cannot reach the broker.
+	MQTTError string `json:"mqtt_error,omitempty"`
 	// Parts lists the supervised parts that are not running (restarting
 	// after a failure, or stopped), with their last error.
 	Parts []PartHealth `json:"parts,omitempty"`
@@ -280,5 +283,16 @@ type ClipWant struct {
 // ClipDone is a receiver's confirmation, on ClipDoneTopic, that it stored
 // the clip and its sha256 matched.
 type ClipDone struct {
-	SHA256 string `json:"sha256"`
+	SHA256 string `json:"sha256"` // the clip's, lowercase hex
+	// MAC attributes the done to the owner: HMAC-SHA256 with the owner key,
+	// lowercase hex, ClipDoneMAC's parts (package ownerkey's Sign). A
+	// device with an owner key acts only on a done whose MAC verifies.
+	MAC string `json:"mac,omitempty"`
 }
+
+// ClipDoneMACPurpose is the first part of a ClipDone's MAC.
+const ClipDoneMACPurpose = "clipxfer-done"
+
+// ClipDoneMAC returns the parts a ClipDone's MAC covers, for clip id with
+// sha256 sum: ClipDoneMACPurpose, id, sum.
+func ClipDoneMAC(id, sum string) []string { return []string{ClipDoneMACPurpose, id, sum} }

@@ -18,6 +18,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -77,6 +79,11 @@ type Client struct {
 	opts      Options
 	c         paho.Client
 	connected atomic.Bool
+	lastErr   atomic.Pointer[string]
+	failures  atomic.Uint64
+	mu        sync.Mutex
+	logged    time.Time // last failure logged
+	unlogged  int       // failures not logged since then
 }
 
 // New configures a client. It connects nothing until Connect.
@@ -121,6 +128,14 @@ func New(opts Options) *Client {
 				}
 			})
 		}).
+		SetConnectionNotificationHandler(func(_ paho.Client, n paho.ConnectionNotification) {
+			switch n := n.(type) {
+			case paho.ConnectionNotificationFailed: // every failed attempt, whatever the reason
+				cl.failed(n.Reason)
+			case paho.ConnectionNotificationConnected:
+				cl.lastErr.Store(nil)
+			}
+		}).
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
 			cl.connected.Store(false)
 			opts.Logger.Warn("mqtt: connection lost, reconnecting", "broker", opts.Broker, "err", err)
@@ -138,6 +153,59 @@ func (c *Client) Connect() {
 	c.opts.Logger.Info("mqtt: connecting", "broker", c.opts.Broker, "client_id", c.opts.ClientID, "user", c.opts.Username)
 	c.c.Connect()
 }
+
+// failed records why a connection attempt failed (a wrong password, a
+// TLS certificate the broker does not accept, a broker that is down) and
+// logs it, at most once per failLogEvery with the count in between: paho
+// retries every few seconds, for ever.
+func (c *Client) failed(err error) {
+	if err == nil {
+		return
+	}
+	msg := err.Error()
+	c.lastErr.Store(&msg)
+	c.failures.Add(1)
+	now := time.Now()
+	c.mu.Lock()
+	if !c.logged.IsZero() && now.Sub(c.logged) < failLogEvery {
+		c.unlogged++
+		c.mu.Unlock()
+		return
+	}
+	n := c.unlogged
+	c.logged, c.unlogged = now, 0
+	c.mu.Unlock()
+	c.opts.Logger.Error("mqtt: cannot connect to the broker; retrying", "broker", c.opts.Broker, "user", c.opts.Username,
+		"err", err, "why", failureHint(err), "failures_since_last_line", n)
+}
+
+// failLogEvery paces the connection-failure log.
+const failLogEvery = time.Minute
+
+// failureHint says what an owner should look at for a connect error.
+func failureHint(err error) string {
+	s := strings.ToLower(err.Error())
+	switch {
+	case strings.Contains(s, "not authorized"), strings.Contains(s, "bad user name or password"):
+		return "the broker refused the login: check mqtt.username and mqtt.password (and the broker's ACL)"
+	case strings.Contains(s, "certificate"), strings.Contains(s, "x509"), strings.Contains(s, "tls"):
+		return "TLS failed: check mqtt.ca_file, mqtt.cert_file and mqtt.key_file against the broker's certificate"
+	case strings.Contains(s, "connection refused"), strings.Contains(s, "no route"), strings.Contains(s, "i/o timeout"):
+		return "the broker is not reachable at mqtt.broker"
+	}
+	return "see err"
+}
+
+// LastError is why the last connection attempt failed; "" once connected.
+func (c *Client) LastError() string {
+	if p := c.lastErr.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// Failures counts failed connection attempts.
+func (c *Client) Failures() uint64 { return c.failures.Load() }
 
 // Connected reports whether the broker connection is up.
 func (c *Client) Connected() bool { return c.connected.Load() }

@@ -1,7 +1,11 @@
 package mqttpub_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -104,4 +108,60 @@ func TestOnlineAndBrokerAuth(t *testing.T) {
 	if tok := bad.Connect(); tok.WaitTimeout(5*time.Second) && tok.Error() == nil {
 		t.Error("embedded broker accepted a wrong password")
 	}
+}
+
+// A wrong password is said: logged (once, with a hint) and kept as
+// LastError until a connection succeeds; the password never appears.
+func TestWrongPasswordIsReported(t *testing.T) {
+	addr := mosquittotest.FreeAddr(t)
+	startBroker(t, addr, "u", "secret")
+	var logs syncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	c := mqttpub.New(mqttpub.Options{Broker: "tcp://" + addr, ClientID: "wrongpw", Username: "u", Password: "hunter2-wrong",
+		StatusTopic: "w/status", Logger: log})
+	c.Connect()
+	t.Cleanup(func() { c.Run(canceled()) })
+	deadline := time.Now().Add(30 * time.Second)
+	for c.Failures() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no failed connection attempt recorded in 30s; log:\n%s", logs.String())
+		}
+		time.Sleep(10 * time.Millisecond) // polling a counter
+	}
+	if c.LastError() == "" || c.Connected() {
+		t.Fatalf("LastError %q, connected %v; want the refusal", c.LastError(), c.Connected())
+	}
+	out := logs.String()
+	if n := strings.Count(out, "cannot connect to the broker"); n != 1 {
+		t.Errorf("%d log lines for %d failures, want 1 (rate-limited):\n%s", n, c.Failures(), out)
+	}
+	if !strings.Contains(out, "refused the login") {
+		t.Errorf("log does not say the login was refused:\n%s", out)
+	}
+	if strings.Contains(out, "hunter2") {
+		t.Errorf("the password is in the log:\n%s", out)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func canceled() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
 }

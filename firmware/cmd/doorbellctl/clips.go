@@ -18,7 +18,7 @@ import (
 )
 
 var clipsCommands = []subcommand{
-	{"pull", brokerArgs + " --out DIR [--clip ID...] [--follow]",
+	{"pull", brokerArgs + " --out DIR [--clip ID...] [--follow] [--owner-key FILE]",
 		"fetch the doorbell's clips over MQTT into DIR, verified by sha256; an interrupted pull resumes where it stopped", clipsPull},
 	{"list", brokerArgs + " [--out DIR]",
 		"list the clips the doorbell offers (and which are already in DIR)", clipsList},
@@ -75,6 +75,8 @@ func clipsPull(e *env, args []string) int {
 	out := fs.String("out", "", "directory for the clips: <start>_<id>.mp4 and .json; partial downloads are hidden files beside them")
 	follow := fs.Bool("follow", false, "keep running and pull each new clip as the doorbell stores it (until Ctrl-C)")
 	window := fs.Int("window", clipxfer.DefaultReceiveWindow, "chunks asked for ahead (bounds what the broker queues for this receiver)")
+	keyFile := fs.String("owner-key", "", "the owner key file (doorbellctl owner-key makes one; default $"+ownerKeyEnv+"): signs each clip's done, "+
+		"so that a doorbell requiring it (storage.mode ram) frees the clip")
 	var ids keyFlags
 	fs.Var(&ids, "clip", "pull only this clip id (repeatable)")
 	pos, ok := parse(fs, args)
@@ -92,6 +94,10 @@ func clipsPull(e *env, args []string) int {
 			return usagef(e, cmd, "--clip %q: want 1-64 of A-Z a-z 0-9 -", id)
 		}
 	}
+	key, code := loadOwnerKey(e, cmd, *keyFile)
+	if code != 0 {
+		return code
+	}
 
 	var rcv *clipxfer.Receiver
 	var ready atomic.Bool
@@ -106,12 +112,15 @@ func clipsPull(e *env, args []string) int {
 	defer c.Disconnect(250)
 	base := cf.topics().Base
 	fmt.Fprintf(e.stderr, "pulling the clips of %s into %s\n", base, *out)
+	if key != nil {
+		fmt.Fprintf(e.stderr, "confirming each clip signed with %s\n", key)
+	}
 
 	bar := newBar(e.stderr)
 	var got, had, failed int
 	rcv = clipxfer.NewReceiver(clipxfer.ReceiverOptions{
 		Client: c, Base: base, Dir: *out, IDs: ids, Follow: *follow, Settle: *cf.settle, Window: *window,
-		Logger: clipLogger(e.stderr),
+		OwnerKey: key, Logger: clipLogger(e.stderr),
 		Progress: func(p clipxfer.Progress) {
 			switch p.Phase {
 			case clipxfer.PhaseStart:

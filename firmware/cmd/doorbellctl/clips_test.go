@@ -20,6 +20,7 @@ import (
 	"github.com/doorbelld/doorbelld/firmware/broker"
 	"github.com/doorbelld/doorbelld/firmware/clipxfer"
 	"github.com/doorbelld/doorbelld/firmware/mqttpub"
+	"github.com/doorbelld/doorbelld/firmware/ownerkey"
 )
 
 // clipDevice runs a doorbell's clip side on an embedded broker with the
@@ -43,6 +44,15 @@ func clipDevice(t *testing.T, base string, sizes ...int) (string, map[string][]b
 // url (with TLS settings tc for an ssl:// one) until the test ends, with
 // the given clips stored, and returns the clips' bytes.
 func runClipDevice(t *testing.T, url string, tc *tls.Config, base string, sizes ...int) map[string][]byte {
+	t.Helper()
+	clips, _ := runClipDeviceWith(t, url, tc, base, clipxfer.PublisherOptions{}, sizes...)
+	return clips
+}
+
+// runClipDeviceWith is runClipDevice with the Publisher's options o
+// (Base, Client, Store and ChunkBytes are set here); it returns the
+// Publisher too.
+func runClipDeviceWith(t *testing.T, url string, tc *tls.Config, base string, o clipxfer.PublisherOptions, sizes ...int) (map[string][]byte, *clipxfer.Publisher) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -75,7 +85,8 @@ func runClipDevice(t *testing.T, url string, tc *tls.Config, base string, sizes 
 		pub.Kick()
 		once.Do(func() { close(ready) })
 	}})
-	pub = clipxfer.NewPublisher(clipxfer.PublisherOptions{Base: base, Client: mq, Store: store, ChunkBytes: 64 << 10, Logger: quietLog})
+	o.Base, o.Client, o.Store, o.ChunkBytes, o.Logger = base, mq, store, 64<<10, quietLog
+	pub = clipxfer.NewPublisher(o)
 	wg.Add(2)
 	go func() { defer wg.Done(); pub.Run(ctx) }()
 	go func() { defer wg.Done(); mq.Run(ctx) }()
@@ -91,7 +102,7 @@ func runClipDevice(t *testing.T, url string, tc *tls.Config, base string, sizes 
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	return clips
+	return clips, pub
 }
 
 func TestClipsPullAndList(t *testing.T) {
@@ -175,3 +186,89 @@ func TestClipsUsage(t *testing.T) {
 }
 
 var quietLog = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// With --owner-key (or DOORBELL_OWNER_KEY_FILE) pull signs its dones, and
+// a doorbell that requires the owner key takes them; without, it keeps
+// the clip.
+func TestClipsPullOwnerKey(t *testing.T) {
+	b := broker.New(broker.Options{Listen: "127.0.0.1:0", Logger: quietLog})
+	if err := b.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { b.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	url := "tcp://" + b.Addr()
+
+	keyFile := filepath.Join(t.TempDir(), "owner.key")
+	if code, _, errs := runCLI(t, nil, "owner-key", keyFile); code != 0 {
+		t.Fatalf("owner-key: %d %s", code, errs)
+	}
+	key, err := ownerkey.Load(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var delivered []string
+	_, pub := runClipDeviceWith(t, url, nil, "k/front", clipxfer.PublisherOptions{OwnerKey: key, RequireOwnerDone: true,
+		OnDelivered: func(id string) { mu.Lock(); delivered = append(delivered, id); mu.Unlock() }}, 100<<10)
+	conn := []string{"--broker", url, "--prefix", "k", "--device", "front", "--clip", "clipa"}
+	dir := t.TempDir()
+
+	code, _, errs := runCLI(t, nil, append([]string{"clips", "pull", "--out", dir}, conn...)...)
+	if code != 0 || !strings.Contains(errs, "1 clips pulled") || strings.Contains(errs, "confirming each clip signed") {
+		t.Fatalf("pull without a key: %d %s", code, errs)
+	}
+	waitUntil(t, "the unsigned done refused", func() bool { return pub.Stats().DonesRefused == 1 })
+
+	// Pulling again with the key confirms the clip already here, signed.
+	for i, c := range []struct {
+		env  map[string]string
+		args []string
+	}{
+		{nil, []string{"--owner-key", keyFile}},
+		{map[string]string{"DOORBELL_OWNER_KEY_FILE": keyFile}, nil},
+	} {
+		code, _, errs = runCLI(t, c.env, append(append([]string{"clips", "pull", "--out", dir}, c.args...), conn...)...)
+		if code != 0 || !strings.Contains(errs, "1 already here") || !strings.Contains(errs, "confirming each clip signed with owner key "+key.ID()) {
+			t.Fatalf("pull %d with the key: %d %s", i, code, errs)
+		}
+		waitUntil(t, "the signed done delivered", func() bool { return pub.Stats().Delivered == uint64(i+1) })
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(delivered) != 2 || delivered[0] != "clipa" || pub.Stats().DonesRefused != 1 {
+		t.Errorf("delivered %v, stats %+v", delivered, pub.Stats())
+	}
+}
+
+func TestClipsPullOwnerKeyErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.key")
+	os.WriteFile(bad, []byte("# too short\nabcd\n"), 0o600)
+	missing := filepath.Join(dir, "missing.key")
+	for _, c := range []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{nil, []string{"--owner-key", bad}, "--owner-key: ownerkey: " + bad + ": line 2: a key of 2 bytes, want at least 32"},
+		{map[string]string{"DOORBELL_OWNER_KEY_FILE": missing}, nil, "DOORBELL_OWNER_KEY_FILE: ownerkey: open " + missing},
+	} {
+		code, _, errs := runCLI(t, c.env, append([]string{"clips", "pull", "--out", dir, "--broker", "tcp://127.0.0.1:1"}, c.args...)...)
+		if code != 1 || !strings.Contains(errs, c.want) || strings.Contains(errs, "connect") {
+			t.Errorf("%v %v: exit %d %s, want 1 with %q before connecting", c.env, c.args, code, errs, c.want)
+		}
+	}
+}
+
+// waitUntil polls cond for up to 10s.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}

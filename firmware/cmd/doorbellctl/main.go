@@ -8,6 +8,7 @@
 //	doorbellctl ota status [--dir DIR]                      on the device: slots, trial, last outcome
 //	doorbellctl clips pull --out DIR [--clip ID]... [--follow]   fetch, verify and store clips over MQTT
 //	doorbellctl clips list [--out DIR]                      the clips the doorbell offers
+//	doorbellctl owner-key FILE                              make the owner key that signs clip dones (0600)
 //
 // Exit codes: 0 done, 1 failed (the reason on stderr), 2 usage error.
 package main
@@ -47,6 +48,7 @@ type group struct {
 var groups = []group{
 	{"ota", "signed firmware updates: keygen, sign, verify, push, status", runOTA},
 	{"clips", "video clips over MQTT: pull (resumable, verified), list", runClips},
+	{"owner-key", "FILE: make the owner key (clips pull --owner-key, mqtt.owner_key_file)", runOwnerKey},
 }
 
 func main() {
