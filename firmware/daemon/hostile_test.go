@@ -1,16 +1,21 @@
 package daemon
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/doorbelld/doorbelld/capture/storage"
+	"github.com/doorbelld/doorbelld/firmware/clipxfer"
 	"github.com/doorbelld/doorbelld/firmware/command"
 	"github.com/doorbelld/doorbelld/firmware/event"
+	"github.com/doorbelld/doorbelld/firmware/ownerkey"
 )
 
 // commandsReady waits until the daemon hears commands: it sends a
@@ -174,4 +179,57 @@ func TestRestartLogWindow(t *testing.T) {
 	if err := rl2.take(t0.Add(time.Hour)); err != nil {
 		t.Fatalf("restart an hour after the first refused: %v", err)
 	}
+}
+
+// In storage.mode ram a clip is freed only by a done signed with the
+// owner key: a forged one (its sha256 is in the public manifest) frees
+// nothing, the owner's pull does.
+func TestRAMClipFreedOnlyByOwner(t *testing.T) {
+	c := simConfig(t, testBroker())
+	c.Capture.PreRoll = durCfg(time.Second)
+	c.Capture.PostRoll = durCfg(time.Second)
+	key := ownerkey.Generate()
+	c.MQTT.OwnerKeyFile = filepath.Join(t.TempDir(), "owner.key")
+	if err := os.WriteFile(c.MQTT.OwnerKeyFile, key.Marshal(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.Storage.Mode = "ram"
+	r := start(t, c)
+	tp := r.d.Topics()
+	ch := subscribe(t, r.d.brokerURL(), tp.Clip)
+	waitCamera(t, r)
+	waitPreRoll(t, r, c.Capture.PreRoll.D())
+	if err := r.board.Press(30 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	var meta storage.Meta
+	if err := json.Unmarshal(next(t, ch, tp.Clip, 10*time.Second).payload, &meta); err != nil {
+		t.Fatal(err)
+	}
+	manifests := subscribe(t, r.d.brokerURL(), clipxfer.ManifestTopic(tp.Base, meta.ID))
+	var man clipxfer.Manifest
+	if err := json.Unmarshal(next(t, manifests, clipxfer.ManifestTopic(tp.Base, meta.ID), 10*time.Second).payload, &man); err != nil {
+		t.Fatal(err)
+	}
+	// Forged: the right sha256, no mac; then a wrong mac.
+	for _, p := range []string{`{"sha256":"` + man.SHA256 + `"}`, `{"sha256":"` + man.SHA256 + `","mac":"` + strings.Repeat("0", 64) + `"}`} {
+		publish(t, r.d.brokerURL(), tp.ClipDoneTopic(meta.ID), false, p)
+	}
+	waitFor(t, "both forged dones to be refused", func() bool { return r.d.xfer.Stats().DonesRefused >= 2 })
+	if r.d.clips.Stats().Clips != 1 {
+		t.Fatalf("clips in RAM after forged dones: %d, want 1", r.d.clips.Stats().Clips)
+	}
+	// The owner's pull frees it.
+	pc := paho.NewClient(paho.NewClientOptions().AddBroker(r.d.brokerURL()).SetClientID("owner-puller"))
+	if tok := pc.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer pc.Disconnect(50)
+	rcv := clipxfer.NewReceiver(clipxfer.ReceiverOptions{Client: pc, Base: tp.Base, Dir: t.TempDir(), IDs: []string{meta.ID}, OwnerKey: key})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := rcv.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the owner's done to free the clip", func() bool { return r.d.clips.Stats().Clips == 0 })
 }
