@@ -201,7 +201,7 @@ type OTA struct {
 	// OfferDir is the directory from which {"path": ...} update offers are
 	// accepted: absolute and cleaned; "" (default) refuses path offers.
 	OfferDir string `yaml:"offer_dir"`
-	// URLHosts lists the host or host:port (a bare host: any port) that
+	// URLHosts lists the host or host:port (a bare host: the scheme's default port only) that
 	// {"url": ...} update offers may point to; empty (default) refuses URL
 	// offers.
 	URLHosts []string `yaml:"url_hosts"`

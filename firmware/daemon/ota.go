@@ -59,6 +59,7 @@ func (d *Daemon) bootOTA() error {
 	}
 	d.dev = delivery.NewDevice(delivery.Options{
 		Base: d.topics.Base, Installer: d.inst, Version: d.opts.Version, Logger: d.log,
+		OfferDir: d.cfg.OTA.OfferDir, URLHosts: d.cfg.OTA.URLHosts,
 		Publish: func(topic string, retained bool, payload []byte) error {
 			// Offline, waiting for an ack would only delay a restart or a
 			// rollback; the state is published again on every connect.

@@ -9,7 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
-	"os"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -31,8 +31,18 @@ type Options struct {
 	Publish func(topic string, retained bool, payload []byte) error
 	// Version is the running daemon's version (installed_version).
 	Version string
-	// HTTPClient fetches url offers; default: 15 minute timeout, redirects
-	// only to http and https.
+	// OfferDir (ota.offer_dir) is where path offers may point: a regular
+	// file inside it, after symbolic links are resolved. "" refuses path
+	// offers.
+	OfferDir string
+	// URLHosts (ota.url_hosts) are the hosts url offers, and each redirect
+	// they take, may fetch from: "host" (the scheme's default port only)
+	// or "host:port", compared case-insensitively. Empty refuses url
+	// offers.
+	URLHosts []string
+	// HTTPClient fetches url offers; default: 15 minute timeout, at most 5
+	// redirects. Device checks every redirect against URLHosts before the
+	// client's own CheckRedirect.
 	HTTPClient *http.Client
 	// MaxBundle bounds what a transfer or download may be; default
 	// install.DefaultMaxSize plus the largest header. Keep it in step with
@@ -47,8 +57,15 @@ type Options struct {
 	// JobTimeout bounds one whole update, so a sender trickling chunks
 	// cannot hold the update lock forever; default 30m.
 	JobTimeout time.Duration
-	Clock      clockwork.Clock
-	Logger     *slog.Logger
+	// StallTimeout ends a job whose source (download, file, transfer)
+	// delivers less than 16 KiB this long, also before its first byte;
+	// default 30s.
+	StallTimeout time.Duration
+	// PreemptAfter: a new offer preempts a running job whose source has
+	// made no progress this long (see the package doc); default 5s.
+	PreemptAfter time.Duration
+	Clock        clockwork.Clock
+	Logger       *slog.Logger
 }
 
 func (o *Options) ensureDefaults() {
@@ -56,9 +73,6 @@ func (o *Options) ensureDefaults() {
 		o.HTTPClient = &http.Client{Timeout: 15 * time.Minute, CheckRedirect: func(r *http.Request, via []*http.Request) error {
 			if len(via) >= 5 {
 				return errors.New("more than 5 redirects")
-			}
-			if r.URL.Scheme != "http" && r.URL.Scheme != "https" {
-				return fmt.Errorf("redirect to %s: want http or https", r.URL.Scheme)
 			}
 			return nil
 		}}
@@ -77,6 +91,12 @@ func (o *Options) ensureDefaults() {
 	}
 	if o.JobTimeout <= 0 {
 		o.JobTimeout = 30 * time.Minute
+	}
+	if o.StallTimeout <= 0 {
+		o.StallTimeout = 30 * time.Second
+	}
+	if o.PreemptAfter <= 0 {
+		o.PreemptAfter = 5 * time.Second
 	}
 	if o.Clock == nil {
 		o.Clock = clockwork.NewRealClock()
@@ -100,23 +120,20 @@ func (o *Options) ensureDefaults() {
 //	a part:                       Run(ctx); an error wrapping install.ErrRestartRequired
 //	                              means: shut down, exit install.ExitRestart
 type Device struct {
-	o Options
-	t mqttapi.Topics
+	o     Options
+	t     mqttapi.Topics
+	hosts []urlHost    // URLHosts, parsed
+	http  *http.Client // HTTPClient, with redirects checked against hosts
 
-	jobs   chan job
+	jobs   chan *job
 	outbox chan message
 
 	mu        sync.Mutex
-	busy      bool
-	xfer      *transfer
+	cur       *job      // the job that holds the update: running or about to
+	xfer      *transfer // cur's transfer, if it is one
 	announced *Offer
 	progress  *State // while a job runs: its state
 	failure   string // the last refused offer, until the next one
-}
-
-type job struct {
-	offer Offer
-	xfer  *transfer
 }
 
 // message is what one send queues: messages published in this order,
@@ -124,10 +141,35 @@ type job struct {
 // update/state pair, so the two retained topics never disagree for good).
 type message []mqttapi.Message
 
-// NewDevice returns a Device; it starts nothing.
+// NewDevice returns a Device; it starts nothing. It logs URLHosts entries
+// it cannot parse (and ignores them).
 func NewDevice(o Options) *Device {
 	o.ensureDefaults()
-	return &Device{o: o, t: mqttapi.TopicsUnder(o.Base), jobs: make(chan job, 1), outbox: make(chan message, 64)}
+	d := &Device{o: o, t: mqttapi.TopicsUnder(o.Base), jobs: make(chan *job, 4), outbox: make(chan message, 64)}
+	for _, s := range o.URLHosts {
+		h, err := parseURLHost(s)
+		if err != nil {
+			o.Logger.Warn("ota: url host ignored", "err", err)
+			continue
+		}
+		d.hosts = append(d.hosts, h)
+	}
+	c := *o.HTTPClient
+	next := c.CheckRedirect
+	c.CheckRedirect = func(r *http.Request, via []*http.Request) error {
+		if err := d.allowURL(r.URL); err != nil {
+			return fmt.Errorf("redirect: %w", err)
+		}
+		if next != nil {
+			return next(r, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("more than 10 redirects")
+		}
+		return nil
+	}
+	d.http = &c
+	return d
 }
 
 // HandleCommand takes a payload of CommandTopic: an offer, or "install".
@@ -150,6 +192,9 @@ func (d *Device) HandleCommand(payload []byte) error {
 			return d.refuse(err)
 		}
 	}
+	if err := d.allowed(o); err != nil {
+		return d.refuse(err)
+	}
 	if o.Announce() {
 		d.mu.Lock()
 		d.announced, d.failure = &o, ""
@@ -158,30 +203,39 @@ func (d *Device) HandleCommand(payload []byte) error {
 		d.PublishState()
 		return nil
 	}
-	d.mu.Lock()
-	if d.busy {
-		d.mu.Unlock()
-		err := fmt.Errorf("update: offer of %s: %w", o.Version, install.ErrBusy)
-		if o.Transfer != "" {
-			d.sendAck(o.Transfer, Ack{Done: true, Error: err.Error()})
-		}
-		return err // the running update's state stays
+	if o.Transfer != "" && o.Size > d.o.MaxBundle {
+		err := fmt.Errorf("update: transfer of %d bytes, at most %d: %w", o.Size, d.o.MaxBundle, ota.ErrTooLarge)
+		d.sendAck(o.Transfer, Ack{Done: true, Error: err.Error()})
+		return d.refuse(err)
 	}
-	j := job{offer: o}
-	if o.Transfer != "" {
-		if o.Size > d.o.MaxBundle {
-			d.mu.Unlock()
-			err := fmt.Errorf("update: transfer of %d bytes, at most %d: %w", o.Size, d.o.MaxBundle, ota.ErrTooLarge)
-			d.sendAck(o.Transfer, Ack{Done: true, Error: err.Error()})
-			return d.refuse(err)
+	now := d.o.Clock.Now()
+	d.mu.Lock()
+	if cur := d.cur; cur != nil {
+		stopped := false
+		if len(d.jobs) < cap(d.jobs) {
+			_, stopped, _ = cur.stopIfIdle(now, d.o.PreemptAfter, func(idle time.Duration) error {
+				return fmt.Errorf("update: offer of %s preempted by an offer of %s after %v without progress: %w",
+					cur.offer.Version, o.Version, idle.Round(time.Millisecond), ErrPreempted)
+			})
 		}
+		if !stopped {
+			d.mu.Unlock()
+			err := fmt.Errorf("update: offer of %s: %w", o.Version, install.ErrBusy)
+			if o.Transfer != "" {
+				d.sendAck(o.Transfer, Ack{Done: true, Error: err.Error()})
+			}
+			return err // the running update's state stays
+		}
+		d.o.Logger.Warn("ota: running update preempted by a newer offer", "running", cur.offer.Version, "offered", o.Version)
+	}
+	j := newJob(o, now)
+	if o.Transfer != "" {
 		j.xfer = newTransfer(context.Background(), o.Transfer, o.Size, o.ChunkSize, d.o.Window, d.o.IdleTimeout, d.o.Clock,
 			func(next int64) { d.sendAck(o.Transfer, Ack{Next: next, Window: d.o.Window}) })
-		d.xfer = j.xfer
 	}
-	d.busy, d.failure = true, ""
+	d.cur, d.xfer, d.failure = j, j.xfer, ""
 	d.progress = &State{LatestVersion: canonical(o.Version), InProgress: true, UpdatePercentage: pct(0), State: StateDownloading}
-	d.jobs <- j // never blocks: one job at a time, and busy was false
+	d.jobs <- j // never blocks: checked above, under mu
 	d.mu.Unlock()
 	return nil
 }
@@ -190,7 +244,7 @@ func (d *Device) HandleCommand(payload []byte) error {
 func (d *Device) refuse(err error) error {
 	d.o.Logger.Warn("ota: offer refused", "err", err)
 	d.mu.Lock()
-	if !d.busy {
+	if d.cur == nil {
 		d.failure = err.Error()
 	}
 	d.mu.Unlock()
@@ -248,12 +302,16 @@ func (d *Device) State() State {
 	s := IdleState(d.o.Version)
 	inst := s.InstalledVersion
 	d.mu.Lock()
-	prog, failure, ann := d.progress, d.failure, d.announced
+	var prog *State
+	if d.progress != nil {
+		p := *d.progress // a copy under mu: progressFunc updates it
+		prog = &p
+	}
+	failure, ann := d.failure, d.announced
 	d.mu.Unlock()
 	if prog != nil {
-		p := *prog
-		p.InstalledVersion = inst
-		return p
+		prog.InstalledVersion = inst
+		return *prog
 	}
 	st, err := d.o.Installer.Status()
 	switch {
@@ -310,6 +368,7 @@ func (d *Device) Run(ctx context.Context) error {
 	defer stopJob()
 	jobDone := make(chan error, 1)
 	running := false
+	var queue []*job // accepted while another ran: that one was preempted
 	for {
 		select {
 		case <-ctx.Done():
@@ -333,14 +392,19 @@ func (d *Device) Run(ctx context.Context) error {
 		case m := <-d.outbox:
 			d.publish(m)
 		case j := <-d.jobs:
-			running = true
-			go func() { jobDone <- d.do(jobCtx, j) }()
+			queue = append(queue, j)
 		case err := <-jobDone:
 			running = false
 			if errors.Is(err, install.ErrRestartRequired) {
 				d.flush()
 				return err
 			}
+		}
+		if !running && len(queue) > 0 {
+			j := queue[0]
+			queue = queue[1:]
+			running = true
+			go func() { jobDone <- d.do(jobCtx, j) }()
 		}
 	}
 }
@@ -366,41 +430,61 @@ func (d *Device) flush() {
 }
 
 // do runs one install.
-func (d *Device) do(ctx context.Context, j job) error {
-	ctx, cancel := clockwork.WithTimeout(ctx, d.o.Clock, d.o.JobTimeout)
-	defer cancel()
+func (d *Device) do(parent context.Context, j *job) error {
+	defer j.cancel(nil) // the job is over: ends its watchdog
+	stop := context.AfterFunc(parent, func() { j.cancel(fmt.Errorf("update: the device stops: %w", context.Cause(parent))) })
+	defer stop()
+	// JobTimeout on the clock, as a cause of j.ctx: clockwork's fake
+	// contexts block in Err until they are done, and the installer asks.
+	timeout := d.o.Clock.AfterFunc(d.o.JobTimeout, func() {
+		j.cancel(fmt.Errorf("update: not done within %v: %w", d.o.JobTimeout, context.DeadlineExceeded))
+	})
+	defer timeout.Stop()
+	ctx := j.ctx
 	o := j.offer
 	log := d.o.Logger.With("version", o.Version)
-	d.PublishState()
 	var (
-		src  io.ReadCloser
+		raw  io.ReadCloser
+		src  *source
 		size int64
-		err  error
+		res  install.Result
+		err  = context.Cause(j.ctx) // preempted before it started
 	)
-	switch {
-	case j.xfer != nil:
-		log = log.With("transfer", o.Transfer, "bytes", o.Size)
-		j.xfer.ctx = ctx
-		src, size = j.xfer, o.Size
-		d.sendAck(o.Transfer, Ack{Next: 0, Window: d.o.Window})
-	case o.URL != "":
-		log = log.With("url", o.URL)
-		src, size, err = d.fetch(ctx, o.URL)
-	default:
-		log = log.With("path", o.Path)
-		src, size, err = d.open(o.Path)
-	}
-	log.Info("ota: update offered")
-	var res install.Result
 	if err == nil {
-		res, err = d.o.Installer.Install(ctx, src, size, d.progressFunc())
-		src.Close()
+		go d.watch(j)
+		d.PublishState()
+		switch {
+		case j.xfer != nil:
+			log = log.With("transfer", o.Transfer, "bytes", o.Size)
+			j.xfer.ctx = ctx
+			raw, size = j.xfer, o.Size
+			d.sendAck(o.Transfer, Ack{Next: 0, Window: d.o.Window})
+		case o.URL != "":
+			log = log.With("url", o.URL)
+			raw, size, err = d.fetch(ctx, o.URL)
+		default:
+			log = log.With("path", o.Path)
+			raw, size, err = d.open(o.Path)
+		}
+		log.Info("ota: update offered")
+	}
+	if err == nil {
+		src = &source{r: raw, j: j, clk: d.o.Clock}
+		res, err = d.o.Installer.Install(ctx, src, size, d.progressFunc(j))
+		raw.Close()
+	}
+	if err != nil {
+		err = d.explain(err, j, src)
 	}
 	d.mu.Lock()
-	d.busy, d.xfer = false, nil
-	if err != nil {
+	current := d.cur == j
+	if current {
+		d.cur, d.xfer = nil, nil
+	}
+	switch {
+	case err != nil && current:
 		d.progress, d.failure = nil, err.Error()
-	} else {
+	case err == nil:
 		d.progress = &State{LatestVersion: canonical(res.Manifest.Version), InProgress: true, UpdatePercentage: pct(100), State: StateRestarting}
 		d.announced = nil
 	}
@@ -410,7 +494,9 @@ func (d *Device) do(ctx context.Context, j job) error {
 		if o.Transfer != "" {
 			d.sendAck(o.Transfer, Ack{Done: true, Error: err.Error()})
 		}
-		d.PublishState()
+		if current {
+			d.PublishState()
+		}
 		return nil
 	}
 	log.Info("ota: update installed; restarting into it", "installed", res.Manifest.Version)
@@ -421,9 +507,9 @@ func (d *Device) do(ctx context.Context, j job) error {
 	return fmt.Errorf("update: %s installed in slot %s: %w", res.Manifest.Version, res.Slot, install.ErrRestartRequired)
 }
 
-// progressFunc publishes download progress, at most every ProgressEvery
-// and per whole percent.
-func (d *Device) progressFunc() func(done, total int64) {
+// progressFunc publishes j's download progress, at most every
+// ProgressEvery and per whole percent, while j holds the update.
+func (d *Device) progressFunc(j *job) func(done, total int64) {
 	var last time.Time
 	lastPct := -1.0
 	return func(done, total int64) {
@@ -434,50 +520,49 @@ func (d *Device) progressFunc() func(done, total int64) {
 		}
 		last, lastPct = now, p
 		d.mu.Lock()
-		if d.progress != nil {
+		current := d.cur == j && d.progress != nil
+		if current {
 			d.progress.UpdatePercentage = pct(p)
 		}
 		d.mu.Unlock()
-		d.PublishState()
+		if current {
+			d.PublishState()
+		}
 	}
 }
 
-func (d *Device) fetch(ctx context.Context, url string) (io.ReadCloser, int64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+// fetch GETs an offered URL (allowed passed) with d.http, whose redirects
+// are checked against URLHosts too.
+func (d *Device) fetch(ctx context.Context, raw string) (io.ReadCloser, int64, error) {
+	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, 0, fmt.Errorf("update: fetch %s: %w", url, err)
+		return nil, 0, fmt.Errorf("update: fetch %s: %w", raw, err)
+	}
+	if err := d.allowURL(u); err != nil {
+		return nil, 0, fmt.Errorf("update: fetch %s: %w", raw, err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, raw, nil)
+	if err != nil {
+		return nil, 0, fmt.Errorf("update: fetch %s: %w", raw, err)
 	}
 	req.Header.Set("Accept", "application/octet-stream")
-	resp, err := d.o.HTTPClient.Do(req)
+	resp, err := d.http.Do(req)
 	if err != nil {
-		return nil, 0, fmt.Errorf("update: fetch: %w", err)
+		var ue *url.Error
+		if errors.Is(err, ErrNotAllowed) && errors.As(err, &ue) {
+			err = ue.Err // the redirect's own error says where to
+		}
+		return nil, 0, fmt.Errorf("update: fetch %s: %w", raw, err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		resp.Body.Close()
-		return nil, 0, fmt.Errorf("update: fetch %s: %s", url, resp.Status)
+		return nil, 0, fmt.Errorf("update: fetch %s: %s", raw, resp.Status)
 	}
 	if resp.ContentLength > d.o.MaxBundle {
 		resp.Body.Close()
-		return nil, 0, fmt.Errorf("update: fetch %s: %d bytes, at most %d: %w", url, resp.ContentLength, d.o.MaxBundle, ota.ErrTooLarge)
+		return nil, 0, fmt.Errorf("update: fetch %s: %d bytes, at most %d: %w", raw, resp.ContentLength, d.o.MaxBundle, ota.ErrTooLarge)
 	}
 	return readCloser{io.LimitReader(resp.Body, d.o.MaxBundle+1), resp.Body}, resp.ContentLength, nil
-}
-
-func (d *Device) open(path string) (io.ReadCloser, int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, 0, fmt.Errorf("update: %w", err)
-	}
-	fi, err := f.Stat()
-	if err != nil || !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, 0, fmt.Errorf("update: %s is not a regular file", path)
-	}
-	if fi.Size() > d.o.MaxBundle {
-		f.Close()
-		return nil, 0, fmt.Errorf("update: %s: %d bytes, at most %d: %w", path, fi.Size(), d.o.MaxBundle, ota.ErrTooLarge)
-	}
-	return f, fi.Size(), nil
 }
 
 type readCloser struct {

@@ -118,10 +118,15 @@ func (r *recorder) last() delivery.State {
 	return ss[len(ss)-1]
 }
 
-// runDevice runs a Device with a recorder and returns Run's result channel.
-func runDevice(t *testing.T, inst *install.Installer, version string) (*delivery.Device, *recorder, <-chan error) {
+// runDevice runs a Device with a recorder and returns Run's result
+// channel; opts change its Options.
+func runDevice(t *testing.T, inst *install.Installer, version string, opts ...func(*delivery.Options)) (*delivery.Device, *recorder, <-chan error) {
 	rec := &recorder{}
-	dev := delivery.NewDevice(delivery.Options{Base: base, Installer: inst, Publish: rec.publish, Version: version, Logger: quiet})
+	o := delivery.Options{Base: base, Installer: inst, Publish: rec.publish, Version: version, Logger: quiet}
+	for _, f := range opts {
+		f(&o)
+	}
+	dev := delivery.NewDevice(o)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	stopped := make(chan struct{})
@@ -165,7 +170,7 @@ func TestURLOffer(t *testing.T) {
 		w.Write(bundle)
 	}))
 	defer srv.Close()
-	dev, rec, done := runDevice(t, installer(t, dir, "a", "1.0.0"), "1.0.0")
+	dev, rec, done := runDevice(t, installer(t, dir, "a", "1.0.0"), "1.0.0", urlHosts(srv))
 
 	if err := dev.HandleCommand([]byte(`{"version":"2.0.0","url":"` + srv.URL + `/missing.ota"}`)); err != nil {
 		t.Fatal(err)
@@ -187,9 +192,10 @@ func TestURLOffer(t *testing.T) {
 func TestAnnounceThenInstallFromPath(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "ota")
 	otatest.Seed(t, dir, v1, "1.0.0")
-	path := filepath.Join(t.TempDir(), "2.0.0.ota")
+	incoming := t.TempDir()
+	path := filepath.Join(incoming, "2.0.0.ota")
 	os.WriteFile(path, otatest.NewBundle(t, "2.0.0", v2), 0o644)
-	dev, rec, done := runDevice(t, installer(t, dir, "a", "v1.0.0"), "v1.0.0")
+	dev, rec, done := runDevice(t, installer(t, dir, "a", "v1.0.0"), "v1.0.0", func(o *delivery.Options) { o.OfferDir = incoming })
 
 	if err := dev.HandleCommand([]byte("install")); !errors.Is(err, delivery.ErrBadOffer) {
 		t.Errorf("install with nothing announced: %v", err)

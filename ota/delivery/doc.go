@@ -31,6 +31,42 @@
 // architecture and the expiry decide (package install), and an offer's
 // version is a label for the state topic, not trusted.
 //
+// Any client of the broker may publish an offer, so where an offer may
+// point is the device's configuration's to say, and checked on the offer
+// alone before any work (a refusal wraps ErrNotAllowed):
+//
+//   - path: only a regular file inside Options.OfferDir (ota.offer_dir),
+//     also once every symbolic link is resolved; it is opened through an
+//     os.Root of that directory. No OfferDir: path offers are refused.
+//   - url: only hosts of Options.URLHosts (ota.url_hosts): "host" allows
+//     the scheme's default port, "host:port" that port; case does not
+//     matter. Every redirect is checked the same way before it is
+//     followed. No URLHosts: url offers are refused. A refused URL is
+//     never requested, so the answer says nothing about the network; the
+//     outcome of an allowed fetch is reported.
+//
+// Nothing a bundle holds before its signature has verified is published:
+// the device checks the bundle's prefix itself ("not an OTA bundle: bad
+// magic") and reports an untrusted key or a bad signature without the key
+// id, so an offer cannot make the retained state quote a file.
+//
+// One job at a time holds the update, from the accepted offer until the
+// install ends. Progress is each 16 KiB its source (download, file,
+// transfer) delivers, and its end:
+//
+//   - A job without progress for Options.StallTimeout (30s) is stopped
+//     (ErrStalled), also before its first byte, so a source that trickles
+//     a byte now and then ends too. A transfer also ends after
+//     Options.IdleTimeout without its next chunk; repeated or later
+//     chunks do not count. Options.JobTimeout (30m) bounds a whole job.
+//   - A new offer while a job runs preempts it (ErrPreempted; a transfer
+//     gets its "done" ack with that error) if the job has made no
+//     progress for Options.PreemptAfter (5s); otherwise the new offer is
+//     refused as busy (install.ErrBusy). Once a job's source is at its end
+//     the install is finishing (hash, write, slot switch): it is never
+//     stopped for a stall nor preempted. Announcements ("install": false)
+//     and refused offers never touch a running job.
+//
 // A chunked transfer is paced by the device: it acks {"next": N, "window":
 // W} when it starts and after each chunk it has handed to the installer;
 // the pusher keeps chunks [N, N+W×chunk_size) in flight, and resends from N

@@ -2,6 +2,7 @@ package delivery_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -61,8 +62,18 @@ func FuzzParseOffer(f *testing.F) {
 	f.Add([]byte(`{"version":"1.3.0","url":"http://nas.lan/d.ota"}`))
 	f.Add([]byte(`{"version":"1.3.0","transfer":"x","size":5,"chunk_size":1024}`))
 	f.Add([]byte(`{"version":"1.3.0","path":"/x","install":false}`))
+	f.Add([]byte(`{"version":"1.3.0","url":"http://nas.lan/` + strings.Repeat("x", delivery.MaxOfferPayload) + `"}`))
+	f.Add([]byte(`{"version":"1.3.0","path":"/x"}` + strings.Repeat(" ", delivery.MaxOfferPayload)))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		o, err := delivery.ParseOffer(b)
+		if len(b) > delivery.MaxOfferPayload {
+			// Refused on its size, before it is parsed: the error says
+			// only that.
+			if err == nil || err.Error() != fmt.Sprintf("update offer: %d bytes, at most %d: %v", len(b), delivery.MaxOfferPayload, delivery.ErrBadOffer) {
+				t.Fatalf("offer of %d bytes: %v", len(b), err)
+			}
+			return
+		}
 		if err != nil {
 			if !errors.Is(err, delivery.ErrBadOffer) {
 				t.Fatalf("error without ErrBadOffer: %v", err)

@@ -27,6 +27,7 @@ type transfer struct {
 	clock  clockwork.Clock
 	ctx    context.Context
 	ack    func(next int64) // called after each chunk is consumed, and on duplicates
+	last   time.Time        // Read's: when it began, or last took a chunk
 
 	mu   sync.Mutex
 	buf  map[int64][]byte // received chunks at offsets >= took
@@ -90,8 +91,8 @@ func (t *transfer) abort(err error) {
 	t.signal()
 }
 
-// Read hands out the bundle in order. It waits for chunks up to the idle
-// timeout.
+// Read hands out the bundle in order. It waits for the next chunk up to
+// the idle timeout, counted from the first Read or the last chunk taken.
 func (t *transfer) Read(p []byte) (int, error) {
 	for {
 		t.mu.Lock()
@@ -120,10 +121,22 @@ func (t *transfer) Read(p []byte) (int, error) {
 			t.cur = c
 			t.took += int64(len(c))
 			t.mu.Unlock()
+			t.last = t.clock.Now()
 			continue
 		}
 		t.mu.Unlock()
-		timer := t.clock.NewTimer(t.idle)
+		// Idle is the time without the next chunk: chunks ahead of it,
+		// or again, do not count (a sender repeating one would hold the
+		// transfer open for ever).
+		if t.last.IsZero() {
+			t.last = t.clock.Now()
+		}
+		wait := t.idle - t.clock.Since(t.last)
+		if wait <= 0 {
+			t.abort(fmt.Errorf("transfer %s: no chunk at %d for %v: %w", t.id, t.next(), t.idle, ErrTransfer))
+			continue
+		}
+		timer := t.clock.NewTimer(wait)
 		select {
 		case <-t.wake:
 			timer.Stop()
@@ -131,7 +144,6 @@ func (t *transfer) Read(p []byte) (int, error) {
 			timer.Stop()
 			t.abort(fmt.Errorf("transfer %s: %v: %w", t.id, t.ctx.Err(), ErrTransfer))
 		case <-timer.Chan():
-			t.abort(fmt.Errorf("transfer %s: no chunk at %d for %v: %w", t.id, t.next(), t.idle, ErrTransfer))
 		}
 	}
 }

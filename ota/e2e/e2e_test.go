@@ -66,7 +66,9 @@ func TestUpdatesEndToEnd(t *testing.T) {
 	h.ctl(0, "ota", "keygen", "--out", filepath.Join(work, "keys"), "--name", "trusted")
 	h.ctl(0, "ota", "keygen", "--out", filepath.Join(work, "keys"), "--name", "rogue")
 	trusted, rogue := filepath.Join(work, "keys", "trusted.key"), filepath.Join(work, "keys", "rogue.key")
-	cfg := h.writeConfig(filepath.Join(work, "keys", "trusted.pub"))
+	// The LAN server of the URL offer, allowed by ota.url_hosts.
+	srv := slowServer(t, h.sign(trusted, "2.1.0", bin["2.1.0"]))
+	cfg := h.writeConfig(filepath.Join(work, "keys", "trusted.pub"), srv.Listener.Addr().String())
 
 	// Install: seed the slots with 1.0.0, start the unit.
 	seed := exec.Command(bin["boot"], "--dir", h.otaDir, "--seed", bin["1.0.0"], "--seed-version", "1.0.0")
@@ -95,12 +97,11 @@ func TestUpdatesEndToEnd(t *testing.T) {
 	// Refused, changing nothing: the old 1.0.0 bundle (signed by the
 	// trusted key) replayed, and a bundle signed by an unknown key.
 	h.refused("2.0.0", h.sign(trusted, "1.0.0", bin["1.0.0"]), "version 1.0.0 is not newer than 2.0.0", ota.ErrDowngrade)
-	h.refused("2.0.0", h.sign(rogue, "2.1.0", bin["2.1.0"]), "not one of the 1 trusted keys", ota.ErrUnknownKey)
+	h.refused("2.0.0", h.sign(rogue, "2.1.0", bin["2.1.0"]), "not signed by one of the trusted keys", ota.ErrUnknownKey)
 
 	// Home Assistant: 2.1.0 announced at a LAN URL with "install": false
 	// shows as latest_version; the update entity's "install" installs it.
 	t.Log("Home Assistant: announce and install 2.1.0")
-	srv := slowServer(t, h.sign(trusted, "2.1.0", bin["2.1.0"]))
 	m, s = h.rec.mark(), h.unit.running()
 	h.announce("2.0.0", "2.1.0", fmt.Sprintf(`{"version":"2.1.0","url":%q,"install":false}`, srv.URL+"/doorbelld-2.1.0.bundle"))
 	m = h.rec.mark()
@@ -171,7 +172,7 @@ func TestUpdatesEndToEnd(t *testing.T) {
 	// as latest_version again, and "install" installs it.
 	t.Log("announce and install 3.0.2 after the rollbacks")
 	m, s = h.rec.mark(), h.unit.running()
-	h.announce("2.1.0", "3.0.2", fmt.Sprintf(`{"version":"3.0.2","path":%q,"install":false}`, h.sign(trusted, "3.0.2", bin["3.0.2"])))
+	h.announce("2.1.0", "3.0.2", fmt.Sprintf(`{"version":"3.0.2","path":%q,"install":false}`, h.offerFile(h.sign(trusted, "3.0.2", bin["3.0.2"]))))
 	m = h.rec.mark()
 	h.publish(mqttapi.TopicsUnder(h.base).Command(mqttapi.CmdUpdate), "install")
 	h.awaitRunning(m, "3.0.2")
@@ -250,6 +251,7 @@ type harness struct {
 	base    string // <prefix>/front
 	disc    string // the device's discovery topic
 	otaDir  string // <storage.dir>/ota
+	offers  string // ota.offer_dir: where path offers point
 	rec     *recorder
 	watcher paho.Client
 	unit    *unit
@@ -260,7 +262,7 @@ func newHarness(t *testing.T, work, brokerURL, ctlBin string) *harness {
 	prefix := fmt.Sprintf("e2e%d", os.Getpid())
 	h := &harness{
 		t: t, work: work, ctlBin: ctlBin, broker: brokerURL, prefix: prefix, base: prefix + "/front",
-		disc: prefix + "-ha/device/front/config", otaDir: filepath.Join(work, "state", "ota"), rec: newRecorder(),
+		disc: prefix + "-ha/device/front/config", otaDir: filepath.Join(work, "state", "ota"), offers: filepath.Join(work, "incoming"), rec: newRecorder(),
 	}
 	var err error
 	if h.inst, err = install.New(install.Options{Dir: h.otaDir}); err != nil {
@@ -298,17 +300,35 @@ func newHarness(t *testing.T, work, brokerURL, ctlBin string) *harness {
 
 // writeConfig writes doorbelld's config: the shared broker, no camera, no
 // HTTP, state in work/state (OTA slots in work/state/ota), the trusted
-// keys and the shortest confirmation window.
-func (h *harness) writeConfig(keys string) string {
+// keys, the shortest confirmation window, path offers from work/incoming
+// and url offers from urlHost (host:port).
+func (h *harness) writeConfig(keys, urlHost string) string {
+	if err := os.MkdirAll(h.offers, 0o755); err != nil {
+		h.t.Fatal(err)
+	}
 	cfg := fmt.Sprintf(`device: {id: front, name: Front door}
 mqtt: {broker: %q, client_id: %s-front, topic_prefix: %s, discovery_prefix: %s-ha}
 http: {listen: ""}
 camera: {device: ""}
 storage: {dir: %q}
-ota: {keys_file: %q, confirm_window: %v}
-`, h.broker, h.prefix, h.prefix, h.prefix, filepath.Join(h.work, "state"), keys, window)
+ota: {keys_file: %q, confirm_window: %v, offer_dir: %q, url_hosts: [%q]}
+`, h.broker, h.prefix, h.prefix, h.prefix, filepath.Join(h.work, "state"), keys, window, h.offers, urlHost)
 	p := filepath.Join(h.work, "config.yaml")
 	if err := os.WriteFile(p, []byte(cfg), 0o644); err != nil {
+		h.t.Fatal(err)
+	}
+	return p
+}
+
+// offerFile copies bundle into ota.offer_dir and returns its path there.
+func (h *harness) offerFile(bundle string) string {
+	h.t.Helper()
+	b, err := os.ReadFile(bundle)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	p := filepath.Join(h.offers, filepath.Base(bundle))
+	if err := os.WriteFile(p, b, 0o644); err != nil {
 		h.t.Fatal(err)
 	}
 	return p
