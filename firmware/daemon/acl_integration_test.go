@@ -30,7 +30,7 @@ func readmeBlock(t *testing.T, lang string) string {
 	if i < 0 {
 		t.Fatal("README has no threat model section")
 	}
-	m := regexp.MustCompile("(?s)```"+lang+"\n(.*?)\\s*```").FindStringSubmatch(s[i:])
+	m := regexp.MustCompile("(?s)```" + lang + "\n(.*?)\\s*```").FindStringSubmatch(s[i:])
 	if m == nil {
 		t.Fatalf("README's threat model has no ```%s block", lang)
 	}
