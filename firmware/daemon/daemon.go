@@ -188,8 +188,17 @@ func New(opts Options) (*Daemon, error) {
 		d.log.Warn("mqtt: mqtt.tls_insecure_skip_verify is true: the broker's certificate is NOT checked; anyone on the path can read and fake every message")
 	}
 	if cfg.MQTT.Broker == "" {
+		var accounts []broker.Account
+		for i, a := range cfg.MQTT.Accounts {
+			role, err := broker.ParseRole(a.Role)
+			if err != nil { // config.Validate allows only known roles
+				return nil, fmt.Errorf("daemon: mqtt.accounts[%d]: %w", i, err)
+			}
+			accounts = append(accounts, broker.Account{Username: a.Username, Password: a.Password, Role: role})
+		}
 		d.broker = broker.New(broker.Options{
-			Listen: cfg.MQTT.Listen, Username: cfg.MQTT.Username, Password: cfg.MQTT.Password, Logger: d.log,
+			Listen: cfg.MQTT.Listen, Username: cfg.MQTT.Username, Password: cfg.MQTT.Password,
+			Accounts: accounts, Logger: d.log,
 		})
 	}
 	if cfg.HTTP.Listen != "" {

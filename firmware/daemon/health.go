@@ -127,6 +127,9 @@ func (b backend) Status() any {
 	}
 	st["inputs"] = inputs // edges read, edges the kernel lost, the reader's longest stall
 	st["commands"] = d.commandStats()
+	if d.broker != nil {
+		st["broker"] = d.broker.Stats() // logins refused, slow clients dropped, oversize packets, ...
+	}
 	if d.web != nil {
 		st["http"] = d.web.Stats() // connections, and requests refused for their Host, Origin or the cap
 	}

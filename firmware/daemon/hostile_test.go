@@ -1,8 +1,12 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"image"
+	"image/jpeg"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +15,8 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/doorbelld/doorbelld/capture"
+	"github.com/doorbelld/doorbelld/capture/capturetest"
 	"github.com/doorbelld/doorbelld/capture/storage"
 	"github.com/doorbelld/doorbelld/firmware/clipxfer"
 	"github.com/doorbelld/doorbelld/firmware/command"
@@ -232,4 +238,54 @@ func TestRAMClipFreedOnlyByOwner(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the owner's done to free the clip", func() bool { return r.d.clips.Stats().Clips == 0 })
+}
+
+// A snapshot over 1 MiB (a big frame of noise) is published downscaled
+// below the limit brokers take, never as a message the broker would
+// drop the daemon's connection for.
+func TestSnapshotOverLimitDownscaled(t *testing.T) {
+	const w, h = 2048, 1536
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for i := range img.Pix {
+		img.Pix[i] = byte(rnd.Uint32())
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 95}); err != nil {
+		t.Fatal(err)
+	}
+	if buf.Len() <= maxSnapshotBytes {
+		t.Fatalf("test frame is only %d bytes", buf.Len())
+	}
+	f := capture.Format{PixelFormat: capture.PixMJPEG, Width: w, Height: h, FPS: 5}
+	src := capturetest.New(f)
+	c := simConfig(t, "")
+	c.Camera.Width, c.Camera.Height, c.Camera.FPS = w, h, 5
+	c.Clip.Enabled = false
+	r := startWith(t, c, func(o *Options) { o.Camera = src })
+	<-src.Started()
+	src.Push(buf.Bytes(), time.Now())
+	waitFor(t, "the frame in the ring", func() bool { _, ok := r.d.camera.Ring().Latest(); return ok })
+	tp := r.d.Topics()
+	infos := subscribe(t, r.d.brokerURL(), tp.SnapshotInfo)
+	snaps := subscribe(t, r.d.brokerURL(), tp.Snapshot)
+	commandsReady(t, r)
+	publish(t, r.d.brokerURL(), tp.Command("snapshot"), false, "PRESS")
+	var info SnapshotInfo
+	for info.EventType != "snapshot" {
+		if err := json.Unmarshal(next(t, infos, tp.SnapshotInfo, 20*time.Second).payload, &info); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := next(t, snaps, tp.Snapshot, 20*time.Second)
+	for m.retained && len(m.payload) != info.Bytes {
+		m = next(t, snaps, tp.Snapshot, 20*time.Second)
+	}
+	if len(m.payload) > maxSnapshotBytes || info.Width >= w {
+		t.Fatalf("snapshot %d bytes, %dx%d; want under %d bytes, downscaled", len(m.payload), info.Width, info.Height, maxSnapshotBytes)
+	}
+	if _, err := jpeg.Decode(bytes.NewReader(m.payload)); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("a %d-byte %dx%d frame was published as %d bytes at %dx%d", buf.Len(), w, h, len(m.payload), info.Width, info.Height)
 }

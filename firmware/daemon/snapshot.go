@@ -23,6 +23,10 @@ type snapshots struct {
 	reqs chan event.Event // a snapshot to take: Snapshot is its id, At its instant
 }
 
+// maxSnapshotBytes bounds a snapshot message: 1 MiB, what brokers take
+// (the embedded broker's packet limit, README's Mosquitto settings).
+const maxSnapshotBytes = 1 << 20
+
 func newSnapshots(d *Daemon) *snapshots {
 	return &snapshots{d: d, reqs: make(chan event.Event, 8)}
 }
@@ -70,6 +74,26 @@ func (s *snapshots) publish(ctx context.Context, e event.Event) {
 	if err != nil {
 		d.log.Warn("daemon: snapshot for event", "event", e.ID, "err", err)
 		return
+	}
+	if len(snap.JPEG) > maxSnapshotBytes {
+		// Brokers refuse bigger messages (the embedded one, and Mosquitto
+		// with README's max_packet_size): a smaller copy instead.
+		w := snap.Format.Width
+		for len(snap.JPEG) > maxSnapshotBytes && w > 160 {
+			w /= 2
+			small, err := capture.Downscale(snap.JPEG, w, 85)
+			if err != nil {
+				break
+			}
+			snap.JPEG = small
+		}
+		if len(snap.JPEG) > maxSnapshotBytes {
+			d.log.Error("daemon: snapshot too large to publish", "event", e.ID, "bytes", len(snap.JPEG), "max", maxSnapshotBytes)
+			return
+		}
+		snap.Format.Height = snap.Format.Height * w / snap.Format.Width
+		snap.Format.Width = w
+		d.log.Warn("daemon: snapshot over the MQTT message limit, published downscaled", "event", e.ID, "width", w, "bytes", len(snap.JPEG))
 	}
 	info, _ := json.Marshal(SnapshotInfo{
 		ID: e.Snapshot, EventID: e.ID, EventType: string(e.Type),
