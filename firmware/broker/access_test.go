@@ -283,7 +283,7 @@ func TestRefusalLog(t *testing.T) {
 	for i := range logMaxKeys + 10 {
 		l.log(fmt.Sprintf("10.1.%d.%d", i/256, i%256), "auth", "refused")
 	}
-	if n := len(l.seen); n > logMaxKeys {
+	if n := l.keys.Len(); n > logMaxKeys {
 		t.Errorf("%d addresses remembered, want at most %d", n, logMaxKeys)
 	}
 }

@@ -3,10 +3,11 @@ package broker
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/jonboulle/clockwork"
+
+	"github.com/doorbelld/doorbelld/firmware/ratelog"
 )
 
 // logInterval is how long one client address and kind of refusal stay
@@ -23,28 +24,18 @@ const (
 type logLimiter struct {
 	logger *slog.Logger
 	clock  clockwork.Clock
-
-	mu       sync.Mutex
-	seen     map[logKey]*logEntry
-	overflow int // lines not logged because seen was full
+	keys   *ratelog.Keys
 }
-
-type logKey struct{ host, kind string }
-
-type logEntry struct {
-	last       time.Time
-	suppressed int
-}
-
-// maxKeyHost bounds the bytes of an address kept as a key.
-const maxKeyHost = 64
 
 func newLogLimiter(logger *slog.Logger, clock clockwork.Clock) *logLimiter {
 	if clock == nil {
 		clock = clockwork.NewRealClock()
 	}
-	return &logLimiter{logger: logger, clock: clock, seen: map[logKey]*logEntry{}}
+	return &logLimiter{logger: logger, clock: clock, keys: ratelog.New(logInterval, logMaxKeys)}
 }
+
+// maxKeyHost bounds the bytes of an address kept as a key.
+const maxKeyHost = 64
 
 // log logs msg with attrs unless host and kind were logged less than
 // logInterval ago. It reports whether it logged.
@@ -52,43 +43,15 @@ func (l *logLimiter) log(host, kind, msg string, attrs ...any) bool {
 	if len(host) > maxKeyHost {
 		host = host[:maxKeyHost]
 	}
-	k := logKey{host, kind}
-	now := l.clock.Now()
-
-	l.mu.Lock()
-	e := l.seen[k]
-	if e != nil && now.Sub(e.last) < logInterval {
-		e.suppressed++
-		l.mu.Unlock()
+	v := l.keys.Allow(l.clock.Now(), kind+" "+host)
+	if !v.OK {
 		return false
 	}
-	if e == nil {
-		if len(l.seen) >= logMaxKeys {
-			for k, e := range l.seen {
-				if now.Sub(e.last) >= logInterval {
-					delete(l.seen, k)
-				}
-			}
-		}
-		if len(l.seen) >= logMaxKeys {
-			l.overflow++
-			l.mu.Unlock()
-			return false
-		}
-		e = &logEntry{}
-		l.seen[k] = e
+	if v.Suppressed > 0 {
+		attrs = append(attrs, "suppressed", v.Suppressed)
 	}
-	suppressed := e.suppressed
-	e.last, e.suppressed = now, 0
-	overflow := l.overflow
-	l.overflow = 0
-	l.mu.Unlock()
-
-	if suppressed > 0 {
-		attrs = append(attrs, "suppressed", suppressed)
-	}
-	if overflow > 0 {
-		attrs = append(attrs, "suppressed_other_addresses", overflow)
+	if v.Overflow > 0 {
+		attrs = append(attrs, "suppressed_other_addresses", v.Overflow)
 	}
 	l.logger.Log(context.Background(), slog.LevelWarn, msg, attrs...)
 	return true

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"slices"
 	"time"
+
+	"github.com/doorbelld/doorbelld/firmware/ratelog"
 )
 
 // The Publisher's bounds on what receivers can make it send. MQTT 3.1.1
@@ -119,67 +121,28 @@ func mergeRanges(ranges [][2]int, chunks int) [][2]int {
 	return out
 }
 
-// logLimiter lets a message about one clip through at most once a minute
-// per kind; it remembers at most maxLogKeys clips, and clips beyond share
-// one key. Run owns it.
-type logLimiter struct {
-	seen map[logKey]*logEntry
-}
-
-type logKey struct{ kind, id string }
-
-type logEntry struct {
-	at         time.Time
-	suppressed int
-}
-
+// Log lines about one clip go out at most once a minute per kind
+// (firmware/ratelog); at most maxLogKeys clips are remembered.
 const (
 	logEvery   = time.Minute
 	maxLogKeys = 256
 )
 
-// allow reports whether to log kind for clip id now, and how many were
-// not logged since the last time.
-func (l *logLimiter) allow(now time.Time, kind, id string) (bool, int) {
-	if l.seen == nil {
-		l.seen = map[logKey]*logEntry{}
-	}
-	k := logKey{kind, id}
-	e, ok := l.seen[k]
-	if !ok && len(l.seen) >= maxLogKeys {
-		for k, e := range l.seen {
-			if now.Sub(e.at) >= logEvery {
-				delete(l.seen, k)
-			}
-		}
-		if len(l.seen) >= maxLogKeys {
-			k = logKey{kind, "…"} // one key for the rest
-			e, ok = l.seen[k]
-		}
-	}
-	if !ok {
-		l.seen[k] = &logEntry{at: now}
-		return true, 0
-	}
-	if now.Sub(e.at) < logEvery {
-		e.suppressed++
-		return false, 0
-	}
-	n := e.suppressed
-	e.at, e.suppressed = now, 0
-	return true, n
-}
+func newLogs() *ratelog.Keys { return ratelog.New(logEvery, maxLogKeys) }
 
 // logLimited logs msg at level for clip id (kind: what happened) at most
 // once a minute, with how many were not logged since.
 func (p *Publisher) logLimited(r *run, level slog.Level, kind, id, msg string, args ...any) {
-	ok, n := r.logs.allow(p.o.Clock.Now(), kind, id)
-	if !ok {
+	v := r.logs.Allow(p.o.Clock.Now(), kind+" "+id)
+	if !v.OK {
 		return
 	}
 	args = append([]any{"id", id}, args...)
-	if n > 0 {
-		args = append(args, "not_logged_since", n)
+	if v.Suppressed > 0 {
+		args = append(args, "not_logged_since", v.Suppressed)
+	}
+	if v.Overflow > 0 {
+		args = append(args, "not_logged_other_clips", v.Overflow)
 	}
 	p.o.Logger.Log(context.Background(), level, msg, args...)
 }

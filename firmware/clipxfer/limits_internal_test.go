@@ -49,32 +49,3 @@ func TestHourly(t *testing.T) {
 		t.Errorf("after two hours: %d", s)
 	}
 }
-
-func TestLogLimiter(t *testing.T) {
-	var l logLimiter
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	if ok, _ := l.allow(now, "budget", "a"); !ok {
-		t.Fatal("first")
-	}
-	for range 5 {
-		if ok, _ := l.allow(now.Add(time.Second), "budget", "a"); ok {
-			t.Fatal("again within a minute")
-		}
-	}
-	if ok, _ := l.allow(now, "done", "a"); !ok {
-		t.Error("another kind")
-	}
-	if ok, n := l.allow(now.Add(time.Minute), "budget", "a"); !ok || n != 5 {
-		t.Errorf("a minute later: %v, %d not logged", ok, n)
-	}
-	// Many clips: memory stays bounded, and the rest share one line a minute.
-	logged := 0
-	for i := range 10 * maxLogKeys {
-		if ok, _ := l.allow(now.Add(time.Minute), "budget", "c"+string(rune('a'+i%26))+string(rune(i))); ok {
-			logged++
-		}
-	}
-	if len(l.seen) > maxLogKeys+1 || logged > maxLogKeys {
-		t.Errorf("%d keys, %d logged", len(l.seen), logged)
-	}
-}

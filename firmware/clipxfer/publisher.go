@@ -17,6 +17,7 @@ import (
 	"github.com/doorbelld/doorbelld/capture/storage"
 	"github.com/doorbelld/doorbelld/firmware/mqttpub"
 	"github.com/doorbelld/doorbelld/firmware/ownerkey"
+	"github.com/doorbelld/doorbelld/firmware/ratelog"
 )
 
 // Store is where the Publisher finds clips; *storage.Store is one. A
@@ -402,7 +403,7 @@ type run struct {
 	retryAt time.Time // after a failed publish, send nothing before this
 	queued  int64     // bytes of the chunks asked for, all clips
 	spent   hourly    // bytes sent, all clips
-	logs    logLimiter
+	logs    *ratelog.Keys
 }
 
 type hashResult struct {
@@ -435,7 +436,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 			}
 		}
 	}()
-	r := &run{clips: map[string]*offer{}, waiting: map[string][][2]int{}, bad: map[string]bool{}}
+	r := &run{clips: map[string]*offer{}, waiting: map[string][][2]int{}, bad: map[string]bool{}, logs: newLogs()}
 	defer func() {
 		hcancel()
 		hwg.Wait()
@@ -531,7 +532,7 @@ func (p *Publisher) drain(r *run) {
 			if _, inStore := p.o.Store.Lookup(id); !inStore {
 				// Anyone may ask for any id: withdraw (and log) each at
 				// most once a minute.
-				if ok, _ := r.logs.allow(p.o.Clock.Now(), "unknown", id); ok {
+				if r.logs.Allow(p.o.Clock.Now(), "unknown "+id).OK {
 					p.withdraw(r, id, "asked for, but not in the store")
 				}
 				continue

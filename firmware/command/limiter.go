@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/jonboulle/clockwork"
+
+	"github.com/doorbelld/doorbelld/firmware/ratelog"
 )
 
 // LimiterOptions configure a Limiter.
@@ -44,26 +45,13 @@ func (o *LimiterOptions) ensureDefaults() {
 // safe for concurrent use.
 type Limiter struct {
 	opts LimiterOptions
-
-	mu       sync.Mutex
-	seen     map[limitKey]*limitEntry
-	overflow int // messages not logged because seen was full
+	keys *ratelog.Keys
 }
-
-type limitKey struct{ topic, kind string }
-
-type limitEntry struct {
-	last       time.Time
-	suppressed int
-}
-
-// maxKeyTopic bounds the bytes of a topic kept as a key.
-const maxKeyTopic = 256
 
 // NewLimiter returns a Limiter.
 func NewLimiter(opts LimiterOptions) *Limiter {
 	opts.ensureDefaults()
-	return &Limiter{opts: opts, seen: make(map[limitKey]*limitEntry)}
+	return &Limiter{opts: opts, keys: ratelog.New(opts.Interval, opts.MaxKeys)}
 }
 
 // Log logs err, a Parse error for topic, unless the same topic and kind of
@@ -75,56 +63,19 @@ func (l *Limiter) Log(topic string, err error) bool {
 		return false
 	}
 	kind, level := errorKind(err)
-	if len(topic) > maxKeyTopic {
-		topic = topic[:maxKeyTopic]
-	}
-	k := limitKey{topic, kind}
-	now := l.opts.Clock.Now()
-
-	l.mu.Lock()
-	e := l.seen[k]
-	if e != nil && now.Sub(e.last) < l.opts.Interval {
-		e.suppressed++
-		l.mu.Unlock()
+	v := l.keys.Allow(l.opts.Clock.Now(), kind+" "+topic)
+	if !v.OK {
 		return false
 	}
-	if e == nil {
-		if len(l.seen) >= l.opts.MaxKeys {
-			l.expire(now)
-		}
-		if len(l.seen) >= l.opts.MaxKeys {
-			l.overflow++
-			l.mu.Unlock()
-			return false
-		}
-		e = &limitEntry{}
-		l.seen[k] = e
-	}
-	suppressed := e.suppressed
-	e.last, e.suppressed = now, 0
-	overflow := l.overflow
-	l.overflow = 0
-	l.mu.Unlock()
-
 	attrs := []any{"topic", topic, "err", err}
-	if suppressed > 0 {
-		attrs = append(attrs, "suppressed", suppressed)
+	if v.Suppressed > 0 {
+		attrs = append(attrs, "suppressed", v.Suppressed)
 	}
-	if overflow > 0 {
-		attrs = append(attrs, "suppressed_other_topics", overflow)
+	if v.Overflow > 0 {
+		attrs = append(attrs, "suppressed_other_topics", v.Overflow)
 	}
 	l.opts.Logger.Log(context.Background(), level, "command dropped", attrs...)
 	return true
-}
-
-// expire forgets keys that have been quiet for a whole Interval, so they
-// would log again anyway. Called with mu held.
-func (l *Limiter) expire(now time.Time) {
-	for k, e := range l.seen {
-		if now.Sub(e.last) >= l.opts.Interval {
-			delete(l.seen, k)
-		}
-	}
 }
 
 func errorKind(err error) (string, slog.Level) {

@@ -85,7 +85,7 @@ func TestLimiterBoundedKeys(t *testing.T) {
 		_, err := Parse(topic, nil, false, base)
 		l.Log(topic, err)
 	}
-	if n := len(l.seen); n != 4 {
+	if n := l.keys.Len(); n != 4 {
 		t.Fatalf("%d keys remembered, want 4", n)
 	}
 	clk.Advance(time.Minute)
