@@ -551,3 +551,17 @@ func FuzzHostName(f *testing.F) {
 		}
 	})
 }
+
+// net/http's own log lines (TLS handshake errors and the like, which a
+// client can cause) are rate-limited like the refusals.
+func TestServerErrorLogRateLimited(t *testing.T) {
+	var logs syncBuffer
+	s := New(Options{Backend: fakeBackend{}, Clock: clockwork.NewFakeClock(), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	for range 50 {
+		s.srv.ErrorLog.Printf("http: TLS handshake error from 192.0.2.1:4444: EOF")
+	}
+	l := logs.lines()
+	if len(l) != 1 || !strings.Contains(l[0], "web: net/http") || !strings.Contains(l[0], "handshake error") {
+		t.Fatalf("after 50 net/http errors in a minute, log = %q; want one line", l)
+	}
+}

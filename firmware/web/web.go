@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -154,8 +155,19 @@ func New(opts Options) *Server {
 		WriteTimeout:      opts.WriteTimeout,
 		IdleTimeout:       opts.IdleTimeout,
 		MaxHeaderBytes:    opts.MaxHeaderBytes,
+		// net/http's own complaints (TLS handshakes, semicolons in a
+		// query, ...) are caused by clients: one line a minute.
+		ErrorLog: log.New(serverErrors{newRateLog(opts, "web: net/http")}, "", 0),
 	}
 	return s
+}
+
+// serverErrors is net/http's ErrorLog, through a rateLog.
+type serverErrors struct{ l *rateLog }
+
+func (e serverErrors) Write(p []byte) (int, error) {
+	e.l.log("err", wire.Quote(strings.TrimSpace(string(p))))
+	return len(p), nil
 }
 
 // Start binds the listen address, so a taken port fails before startup ends.
