@@ -39,7 +39,9 @@ type Options struct {
 	// clients that left (clean session off). Default 32.
 	MaxClients int
 	// WriteTimeout: a client that takes no byte from its socket for this
-	// long, while the broker has bytes for it, is dropped. Default 10s.
+	// long, while the broker has bytes for it, is dropped. Default 30s: as
+	// long as a keepalive, so a client on a starved CPU (a Pi under load,
+	// qemu in CI) is not taken for a staller; WriteBuffer catches bulk.
 	WriteTimeout time.Duration
 	// WriteBuffer bounds the bytes waiting to be written to one client; a
 	// client that falls further behind is dropped. Default 4 MiB, and at
@@ -72,7 +74,7 @@ type Options struct {
 const (
 	DefaultMaxPacketSize    = 1<<20 + 4<<10
 	DefaultMaxClients       = 32
-	DefaultWriteTimeout     = 10 * time.Second
+	DefaultWriteTimeout     = 30 * time.Second
 	DefaultWriteBuffer      = 4 << 20
 	DefaultMaxQueued        = 1024
 	DefaultMaxQueuedBytes   = 8 << 20
