@@ -29,6 +29,8 @@ type transfer struct {
 	ack    func(next int64) // called after each chunk is consumed, and on duplicates
 	last   time.Time        // Read's: when it began, or last took a chunk
 
+	ackMu sync.Mutex // serializes acks, so they never go back
+
 	mu   sync.Mutex
 	buf  map[int64][]byte // received chunks at offsets >= took
 	cur  []byte           // rest of the chunk being read
@@ -40,6 +42,18 @@ type transfer struct {
 func newTransfer(ctx context.Context, id string, size int64, chunk, window int, idle time.Duration, clock clockwork.Clock, ack func(int64)) *transfer {
 	return &transfer{id: id, size: size, chunk: chunk, window: window, idle: idle, clock: clock, ctx: ctx, ack: ack,
 		buf: map[int64][]byte{}, wake: make(chan struct{}, 1)}
+}
+
+// sendAck acks what has been taken so far. put (a resend) and Read (a
+// chunk consumed) ack from different goroutines; reading took under
+// ackMu keeps the acks in order.
+func (t *transfer) sendAck() {
+	t.ackMu.Lock()
+	defer t.ackMu.Unlock()
+	t.mu.Lock()
+	took := t.took
+	t.mu.Unlock()
+	t.ack(took)
 }
 
 // put stores a chunk; it reports why one is not taken (for the log).
@@ -57,9 +71,8 @@ func (t *transfer) put(off int64, data []byte) error {
 		return nil
 	}
 	if off < t.took {
-		took := t.took
 		t.mu.Unlock()
-		t.ack(took) // a resend: tell the pusher where we are
+		t.sendAck() // a resend: tell the pusher where we are
 		return nil
 	}
 	if took := t.took; off >= took+int64(t.window*t.chunk) {
@@ -105,10 +118,9 @@ func (t *transfer) Read(p []byte) (int, error) {
 			n := copy(p, t.cur)
 			t.cur = t.cur[n:]
 			done := len(t.cur) == 0
-			took := t.took
 			t.mu.Unlock()
 			if done {
-				t.ack(took)
+				t.sendAck()
 			}
 			return n, nil
 		}
