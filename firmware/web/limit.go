@@ -5,8 +5,8 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"time"
 
+	"github.com/doorbelld/doorbelld/firmware/ratelog"
 	"github.com/jonboulle/clockwork"
 )
 
@@ -90,36 +90,27 @@ func (c *limitConn) Close() error {
 }
 
 // rateLog logs one kind of refusal at most once per logEvery, with the
-// number it left out since the line before; the counters in Stats have
-// every one. A flood from outside costs one line a minute.
+// number it left out since the line before (firmware/ratelog, one key);
+// the counters in Stats have every one. A flood from outside costs one
+// line a minute.
 type rateLog struct {
 	logger *slog.Logger
 	clock  clockwork.Clock
 	msg    string
-
-	mu         sync.Mutex
-	last       time.Time
-	logged     bool
-	suppressed uint64
+	keys   *ratelog.Keys
 }
 
 func newRateLog(opts Options, msg string) *rateLog {
-	return &rateLog{logger: opts.Logger, clock: opts.Clock, msg: msg}
+	return &rateLog{logger: opts.Logger, clock: opts.Clock, msg: msg, keys: ratelog.New(logEvery, 1)}
 }
 
 func (l *rateLog) log(attrs ...any) {
-	now := l.clock.Now()
-	l.mu.Lock()
-	if l.logged && now.Sub(l.last) < logEvery {
-		l.suppressed++
-		l.mu.Unlock()
+	v := l.keys.Allow(l.clock.Now(), l.msg)
+	if !v.OK {
 		return
 	}
-	n := l.suppressed
-	l.last, l.logged, l.suppressed = now, true, 0
-	l.mu.Unlock()
-	if n > 0 {
-		attrs = append(attrs, "suppressed", n)
+	if v.Suppressed > 0 {
+		attrs = append(attrs, "suppressed", v.Suppressed)
 	}
 	l.logger.Warn(l.msg, attrs...)
 }
