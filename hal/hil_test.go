@@ -149,26 +149,25 @@ func TestHILButtonBouncingPressIsOneRing(t *testing.T) {
 	hilSetup(t)
 	out := runInput(t, "BUTTON", func(p gpio.PinIn, log *slog.Logger) *hal.Input {
 		return hal.NewButton(p, hal.InputOptions{ActiveLow: true, Pull: gpio.PullUp, Logger: log},
-			hal.ButtonOptions{Debounce: 50 * time.Millisecond, MinPress: 3 * time.Millisecond, LongPress: 500 * time.Millisecond})
+			hal.ButtonOptions{Debounce: buttonDebounce, MinPress: 3 * time.Millisecond, LongPress: 500 * time.Millisecond})
 	})
 	// Five bounces written back to back, held 200ms, then a bouncing
 	// release.
+	var w writes
 	var downs []span
 	for i := 0; i < 5; i++ {
-		downs = append(downs, pull(t, 0, "pull-down"))
-		pull(t, 0, "pull-up")
+		downs = append(downs, w.pull(t, "pull-down"))
+		w.pull(t, "pull-up")
 	}
-	downs = append(downs, pull(t, 0, "pull-down"))
+	downs = append(downs, w.pull(t, "pull-down"))
 	time.Sleep(200 * time.Millisecond)
 	for i := 0; i < 3; i++ {
-		pull(t, 0, "pull-up")
-		pull(t, 0, "pull-down")
+		w.pull(t, "pull-up")
+		w.pull(t, "pull-down")
 	}
-	pull(t, 0, "pull-up")
+	w.pull(t, "pull-up")
 	evs := events(t, out, 1, 300*time.Millisecond)
-	if len(evs) != 1 || evs[0].Type != hal.Ring {
-		t.Fatalf("events %+v, want exactly one ring", evs)
-	}
+	w.judge(t, "bouncing press", evs)
 	// Bounces shorter than min_press are filtered, so the ring is stamped
 	// with the kernel's time of the edge that started the held press or of
 	// an earlier one: inside one of the pull-down writes.
@@ -198,15 +197,59 @@ func TestHILButtonBouncingPressIsOneRing(t *testing.T) {
 	}
 
 	// AC chatter at 50Hz for 300ms: one ring.
+	w = writes{}
 	for i := 0; i < 15; i++ {
-		pull(t, 0, "pull-down")
+		w.pull(t, "pull-down")
 		time.Sleep(8 * time.Millisecond)
-		pull(t, 0, "pull-up")
+		w.pull(t, "pull-up")
 		time.Sleep(2 * time.Millisecond)
 	}
 	evs = events(t, out, 1, 300*time.Millisecond)
-	if len(evs) != 1 || evs[0].Type != hal.Ring {
-		t.Fatalf("AC chatter gave %+v, want exactly one ring", evs)
+	w.judge(t, "AC chatter", evs)
+}
+
+// buttonDebounce is the Debounce of TestHILButtonBouncingPressIsOneRing.
+const buttonDebounce = 50 * time.Millisecond
+
+// writes records the pull writes of one press on line 0 (active low).
+type writes struct{ ups, downs []span }
+
+func (w *writes) pull(t *testing.T, v string) span {
+	t.Helper()
+	s := pull(t, 0, v)
+	if v == "pull-up" {
+		w.ups = append(w.ups, s)
+	} else {
+		w.downs = append(w.downs, s)
+	}
+	return s
+}
+
+// judge wants one ring, or one more per release that really may have
+// lasted debounce: a starved test process can stretch a 2ms "up" into a
+// genuine release, and then a second ring is right. Each release began
+// inside its pull-up write and ended inside the next pull-down write, so
+// it lasted at most from the first's start to the second's end; only
+// releases that cannot have reached debounce must not ring.
+func (w *writes) judge(t *testing.T, what string, evs []hal.Event) {
+	t.Helper()
+	long := 0
+	for i, up := range w.ups {
+		if i+1 < len(w.downs) && w.downs[i+1].after.Sub(up.before) >= buttonDebounce {
+			long++
+		}
+	}
+	for _, e := range evs {
+		if e.Type != hal.Ring {
+			t.Fatalf("%s gave %+v, want rings only", what, evs)
+		}
+	}
+	if len(evs) < 1 || len(evs) > 1+long {
+		t.Fatalf("%s gave %d rings %+v, want 1 (+ up to %d for releases that may have lasted %v)",
+			what, len(evs), evs, long, buttonDebounce)
+	}
+	if long > 0 {
+		t.Logf("%s: %d rings; %d releases may have lasted %v (starved writer)", what, len(evs), long, buttonDebounce)
 	}
 }
 

@@ -239,9 +239,13 @@ func (l line) value() int {
 	return n
 }
 
+// transition is a change of a sampled line. The change happened at some
+// instant in (prev, at]: prev is the last sample that still read the old
+// value, at the first that read the new one. On a starved guest the two can
+// be far apart, so widths are judged on these brackets, never on at alone.
 type transition struct {
-	at    time.Time
-	value int
+	prev, at time.Time
+	value    int
 }
 
 // watch samples l every millisecond until stop is closed and returns the
@@ -249,6 +253,7 @@ type transition struct {
 func watch(l line, stop <-chan struct{}) <-chan []transition {
 	out := make(chan []transition, 1)
 	last := l.value() // before returning: the goroutine may start after the press
+	lastAt := time.Now()
 	go func() {
 		var tr []transition
 		for {
@@ -258,10 +263,13 @@ func watch(l line, stop <-chan struct{}) <-chan []transition {
 				return
 			default:
 			}
-			if v := l.value(); v != last {
-				tr = append(tr, transition{time.Now(), v})
+			v := l.value()
+			now := time.Now()
+			if v != last {
+				tr = append(tr, transition{prev: lastAt, at: now, value: v})
 				last = v
 			}
+			lastAt = now
 			time.Sleep(time.Millisecond)
 		}
 	}()
@@ -358,6 +366,7 @@ func (c *checker) ringBouncing() {
 	chime := watch(c.chime, stop)
 	// Press with 5 bounces 3ms apart, hold 200ms, release with 2 bounces.
 	t0 := c.button.set(false)
+	t0after := time.Now() // the kernel stamps the edge between t0 and t0after
 	for i := 0; i < 5; i++ {
 		time.Sleep(3 * time.Millisecond)
 		c.button.set(true)
@@ -379,7 +388,7 @@ func (c *checker) ringBouncing() {
 	if len(es) > 0 {
 		detail += fmt.Sprintf(", at - press = %v, published %v after at",
 			es[0].At.Sub(t0).Round(time.Millisecond), es[0].rx.Sub(es[0].At).Round(time.Millisecond))
-		ok = ok && abs(es[0].At.Sub(t0)) < 100*time.Millisecond
+		ok = ok && es[0].At.After(t0.Add(-5*time.Millisecond)) && es[0].At.Before(t0after.Add(100*time.Millisecond))
 	}
 	result("ring-bouncing-press", ok, "%s (want exactly one ring, at within 100ms of the press)", detail)
 	if len(es) > 0 && es[0].Type == "ring" {
@@ -393,9 +402,11 @@ func (c *checker) ringBouncing() {
 		d += fmt.Sprintf(" %d@+%v", x.value, x.at.Sub(t0).Round(time.Millisecond))
 	}
 	if okc {
-		w := tr[1].at.Sub(tr[0].at)
-		d += fmt.Sprintf(", high for %v", w.Round(time.Millisecond))
-		okc = w >= c.pulse-20*time.Millisecond && w <= c.pulse+300*time.Millisecond
+		// The pulse lasted between these two bounds; it fails only when
+		// the samples prove it too short or too long.
+		minW, maxW := tr[1].prev.Sub(tr[0].at), tr[1].at.Sub(tr[0].prev)
+		d += fmt.Sprintf(", high for %v..%v", minW.Round(time.Millisecond), maxW.Round(time.Millisecond))
+		okc = maxW >= c.pulse-20*time.Millisecond && minW <= c.pulse+300*time.Millisecond
 	}
 	result("chime-pulse", okc, "%s (want 1 then 0, high ~%v)", d, c.pulse)
 }
@@ -405,7 +416,8 @@ func (c *checker) longPressCheck() {
 	t0 := c.button.set(false)
 	time.Sleep(c.longPress + 500*time.Millisecond)
 	c.button.set(true)
-	time.Sleep(c.debounce + 500*time.Millisecond)
+	waitFor(5*time.Second, func() bool { return c.s.count() >= n0+2 })
+	time.Sleep(c.debounce + 500*time.Millisecond) // room for a wrong extra event
 	es := c.s.since(n0)
 	ok := len(es) == 2 && es[0].Type == "ring" && es[1].Type == "long_press"
 	detail := fmt.Sprintf("events %v", types(es))
@@ -413,8 +425,11 @@ func (c *checker) longPressCheck() {
 		lp := es[1]
 		detail += fmt.Sprintf(", long_press at - ring at = %v, long_press published %v after the press",
 			lp.At.Sub(es[0].At).Round(time.Millisecond), lp.rx.Sub(t0).Round(time.Millisecond))
+		// Not before long_press (a correctness bound); the upper bound is
+		// only "before the release plus a generous delivery allowance",
+		// since a starved guest delays delivery, not the decision.
 		ok = abs(lp.At.Sub(es[0].At)) < 10*time.Millisecond &&
-			lp.rx.Sub(t0) >= c.longPress-50*time.Millisecond && lp.rx.Sub(t0) < c.longPress+500*time.Millisecond
+			lp.rx.Sub(t0) >= c.longPress-50*time.Millisecond && lp.rx.Sub(t0) < c.longPress+5*time.Second
 	}
 	result("long-press", ok, "%s (want ring, long_press ~%v after the press, long_press at = press time)", detail, c.longPress)
 }
@@ -444,7 +459,7 @@ func (c *checker) motion() {
 	if len(es) > 0 {
 		after := es[0].At.Sub(tr)
 		detail += fmt.Sprintf(", at - PIR low = %v (hold %v)", after.Round(time.Millisecond), c.hold)
-		okEnd = okEnd && after >= c.hold-50*time.Millisecond && after <= c.hold+500*time.Millisecond
+		okEnd = okEnd && after >= c.hold-50*time.Millisecond && after <= c.hold+3*time.Second
 	}
 	result("pir-motion-end", okEnd, "%s", detail)
 }
@@ -507,7 +522,7 @@ func (c *checker) shutdown(pid int) {
 	}
 	gone := waitFor(stopLimit+time.Second, exited)
 	took := time.Since(t0)
-	offline := waitFor(500*time.Millisecond, func() bool { return c.s.lastStatus() == "offline" })
+	offline := waitFor(5*time.Second, func() bool { return c.s.lastStatus() == "offline" })
 	result("sigterm-shutdown", gone && took <= stopLimit && offline, "exited=%v after %v, offline published=%v",
 		gone, took.Round(time.Millisecond), offline)
 }
