@@ -21,6 +21,7 @@ func Default() Config {
 			DiscoveryMode:   "device",
 		},
 		HTTP: HTTP{Listen: "127.0.0.1:8080"},
+		RTSP: RTSP{Listen: "127.0.0.1:8554"},
 		GPIO: GPIO{
 			Button: Button{
 				ActiveLow: true,

@@ -70,6 +70,38 @@ func TestSecurityRules(t *testing.T) {
 		{"http LAN address", func(c *Config) { c.HTTP.Listen = "192.168.1.10:8080" }, "http.listen"},
 		{"http host name", func(c *Config) { c.HTTP.Listen = "doorbell.local:8080" }, "http.listen"},
 		{"http LAN even with a broker login", func(c *Config) { login(c); c.HTTP.Listen = ":8080" }, "http.listen"},
+		{"http LAN with a user", func(c *Config) { c.Users = []User{user("alice")}; c.HTTP.Listen = ":8080" }, ""},
+		{"http LAN with a user and TLS", func(c *Config) {
+			c.Users = []User{user("alice")}
+			c.HTTP.Listen, c.HTTP.CertFile, c.HTTP.KeyFile = "0.0.0.0:8443", "/etc/doorbell/web.pem", "/etc/doorbell/web.key"
+		}, ""},
+		{"http cert without key", func(c *Config) { c.HTTP.CertFile = "/etc/doorbell/web.pem" }, "http.key_file"},
+		{"http key without cert", func(c *Config) { c.HTTP.KeyFile = "/etc/doorbell/web.key" }, "http.cert_file"},
+		{"http cert relative", func(c *Config) { c.HTTP.CertFile, c.HTTP.KeyFile = "web.pem", "/k" }, "http.cert_file"},
+
+		// rtsp
+		{"rtsp off", func(c *Config) { c.RTSP.Listen = "" }, ""},
+		{"rtsp 0.0.0.0", func(c *Config) { c.RTSP.Listen = "0.0.0.0:8554" }, "rtsp.listen"},
+		{"rtsp empty host", func(c *Config) { c.RTSP.Listen = ":8554" }, "rtsp.listen"},
+		{"rtsp LAN with a user", func(c *Config) { c.Users = []User{user("alice")}; c.RTSP.Listen = ":8554" }, ""},
+		{"rtsp no port", func(c *Config) { c.RTSP.Listen = "8554" }, "rtsp.listen"},
+		{"rtsp same as http", func(c *Config) { c.RTSP.Listen = c.HTTP.Listen }, "rtsp.listen"},
+		{"rtsp key without cert", func(c *Config) { c.RTSP.KeyFile = "/etc/doorbell/rtsp.key" }, "rtsp.cert_file"},
+
+		// users
+		{"users bcrypt", func(c *Config) {
+			c.Users = []User{user("alice"), {Username: "bob", PasswordHash: "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW"}}
+		}, ""},
+		{"users twice", func(c *Config) { c.Users = []User{user("alice"), user("bob"), user("alice")} }, "users[2].username"},
+		{"users empty name", func(c *Config) { c.Users = []User{user("")} }, "users[0].username"},
+		{"users colon", func(c *Config) { c.Users = []User{user("a:b")} }, "users[0].username"},
+		{"users control", func(c *Config) { c.Users = []User{user("a\tb")} }, "users[0].username"},
+		{"users plain password", func(c *Config) { c.Users = []User{{Username: "alice", PasswordHash: "hunter22"}} }, "users[0].password_hash"},
+		{"users no hash", func(c *Config) { c.Users = []User{{Username: "alice"}} }, "users[0].password_hash"},
+		{"users md5 crypt", func(c *Config) { c.Users = []User{{Username: "alice", PasswordHash: "$1$salt$qJH7.N4xYta3aEG/dfqo/0"}} }, "users[0].password_hash"},
+		{"users argon2i", func(c *Config) {
+			c.Users = []User{{Username: "alice", PasswordHash: strings.Replace(user("x").PasswordHash, "argon2id", "argon2i", 1)}}
+		}, "users[0].password_hash"},
 		{"hosts", func(c *Config) {
 			c.HTTP.Hosts = []string{"doorbell.lan", "doorbell.lan.", "192.168.1.20", "fd00::20", "x_y"}
 		}, ""},
@@ -143,6 +175,7 @@ func TestSecurityRulesSim(t *testing.T) {
 		{"mqtt:\n  listen: 127.0.0.1:0\nhttp:\n  listen: 127.0.0.1:0\n", ""},
 		{"mqtt:\n  listen: :1883\n", "mqtt.listen"},
 		{"http:\n  listen: 0.0.0.0:8080\n", "http.listen"},
+		{"rtsp:\n  listen: 0.0.0.0:8554\n", "rtsp.listen"},
 		{"storage:\n  mode: ram\n", "storage.mode"},
 	})
 }
@@ -447,6 +480,27 @@ func TestHuman(t *testing.T) {
 	for n, want := range map[int64]string{0: "0B", 1023: "1023B", 1024: "1KiB", 64 << 20: "64MiB", 46080000: "44MiB", 5760000: "5.5MiB", 3 << 29: "1.5GiB", 1<<40 + 1: "1.1TiB"} {
 		if got := human(n); got != want {
 			t.Errorf("human(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+// user is a User with a well-formed argon2id hash (of no known password).
+func user(name string) User {
+	return User{Username: name, PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFyYmE"}
+}
+
+// A problem with a hash never shows it.
+func TestUserHashNeverShown(t *testing.T) {
+	c := valid()
+	secret := "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$bm90LWEtcmVhbC1oYXNoLWJ1dC1zZWNyZXQ!"
+	c.Users = []User{{Username: "alice", PasswordHash: secret}}
+	err := c.Validate(false)
+	if err == nil || !strings.Contains(err.Error(), "users[0].password_hash") {
+		t.Fatalf("Validate: %v, want a problem with users[0].password_hash", err)
+	}
+	for _, s := range []string{err.Error(), fmt.Sprintf("%v %+v %#v", c, c, c)} {
+		if strings.Contains(s, "bm90LWEtcmVhbC1oYXNo") {
+			t.Errorf("the hash shows in %q", s)
 		}
 	}
 }

@@ -13,6 +13,8 @@ type Config struct {
 	Device   Device   `yaml:"device"`
 	MQTT     MQTT     `yaml:"mqtt"`
 	HTTP     HTTP     `yaml:"http"`
+	RTSP     RTSP     `yaml:"rtsp"`
+	Users    []User   `yaml:"users"`
 	GPIO     GPIO     `yaml:"gpio"`
 	Camera   Camera   `yaml:"camera"`
 	Capture  Capture  `yaml:"capture"`
@@ -95,12 +97,57 @@ const (
 	RoleReader = "reader" // reads only: dashboards
 )
 
-// HTTP is the local web API.
+// HTTP is the web app and its API.
 type HTTP struct {
-	Listen string `yaml:"listen"` // default 127.0.0.1:8080; loopback only (no authentication yet); "" disables the HTTP server
+	// Listen: default 127.0.0.1:8080; "" disables the HTTP server. A
+	// host that is not loopback needs at least one of Users.
+	Listen string `yaml:"listen"`
 	// Hosts are extra host names (or IP addresses) the server accepts in
 	// the Host header, against DNS rebinding; no scheme, port or path.
 	Hosts []string `yaml:"hosts"`
+	// CertFile and KeyFile (PEM, absolute paths, both or neither) serve
+	// the app over HTTPS.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// RTSP is the live stream server.
+type RTSP struct {
+	// Listen: default 127.0.0.1:8554; "" disables RTSP. A host that is
+	// not loopback needs at least one of Users. The stream's path is
+	// /<device.id>.
+	Listen string `yaml:"listen"`
+	// CertFile and KeyFile (PEM, absolute paths, both or neither) serve
+	// rtsps:// instead of rtsp://.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// User is one login of the web app, the live streams (RTSP, MJPEG) and
+// /metrics. The password is stored only as a hash, made by
+// doorbellctl passwd. Its String, GoString, LogValue and MarshalJSON never
+// show the hash.
+type User struct {
+	Username     string `yaml:"username"`      // non-empty, unique, printable, no ':' (HTTP Basic)
+	PasswordHash string `yaml:"password_hash"` // $argon2id$... or bcrypt $2b$...
+}
+
+// String returns the username: never the hash.
+func (u User) String() string { return u.Username }
+
+// GoString is for %#v; it hides the hash too.
+func (u User) GoString() string {
+	return fmt.Sprintf("config.User{Username:%q, PasswordHash:\"(hidden)\"}", u.Username)
+}
+
+// LogValue makes log/slog log the username only.
+func (u User) LogValue() slog.Value { return slog.StringValue(u.Username) }
+
+// MarshalJSON writes the username only.
+func (u User) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Username string `json:"username"`
+	}{u.Username})
 }
 
 // GPIO names the lines of the button, the PIR sensor and the chime relay.

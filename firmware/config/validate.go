@@ -76,7 +76,13 @@ var allowed = map[string]string{
 	"mqtt.client_id":                `want at most 128 bytes of text without control characters ("" means doorbelld-<device.id>)`,
 	"mqtt.topic_prefix":             "want MQTT topic levels such as doorbell or home/doorbell: no +, #, empty levels, leading $, or leading or trailing /",
 	"mqtt.discovery_prefix":         "want MQTT topic levels such as homeassistant: no +, #, empty levels, leading $, or leading or trailing /",
-	"http.listen":                   `want "" (no HTTP server) or a loopback host:port such as 127.0.0.1:8080: the HTTP API has no authentication yet, so reach it from elsewhere through an SSH tunnel or a reverse proxy (accounts come with the live-view web app)`,
+	"http.listen":                   `want "" (no HTTP server) or host:port such as 127.0.0.1:8080; a host that is not loopback (:8080, 0.0.0.0, a LAN address or name) also needs users (doorbellctl passwd makes one)`,
+	"http.cert_file":                `want "" or an absolute path to a PEM certificate, together with http.key_file`,
+	"http.key_file":                 `want "" or an absolute path to a PEM private key, together with http.cert_file`,
+	"rtsp.listen":                   `want "" (no RTSP server) or host:port such as 127.0.0.1:8554; a host that is not loopback (:8554, 0.0.0.0, a LAN address or name) also needs users (doorbellctl passwd makes one)`,
+	"rtsp.cert_file":                `want "" or an absolute path to a PEM certificate, together with rtsp.key_file (serves rtsps://)`,
+	"rtsp.key_file":                 `want "" or an absolute path to a PEM private key, together with rtsp.cert_file`,
+	"users":                         "want a list of {username, password_hash}; doorbellctl passwd USERNAME prints one to paste",
 	"http.hosts":                    "want a list of host names or IP addresses, without scheme, port or path, such as [doorbell.lan, 192.168.1.20]",
 	"mqtt.accounts":                 `want a list of {username, password, role} with role owner or reader, for the embedded broker only (mqtt.broker "")`,
 	"mqtt.owner_key_file":           `want "" (no owner key) or an absolute file path such as /etc/doorbell/owner.key (doorbellctl owner-key FILE makes one)`,
@@ -130,6 +136,8 @@ var allowedItem = map[string]string{
 	"mqtt.accounts[].username": "want a non-empty username without control characters, different from mqtt.username and from every other account's",
 	"mqtt.accounts[].password": "want a non-empty password",
 	"mqtt.accounts[].role":     "want owner (reads and writes everything: Home Assistant, doorbellctl) or reader (reads only: dashboards)",
+	"users[].username":         "want a non-empty username without control characters or ':', different from every other user's",
+	"users[].password_hash":    "want a hash made by doorbellctl passwd: $argon2id$v=19$m=...,t=...,p=...$salt$hash, or bcrypt $2a$/$2b$/$2y$",
 }
 
 // Validate checks every key of c and returns all problems at once as
@@ -204,14 +212,17 @@ func (c *Config) Validate(sim bool) error {
 		v.bad("mqtt.tls_insecure_skip_verify", "true")
 	}
 
-	// http
-	if l := c.HTTP.Listen; l != "" && (!hostPort(l, 0) || !Loopback(l)) {
-		v.bad("http.listen", l)
-	}
+	// users, http, rtsp
+	v.users(c.Users)
+	v.server("http", c.HTTP.Listen, c.HTTP.CertFile, c.HTTP.KeyFile, len(c.Users) > 0)
 	for i, h := range c.HTTP.Hosts {
 		if !hostOrIP(h) {
 			v.add("http.hosts["+strconv.Itoa(i)+"]", h, allowed["http.hosts"])
 		}
+	}
+	v.server("rtsp", c.RTSP.Listen, c.RTSP.CertFile, c.RTSP.KeyFile, len(c.Users) > 0)
+	if h, r := c.HTTP.Listen, c.RTSP.Listen; h != "" && h == r {
+		v.add("rtsp.listen", r, "want an address other than http.listen's")
 	}
 
 	// gpio
@@ -390,6 +401,64 @@ func (v *checker) accounts(m MQTT) {
 		}
 		if a.Role != RoleOwner && a.Role != RoleReader {
 			v.add(key+".role", a.Role, allowedItem["mqtt.accounts[].role"])
+		}
+	}
+}
+
+// server checks the listen address and TLS files of the HTTP or RTSP
+// server (key "http" or "rtsp"): a listen address that is not loopback
+// needs users, since anyone on the network could otherwise watch the door.
+func (v *checker) server(key, listen, cert, keyFile string, users bool) {
+	switch {
+	case listen == "":
+	case !hostPort(listen, 0):
+		v.bad(key+".listen", listen)
+	case !Loopback(listen) && !users:
+		v.add(key+".listen", listen, "want a loopback address such as 127.0.0.1"+listen[strings.LastIndex(listen, ":"):]+
+			", or add users (doorbellctl passwd USERNAME): on "+listen+" anyone on the network would see the door")
+	}
+	for _, f := range []struct{ key, val string }{{key + ".cert_file", cert}, {key + ".key_file", keyFile}} {
+		if f.val != "" && (!filepath.IsAbs(f.val) || !printable(f.val)) {
+			v.bad(f.key, f.val)
+		}
+	}
+	if (cert == "") != (keyFile == "") {
+		if cert == "" {
+			v.bad(key+".cert_file", cert)
+		} else {
+			v.bad(key+".key_file", keyFile)
+		}
+	}
+}
+
+// The shapes of the password hashes doorbellctl passwd makes (argon2id,
+// PHC string format) and of bcrypt's; package firmware/account checks
+// the parameters when it loads them.
+var (
+	argon2idHash = regexp.MustCompile(`^\$argon2id\$v=19\$m=[0-9]{1,9},t=[0-9]{1,9},p=[0-9]{1,3}\$[A-Za-z0-9+/]{11,}\$[A-Za-z0-9+/]{16,}$`)
+	bcryptHash   = regexp.MustCompile(`^\$2[aby]\$[0-9]{2}\$[./A-Za-z0-9]{53}$`)
+)
+
+// users checks users: unique printable usernames without ':' and hashes
+// of a known shape. No problem shows a hash.
+func (v *checker) users(us []User) {
+	seen := map[string]string{}
+	for i, u := range us {
+		key := "users[" + strconv.Itoa(i) + "]"
+		switch other, dup := seen[u.Username]; {
+		case u.Username == "" || !printable(u.Username) || strings.Contains(u.Username, ":"):
+			v.add(key+".username", u.Username, allowedItem["users[].username"])
+		case dup:
+			v.add(key+".username", u.Username, "want a username not already used by "+other)
+		default:
+			seen[u.Username] = key
+		}
+		if !argon2idHash.MatchString(u.PasswordHash) && !bcryptHash.MatchString(u.PasswordHash) {
+			shown := "(hidden)"
+			if u.PasswordHash == "" {
+				shown = ""
+			}
+			v.add(key+".password_hash", shown, allowedItem["users[].password_hash"])
 		}
 	}
 }
