@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/doorbelld/doorbelld/capture"
@@ -61,6 +62,23 @@ func (o Options) withDefaults() Options {
 type Source struct {
 	device string
 	opts   Options
+
+	frames, skipped, bad atomic.Uint64
+}
+
+// Stats are a Source's counters since New, over every stream it opened.
+type Stats struct {
+	Frames uint64 // good frames pushed
+	// Skipped counts the frames the driver dropped, from gaps in the
+	// buffers' sequence numbers: the driver had no free buffer (the
+	// reader was late) or the device skipped them.
+	Skipped uint64
+	Bad     uint64 // buffers the driver flagged as bad, or empty
+}
+
+// Stats returns the counters. It is safe for concurrent use with Stream.
+func (s *Source) Stats() Stats {
+	return Stats{Frames: s.frames.Load(), Skipped: s.skipped.Load(), Bad: s.bad.Load()}
 }
 
 var _ capture.Source = (*Source)(nil)
@@ -174,4 +192,26 @@ func wallClock(frame, monoNow time.Duration, now time.Time) time.Time {
 		return now
 	}
 	return now.Add(-age)
+}
+
+// seqGaps counts the frames missing between the sequence numbers of
+// consecutive buffers of one stream (V4L2's v4l2_buffer.sequence counts
+// every frame the device captured, delivered or not).
+type seqGaps struct {
+	last    uint32
+	started bool
+}
+
+// next takes the sequence number of the next dequeued buffer and returns
+// how many frames were skipped before it. A number that does not move
+// forward (a driver restarting its count) is a new start, not a gap.
+func (g *seqGaps) next(seq uint32) uint64 {
+	var n uint64
+	if g.started {
+		if d := seq - g.last; d > 1 && d < 1<<31 {
+			n = uint64(d - 1)
+		}
+	}
+	g.last, g.started = seq, true
+	return n
 }

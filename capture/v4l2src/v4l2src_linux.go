@@ -132,6 +132,7 @@ func (s *Source) loop(ctx context.Context, st *stream, push func([]byte, time.Ti
 		wake    sync.Once
 		clock   frameClock
 		bad     int // buffers flagged bad since the last good frame
+		seq     seqGaps
 	)
 	stop := func() {
 		wake.Do(func() {
@@ -181,15 +182,18 @@ func (s *Source) loop(ctx context.Context, st *stream, push func([]byte, time.Ti
 			return fmt.Errorf("v4l2src: %s: stream: driver returned buffer %d of %d", s.device, b.Index, len(st.bufs))
 		}
 		used := int(b.BytesUsed)
+		s.skipped.Add(seq.next(b.Sequence))
 		if b.Flags&v4l2.BufFlagError == 0 && used > 0 && used <= len(st.bufs[b.Index]) {
 			now := time.Now()
 			push(st.bufs[b.Index][:used], clock.wall(b.Flags, b.Timestamp, now))
 			last.Store(now.UnixNano())
+			s.frames.Add(1)
 			bad = 0
 		} else {
 			// A dropped or corrupt frame is not fatal; a camera that
 			// sends nothing else stalls and is reopened.
 			bad++
+			s.bad.Add(1)
 			log.Debug("v4l2src: bad buffer", "index", b.Index, "flags", fmt.Sprintf("%#x", b.Flags), "bytes", used)
 		}
 		if _, err := v4l2.QueueBuffer(st.fd, v4l2.IOTypeMMAP, v4l2.BufTypeVideoCapture, b.Index); err != nil {

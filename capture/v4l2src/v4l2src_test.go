@@ -133,3 +133,33 @@ func TestOptionsDefaults(t *testing.T) {
 		t.Errorf("default format %q", o.Format)
 	}
 }
+
+func TestSeqGaps(t *testing.T) {
+	var g seqGaps
+	var total uint64
+	for _, tt := range []struct {
+		seq  uint32
+		want uint64
+	}{
+		{7, 0}, // the first buffer of a stream: nothing to compare with
+		{8, 0},
+		{11, 2}, // 9 and 10 dropped
+		{11, 0}, // repeated: not a gap
+		{3, 0},  // the driver restarted its count
+		{4, 0},
+		{0, 0}, // backwards again: a restart, never a gap of 2^32-5
+	} {
+		got := g.next(tt.seq)
+		if got != tt.want {
+			t.Errorf("next(%d) = %d, want %d", tt.seq, got, tt.want)
+		}
+		total += got
+	}
+	if total != 2 {
+		t.Errorf("total %d, want 2", total)
+	}
+	g = seqGaps{last: 1<<32 - 2, started: true}
+	if got := g.next(1); got != 2 { // 2^32-1 and 0 dropped across the wrap
+		t.Errorf("across the wrap: %d, want 2", got)
+	}
+}

@@ -35,6 +35,11 @@ type SenderOptions struct {
 	// Default 16.
 	Window int
 	Clock  clockwork.Clock // default: the real clock
+	// Acked, when set, is called once the broker has acknowledged an
+	// event, with the time of the ack (metrics: edge-to-publish latency).
+	// replayed is true for an event published again from the journal,
+	// whose latency is the outage's, not the path's. It must not block.
+	Acked func(e Entry, at time.Time, replayed bool)
 }
 
 func (o *SenderOptions) ensureDefaults() {
@@ -281,8 +286,12 @@ func (s *Sender) await(e Entry, tok paho.Token, replayed bool) {
 		}
 	}
 	if done && err == nil {
+		at := s.opts.Clock.Now()
 		if aerr := s.ob.Ack(e.ID); aerr != nil {
 			s.opts.Logger.Error("outbox: ack", "id", e.ID, "err", aerr)
+		}
+		if s.opts.Acked != nil {
+			s.opts.Acked(e, at, replayed)
 		}
 	} else if err != nil {
 		s.opts.Logger.Warn("outbox: publish failed, will publish again", "id", e.ID, "type", e.Type, "err", err)

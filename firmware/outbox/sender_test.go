@@ -309,3 +309,40 @@ func TestSenderStopsWithPending(t *testing.T) {
 		t.Errorf("after a restart: %v", got)
 	}
 }
+
+// Acked reports each acknowledged event once, live or replayed, with a
+// time taken after the publish.
+func TestSenderAckedHook(t *testing.T) {
+	ob := open(t, t.TempDir(), Options{})
+	pub := newFakePub(false, true)
+	type ack struct {
+		id       string
+		at       time.Time
+		replayed bool
+	}
+	acks := make(chan ack, 8)
+	s := NewSender(ob, SenderOptions{Topic: "doorbell/front/event", Publisher: pub, Logger: quiet(), Window: 4,
+		Acked: func(e Entry, at time.Time, replayed bool) { acks <- ack{e.ID, at, replayed} }})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	post(t, s, 0, event.Ring) // waits in the journal: not connected
+	pub.connected.Store(true)
+	s.Kick()
+	got := <-acks
+	if got.id != "ev0000" || !got.replayed {
+		t.Errorf("ack %+v, want ev0000 replayed", got)
+	}
+	settle(t, s)
+	before := time.Now()
+	s.Send(add(t, ob, 1, event.Ring))
+	select {
+	case got = <-acks:
+	case <-deadline(t):
+		t.Fatal("no ack for the live event")
+	}
+	if got.id != "ev0001" || got.replayed || got.at.Before(before) {
+		t.Errorf("ack %+v, want ev0001 live, at or after %v", got, before)
+	}
+}
