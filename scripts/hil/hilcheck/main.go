@@ -239,6 +239,34 @@ func (l line) value() int {
 	return n
 }
 
+// presses records the button writes of one press, bracketed by the times
+// before and after each write (the kernel stamps the edge in between).
+type presses struct{ ups, downs [][2]time.Time }
+
+func (p *presses) set(l line, high bool) time.Time {
+	before := l.set(high)
+	span := [2]time.Time{before, time.Now()}
+	if high {
+		p.ups = append(p.ups, span)
+	} else {
+		p.downs = append(p.downs, span)
+	}
+	return before
+}
+
+// longReleases counts the releases (button line high, active low) that
+// may have lasted debounce: from the start of the write that released to
+// the end of the write that pressed again. The last release has no end.
+func (p *presses) longReleases(debounce time.Duration) int {
+	n := 0
+	for i, up := range p.ups {
+		if i+1 < len(p.downs) && p.downs[i+1][1].Sub(up[0]) >= debounce {
+			n++
+		}
+	}
+	return n
+}
+
 // transition is a change of a sampled line. The change happened at some
 // instant in (prev, at]: prev is the last sample that still read the old
 // value, at the first that read the new one. On a starved guest the two can
@@ -365,46 +393,55 @@ func (c *checker) ringBouncing() {
 	stop := make(chan struct{})
 	chime := watch(c.chime, stop)
 	// Press with 5 bounces 3ms apart, hold 200ms, release with 2 bounces.
-	t0 := c.button.set(false)
+	// Each write is bracketed: a starved guest can stretch a 3ms bounce
+	// into a real release, after which a second ring is right.
+	var p presses
+	t0 := p.set(c.button, false)
 	t0after := time.Now() // the kernel stamps the edge between t0 and t0after
 	for i := 0; i < 5; i++ {
 		time.Sleep(3 * time.Millisecond)
-		c.button.set(true)
+		p.set(c.button, true)
 		time.Sleep(3 * time.Millisecond)
-		c.button.set(false)
+		p.set(c.button, false)
 	}
 	time.Sleep(200 * time.Millisecond)
-	c.button.set(true)
+	p.set(c.button, true)
 	time.Sleep(3 * time.Millisecond)
-	c.button.set(false)
+	p.set(c.button, false)
 	time.Sleep(3 * time.Millisecond)
-	c.button.set(true)
+	p.set(c.button, true)
 	waitFor(3*time.Second, func() bool { return c.s.count() > n0 })
 	time.Sleep(c.debounce + 1200*time.Millisecond) // room for a wrong second ring or long_press
 	close(stop)
 	es := c.s.since(n0)
-	ok := len(es) == 1 && es[0].Type == "ring"
-	detail := fmt.Sprintf("events %v", types(es))
+	long := p.longReleases(c.debounce)
+	ok := len(es) >= 1 && len(es) <= 1+long
+	for _, e := range es {
+		ok = ok && e.Type == "ring"
+	}
+	detail := fmt.Sprintf("events %v, %d releases may have lasted debounce", types(es), long)
 	if len(es) > 0 {
 		detail += fmt.Sprintf(", at - press = %v, published %v after at",
 			es[0].At.Sub(t0).Round(time.Millisecond), es[0].rx.Sub(es[0].At).Round(time.Millisecond))
 		ok = ok && es[0].At.After(t0.Add(-5*time.Millisecond)) && es[0].At.Before(t0after.Add(100*time.Millisecond))
 	}
-	result("ring-bouncing-press", ok, "%s (want exactly one ring, at within 100ms of the press)", detail)
+	result("ring-bouncing-press", ok, "%s (want one ring, plus at most one per release that may have lasted debounce; at within 100ms of the press)", detail)
 	if len(es) > 0 && es[0].Type == "ring" {
 		c.checkSnapshot("ring-snapshot", es[0])
 		c.checkClip(es[0])
 	}
+	// One pulse per ring at most (chime.min_gap may swallow a second).
 	tr := <-chime
-	okc := len(tr) == 2 && tr[0].value == 1 && tr[1].value == 0
+	okc := len(tr) >= 2 && len(tr)%2 == 0 && len(tr)/2 <= max(len(es), 1)
 	d := "transitions:"
-	for _, x := range tr {
+	for i, x := range tr {
 		d += fmt.Sprintf(" %d@+%v", x.value, x.at.Sub(t0).Round(time.Millisecond))
+		okc = okc && x.value == 1-i%2
 	}
-	if okc {
+	for i := 0; okc && i+1 < len(tr); i += 2 {
 		// The pulse lasted between these two bounds; it fails only when
 		// the samples prove it too short or too long.
-		minW, maxW := tr[1].prev.Sub(tr[0].at), tr[1].at.Sub(tr[0].prev)
+		minW, maxW := tr[i+1].prev.Sub(tr[i].at), tr[i+1].at.Sub(tr[i].prev)
 		d += fmt.Sprintf(", high for %v..%v", minW.Round(time.Millisecond), maxW.Round(time.Millisecond))
 		okc = maxW >= c.pulse-20*time.Millisecond && minW <= c.pulse+300*time.Millisecond
 	}
