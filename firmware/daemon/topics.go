@@ -26,7 +26,7 @@ func hassOptions(c config.Config, version string, sim bool) hass.Options {
 	return hass.Options{
 		DeviceID: c.Device.ID, DeviceName: c.Device.Name, Version: version,
 		TopicPrefix: c.MQTT.TopicPrefix, DiscoveryPrefix: c.MQTT.DiscoveryPrefix, Mode: mode,
-		ConfigurationURL: hass.ConfigurationURL(c.HTTP.Listen, nil),
+		ConfigurationURL: hass.ConfigurationURL(c.HTTP.Listen, c.HTTP.CertFile != "", nil),
 		NoCamera:         c.Camera.Device == "", NoMotion: !sim && c.GPIO.PIR.Line == "", NoChime: !sim && c.GPIO.Chime.Line == "",
 		SmallSnapshot: c.Snapshot.MaxWidth > 0, DoublePress: c.GPIO.Button.DoublePress.D() > 0,
 	}

@@ -59,7 +59,7 @@
 //
 // # Device page
 //
-// Options.ConfigurationURL links the device page to the web API;
+// Options.ConfigurationURL links the device page to the web app;
 // ConfigurationURL computes it from http.listen, and leaves it out when the
-// API listens on loopback only.
+// app listens on loopback only (Home Assistant elsewhere could not open it).
 package hass

@@ -217,8 +217,9 @@ type Diagnostics = mqttapi.Diagnostics
 // as it is; without a usable host name there is no link. Link-local
 // addresses (169.254.x.x, fe80::) are no link either: a browser cannot use
 // them without the interface. hostname is os.Hostname when nil; port 80 is
-// left out.
-func ConfigurationURL(listen string, hostname func() (string, error)) string {
+// left out (443 with https, which serves the app over TLS:
+// http.cert_file).
+func ConfigurationURL(listen string, https bool, hostname func() (string, error)) string {
 	if hostname == nil {
 		hostname = os.Hostname
 	}
@@ -251,12 +252,16 @@ func ConfigurationURL(listen string, hostname func() (string, error)) string {
 	case strings.EqualFold(host, "localhost") || !validHostname(host):
 		return ""
 	}
-	if port != "80" {
+	scheme, defaultPort := "http", "80"
+	if https {
+		scheme, defaultPort = "https", "443"
+	}
+	if port != defaultPort {
 		host = net.JoinHostPort(host, port)
 	} else if strings.Contains(host, ":") {
 		host = "[" + host + "]"
 	}
-	return "http://" + host + "/"
+	return scheme + "://" + host + "/"
 }
 
 // validHostname reports whether h is a DNS name: dot-separated labels of

@@ -706,7 +706,7 @@ func TestConfigurationURL(t *testing.T) {
 		{"192.168.1.5:99999", host("pi", nil), ""},
 	}
 	for _, tt := range tests {
-		got := ConfigurationURL(tt.listen, tt.hostname)
+		got := ConfigurationURL(tt.listen, false, tt.hostname)
 		if got != tt.want {
 			t.Errorf("ConfigurationURL(%q) = %q, want %q", tt.listen, got, tt.want)
 		}
@@ -716,7 +716,13 @@ func TestConfigurationURL(t *testing.T) {
 			}
 		}
 	}
-	if got := ConfigurationURL("127.0.0.1:8080", nil); got != "" {
+	if got, want := ConfigurationURL("192.168.1.5:8443", true, nil), "https://192.168.1.5:8443/"; got != want {
+		t.Errorf("with TLS: %q, want %q", got, want)
+	}
+	if got, want := ConfigurationURL("192.168.1.5:443", true, nil), "https://192.168.1.5/"; got != want {
+		t.Errorf("with TLS on 443: %q, want %q", got, want)
+	}
+	if got := ConfigurationURL("127.0.0.1:8080", false, nil); got != "" {
 		t.Errorf("ConfigurationURL with os.Hostname = %q", got)
 	}
 }
