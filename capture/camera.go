@@ -109,6 +109,9 @@ type Camera struct {
 	waiters   []chan struct{} // closed at the next frame; see nextFrame
 	nWaiters  atomic.Int32    // len(waiters), read without mu by push
 	announced int             // state last logged: 0 none, 1 up, -1 down
+
+	// stateWaiters are closed when a stream starts or stops; see Changed.
+	stateWaiters []chan struct{}
 }
 
 // New returns a Camera that captures from src into ring. It starts nothing:
@@ -179,6 +182,7 @@ func (c *Camera) started(f Format) {
 	c.since = c.clk.Now()
 	announce := c.announced != 1
 	c.announced = 1
+	c.wakeStateWaiters()
 	c.mu.Unlock()
 	if announce {
 		c.log.Info("camera: available", "format", f.String())
@@ -198,6 +202,7 @@ func (c *Camera) stopped(err error) {
 		announce = c.announced != -1
 		c.announced = -1
 	}
+	c.wakeStateWaiters()
 	c.mu.Unlock()
 	if announce {
 		c.log.Warn("camera: unavailable, will retry", "err", err)
@@ -230,6 +235,34 @@ func (c *Camera) nextFrame() <-chan struct{} {
 	c.nWaiters.Store(int32(len(c.waiters)))
 	c.mu.Unlock()
 	return ch
+}
+
+// Next returns a channel that is closed when the next frame has been
+// stored in the ring. Each call registers one waiter; it is released when
+// that frame comes, so a caller that stops waiting should keep the channel
+// and reuse it rather than call Next again. Waiting costs the capture
+// goroutine one short lock per frame, never a wait for the reader.
+func (c *Camera) Next() <-chan struct{} { return c.nextFrame() }
+
+// Changed returns a channel that is closed the next time a stream starts
+// or stops (Status().Available or Format may then differ). As with Next,
+// each call registers one waiter, released at that change.
+func (c *Camera) Changed() <-chan struct{} {
+	ch := make(chan struct{})
+	c.mu.Lock()
+	c.stateWaiters = append(c.stateWaiters, ch)
+	c.mu.Unlock()
+	return ch
+}
+
+// wakeStateWaiters closes the channels Changed returned; the caller holds
+// c.mu.
+func (c *Camera) wakeStateWaiters() {
+	for i, w := range c.stateWaiters {
+		close(w)
+		c.stateWaiters[i] = nil
+	}
+	c.stateWaiters = c.stateWaiters[:0]
 }
 
 // Status returns the camera's current state.

@@ -207,6 +207,45 @@ func (r *Ring) Frames(from, to time.Time) []Frame {
 	return out
 }
 
+// After returns copies of the frames held whose Seq is greater than seq,
+// oldest first.
+func (r *Ring) After(seq uint64) []Frame {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var out []Frame
+	for i := 0; i < r.n; i++ {
+		if s := r.at(i); s.seq > seq {
+			out = append(out, r.frame(s))
+		}
+	}
+	return out
+}
+
+// Seq returns the Seq of the newest frame ever pushed (0 if none); that
+// frame may have been evicted since. It copies nothing.
+func (r *Ring) Seq() uint64 {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.seq
+}
+
+// FindLast calls match on the frames held, newest first, until it returns
+// true, and returns that frame's Seq (false if none matched). match sees
+// the ring's own bytes under the ring's read lock: it must be quick, must
+// not modify data and must not retain it after it returns (copy what it
+// needs). The capture goroutine waits for it to push the next frame.
+func (r *Ring) FindLast(match func(data []byte, at time.Time, f Format) bool) (uint64, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for i := r.n - 1; i >= 0; i-- {
+		s := r.at(i)
+		if match(r.buf[s.off:s.off+s.n:s.off+s.n], s.at, s.f) {
+			return s.seq, true
+		}
+	}
+	return 0, false
+}
+
 // Stats returns the ring's counters.
 func (r *Ring) Stats() RingStats {
 	r.mu.RLock()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every doorbelld test on a fresh Debian/Ubuntu machine (or a laptop
 # with the tools already there):
-#   1. installs what it needs (gcc, mosquitto, mosquitto-clients, ffmpeg) if missing
+#   1. installs what it needs (gcc, mosquitto, mosquitto-clients, ffmpeg, chromium) if missing
 #   2. gofmt, go vet, builds for other platforms (no cgo, macOS)
 #   3. unit tests with the race detector
 #   4. integration tests against a real Mosquitto started here on a free loopback port
@@ -16,7 +16,7 @@ say() { printf '\n== %s\n' "$*"; }
 
 say "dependencies"
 missing=()
-for tool in gcc:gcc mosquitto:mosquitto mosquitto_sub:mosquitto-clients ffprobe:ffmpeg; do
+for tool in gcc:gcc mosquitto:mosquitto mosquitto_sub:mosquitto-clients ffprobe:ffmpeg chromium:chromium; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || [[ -x /usr/sbin/${tool%%:*} ]] || missing+=("${tool#*:}")
 done
 if ((${#missing[@]})) && [[ ${DOORBELL_SKIP_APT:-0} != 1 ]]; then

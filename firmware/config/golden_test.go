@@ -66,7 +66,7 @@ func TestFullFile(t *testing.T) {
 		},
 		HTTP: HTTP{Listen: "0.0.0.0:8081", Hosts: []string{"doorbell.lan", "192.168.1.20", "fd00::20"},
 			CertFile: "/etc/doorbell/web.pem", KeyFile: "/etc/doorbell/web.key"},
-		RTSP: RTSP{Listen: "[::]:8555", CertFile: "/etc/doorbell/rtsp.pem", KeyFile: "/etc/doorbell/rtsp.key"},
+		RTSP: RTSP{Listen: "[::]:8555", UDPPort: 8000, CertFile: "/etc/doorbell/rtsp.pem", KeyFile: "/etc/doorbell/rtsp.key"},
 		Users: []User{
 			{Username: "alice", PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFyYmE"},
 			{Username: "bob", PasswordHash: "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW"},

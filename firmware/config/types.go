@@ -117,6 +117,10 @@ type RTSP struct {
 	// not loopback needs at least one of Users. The stream's path is
 	// /<device.id>.
 	Listen string `yaml:"listen"`
+	// UDPPort is the even UDP port for RTP (RTCP: +1) on Listen's host;
+	// 0 (default): RTP only inside the RTSP TCP connection, which every
+	// client falls back to at once.
+	UDPPort int `yaml:"udp_port"`
 	// CertFile and KeyFile (PEM, absolute paths, both or neither) serve
 	// rtsps:// instead of rtsp://.
 	CertFile string `yaml:"cert_file"`
@@ -128,7 +132,7 @@ type RTSP struct {
 // doorbellctl passwd. Its String, GoString, LogValue and MarshalJSON never
 // show the hash.
 type User struct {
-	Username     string `yaml:"username"`      // non-empty, unique, printable, no ':' (HTTP Basic)
+	Username     string `yaml:"username"`      // 1-64 of A-Z a-z 0-9 . _ @ -, unique
 	PasswordHash string `yaml:"password_hash"` // $argon2id$... or bcrypt $2b$...
 }
 

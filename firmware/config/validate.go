@@ -80,6 +80,7 @@ var allowed = map[string]string{
 	"http.cert_file":                `want "" or an absolute path to a PEM certificate, together with http.key_file`,
 	"http.key_file":                 `want "" or an absolute path to a PEM private key, together with http.cert_file`,
 	"rtsp.listen":                   `want "" (no RTSP server) or host:port such as 127.0.0.1:8554; a host that is not loopback (:8554, 0.0.0.0, a LAN address or name) also needs users (doorbellctl passwd makes one)`,
+	"rtsp.udp_port":                 "want 0 (RTP over the RTSP TCP connection only) or an even port from 1024 to 65534, such as 8000 (RTCP uses the next one)",
 	"rtsp.cert_file":                `want "" or an absolute path to a PEM certificate, together with rtsp.key_file (serves rtsps://)`,
 	"rtsp.key_file":                 `want "" or an absolute path to a PEM private key, together with rtsp.cert_file`,
 	"users":                         "want a list of {username, password_hash}; doorbellctl passwd USERNAME prints one to paste",
@@ -136,7 +137,7 @@ var allowedItem = map[string]string{
 	"mqtt.accounts[].username": "want a non-empty username without control characters, different from mqtt.username and from every other account's",
 	"mqtt.accounts[].password": "want a non-empty password",
 	"mqtt.accounts[].role":     "want owner (reads and writes everything: Home Assistant, doorbellctl) or reader (reads only: dashboards)",
-	"users[].username":         "want a non-empty username without control characters or ':', different from every other user's",
+	"users[].username":         "want 1 to 64 letters, digits, '.', '_', '@' or '-', different from every other user's",
 	"users[].password_hash":    "want a hash made by doorbellctl passwd: $argon2id$v=19$m=...,t=...,p=...$salt$hash, or bcrypt $2a$/$2b$/$2y$",
 }
 
@@ -221,7 +222,10 @@ func (c *Config) Validate(sim bool) error {
 		}
 	}
 	v.server("rtsp", c.RTSP.Listen, c.RTSP.CertFile, c.RTSP.KeyFile, len(c.Users) > 0)
-	if h, r := c.HTTP.Listen, c.RTSP.Listen; h != "" && h == r {
+	if p := c.RTSP.UDPPort; p != 0 && (p < 1024 || p > 65534 || p%2 != 0) {
+		v.bad("rtsp.udp_port", strconv.Itoa(p))
+	}
+	if h, r := c.HTTP.Listen, c.RTSP.Listen; h != "" && h == r && !strings.HasSuffix(r, ":0") { // :0: each its own free port
 		v.add("rtsp.listen", r, "want an address other than http.listen's")
 	}
 
@@ -435,18 +439,21 @@ func (v *checker) server(key, listen, cert, keyFile string, users bool) {
 // PHC string format) and of bcrypt's; package firmware/account checks
 // the parameters when it loads them.
 var (
+	// username is package account's rule: it fits an RTSP URL, a log line
+	// and a YAML scalar unquoted.
+	username     = regexp.MustCompile(`^[A-Za-z0-9._@-]{1,64}$`)
 	argon2idHash = regexp.MustCompile(`^\$argon2id\$v=19\$m=[0-9]{1,9},t=[0-9]{1,9},p=[0-9]{1,3}\$[A-Za-z0-9+/]{11,}\$[A-Za-z0-9+/]{16,}$`)
 	bcryptHash   = regexp.MustCompile(`^\$2[aby]\$[0-9]{2}\$[./A-Za-z0-9]{53}$`)
 )
 
-// users checks users: unique printable usernames without ':' and hashes
+// users checks users: unique usernames of safe characters and hashes
 // of a known shape. No problem shows a hash.
 func (v *checker) users(us []User) {
 	seen := map[string]string{}
 	for i, u := range us {
 		key := "users[" + strconv.Itoa(i) + "]"
 		switch other, dup := seen[u.Username]; {
-		case u.Username == "" || !printable(u.Username) || strings.Contains(u.Username, ":"):
+		case !username.MatchString(u.Username):
 			v.add(key+".username", u.Username, allowedItem["users[].username"])
 		case dup:
 			v.add(key+".username", u.Username, "want a username not already used by "+other)

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/doorbelld/doorbelld/firmware/account"
 	"github.com/doorbelld/doorbelld/firmware/wire"
 	"github.com/jonboulle/clockwork"
 )
@@ -35,6 +37,31 @@ type Options struct {
 	// where those endpoints are 404.
 	Sim    http.Handler
 	Logger *slog.Logger
+
+	// Accounts guard everything but the public paths (see the package
+	// comment). Nil or without users is open mode: everything is served
+	// to anyone, and Start refuses an address that is not loopback.
+	Accounts *account.Store
+	// Sessions are the logins. Default: in memory, with Clock.
+	Sessions *account.Sessions
+	// Limiter slows password guessing (logins and Basic credentials).
+	// Default: account.NewLimiter with Clock. The RTSP server may share it.
+	Limiter *account.Limiter
+	// TLSConfig, with a certificate, makes the server speak HTTPS only;
+	// cookies are then Secure. Nil: plain HTTP. See LoadTLS.
+	TLSConfig *tls.Config
+
+	// App is the web app (package firmware/webapp), on every path not
+	// taken below. Its shell and assets (GET /, /index.html,
+	// /favicon.ico, /assets/...) are public; the rest needs a login.
+	// It must set its own Content-Security-Policy: the default one
+	// allows nothing. Nil: 404.
+	App http.Handler
+	// Live serves GET /api/live.mjpeg, a long-lived response that moves
+	// its write deadline on itself (see extendWrite). Nil: 404.
+	Live http.Handler
+	// Metrics serves GET /metrics (Prometheus). Nil: 404.
+	Metrics http.Handler
 
 	// Hosts are further host names the API answers to (http.hosts in the
 	// config, e.g. "doorbell.local"), with or without a port; case and a
@@ -96,6 +123,12 @@ func (o *Options) ensureDefaults() {
 	if o.Clock == nil {
 		o.Clock = clockwork.NewRealClock()
 	}
+	if o.Sessions == nil {
+		o.Sessions = account.NewSessions(account.SessionOptions{Clock: o.Clock})
+	}
+	if o.Limiter == nil {
+		o.Limiter = account.NewLimiter(account.LimiterOptions{Clock: o.Clock})
+	}
 }
 
 // logEvery is how often each kind of refusal may be logged.
@@ -107,6 +140,10 @@ type Stats struct {
 	ConnRefused        uint64 `json:"conn_refused"`         // closed when accepted: MaxConns were open
 	HostRefused        uint64 `json:"host_refused"`         // 421: a host the API does not answer to
 	CrossOriginRefused uint64 `json:"cross_origin_refused"` // 403: a browser's cross-site POST
+	Unauthorized       uint64 `json:"unauthorized"`         // 401: no or wrong credentials
+	CSRFRefused        uint64 `json:"csrf_refused"`         // 403: session cookie without its CSRF token
+	LoginFailed        uint64 `json:"login_failed"`         // wrong password (login or Basic)
+	LoginThrottled     uint64 `json:"login_throttled"`      // 429: refused by the login backoff
 }
 
 // Server is the HTTP API.
@@ -119,6 +156,9 @@ type Server struct {
 
 	hostRefused, xoRefused atomic.Uint64
 	hostLog, xoLog         *rateLog
+
+	unauthorizedTotal, csrfRefused, loginFailed, loginThrottled atomic.Uint64
+	csrfLog, failLog, throttleLog                               *rateLog
 }
 
 // New builds the server; Start binds it.
@@ -130,6 +170,10 @@ func New(opts Options) *Server {
 		xo:      http.NewCrossOriginProtection(),
 		hostLog: newRateLog(opts, "web: request refused: host not allowed (DNS rebinding?)"),
 		xoLog:   newRateLog(opts, "web: request refused: cross-origin"),
+
+		csrfLog:     newRateLog(opts, "web: request refused: CSRF token missing or wrong"),
+		failLog:     newRateLog(opts, "web: login failed"),
+		throttleLog: newRateLog(opts, "web: login refused: backoff after failures"),
 	}
 	for _, h := range opts.Hosts {
 		if n := hostName(h); n != "" {
@@ -143,10 +187,24 @@ func New(opts Options) *Server {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("GET /api/status", s.status)
-	mux.HandleFunc("GET /api/snapshot.jpg", s.snapshot)
+	mux.Handle("GET /api/session", s.public(http.HandlerFunc(s.sessionInfo)))
+	mux.Handle("POST /api/login", s.public(http.HandlerFunc(s.login)))
+	mux.Handle("POST /api/logout", s.protect(http.HandlerFunc(s.logout)))
+	mux.Handle("GET /api/status", s.protect(http.HandlerFunc(s.status)))
+	mux.Handle("GET /api/snapshot.jpg", s.protect(http.HandlerFunc(s.snapshot)))
+	if opts.Live != nil {
+		mux.Handle("GET /api/live.mjpeg", s.protect(opts.Live))
+	}
+	if opts.Metrics != nil {
+		mux.Handle("GET /metrics", s.protect(opts.Metrics))
+	}
 	if opts.Sim != nil {
-		mux.Handle("/api/sim/", opts.Sim)
+		mux.Handle("/api/sim/", s.protect(opts.Sim))
+	}
+	// Unknown API paths are not the app's: 404, after the login check.
+	mux.Handle("/api/", s.protect(http.NotFoundHandler()))
+	if opts.App != nil {
+		mux.Handle("/", s.app(opts.App))
 	}
 	s.srv = &http.Server{
 		Handler:           s.guard(mux),
@@ -158,6 +216,12 @@ func New(opts Options) *Server {
 		// net/http's own complaints (TLS handshakes, semicolons in a
 		// query, ...) are caused by clients: one line a minute.
 		ErrorLog: log.New(serverErrors{newRateLog(opts, "web: net/http")}, "", 0),
+	}
+	if opts.TLSConfig != nil {
+		s.srv.TLSConfig = opts.TLSConfig.Clone()
+		if s.srv.TLSConfig.MinVersion == 0 {
+			s.srv.TLSConfig.MinVersion = tls.VersionTLS12
+		}
 	}
 	return s
 }
@@ -176,9 +240,19 @@ func (s *Server) Start() error {
 	if err != nil {
 		return fmt.Errorf("web: listen on %s: %w", s.opts.Listen, err)
 	}
+	if s.open() {
+		if ip := ln.Addr().(*net.TCPAddr).AddrPort().Addr().Unmap(); !ip.IsLoopback() {
+			ln.Close()
+			return fmt.Errorf("web: listen on %s: no accounts are configured, so anyone who reaches %s would see the door: "+
+				"listen on a loopback address, or add users: (doorbellctl passwd USERNAME)", s.opts.Listen, ln.Addr())
+		}
+	}
 	s.ln.Store(newLimitListener(ln, s.opts.MaxConns, newRateLog(s.opts, "web: connection refused: too many open")))
 	s.opts.Logger.Info("web: HTTP API listening", "addr", ln.Addr().String(), "sim", s.opts.Sim != nil,
-		"max_conns", s.opts.MaxConns)
+		"max_conns", s.opts.MaxConns, "tls", s.srv.TLSConfig != nil, "accounts", s.opts.Accounts.Len())
+	if s.open() {
+		s.opts.Logger.Warn("web: no accounts configured: the API and app are open to whoever reaches the loopback port")
+	}
 	return nil
 }
 
@@ -188,7 +262,9 @@ func (s *Server) Addr() string { return s.ln.Load().Addr().String() }
 // Stats returns the counters. It is safe for concurrent use, also with
 // Start and before it (zero connections).
 func (s *Server) Stats() Stats {
-	st := Stats{HostRefused: s.hostRefused.Load(), CrossOriginRefused: s.xoRefused.Load()}
+	st := Stats{HostRefused: s.hostRefused.Load(), CrossOriginRefused: s.xoRefused.Load(),
+		Unauthorized: s.unauthorizedTotal.Load(), CSRFRefused: s.csrfRefused.Load(),
+		LoginFailed: s.loginFailed.Load(), LoginThrottled: s.loginThrottled.Load()}
 	if ln := s.ln.Load(); ln != nil {
 		st.Conns, _ = ln.state()
 		st.ConnRefused = ln.refused.Load()
@@ -199,7 +275,14 @@ func (s *Server) Stats() Stats {
 // Run serves until ctx is done, then shuts down within a second.
 func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
-	go func() { errc <- s.srv.Serve(s.ln.Load()) }()
+	go func() {
+		if s.srv.TLSConfig != nil {
+			// The certificate is in TLSConfig; ServeTLS adds h2.
+			errc <- s.srv.ServeTLS(s.ln.Load(), "", "")
+			return
+		}
+		errc <- s.srv.Serve(s.ln.Load())
+	}()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("web: serve: %w", err)

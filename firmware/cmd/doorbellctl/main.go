@@ -9,6 +9,7 @@
 //	doorbellctl clips pull --out DIR [--clip ID]... [--follow]   fetch, verify and store clips over MQTT
 //	doorbellctl clips list [--out DIR]                      the clips the doorbell offers
 //	doorbellctl owner-key FILE                              make the owner key that signs clip dones (0600)
+//	doorbellctl passwd USERNAME                             print a users: entry with the password hashed
 //
 // Exit codes: 0 done, 1 failed (the reason on stderr), 2 usage error.
 package main
@@ -49,6 +50,7 @@ var groups = []group{
 	{"ota", "signed firmware updates: keygen, sign, verify, push, status", runOTA},
 	{"clips", "video clips over MQTT: pull (resumable, verified), list", runClips},
 	{"owner-key", "FILE: make the owner key (clips pull --owner-key, mqtt.owner_key_file)", runOwnerKey},
+	{"passwd", "USERNAME: hash a password for the config's users: (web app, streams, RTSP)", runPasswd},
 }
 
 func main() {

@@ -1,0 +1,138 @@
+package rtsp_test
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v5"
+
+	"github.com/doorbelld/doorbelld/firmware/rtsp"
+)
+
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// rawTCP measures the process CPU to write size bytes to each of n
+// loopback sockets (and read them on the other end) frames times.
+func rawTCP(b *testing.B, n, size, frames int) time.Duration {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	done := make(chan struct{}, n)
+	var writers []net.Conn
+	for i := 0; i < n; i++ {
+		w, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer w.Close()
+		r, err := ln.Accept()
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer r.Close()
+		writers = append(writers, w)
+		go func() {
+			buf := make([]byte, size)
+			for {
+				if _, err := io.ReadFull(r, buf); err != nil {
+					return
+				}
+				done <- struct{}{}
+			}
+		}()
+	}
+	data := make([]byte, size)
+	start := cpuTime(b)
+	for f := 0; f < frames; f++ {
+		for _, w := range writers {
+			if _, err := w.Write(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for i := 0; i < n; i++ {
+			<-done
+		}
+	}
+	return cpuTime(b) - start
+}
+
+// BenchmarkReaders: cost per reader of a 640x480 JPEG stream to n TCP
+// readers (gortsplib clients in this process, so their receive work is
+// counted too, as is the reading side of the baseline), as a ratio to
+// writing the same bytes to n loopback sockets; and latency from the
+// frame's publication to a reader holding the complete frame.
+func BenchmarkReaders(b *testing.B) {
+	for _, n := range []int{1, 10, 50} {
+		b.Run(fmt.Sprintf("readers=%d", n), func(b *testing.B) {
+			src := jpegSource(b)
+			_, url, _ := start(b, src, accounts, func(o *rtsp.Options) { o.MaxConns, o.MaxSessions = 128, 128 })
+			lat := make(chan time.Duration, n)
+			var t0 atomic.Int64 // UnixNano of the frame in flight
+			readers := make([]*reader, n)
+			for i := range readers {
+				r, err := play(b, url, gortsplib.ProtocolTCP)
+				if err != nil {
+					b.Fatal(err)
+				}
+				readers[i] = r
+			}
+			// Warm up: every reader holds a frame.
+			src.Publish()
+			for _, r := range readers {
+				r.next(b)
+			}
+			for _, r := range readers {
+				go func() {
+					for {
+						select {
+						case <-r.frames:
+							lat <- time.Duration(time.Now().UnixNano() - t0.Load())
+						case <-r.done:
+							return
+						}
+					}
+				}()
+			}
+			size := len(src.Publish().Data) // the size the baseline writes
+			for i := 0; i < n; i++ {
+				<-lat
+			}
+			samples := make([]time.Duration, 0, b.N*n)
+			b.ResetTimer()
+			cpu0 := cpuTime(b)
+			for i := 0; i < b.N; i++ {
+				t0.Store(time.Now().UnixNano())
+				src.Publish()
+				for j := 0; j < n; j++ {
+					samples = append(samples, <-lat)
+				}
+			}
+			cpu := cpuTime(b) - cpu0
+			b.StopTimer()
+			raw := rawTCP(b, n, size, b.N)
+			perRTSP := float64(cpu.Nanoseconds()) / float64(b.N*n)
+			perRaw := float64(raw.Nanoseconds()) / float64(b.N*n)
+			slices.Sort(samples)
+			b.ReportMetric(perRTSP, "cpu-ns/reader-frame")
+			b.ReportMetric(perRaw, "raw-cpu-ns/reader-frame")
+			b.ReportMetric(perRTSP/max(perRaw, 1), "x-raw-tcp")
+			b.ReportMetric(float64(samples[len(samples)/2].Microseconds()), "p50-µs")
+			b.ReportMetric(float64(samples[len(samples)*99/100].Microseconds()), "p99-µs")
+			b.ReportMetric(float64(size), "frame-bytes")
+		})
+	}
+}
