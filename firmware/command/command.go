@@ -51,6 +51,9 @@ type Command struct {
 	// Raw is a copy of the payload as received. For Update it is all there
 	// is: the OTA code judges offers (ota/delivery.ParseOffer).
 	Raw []byte
+	// From says who sent it, for the audit log: "" for MQTT (any client
+	// of the broker), "web:<user>" for the web app.
+	From string
 }
 
 // Limits on what Parse accepts.

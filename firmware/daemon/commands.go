@@ -52,23 +52,32 @@ func (d *Daemon) onCommand(_ paho.Client, m paho.Message) {
 		d.reject(m.Topic(), err)
 		return
 	}
-	if err := d.gate.Allow(c.Kind); err != nil {
+	if err := d.submit(c); err != nil {
 		d.reject(m.Topic(), err)
-		return
+	}
+}
+
+// submit judges an accepted command against the per-kind rate limits and
+// queues it for runCommands; MQTT and the web app both come through here.
+// A snapshot command while one is on its way is folded into it (nil).
+func (d *Daemon) submit(c command.Command) error {
+	if err := d.gate.Allow(c.Kind); err != nil {
+		return err
 	}
 	if c.Kind == command.Snapshot && !d.snapCmd.CompareAndSwap(false, true) {
 		d.cmdFolded.Add(1) // one is on its way: this one gets the same picture
-		return
+		return nil
 	}
 	select {
 	case d.cmds <- c:
 		d.cmdAccepted.Add(1)
+		return nil
 	default:
 		if c.Kind == command.Snapshot {
 			d.snapCmd.Store(false)
 		}
 		d.cmdQueueFull.Add(1)
-		d.reject(m.Topic(), fmt.Errorf("command: %s: the command queue is full (%d waiting): %w", c.Kind, commandQueue, command.ErrRateLimited))
+		return fmt.Errorf("command: %s: the command queue is full (%d waiting): %w", c.Kind, commandQueue, command.ErrRateLimited)
 	}
 }
 
@@ -88,10 +97,14 @@ func (d *Daemon) runCommands(ctx context.Context) error {
 // commands are audited: logged when accepted.
 func (d *Daemon) execute(c command.Command) {
 	topic := d.topics.Command(c.Kind)
+	from := c.From
+	if from == "" {
+		from = "mqtt"
+	}
 	if command.RiskOf(c.Kind) != command.Low {
-		d.log.Info("mqtt: command", "kind", c.Kind, "on", c.On, "risk", command.RiskOf(c.Kind))
+		d.log.Info("mqtt: command", "kind", c.Kind, "on", c.On, "risk", command.RiskOf(c.Kind), "from", from)
 	} else {
-		d.log.Debug("mqtt: command", "kind", c.Kind)
+		d.log.Debug("mqtt: command", "kind", c.Kind, "from", from)
 	}
 	switch c.Kind {
 	case command.Privacy:

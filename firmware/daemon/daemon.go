@@ -18,7 +18,9 @@ import (
 
 	"github.com/doorbelld/doorbelld/capture"
 	"github.com/doorbelld/doorbelld/capture/clip"
+	"github.com/doorbelld/doorbelld/capture/live"
 	"github.com/doorbelld/doorbelld/capture/storage"
+	"github.com/doorbelld/doorbelld/firmware/account"
 	"github.com/doorbelld/doorbelld/firmware/broker"
 	"github.com/doorbelld/doorbelld/firmware/bus"
 	"github.com/doorbelld/doorbelld/firmware/clipxfer"
@@ -26,11 +28,14 @@ import (
 	"github.com/doorbelld/doorbelld/firmware/config"
 	"github.com/doorbelld/doorbelld/firmware/event"
 	"github.com/doorbelld/doorbelld/firmware/hass"
+	"github.com/doorbelld/doorbelld/firmware/metrics"
 	"github.com/doorbelld/doorbelld/firmware/mqttpub"
 	"github.com/doorbelld/doorbelld/firmware/outbox"
 	"github.com/doorbelld/doorbelld/firmware/ownerkey"
+	"github.com/doorbelld/doorbelld/firmware/rtsp"
 	"github.com/doorbelld/doorbelld/firmware/sdnotify"
 	"github.com/doorbelld/doorbelld/firmware/supervise"
+	"github.com/doorbelld/doorbelld/firmware/timeline"
 	"github.com/doorbelld/doorbelld/firmware/web"
 	"github.com/doorbelld/doorbelld/hal"
 	"github.com/doorbelld/doorbelld/ota/delivery"
@@ -98,12 +103,19 @@ type Daemon struct {
 	chime  *hal.Chime
 	led    *hal.LED
 	camera *capture.Camera
+	src    capture.Source      // the camera's source (a *v4l2src.Source on a board)
 	clips  *storage.Store      // with a camera and clip.enabled, when the store opened
 	rec    *clip.Recorder      // with clips
 	xfer   *clipxfer.Publisher // with clips
 	inst   *install.Installer  // with OTA
 	dev    *delivery.Device    // with OTA
 	otaOff string              // why OTA is off
+
+	live     *live.Hub          // live view, with a camera
+	rtsp     *rtsp.Server       // with a camera and rtsp.listen
+	users    *account.Store     // users: the web app's, RTSP's and /metrics' logins
+	timeline *timeline.Timeline // recent events for the web app
+	metrics  *metrics.Metrics   // /metrics
 
 	events chan hal.Event // hal inputs → event loop
 	bus    *bus.Bus       // event loop → sinks
@@ -201,14 +213,21 @@ func New(opts Options) (*Daemon, error) {
 			Accounts: accounts, Logger: d.log,
 		})
 	}
-	if cfg.HTTP.Listen != "" {
-		d.web = web.New(web.Options{Listen: cfg.HTTP.Listen, Hosts: cfg.HTTP.Hosts, Backend: backend{d}, Sim: opts.SimHandler,
-			Logger: d.log, Clock: opts.Clock})
+	if d.users, err = users(cfg.Users, opts.Clock); err != nil {
+		return nil, err
 	}
 	if err := d.buildGPIO(); err != nil {
 		return nil, err
 	}
 	d.buildCamera()
+	if err := d.buildLive(); err != nil {
+		return nil, err
+	}
+	d.timeline = timeline.New(timeline.Options{})
+	d.buildMetrics()
+	if err := d.buildWeb(); err != nil {
+		return nil, err
+	}
 	if err := d.buildOTA(); err != nil {
 		return nil, err
 	}
@@ -255,12 +274,20 @@ func (d *Daemon) Run(ctx context.Context) error {
 			return fmt.Errorf("daemon: %w", err)
 		}
 	}
+	if d.rtsp != nil {
+		if err := d.rtsp.Start(); err != nil {
+			if d.broker != nil {
+				_ = d.broker.Run(canceled())
+			}
+			return fmt.Errorf("daemon: %w", err)
+		}
+	}
 	d.mq = mqttpub.New(mqttpub.Options{
 		Broker: d.brokerURL(), ClientID: d.cfg.MQTT.ClientID, TLS: d.tls,
 		Username: d.cfg.MQTT.Username, Password: d.cfg.MQTT.Password,
 		StatusTopic: d.topics.Status, OnConnect: d.onConnect, Logger: d.log,
 	})
-	d.sender = outbox.NewSender(d.outbox, outbox.SenderOptions{Topic: d.topics.Event, Publisher: d.mq, Logger: d.log})
+	d.sender = outbox.NewSender(d.outbox, outbox.SenderOptions{Topic: d.topics.Event, Publisher: d.mq, Logger: d.log, Acked: d.ackedEvent})
 	d.buildXfer()
 	d.wire()
 	d.mq.Connect()
@@ -310,9 +337,11 @@ func (d *Daemon) wire() {
 	if d.camera != nil {
 		d.snaps = newSnapshots(d)
 		d.bus.Add(d.snaps)
+		d.bus.Add(liveSink{h: d.live})
 	}
 	d.last = &lastSink{}
 	d.bus.Add(d.last)
+	d.bus.Add(timelineSink{d: d})
 
 	d.sup = supervise.New(supervise.Options{Logger: d.log, Clock: d.clock})
 	add := func(name string, critical bool, run func(context.Context) error) {
@@ -343,6 +372,7 @@ func (d *Daemon) wire() {
 	if d.camera != nil {
 		add("camera", false, d.camera.Run)
 		add("snapshots", false, d.snaps.Run)
+		add("live", false, d.live.Run)
 	}
 	if d.rec != nil {
 		add("clips", false, d.clips.Run)
@@ -352,6 +382,9 @@ func (d *Daemon) wire() {
 	}
 	if d.web != nil {
 		add("web", true, d.web.Run)
+	}
+	if d.rtsp != nil {
+		add("rtsp", false, d.rtsp.Run)
 	}
 	if d.dev != nil {
 		add("ota", false, d.runOTA)

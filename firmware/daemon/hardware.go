@@ -108,6 +108,7 @@ func (d *Daemon) buildCamera() {
 	default:
 		src = v4l2src.New(c.Device, v4l2src.Options{Width: c.Width, Height: c.Height, FPS: c.FPS, Format: c.Format, Logger: d.log})
 	}
+	d.src = src
 	ring := capture.NewRing(int(d.cfg.Capture.RingBytes.Bytes()))
 	d.camera = capture.New(src, ring, capture.Options{Clock: d.clock, Logger: d.log})
 	if !d.cfg.Clip.Enabled {

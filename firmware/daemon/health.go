@@ -127,6 +127,20 @@ func (b backend) Status() any {
 	}
 	st["inputs"] = inputs // edges read, edges the kernel lost, the reader's longest stall
 	st["commands"] = d.commandStats()
+	privacy, chime := d.sw.get()
+	st["privacy"], st["chime_on"] = privacy, chime // the switches, as the web app shows them
+	if d.live != nil {
+		st["live"] = d.live.Stats() // viewers per kind, frames delivered, encoded, dropped
+	}
+	if d.rtsp != nil {
+		st["rtsp"] = d.rtsp.Stats() // connections, readers, refusals (auth, privacy), packets
+	}
+	if d.timeline != nil {
+		st["timeline"] = d.timeline.Stats()
+	}
+	if d.clips != nil {
+		st["storage"] = d.clips.Stats() // mode, clips and bytes held, the limit, free space
+	}
 	if d.broker != nil {
 		st["broker"] = d.broker.Stats() // logins refused, slow clients dropped, oversize packets, ...
 	}

@@ -27,6 +27,7 @@ func simConfig(t testing.TB, broker string) config.Config {
 	c.MQTT.Broker = broker
 	c.MQTT.Listen = "127.0.0.1:0"
 	c.HTTP.Listen = "127.0.0.1:0"
+	c.RTSP.Listen = "127.0.0.1:0"
 	c.MQTT.TopicPrefix = fmt.Sprintf("dbtest%d_%d", os.Getpid(), testSeq.Add(1))
 	c.MQTT.ClientID = ""
 	c.GPIO.PIR.Hold = config.Dur(time.Second)

@@ -149,6 +149,9 @@ func (d *Daemon) publishClip(m storage.Meta) {
 	}
 	d.log.Info("clip ready", "id", m.ID, "events", m.EventIDs, "frames", m.Frames, "duration", m.Duration(), "bytes", m.Size)
 	d.mq.Publish(d.topics.Clip, 1, true, b)
+	if d.timeline != nil {
+		d.timeline.SetClip(m.EventIDs, m.ID)
+	}
 	if d.xfer != nil {
 		d.xfer.Offer(m)
 	}

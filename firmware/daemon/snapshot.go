@@ -95,6 +95,7 @@ func (s *snapshots) publish(ctx context.Context, e event.Event) {
 		snap.Format.Width = w
 		d.log.Warn("daemon: snapshot over the MQTT message limit, published downscaled", "event", e.ID, "width", w, "bytes", len(snap.JPEG))
 	}
+	d.timelineSnapshot(e.ID, snap.JPEG, snap.At)
 	info, _ := json.Marshal(SnapshotInfo{
 		ID: e.Snapshot, EventID: e.ID, EventType: string(e.Type),
 		At: e.At.UTC().Format(event.TimeLayout), FrameAt: snap.At.UTC().Format(event.TimeLayout),

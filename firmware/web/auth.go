@@ -33,8 +33,11 @@ type userKey struct{}
 // User is the account a request was authenticated as: "" when no
 // accounts are configured (open mode) or on a public path without a
 // session. For audit logs of the handlers behind Server.
-func User(r *http.Request) string {
-	u, _ := r.Context().Value(userKey{}).(string)
+func User(r *http.Request) string { return UserFrom(r.Context()) }
+
+// UserFrom is User for a request's context (or one derived from it).
+func UserFrom(ctx context.Context) string {
+	u, _ := ctx.Value(userKey{}).(string)
 	return u
 }
 

@@ -201,8 +201,13 @@ func New(opts Options) *Server {
 	if opts.Sim != nil {
 		mux.Handle("/api/sim/", s.protect(opts.Sim))
 	}
-	// Unknown API paths are not the app's: 404, after the login check.
-	mux.Handle("/api/", s.protect(http.NotFoundHandler()))
+	// The other API paths are the app's (timeline, clips, switches);
+	// without an app they are 404, after the login check.
+	if opts.App != nil {
+		mux.Handle("/api/", s.protect(opts.App))
+	} else {
+		mux.Handle("/api/", s.protect(http.NotFoundHandler()))
+	}
 	if opts.App != nil {
 		mux.Handle("/", s.app(opts.App))
 	}

@@ -49,9 +49,10 @@ func TestBinarySimAgainstMosquitto(t *testing.T) {
 device: {id: front, name: Front door}
 mqtt: {broker: %q, topic_prefix: %s, discovery_prefix: %s_ha}
 http: {listen: %q}
+rtsp: {listen: %q}
 storage: {dir: %q}
 camera: {fps: 10}
-`, broker, prefix, prefix, httpAddr, filepath.Join(dir, "state")))
+`, broker, prefix, prefix, httpAddr, mosquittotest.FreeAddr(t), filepath.Join(dir, "state")))
 
 	msgs := make(chan message, 100)
 	sub := paho.NewClient(paho.NewClientOptions().AddBroker(broker).SetClientID(prefix + "-sub"))

@@ -1,0 +1,393 @@
+package webapp
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"image/color"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/doorbelld/doorbelld/capture/capturetest"
+	"github.com/doorbelld/doorbelld/capture/cliptest"
+	"github.com/doorbelld/doorbelld/capture/storage"
+	"github.com/doorbelld/doorbelld/firmware/event"
+	"github.com/doorbelld/doorbelld/firmware/timeline"
+)
+
+// stubServer stands in for firmware/web around the web app: session,
+// login, status and the live stream, cookie authentication and the CSRF
+// check, and a strict CSP on every answer.
+type stubServer struct {
+	be   *fakeBackend
+	app  http.Handler
+	csrf string
+
+	mu        sync.Mutex
+	postsCSRF map[string]string // path of each authenticated POST -> its X-CSRF-Token
+}
+
+const (
+	stubUser     = "alice"
+	stubPassword = "correct horse battery staple"
+	stubCookie   = "stub-session-8c1f"
+)
+
+func (s *stubServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'")
+	w.Header().Set("Cache-Control", "no-store")
+	c, _ := r.Cookie("sid")
+	authed := c != nil && c.Value == stubCookie
+	p := r.URL.Path
+	switch {
+	case p == "/api/session":
+		user := ""
+		if authed {
+			user = stubUser
+		}
+		writeJSON(w, map[string]any{"open": false, "user": user, "csrf": s.csrf, "tls": false})
+		return
+	case p == "/api/login" && r.Method == "POST":
+		var body struct{ Username, Password string }
+		if json.NewDecoder(r.Body).Decode(&body) != nil || body.Username != stubUser || body.Password != stubPassword {
+			http.Error(w, "wrong user name or password", http.StatusUnauthorized)
+			return
+		}
+		http.SetCookie(w, &http.Cookie{Name: "sid", Value: stubCookie, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+		writeJSON(w, map[string]bool{"ok": true})
+		return
+	case p == "/" || strings.HasPrefix(p, "/assets/"):
+		s.app.ServeHTTP(w, r)
+		return
+	}
+	if !authed {
+		http.Error(w, "login required", http.StatusUnauthorized)
+		return
+	}
+	if r.Method == "POST" {
+		s.mu.Lock()
+		s.postsCSRF[p] = r.Header.Get("X-CSRF-Token")
+		s.mu.Unlock()
+		if r.Header.Get("X-CSRF-Token") != s.csrf {
+			http.Error(w, "bad CSRF token", http.StatusForbidden)
+			return
+		}
+	}
+	switch p {
+	case "/api/status":
+		writeJSON(w, map[string]any{
+			"device": "front-door", "mqtt_connected": true,
+			"health":  map[string]any{"status": "ok", "version": "1.2.3", "camera": "ok", "camera_format": "MJPG 160x120@15fps", "chime": "enabled"},
+			"storage": map[string]any{"mode": "disk", "clips": 1, "bytes": 1 << 20, "max_bytes": 1 << 30, "free_bytes": 5 << 30},
+		})
+	case "/api/live.mjpeg":
+		s.live(w, r)
+	default:
+		s.app.ServeHTTP(w, r)
+	}
+}
+
+// live streams JPEGs of changing colours until the client goes, or 403
+// when privacy mode is on, as firmware/web does.
+func (s *stubServer) live(w http.ResponseWriter, r *http.Request) {
+	if s.be.Switches()["privacy"] {
+		http.Error(w, "privacy mode is on", http.StatusForbidden)
+		return
+	}
+	w.Header().Set("Content-Type", "multipart/x-mixed-replace; boundary=live")
+	rc := http.NewResponseController(w)
+	fmt.Fprint(w, "--live\r\n")
+	tick := time.NewTicker(100 * time.Millisecond) // a stand-in camera's frame rate
+	defer tick.Stop()
+	for i := 0; ; i++ {
+		img := capturetest.JPEG(160, 120, color.RGBA{R: uint8(i * 50), G: uint8(255 - i*30), B: uint8(i * 90), A: 255})
+		fmt.Fprintf(w, "Content-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n", len(img))
+		w.Write(img)
+		fmt.Fprint(w, "\r\n--live\r\n")
+		if rc.Flush() != nil {
+			return
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// consoleLog collects the page's errors: console.error, uncaught
+// exceptions, and log entries (failed loads, CSP violations).
+type consoleLog struct {
+	mu   sync.Mutex
+	errs []string
+}
+
+func (c *consoleLog) add(s string) {
+	c.mu.Lock()
+	c.errs = append(c.errs, s)
+	c.mu.Unlock()
+}
+
+// take returns the errors since the last call, leaving out those that
+// contain one of allowed.
+func (c *consoleLog) take(allowed ...string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+next:
+	for _, e := range c.errs {
+		for _, a := range allowed {
+			if strings.Contains(e, a) {
+				continue next
+			}
+		}
+		out = append(out, e)
+	}
+	c.errs = nil
+	return out
+}
+
+func chromium(t *testing.T) string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
+		return "/usr/bin/chromium"
+	}
+	t.Skip("chromium not installed")
+	return ""
+}
+
+// sampleJS draws the image sel names on a canvas every 50 ms, for up to
+// 20 s, and returns the distinct colours of its centre once it has seen
+// want of them (fewer if the time ran out).
+const sampleJS = `(async (sel, want) => {
+  const img = document.querySelector(sel);
+  const c = document.createElement('canvas'); c.width = 8; c.height = 8;
+  const g = c.getContext('2d', {willReadFrequently: true});
+  const seen = new Set();
+  const end = Date.now() + 20000;
+  while (Date.now() < end && seen.size < want) {
+    if (img && img.complete !== undefined && img.naturalWidth > 0) {
+      g.drawImage(img, 0, 0, 8, 8);
+      seen.add(Array.from(g.getImageData(4, 4, 1, 1).data).join(','));
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return [...seen];
+})`
+
+// waitJS polls a JS condition in the page until it is true (20 s).
+func waitJS(cond string) chromedp.Action {
+	return chromedp.ActionFunc(func(ctx context.Context) error {
+		var ok bool
+		js := `(async () => { const end = Date.now() + 20000;
+		  while (Date.now() < end) { if (` + cond + `) return true; await new Promise((r) => setTimeout(r, 25)); }
+		  return false; })()`
+		if err := chromedp.Evaluate(js, &ok, awaitPromise).Do(ctx); err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("page condition never held: %s", cond)
+		}
+		return nil
+	})
+}
+
+func awaitPromise(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }
+
+func TestBrowser(t *testing.T) {
+	bin := chromium(t)
+	artifacts := os.Getenv("DOORBELL_ARTIFACTS")
+	if artifacts == "" {
+		artifacts = t.TempDir()
+	} else if err := os.MkdirAll(artifacts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	tl := timeline.New(timeline.Options{})
+	store, err := storage.Open(t.TempDir(), storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	putClip(t, store, "clip-1", cliptest.Frames(mjpegFormat, 45, t0), "ev-a") // 3 s at 15 fps, a new colour each frame
+	be := newFakeBackend()
+	logs := &syncBuffer{}
+	stub := &stubServer{be: be, csrf: "csrf-5f2e9a", postsCSRF: map[string]string{},
+		app: New(Options{Timeline: tl, Clips: store, Backend: be, Logger: testLogger(logs),
+			User: func(*http.Request) string { return stubUser }})}
+	srv := httptest.NewServer(stub)
+	defer srv.Close()
+
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.WindowSize(1280, 1000),
+		chromedp.Flag("disable-dev-shm-usage", true))...)
+	defer cancelAlloc()
+	ctx, cancelCtx := chromedp.NewContext(alloc)
+	defer cancelCtx()
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+
+	console := &consoleLog{}
+	chromedp.ListenTarget(ctx, func(ev any) {
+		switch ev := ev.(type) {
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.APITypeError {
+				var args []string
+				for _, a := range ev.Args {
+					args = append(args, string(a.Value))
+				}
+				console.add("console.error: " + strings.Join(args, " "))
+			}
+		case *runtime.EventExceptionThrown:
+			console.add("exception: " + ev.ExceptionDetails.Error())
+		case *cdplog.EventEntryAdded:
+			if ev.Entry.Level == cdplog.LevelError {
+				console.add(fmt.Sprintf("log %s: %s %s", ev.Entry.Source, ev.Entry.Text, ev.Entry.URL))
+			}
+		}
+	})
+	shot := func(name string) chromedp.Action {
+		return chromedp.ActionFunc(func(ctx context.Context) error {
+			var b []byte
+			if err := chromedp.FullScreenshot(&b, 100).Do(ctx); err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(artifacts, name+".png"), b, 0o644)
+		})
+	}
+	run := func(step string, actions ...chromedp.Action) {
+		t.Helper()
+		if err := chromedp.Run(ctx, actions...); err != nil {
+			_ = chromedp.Run(ctx, shot("failed-"+strings.ReplaceAll(step, " ", "-")))
+			t.Fatalf("%s: %v", step, err)
+		}
+	}
+	noErrors := func(step string, allowed ...string) {
+		t.Helper()
+		if errs := console.take(allowed...); len(errs) > 0 {
+			t.Errorf("%s: page errors:\n%s", step, strings.Join(errs, "\n"))
+		}
+	}
+
+	// Logged out: the login form, nothing else.
+	run("load", chromedp.ActionFunc(func(ctx context.Context) error { return cdplog.Enable().Do(ctx) }),
+		chromedp.Navigate(srv.URL), chromedp.WaitVisible("#login", chromedp.ByQuery),
+		waitJS(`document.querySelector('#app').hidden && document.querySelector('#open-banner').hidden`),
+		shot("1-login"))
+	noErrors("load")
+
+	run("wrong password",
+		chromedp.SendKeys("#login-user", stubUser, chromedp.ByQuery),
+		chromedp.SendKeys("#login-pass", "wrong", chromedp.ByQuery),
+		chromedp.Click("#login-submit", chromedp.ByQuery),
+		waitJS(`!document.querySelector('#login-error').hidden && document.querySelector('#login-error').textContent.includes('Wrong')`))
+	noErrors("wrong password", "/api/login") // the 401 itself is logged by the browser
+
+	run("login",
+		chromedp.Evaluate(`document.querySelector('#login-pass').value = ''`, nil),
+		chromedp.SendKeys("#login-pass", stubPassword, chromedp.ByQuery),
+		chromedp.Click("#login-submit", chromedp.ByQuery),
+		chromedp.WaitVisible("#app", chromedp.ByQuery),
+		waitJS(`document.querySelector('#login').hidden && document.querySelector('#device').textContent === 'front-door'`),
+		waitJS(`document.querySelector('#health-dot').classList.contains('dot-ok')`),
+		waitJS(`document.querySelector('#st-version').textContent.includes('1.2.3')`),
+		waitJS(`document.querySelector('#sw-chime').checked && !document.querySelector('#sw-privacy').checked`))
+
+	// The live image changes.
+	var colours []string
+	run("live", chromedp.Evaluate(sampleJS+`('#live', 3)`, &colours, awaitPromise), shot("2-live"))
+	if len(colours) < 3 {
+		t.Errorf("live view showed %d distinct pictures in 20 s (%q), want 3", len(colours), colours)
+	}
+
+	// Events appear live, newest first, with their snapshots.
+	for i, id := range []string{"ev-a", "ev-b"} {
+		e := event.Event{ID: id, Seq: uint64(i + 1), Device: "front-door", Type: event.Ring, At: time.Now().Add(time.Duration(i) * time.Second)}
+		if err := tl.Add(e); err != nil {
+			t.Fatal(err)
+		}
+		run("event "+id, waitJS(fmt.Sprintf(`document.querySelector('#timeline li[data-id="%s"]')`, id)))
+		if err := tl.SetSnapshot(id, cliptest.Image(mjpegFormat, 3*i+1), e.At); err != nil {
+			t.Fatal(err)
+		}
+		run("snapshot "+id, waitJS(fmt.Sprintf(
+			`(() => { const img = document.querySelector('#timeline li[data-id="%s"] img[data-test=event-thumb]');
+			          return img && img.complete && img.naturalWidth === 160; })()`, id)))
+	}
+	var order []string
+	run("order", chromedp.Evaluate(`[...document.querySelectorAll('#timeline li')].map((li) => li.dataset.id)`, &order), shot("3-timeline"))
+	if strings.Join(order, ",") != "ev-b,ev-a" {
+		t.Errorf("timeline order %q, want newest first", order)
+	}
+
+	// A clip plays: its frames advance.
+	var nodes []*cdp.Node
+	run("clip", chromedp.Nodes(`#clips li[data-id="clip-1"] [data-test=clip-play]`, &nodes, chromedp.ByQuery))
+	run("play", chromedp.Click(`#clips li[data-id="clip-1"] [data-test=clip-play]`, chromedp.ByQuery),
+		chromedp.WaitVisible("#player", chromedp.ByQuery))
+	colours = nil
+	run("playback", chromedp.Evaluate(sampleJS+`('#player-img', 4)`, &colours, awaitPromise), shot("4-player"))
+	if len(colours) < 4 {
+		t.Errorf("clip playback showed %d distinct pictures (%q), want 4", len(colours), colours)
+	}
+	var href string
+	run("download link", chromedp.Evaluate(`document.querySelector('#player-download').getAttribute('href')`, &href))
+	if href != "/api/clips/clip-1.mp4" {
+		t.Errorf("download link %q", href)
+	}
+	noErrors("after login")
+
+	// Privacy on: the backend is called with the CSRF token, the live view
+	// says why it shows nothing.
+	run("privacy", chromedp.Click("#sw-privacy", chromedp.ByQuery))
+	select {
+	case c := <-be.seen:
+		if c != (call{"switch", "privacy", true}) {
+			t.Errorf("backend call %+v", c)
+		}
+	case <-time.After(20 * time.Second):
+		_ = chromedp.Run(ctx, shot("failed-privacy"))
+		t.Fatalf("privacy toggle never reached the backend; page errors: %q", console.take())
+	}
+	stub.mu.Lock()
+	token := stub.postsCSRF["/api/switch/privacy"]
+	stub.mu.Unlock()
+	if token != stub.csrf {
+		t.Errorf("switch sent X-CSRF-Token %q, want the session's", token)
+	}
+	run("privacy message", waitJS(`!document.querySelector('#live-msg').hidden &&
+		document.querySelector('#live-msg').textContent.includes('Privacy mode is on')`), shot("5-privacy"))
+	if !strings.Contains(logs.String(), "switch=privacy") || !strings.Contains(logs.String(), "user=alice") {
+		t.Errorf("privacy switch not audited: %s", logs)
+	}
+	noErrors("privacy", "/api/live.mjpeg") // the 403s of the live stream are expected
+
+	// A phone screen: nothing wider than it.
+	var fits bool
+	run("phone", chromedp.EmulateViewport(375, 667, chromedp.EmulateMobile),
+		waitJS(`window.innerWidth === 375`),
+		chromedp.Evaluate(`document.documentElement.scrollWidth <= window.innerWidth && document.body.scrollWidth <= window.innerWidth`, &fits),
+		shot("6-phone"))
+	if !fits {
+		var w int
+		_ = chromedp.Run(ctx, chromedp.Evaluate(`document.documentElement.scrollWidth`, &w))
+		t.Errorf("at 375 px the page is %d px wide: horizontal scroll", w)
+	}
+	noErrors("phone", "/api/live.mjpeg")
+	t.Logf("screenshots in %s", artifacts)
+}
