@@ -499,3 +499,37 @@ func TestTLS(t *testing.T) {
 		t.Errorf("plain HTTP to the TLS port = %d, want 400", resp.StatusCode)
 	}
 }
+
+// The app's own API paths (timeline, clips, switches) reach the app, but
+// only logged in, with the user, and state changes with the CSRF token.
+func TestAppAPIBehindLogin(t *testing.T) {
+	h := newHandlers()
+	opts := Options{Accounts: accounts(t)}
+	h.mount(&opts)
+	s := serve(t, opts)
+	c := newClient(t, s)
+	if resp, _ := c.do("GET", "/api/events", ""); resp.StatusCode != 401 || h.app.calls.Load() != 0 {
+		t.Fatalf("GET /api/events without login = %d (app calls %d), want 401 and none", resp.StatusCode, h.app.calls.Load())
+	}
+	ck, csrf := c.login()
+	if resp, body := c.do("GET", "/api/events", "", cookieHdr(ck)...); resp.StatusCode != 200 || body != "handler /api/events" {
+		t.Errorf("GET /api/events logged in = %d %q, want the app's answer", resp.StatusCode, body)
+	}
+	if u := h.app.lastUser(); u != "alice" {
+		t.Errorf("app saw user %q, want alice", u)
+	}
+	if resp, _ := c.do("POST", "/api/switch/privacy", `{"on":true}`, cookieHdr(ck)...); resp.StatusCode != 403 {
+		t.Errorf("POST /api/switch/privacy without CSRF = %d, want 403", resp.StatusCode)
+	}
+	before := h.app.calls.Load()
+	if resp, body := c.do("POST", "/api/switch/privacy", `{"on":true}`, append(cookieHdr(ck), CSRFHeader, csrf)...); resp.StatusCode != 200 || h.app.calls.Load() != before+1 {
+		t.Errorf("POST /api/switch/privacy with CSRF = %d %q, want the app's answer", resp.StatusCode, body)
+	}
+	// Without an app, the same paths are 404 after the login check.
+	s2 := serve(t, Options{Accounts: accounts(t)})
+	c2 := newClient(t, s2)
+	ck2, _ := c2.login()
+	if resp, _ := c2.do("GET", "/api/events", "", cookieHdr(ck2)...); resp.StatusCode != 404 {
+		t.Errorf("GET /api/events without an app = %d, want 404", resp.StatusCode)
+	}
+}
