@@ -26,6 +26,8 @@
 //	                        ──GET /api/live.mjpeg ───▶ Options.Live                  login
 //	                        ──GET /metrics ──────────▶ Options.Metrics               login
 //	                        ──/api/sim/ ─────────────▶ Options.Sim (sim mode only)   login
+//	                        ──/api/… (the rest) ─────▶ Options.App (timeline, clips, login
+//	                        │                          switches); 404 without an App
 //	                        ──/ ─────────────────────▶ Options.App: GET /, /index.html,
 //	                                                   /favicon.ico, /assets/ public; rest login
 //
