@@ -30,9 +30,14 @@ const (
 	// copied out of the ring, so the ring needs to hold only PreRoll plus
 	// this, not a whole clip.
 	collectEvery = time.Second
-	// settle is how long after a clip's end the Recorder waits for the
-	// camera to deliver the last frames taken before the end.
-	settle = 250 * time.Millisecond
+	// settle is how long after a clip's end the Recorder waits at least
+	// for the camera to deliver the last frames taken before the end.
+	// Frames are stamped when captured but stored when delivered, which on
+	// a busy CPU can be later: until a frame taken at or after the end is
+	// in the ring, the Recorder keeps waiting, every settle, up to
+	// maxSettle (a camera that stopped delivers none).
+	settle    = 250 * time.Millisecond
+	maxSettle = 3 * time.Second
 	// maxPending bounds the triggers queued while Run is busy or not
 	// running; older ones are dropped.
 	maxPending = 256
@@ -221,8 +226,11 @@ func (r *Recorder) Run(ctx context.Context) error {
 			r.collect(ctx, c, false)
 			due := c.end.Add(settle)
 			if !now.Before(due) {
-				r.finish(c, false)
-				continue
+				if _, newest, n := r.ring.Span(); (n > 0 && !newest.Before(c.end)) || !now.Before(c.end.Add(maxSettle)) {
+					r.finish(c, false)
+					continue
+				}
+				due = now.Add(settle) // the camera is behind: look again
 			}
 			if due.Before(next) {
 				next = due

@@ -526,3 +526,43 @@ func TestRecorderYUYVOverlapEncodesOnce(t *testing.T) {
 	}
 	t.Logf("two overlapping clips, %d frames in all: %d encoded (union %d)", sum, st.Encoded, union)
 }
+
+// A camera that delivers late (a busy CPU: frames are stamped when taken
+// but stored when delivered) still gets its last frames into the clip:
+// the Recorder waits past settle until a frame taken at or after the end
+// is in the ring.
+func TestRecorderWaitsForLateFrames(t *testing.T) {
+	r := newRig(t, capture.NewRing(8<<20), nil, fmt10, clip.Options{PreRoll: time.Second, PostRoll: time.Second})
+	r.frames(2 * time.Second)
+	at := r.clk.Now()
+	r.rec.Trigger(at, "late")
+	r.frames(500 * time.Millisecond) // up to at+500ms on time
+	// The camera stalls: nothing is stored while the clock passes the
+	// clip's end by well over settle.
+	r.idle(1500 * time.Millisecond)
+	select {
+	case m := <-r.rec.Ready():
+		t.Fatalf("clip %+v stored before the camera caught up", m)
+	case <-time.After(50 * time.Millisecond):
+	}
+	// Then it delivers the frames it took meanwhile, stamped at their
+	// capture times, up to past the end.
+	iv := r.format.Interval()
+	for ts := at.Add(500 * time.Millisecond).Add(iv); !ts.After(at.Add(time.Second + iv)); ts = ts.Add(iv) {
+		r.ring.Push(cliptest.Image(r.format, r.n), ts, r.format)
+		r.n++
+	}
+	m := r.clips(1)[0]
+	r.checkClip(m, at.Add(-time.Second), at.Add(time.Second), "late")
+}
+
+// A camera that stops delivering does not hold the clip forever.
+func TestRecorderCameraStopsAfterTrigger(t *testing.T) {
+	r := newRig(t, capture.NewRing(8<<20), nil, fmt10, clip.Options{PreRoll: time.Second, PostRoll: time.Second})
+	r.frames(2 * time.Second)
+	at := r.clk.Now()
+	r.rec.Trigger(at, "gone")
+	r.frames(300 * time.Millisecond)
+	m := r.clips(1)[0] // advances the clock without frames
+	r.checkClip(m, at.Add(-time.Second), at.Add(300*time.Millisecond), "gone")
+}

@@ -1,23 +1,17 @@
 package webapp
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"image/color"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
-	cdplog "github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/doorbelld/doorbelld/capture/capturetest"
@@ -25,6 +19,7 @@ import (
 	"github.com/doorbelld/doorbelld/capture/storage"
 	"github.com/doorbelld/doorbelld/firmware/event"
 	"github.com/doorbelld/doorbelld/firmware/timeline"
+	"github.com/doorbelld/doorbelld/firmware/webapp/webapptest"
 )
 
 // stubServer stands in for firmware/web around the web app: session,
@@ -127,98 +122,7 @@ func (s *stubServer) live(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// consoleLog collects the page's errors: console.error, uncaught
-// exceptions, and log entries (failed loads, CSP violations).
-type consoleLog struct {
-	mu   sync.Mutex
-	errs []string
-}
-
-func (c *consoleLog) add(s string) {
-	c.mu.Lock()
-	c.errs = append(c.errs, s)
-	c.mu.Unlock()
-}
-
-// take returns the errors since the last call, leaving out those that
-// contain one of allowed.
-func (c *consoleLog) take(allowed ...string) []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var out []string
-next:
-	for _, e := range c.errs {
-		for _, a := range allowed {
-			if strings.Contains(e, a) {
-				continue next
-			}
-		}
-		out = append(out, e)
-	}
-	c.errs = nil
-	return out
-}
-
-func chromium(t *testing.T) string {
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
-		return "/usr/bin/chromium"
-	}
-	t.Skip("chromium not installed")
-	return ""
-}
-
-// sampleJS draws the image sel names on a canvas every 50 ms, for up to
-// 20 s, and returns the distinct colours of its centre once it has seen
-// want of them (fewer if the time ran out).
-const sampleJS = `(async (sel, want) => {
-  const img = document.querySelector(sel);
-  const c = document.createElement('canvas'); c.width = 8; c.height = 8;
-  const g = c.getContext('2d', {willReadFrequently: true});
-  const seen = new Set();
-  const end = Date.now() + 20000;
-  while (Date.now() < end && seen.size < want) {
-    if (img && img.complete !== undefined && img.naturalWidth > 0) {
-      g.drawImage(img, 0, 0, 8, 8);
-      seen.add(Array.from(g.getImageData(4, 4, 1, 1).data).join(','));
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return [...seen];
-})`
-
-// waitJS polls a JS condition in the page until it is true (20 s).
-func waitJS(cond string) chromedp.Action {
-	return chromedp.ActionFunc(func(ctx context.Context) error {
-		var ok bool
-		js := `(async () => { const end = Date.now() + 20000;
-		  while (Date.now() < end) { if (` + cond + `) return true; await new Promise((r) => setTimeout(r, 25)); }
-		  return false; })()`
-		if err := chromedp.Evaluate(js, &ok, awaitPromise).Do(ctx); err != nil {
-			return err
-		}
-		if !ok {
-			return fmt.Errorf("page condition never held: %s", cond)
-		}
-		return nil
-	})
-}
-
-func awaitPromise(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }
-
 func TestBrowser(t *testing.T) {
-	bin := chromium(t)
-	artifacts := os.Getenv("DOORBELL_ARTIFACTS")
-	if artifacts == "" {
-		artifacts = t.TempDir()
-	} else if err := os.MkdirAll(artifacts, 0o755); err != nil {
-		t.Fatal(err)
-	}
-
 	tl := timeline.New(timeline.Options{})
 	store, err := storage.Open(t.TempDir(), storage.Options{})
 	if err != nil {
@@ -231,62 +135,14 @@ func TestBrowser(t *testing.T) {
 		app: New(Options{Timeline: tl, Clips: store, Backend: be, Logger: testLogger(logs),
 			User: func(*http.Request) string { return stubUser }})}
 	srv := httptest.NewServer(stub)
-	defer srv.Close()
+	t.Cleanup(srv.Close) // after the browser's cleanup, which ends its streams
 
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.WindowSize(1280, 1000),
-		chromedp.Flag("disable-dev-shm-usage", true))...)
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(alloc)
-	defer cancelCtx()
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	defer cancel()
-
-	console := &consoleLog{}
-	chromedp.ListenTarget(ctx, func(ev any) {
-		switch ev := ev.(type) {
-		case *runtime.EventConsoleAPICalled:
-			if ev.Type == runtime.APITypeError {
-				var args []string
-				for _, a := range ev.Args {
-					args = append(args, string(a.Value))
-				}
-				console.add("console.error: " + strings.Join(args, " "))
-			}
-		case *runtime.EventExceptionThrown:
-			console.add("exception: " + ev.ExceptionDetails.Error())
-		case *cdplog.EventEntryAdded:
-			if ev.Entry.Level == cdplog.LevelError {
-				console.add(fmt.Sprintf("log %s: %s %s", ev.Entry.Source, ev.Entry.Text, ev.Entry.URL))
-			}
-		}
-	})
-	shot := func(name string) chromedp.Action {
-		return chromedp.ActionFunc(func(ctx context.Context) error {
-			var b []byte
-			if err := chromedp.FullScreenshot(&b, 100).Do(ctx); err != nil {
-				return err
-			}
-			return os.WriteFile(filepath.Join(artifacts, name+".png"), b, 0o644)
-		})
-	}
-	run := func(step string, actions ...chromedp.Action) {
-		t.Helper()
-		if err := chromedp.Run(ctx, actions...); err != nil {
-			_ = chromedp.Run(ctx, shot("failed-"+strings.ReplaceAll(step, " ", "-")))
-			t.Fatalf("%s: %v", step, err)
-		}
-	}
-	noErrors := func(step string, allowed ...string) {
-		t.Helper()
-		if errs := console.take(allowed...); len(errs) > 0 {
-			t.Errorf("%s: page errors:\n%s", step, strings.Join(errs, "\n"))
-		}
-	}
+	br := webapptest.Start(t, webapptest.Options{})
+	ctx, run, shot, noErrors := br.Context(), br.Run, br.Shot, br.NoErrors
+	waitJS := webapptest.WaitJS
 
 	// Logged out: the login form, nothing else.
-	run("load", chromedp.ActionFunc(func(ctx context.Context) error { return cdplog.Enable().Do(ctx) }),
-		chromedp.Navigate(srv.URL), chromedp.WaitVisible("#login", chromedp.ByQuery),
+	run("load", chromedp.Navigate(srv.URL), chromedp.WaitVisible("#login", chromedp.ByQuery),
 		waitJS(`document.querySelector('#app').hidden && document.querySelector('#open-banner').hidden`),
 		shot("1-login"))
 	noErrors("load")
@@ -310,7 +166,7 @@ func TestBrowser(t *testing.T) {
 
 	// The live image changes.
 	var colours []string
-	run("live", chromedp.Evaluate(sampleJS+`('#live', 3)`, &colours, awaitPromise), shot("2-live"))
+	run("live", webapptest.SampleJS("#live", 3, &colours), shot("2-live"))
 	if len(colours) < 3 {
 		t.Errorf("live view showed %d distinct pictures in 20 s (%q), want 3", len(colours), colours)
 	}
@@ -341,7 +197,7 @@ func TestBrowser(t *testing.T) {
 	run("play", chromedp.Click(`#clips li[data-id="clip-1"] [data-test=clip-play]`, chromedp.ByQuery),
 		chromedp.WaitVisible("#player", chromedp.ByQuery))
 	colours = nil
-	run("playback", chromedp.Evaluate(sampleJS+`('#player-img', 4)`, &colours, awaitPromise), shot("4-player"))
+	run("playback", webapptest.SampleJS("#player-img", 4, &colours), shot("4-player"))
 	if len(colours) < 4 {
 		t.Errorf("clip playback showed %d distinct pictures (%q), want 4", len(colours), colours)
 	}
@@ -362,7 +218,7 @@ func TestBrowser(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		_ = chromedp.Run(ctx, shot("failed-privacy"))
-		t.Fatalf("privacy toggle never reached the backend; page errors: %q", console.take())
+		t.Fatalf("privacy toggle never reached the backend; page errors: %q", br.Errors())
 	}
 	stub.mu.Lock()
 	token := stub.postsCSRF["/api/switch/privacy"]
@@ -389,5 +245,5 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("at 375 px the page is %d px wide: horizontal scroll", w)
 	}
 	noErrors("phone", "/api/live.mjpeg")
-	t.Logf("screenshots in %s", artifacts)
+	t.Logf("screenshots in %s", br.Dir())
 }
