@@ -4,7 +4,8 @@
 // package firmware/sim that press the simulated button and trip the
 // simulated PIR.
 //
-//	client ──TCP──▶ limitListener    at most MaxConns open; one more is closed at once, counted
+//	client ──TCP──▶ limitListener    at most MaxConns open; one more is answered 503 (plain
+//	                     │           HTTP, 16 at a time) or closed at once, counted
 //	                     │
 //	                     ▼
 //	                [TLS]            Options.TLSConfig: HTTPS only (h2, TLS ≥ 1.2)
@@ -98,8 +99,9 @@
 //     no-store and Referrer-Policy: no-referrer. The Content-Security-Policy
 //     allows nothing; Options.App replaces it with what its pages load.
 //   - Exhaustion: at most Options.MaxConns connections are open; one more
-//     is closed as soon as it is accepted (see limitListener for why not
-//     netutil.LimitListener). A connection that sends nothing, or a header
+//     is answered 503 "too many connections" with Retry-After (plain HTTP,
+//     at most 16 being answered at once) or else closed as soon as it is
+//     accepted (see limitListener for why not netutil.LimitListener). A connection that sends nothing, or a header
 //     byte by byte, is closed after ReadHeaderTimeout; an idle keep-alive
 //     one after IdleTimeout; a request header is at most MaxHeaderBytes.
 //     So a client holding every slot holds it for seconds, not forever.

@@ -325,21 +325,42 @@ func TestConnCap(t *testing.T) {
 	}
 	// The kernel hands connections to Accept in the order they were
 	// made, so the first maxConns take every slot and each later one is
-	// closed as soon as it is accepted.
+	// answered 503 (while a refuser is free) or closed at once.
+	answered := 0
 	for i, c := range over {
-		if n, err := c.Read(make([]byte, 1)); n != 0 || !closedByPeer(err) {
-			t.Fatalf("connection %d over the cap: read %d, %v; want it closed by the server", maxConns+i, n, err)
+		b, err := io.ReadAll(c)
+		switch {
+		case len(b) == 0 && (err == nil || closedByPeer(err)):
+		case strings.HasPrefix(string(b), "HTTP/1.1 503 ") && strings.Contains(string(b), "too many connections"):
+			answered++
+		default:
+			t.Fatalf("connection %d over the cap: read %q, %v; want a 503 or the connection closed", maxConns+i, b, err)
 		}
 		c.Close()
 	}
+	if answered == 0 {
+		t.Errorf("no connection over the cap was answered 503")
+	}
+	t.Logf("over the cap: %d answered 503, %d closed", answered, excess-answered)
 	if st := s.Stats(); st.Conns != maxConns || st.ConnRefused != excess {
 		t.Fatalf("Stats() = %+v, want %d open, %d refused", st, maxConns, excess)
 	}
-	// With every slot taken, a request is refused too, at once.
+	// With every slot taken, a request is refused too, with a 503 that
+	// says why, once the refusers are free again.
+	for deadline := time.Now().Add(failAfter); len(s.ln.Load().refusing) > 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d refusers still busy after %v", len(s.ln.Load().refusing), failAfter)
+		}
+	}
 	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: failAfter}
-	if resp, err := c.Get("http://" + s.Addr() + "/healthz"); err == nil {
-		resp.Body.Close()
-		t.Fatalf("GET /healthz with every slot taken = %d, want the connection closed", resp.StatusCode)
+	resp, err := c.Get("http://" + s.Addr() + "/healthz")
+	if err != nil {
+		t.Fatalf("GET /healthz with every slot taken: %v, want a 503", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "1" || !strings.Contains(string(b), "too many connections") {
+		t.Fatalf("GET /healthz with every slot taken = %d %q (Retry-After %q), want 503", resp.StatusCode, b, resp.Header.Get("Retry-After"))
 	}
 	// A held connection is served, not merely parked.
 	if _, err := io.WriteString(held[0], "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"); err != nil {

@@ -252,7 +252,7 @@ func (s *Server) Start() error {
 				"listen on a loopback address, or add users: (doorbellctl passwd USERNAME)", s.opts.Listen, ln.Addr())
 		}
 	}
-	s.ln.Store(newLimitListener(ln, s.opts.MaxConns, newRateLog(s.opts, "web: connection refused: too many open")))
+	s.ln.Store(newLimitListener(ln, s.opts.MaxConns, newRateLog(s.opts, "web: connection refused: too many open"), s.opts.TLSConfig == nil))
 	s.opts.Logger.Info("web: HTTP API listening", "addr", ln.Addr().String(), "sim", s.opts.Sim != nil,
 		"max_conns", s.opts.MaxConns, "tls", s.srv.TLSConfig != nil, "accounts", s.opts.Accounts.Len())
 	if s.open() {
