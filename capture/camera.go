@@ -30,6 +30,17 @@ type Source interface {
 	Stream(ctx context.Context, started func(Format), push func(data []byte, at time.Time)) error
 }
 
+// Filter transforms every frame before it is stored, e.g. to burn privacy
+// masks into it (capture/mask). Filter is called on the capture goroutine,
+// one frame at a time, with the stream's format; it may change data in
+// place and return it, or return another slice, which the Camera copies
+// into the Ring before the next call. An error means the frame must not be
+// stored: the Camera drops it. Filter must not block on anything but its
+// own work.
+type Filter interface {
+	Filter(data []byte, f Format) ([]byte, error)
+}
+
 // Options configures a Camera. The zero value is usable: see the defaults
 // on each field.
 type Options struct {
@@ -48,6 +59,13 @@ type Options struct {
 	// frame intervals (or 250ms if the frame rate is unknown). Snapshot
 	// also returns when its context is done.
 	MaxWait time.Duration
+	// Filter, if not nil, is applied to every frame before it enters the
+	// Ring; a frame it fails on is dropped (Status.FilterDropped) and the
+	// failure logged at most once per FilterLogEvery.
+	Filter Filter
+	// FilterLogEvery is the least time between two logs of filter
+	// failures; default 10s.
+	FilterLogEvery time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -70,6 +88,9 @@ func (o Options) withDefaults() Options {
 	if o.MaxSkew <= 0 {
 		o.MaxSkew = 2 * time.Second
 	}
+	if o.FilterLogEvery <= 0 {
+		o.FilterLogEvery = 10 * time.Second
+	}
 	return o
 }
 
@@ -80,9 +101,12 @@ type Status struct {
 	// LastError is the error that ended the last stream; it is kept after
 	// the camera recovers, for diagnostics. Empty if no stream failed.
 	LastError string
-	Frames    uint64    // frames received from the source since New
-	Dropped   uint64    // frames the ring refused (empty or too large)
-	Since     time.Time // when Available last changed (or New, if never)
+	Frames    uint64 // frames received from the source since New
+	Dropped   uint64 // frames the ring refused (empty or too large)
+	// FilterDropped counts frames dropped because Options.Filter failed
+	// on them (for privacy masks: a frame that could not be masked).
+	FilterDropped uint64
+	Since         time.Time // when Available last changed (or New, if never)
 }
 
 // Camera runs a Source, keeps its frames in a Ring and answers snapshot
@@ -96,7 +120,13 @@ type Camera struct {
 	log  *slog.Logger
 	clk  clockwork.Clock
 
-	frames atomic.Uint64
+	frames        atomic.Uint64
+	filterDropped atomic.Uint64
+	// filterLogged and filterQuiet are the last filter-failure log time
+	// and the failures not logged since; only the capture goroutine uses
+	// them.
+	filterLogged time.Time
+	filterQuiet  uint64
 	// streamFormat is the current stream's format, for push. Only the
 	// capture goroutine (Stream's callbacks, between Run's calls) uses it.
 	streamFormat Format
@@ -209,11 +239,21 @@ func (c *Camera) stopped(err error) {
 	}
 }
 
-// push is the Source's push callback: store the frame and wake snapshot
-// waiters. It does not allocate, and takes the camera's lock only when
+// push is the Source's push callback: filter the frame (if a Filter is
+// set; a frame it refuses is dropped, not stored), store it and wake
+// snapshot waiters. It does not allocate (beyond what the Filter does), and
+// takes the camera's lock only when
 // someone waits for a frame.
 func (c *Camera) push(data []byte, at time.Time) {
 	c.frames.Add(1)
+	if c.opts.Filter != nil {
+		out, err := c.opts.Filter.Filter(data, c.streamFormat)
+		if err != nil {
+			c.filterFailed(err)
+			return
+		}
+		data = out
+	}
 	c.ring.Push(data, at, c.streamFormat)
 	if c.nWaiters.Load() > 0 {
 		c.mu.Lock()
@@ -225,6 +265,19 @@ func (c *Camera) push(data []byte, at time.Time) {
 		c.nWaiters.Store(0)
 		c.mu.Unlock()
 	}
+}
+
+// filterFailed counts a frame the filter refused and logs it, at most
+// once per FilterLogEvery, with the number of failures not logged.
+func (c *Camera) filterFailed(err error) {
+	c.filterDropped.Add(1)
+	now := c.clk.Now()
+	if !c.filterLogged.IsZero() && now.Sub(c.filterLogged) < c.opts.FilterLogEvery {
+		c.filterQuiet++
+		return
+	}
+	c.log.Warn("camera: frame dropped by filter", "err", err, "format", c.streamFormat.String(), "unlogged", c.filterQuiet)
+	c.filterLogged, c.filterQuiet = now, 0
 }
 
 // nextFrame returns a channel closed when the next frame has been stored.
@@ -271,12 +324,13 @@ func (c *Camera) Status() Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return Status{
-		Available: c.available,
-		Format:    c.format,
-		LastError: c.lastErr,
-		Frames:    c.frames.Load(),
-		Dropped:   st.Dropped,
-		Since:     c.since,
+		Available:     c.available,
+		Format:        c.format,
+		LastError:     c.lastErr,
+		Frames:        c.frames.Load(),
+		Dropped:       st.Dropped,
+		FilterDropped: c.filterDropped.Load(),
+		Since:         c.since,
 	}
 }
 
