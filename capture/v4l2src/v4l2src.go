@@ -24,6 +24,9 @@ type Options struct {
 	// offered, else YUYV), "mjpeg" (MJPEG, else YUYV with a warning) or
 	// "yuyv".
 	Format string
+	// NoH264 keeps "auto" from choosing H.264 (privacy masks cannot be
+	// applied to it): MJPEG, else YUYV.
+	NoH264 bool
 	Logger *slog.Logger // default slog.Default()
 	// Buffers is the number of driver buffers to request; default 4.
 	Buffers int
@@ -100,7 +103,7 @@ const (
 // choosePixelFormat returns the FourCC to request, given the ones the
 // device offers and the configured preference (auto, mjpeg, yuyv).
 // fellBack reports that mjpeg was asked for but YUYV is used.
-func choosePixelFormat(offered []string, want string) (fourcc string, fellBack bool, err error) {
+func choosePixelFormat(offered []string, want string, noH264 bool) (fourcc string, fellBack bool, err error) {
 	has := func(f string) bool {
 		for _, o := range offered {
 			if o == f {
@@ -123,7 +126,7 @@ func choosePixelFormat(offered []string, want string) (fourcc string, fellBack b
 		if jpegLike != "" {
 			return jpegLike, false, nil
 		}
-		if has(fourccH264) && want != "mjpeg" {
+		if has(fourccH264) && want != "mjpeg" && !noH264 {
 			return fourccH264, false, nil
 		}
 		if has(fourccYUYV) {
@@ -140,7 +143,11 @@ func choosePixelFormat(offered []string, want string) (fourcc string, fellBack b
 	default:
 		return "", false, fmt.Errorf("unknown format option %q (want auto, mjpeg, h264 or yuyv)", want)
 	}
-	return "", false, fmt.Errorf("no usable pixel format for %q: device offers %s", want, strings.Join(offered, " "))
+	why := ""
+	if noH264 && has(fourccH264) {
+		why = " (H.264 is left out: privacy masks need MJPEG or YUYV)"
+	}
+	return "", false, fmt.Errorf("no usable pixel format for %q: device offers %s%s", want, strings.Join(offered, " "), why)
 }
 
 // pixelFormat maps a FourCC the driver chose to a capture pixel format.

@@ -236,7 +236,7 @@ func (s *Source) negotiate(dev *device.Device, log *slog.Logger) (capture.Format
 	for _, d := range descs {
 		offered = append(offered, fourccString(d.PixelFormat))
 	}
-	want, fellBack, err := choosePixelFormat(offered, o.Format)
+	want, fellBack, err := choosePixelFormat(offered, o.Format, o.NoH264)
 	if err != nil {
 		return capture.Format{}, fmt.Errorf("v4l2src: %s: %w", s.device, err)
 	}

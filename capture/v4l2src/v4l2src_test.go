@@ -16,6 +16,7 @@ func TestChoosePixelFormat(t *testing.T) {
 		fourcc    string
 		fellBack  bool
 		errSubstr string
+		noH264    bool
 	}{
 		{name: "auto prefers mjpeg", offered: []string{"YUYV", "MJPG"}, want: "auto", fourcc: "MJPG"},
 		{name: "empty is auto", offered: []string{"YUYV", "MJPG"}, want: "", fourcc: "MJPG"},
@@ -34,10 +35,13 @@ func TestChoosePixelFormat(t *testing.T) {
 		{name: "h264", offered: []string{"MJPG", "H264"}, want: "h264", fourcc: "H264"},
 		{name: "h264 missing", offered: []string{"MJPG"}, want: "h264", errSubstr: "device offers MJPG"},
 		{name: "mjpeg skips h264 for yuyv", offered: []string{"H264", "YUYV"}, want: "mjpeg", fourcc: "YUYV", fellBack: true},
+		{name: "masks: auto skips h264", offered: []string{"H264", "YUYV"}, want: "auto", fourcc: "YUYV", noH264: true},
+		{name: "masks: auto still takes mjpeg", offered: []string{"H264", "MJPG", "YUYV"}, want: "auto", fourcc: "MJPG", noH264: true},
+		{name: "masks: h264 only", offered: []string{"H264"}, want: "auto", errSubstr: "device offers H264 (H.264 is left out: privacy masks", noH264: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, fellBack, err := choosePixelFormat(tt.offered, tt.want)
+			got, fellBack, err := choosePixelFormat(tt.offered, tt.want, tt.noH264)
 			if tt.errSubstr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.errSubstr) {
 					t.Fatalf("err = %v, want one containing %q", err, tt.errSubstr)

@@ -71,6 +71,10 @@ func TestFullFile(t *testing.T) {
 			{Username: "alice", PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFyYmE"},
 			{Username: "bob", PasswordHash: "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW"},
 		},
+		Privacy: Privacy{Masks: []Mask{
+			{Polygon: [][]float64{{0, 0}, {0.3, 0}, {0.25, 1}, {0, 1}}},
+			{Rect: Rect{X: 0.7, W: 0.3, H: 0.5}},
+		}},
 		GPIO: GPIO{
 			Button: Button{Line: "gpiochip0:17", Pull: "none", Debounce: Dur(100 * time.Millisecond),
 				MinPress: Dur(20 * time.Millisecond), LongPress: Dur(45 * time.Second), DoublePress: Dur(700 * time.Millisecond)},

@@ -209,6 +209,13 @@ func (d *decoder) value(key string, n *yaml.Node, v reflect.Value) {
 			return
 		}
 		v.SetInt(int64(i))
+	case reflect.Float64:
+		var f float64
+		if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!float" && n.ShortTag() != "!!int") || n.Decode(&f) != nil {
+			d.typeError(key, n, v)
+			return
+		}
+		v.SetFloat(f)
 	case reflect.Slice:
 		d.list(key, n, v)
 	default:

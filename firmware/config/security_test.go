@@ -511,3 +511,48 @@ func TestUserHashNeverShown(t *testing.T) {
 		}
 	}
 }
+
+func TestPrivacyMasks(t *testing.T) {
+	sq := [][]float64{{0, 0}, {0.3, 0}, {0.3, 1}, {0, 1}}
+	for _, tt := range []struct {
+		name string
+		mut  func(*Config)
+		key  string
+	}{
+		{"polygon", func(c *Config) { c.Privacy.Masks = []Mask{{Polygon: sq}} }, ""},
+		{"rect", func(c *Config) { c.Privacy.Masks = []Mask{{Rect: Rect{X: 0.7, W: 0.3, H: 0.5}}} }, ""},
+		{"both", func(c *Config) { c.Privacy.Masks = []Mask{{Polygon: sq, Rect: Rect{W: 0.1, H: 0.1}}} }, "privacy.masks[0]"},
+		{"neither", func(c *Config) { c.Privacy.Masks = []Mask{{Polygon: sq}, {}} }, "privacy.masks[1]"},
+		{"two points", func(c *Config) { c.Privacy.Masks = []Mask{{Polygon: [][]float64{{0, 0}, {1, 1}}}} }, "privacy.masks[0]"},
+		{"outside", func(c *Config) { c.Privacy.Masks = []Mask{{Polygon: [][]float64{{0, 0}, {1.2, 0}, {1, 1}}}} }, "privacy.masks[0]"},
+		{"bow tie", func(c *Config) { c.Privacy.Masks = []Mask{{Polygon: [][]float64{{0, 0}, {1, 1}, {1, 0}, {0, 1}}}} }, "privacy.masks[0]"},
+		{"point of 3", func(c *Config) { c.Privacy.Masks = []Mask{{Polygon: [][]float64{{0, 0, 0}, {1, 0}, {1, 1}}}} }, "privacy.masks[0]"},
+		{"rect too wide", func(c *Config) { c.Privacy.Masks = []Mask{{Rect: Rect{X: 0.8, W: 0.3, H: 0.5}}} }, "privacy.masks[0]"},
+		{"with h264", func(c *Config) { c.Privacy.Masks = []Mask{{Polygon: sq}}; c.Camera.Format = "h264" }, "privacy.masks"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := valid()
+			tt.mut(&c)
+			err := c.Validate(false)
+			var errs Errors
+			switch {
+			case tt.key == "" && err != nil:
+				t.Fatalf("Validate: %v, want nil", err)
+			case tt.key == "":
+			case !errors.As(err, &errs) || len(errs) != 1 || errs[0].Key != tt.key:
+				t.Fatalf("Validate: %v, want one problem with %s", err, tt.key)
+			case tt.name == "with h264" && !strings.Contains(err.Error(), "camera.format"):
+				t.Errorf("%v: does not name camera.format", err)
+			}
+		})
+	}
+	// In a file: floats and ints, and the line of the problem.
+	c, err := Parse([]byte("gpio: {button: {line: GPIO17}}\nprivacy:\n  masks:\n    - polygon: [[0, 0], [1, 0.5], [0, 1]]\n    - rect: {x: 0, y: 0.5, w: 1, h: 0.5}\n"), Default())
+	if err != nil || len(c.Privacy.Masks) != 2 || c.Privacy.Masks[0].Polygon[1][1] != 0.5 || c.Privacy.Masks[1].Rect.H != 0.5 {
+		t.Fatalf("Parse: %+v, %v", c.Privacy, err)
+	}
+	_, err = Parse([]byte("gpio: {button: {line: GPIO17}}\nprivacy:\n  masks:\n    - polygon: [[0, 0], [1, one], [0, 1]]\n"), Default())
+	if err == nil || !strings.Contains(err.Error(), "privacy.masks[0].polygon[1][1]") {
+		t.Errorf("a word for a number: %v, want a problem naming privacy.masks[0].polygon[1][1]", err)
+	}
+}

@@ -2,8 +2,11 @@ package config
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+
+	"github.com/doorbelld/doorbelld/capture/mask"
 )
 
 // Config is the whole doorbelld configuration, as read from one YAML file.
@@ -22,8 +25,35 @@ type Config struct {
 	Snapshot Snapshot `yaml:"snapshot"`
 	Storage  Storage  `yaml:"storage"`
 	OTA      OTA      `yaml:"ota"`
+	Privacy  Privacy  `yaml:"privacy"`
 	Log      Log      `yaml:"log"`
 }
+
+// Privacy is what the camera must never show.
+type Privacy struct {
+	// Masks are areas blacked out (filled grey) in every frame before
+	// anything keeps or sends it: snapshots, clips, live streams.
+	Masks []Mask `yaml:"masks"`
+}
+
+// Mask is one privacy mask: a polygon or a rectangle (exactly one), in
+// coordinates normalised to the frame (0..1, x from the left, y from the
+// top), so it stays in place when the resolution changes.
+type Mask struct {
+	Polygon [][]float64 `yaml:"polygon,omitempty"` // [[x, y], ...], at least 3 points, not self-intersecting
+	Rect    Rect        `yaml:"rect,omitempty"`
+}
+
+// Rect is a mask's rectangle: top-left corner x, y, width w, height h.
+type Rect struct {
+	X float64 `yaml:"x"`
+	Y float64 `yaml:"y"`
+	W float64 `yaml:"w"`
+	H float64 `yaml:"h"`
+}
+
+// IsZero reports whether no rectangle is given.
+func (r Rect) IsZero() bool { return r == Rect{} }
 
 // Device names this doorbell. ID is used in MQTT topics.
 type Device struct {
@@ -262,4 +292,36 @@ type OTA struct {
 type Log struct {
 	Level  string `yaml:"level"`  // debug | info | warn | error; default info
 	Format string `yaml:"format"` // text | json; default text
+}
+
+// Shape is the mask as package capture/mask takes it. It fails when the
+// mask is neither or both of a polygon and a rectangle, or a point is not
+// two numbers; mask.Shape.Validate checks the geometry.
+func (m Mask) Shape() (mask.Shape, error) {
+	switch {
+	case m.Polygon != nil && !m.Rect.IsZero():
+		return mask.Shape{}, errors.New("a polygon and a rect in one mask: give one")
+	case !m.Rect.IsZero():
+		return mask.Rect(m.Rect.X, m.Rect.Y, m.Rect.W, m.Rect.H), nil
+	case m.Polygon == nil:
+		return mask.Shape{}, errors.New("neither polygon nor rect")
+	}
+	pts := make([][2]float64, len(m.Polygon))
+	for i, p := range m.Polygon {
+		if len(p) != 2 {
+			return mask.Shape{}, fmt.Errorf("point %d has %d numbers, want [x, y]", i, len(p))
+		}
+		pts[i] = [2]float64{p[0], p[1]}
+	}
+	return mask.Shape{Points: pts}, nil
+}
+
+// String renders the mask as written: "polygon [[0 0] [0.3 0] ...]" or
+// "rect {x 0.7 y 0 w 0.3 h 0.5}".
+func (m Mask) String() string {
+	if !m.Rect.IsZero() {
+		r := m.Rect
+		return fmt.Sprintf("rect {x %g y %g w %g h %g}", r.X, r.Y, r.W, r.H)
+	}
+	return fmt.Sprintf("polygon %v", m.Polygon)
 }

@@ -128,6 +128,7 @@ var allowed = map[string]string{
 	"mqtt.discovery_mode":           "want device, single or off",
 	"clip.max_length":               "want a Go duration from 10s to 1h, such as 1m (a clip is never cut before pre_roll + post_roll)",
 	"log.level":                     "want debug, info, warn or error",
+	"privacy.masks":                 "want a list of {polygon: [[x, y], ...]} (at least 3 points, edges not crossing) or {rect: {x, y, w, h}}, coordinates from 0 to 1 of the frame (x from the left, y from the top)",
 	"log.format":                    "want text or json",
 }
 
@@ -321,6 +322,13 @@ func (c *Config) Validate(sim bool) error {
 		}
 	}
 
+	// privacy
+	v.masks(c.Privacy.Masks)
+	if len(c.Privacy.Masks) > 0 && c.Camera.Format == "h264" {
+		v.add("privacy.masks", fmt.Sprintf("%d masks", len(c.Privacy.Masks)),
+			"want no masks with camera.format h264: H.264 frames cannot be masked without re-encoding; set camera.format to auto, mjpeg or yuyv")
+	}
+
 	// log
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	v.oneOf("log.format", c.Log.Format, "text", "json")
@@ -466,6 +474,21 @@ func (v *checker) users(us []User) {
 				shown = ""
 			}
 			v.add(key+".password_hash", shown, allowedItem["users[].password_hash"])
+		}
+	}
+}
+
+// masks checks privacy.masks: each a polygon or a rectangle whose shape
+// package capture/mask accepts.
+func (v *checker) masks(ms []Mask) {
+	for i, m := range ms {
+		key := "privacy.masks[" + strconv.Itoa(i) + "]"
+		sh, err := m.Shape()
+		if err == nil {
+			err = sh.Validate()
+		}
+		if err != nil {
+			v.add(key, m.String(), err.Error()+"; "+allowed["privacy.masks"])
 		}
 	}
 }

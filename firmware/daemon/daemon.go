@@ -19,6 +19,7 @@ import (
 	"github.com/doorbelld/doorbelld/capture"
 	"github.com/doorbelld/doorbelld/capture/clip"
 	"github.com/doorbelld/doorbelld/capture/live"
+	"github.com/doorbelld/doorbelld/capture/mask"
 	"github.com/doorbelld/doorbelld/capture/storage"
 	"github.com/doorbelld/doorbelld/firmware/account"
 	"github.com/doorbelld/doorbelld/firmware/broker"
@@ -104,6 +105,7 @@ type Daemon struct {
 	led    *hal.LED
 	camera *capture.Camera
 	src    capture.Source      // the camera's source (a *v4l2src.Source on a board)
+	masker *mask.Masker        // privacy.masks, with a camera
 	clips  *storage.Store      // with a camera and clip.enabled, when the store opened
 	rec    *clip.Recorder      // with clips
 	xfer   *clipxfer.Publisher // with clips
@@ -219,7 +221,9 @@ func New(opts Options) (*Daemon, error) {
 	if err := d.buildGPIO(); err != nil {
 		return nil, err
 	}
-	d.buildCamera()
+	if err := d.buildCamera(); err != nil {
+		return nil, err
+	}
 	if err := d.buildLive(); err != nil {
 		return nil, err
 	}

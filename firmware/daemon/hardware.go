@@ -8,6 +8,7 @@ import (
 
 	"github.com/doorbelld/doorbelld/capture"
 	"github.com/doorbelld/doorbelld/capture/clip"
+	"github.com/doorbelld/doorbelld/capture/mask"
 	"github.com/doorbelld/doorbelld/capture/storage"
 	"github.com/doorbelld/doorbelld/capture/v4l2src"
 	"github.com/doorbelld/doorbelld/firmware/clipxfer"
@@ -95,24 +96,44 @@ func (d *Daemon) buildGPIO() error {
 
 // buildCamera builds the camera (Options.Camera or camera.device), its
 // RAM ring, and the clip store and recorder.
-func (d *Daemon) buildCamera() {
+func (d *Daemon) buildCamera() error {
 	c := d.cfg.Camera
+	if ms := d.cfg.Privacy.Masks; len(ms) > 0 && (c.Device != "" || d.opts.Camera != nil) {
+		shapes := make([]mask.Shape, len(ms))
+		for i, m := range ms {
+			sh, err := m.Shape()
+			if err != nil { // config.Validate checked them
+				return fmt.Errorf("daemon: privacy.masks[%d]: %w", i, err)
+			}
+			shapes[i] = sh
+		}
+		m, err := mask.New(shapes, mask.Options{})
+		if err != nil {
+			return fmt.Errorf("daemon: privacy.masks: %w", err)
+		}
+		d.masker = m
+	}
 	src := d.opts.Camera
 	switch {
 	case src != nil:
 	case c.Device == "":
-		return
+		return nil
 	case c.Device == "sim":
 		d.log.Error("daemon: camera.device is sim but no simulated camera was given; running without a camera")
-		return
+		return nil
 	default:
-		src = v4l2src.New(c.Device, v4l2src.Options{Width: c.Width, Height: c.Height, FPS: c.FPS, Format: c.Format, Logger: d.log})
+		src = v4l2src.New(c.Device, v4l2src.Options{Width: c.Width, Height: c.Height, FPS: c.FPS, Format: c.Format,
+			NoH264: len(d.cfg.Privacy.Masks) > 0, Logger: d.log})
 	}
 	d.src = src
 	ring := capture.NewRing(int(d.cfg.Capture.RingBytes.Bytes()))
-	d.camera = capture.New(src, ring, capture.Options{Clock: d.clock, Logger: d.log})
+	opts := capture.Options{Clock: d.clock, Logger: d.log}
+	if d.masker != nil {
+		opts.Filter = d.masker // before the ring: nothing downstream sees an unmasked pixel
+	}
+	d.camera = capture.New(src, ring, opts)
 	if !d.cfg.Clip.Enabled {
-		return
+		return nil
 	}
 	st := d.cfg.Storage
 	store, err := storage.Open(filepath.Join(st.Dir, "clips"), storage.Options{
@@ -122,11 +143,12 @@ func (d *Daemon) buildCamera() {
 	})
 	if err != nil {
 		d.log.Error("daemon: clip storage unavailable, recording no clips", "err", err)
-		return
+		return nil
 	}
 	d.clips = store
 	d.rec = clip.New(ring, store, clip.Options{
 		PreRoll: d.cfg.Capture.PreRoll.D(), PostRoll: d.cfg.Capture.PostRoll.D(),
 		Merge: d.cfg.Clip.Merge, MaxLength: d.cfg.Clip.MaxLength.D(), Clock: d.clock, Logger: d.log,
 	})
+	return nil
 }

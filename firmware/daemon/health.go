@@ -141,6 +141,9 @@ func (b backend) Status() any {
 	if d.clips != nil {
 		st["storage"] = d.clips.Stats() // mode, clips and bytes held, the limit, free space
 	}
+	if d.masker != nil {
+		st["masks"] = d.masker.Stats() // frames masked, in the DCT domain or by a full decode (and why), refused
+	}
 	if d.broker != nil {
 		st["broker"] = d.broker.Stats() // logins refused, slow clients dropped, oversize packets, ...
 	}

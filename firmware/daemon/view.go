@@ -106,15 +106,25 @@ func (d *Daemon) buildMetrics() {
 			return d.xfer.Stats().BytesSent
 		}
 	}
+	if m := d.masker; m != nil {
+		src.Masks = func() (uint64, uint64, uint64, []metrics.Sample) {
+			st := m.Stats()
+			var fb []metrics.Sample
+			for r, n := range st.Fallbacks {
+				fb = append(fb, metrics.Sample{Labels: []string{string(r)}, Value: float64(n)})
+			}
+			return st.Frames, st.Fast + st.Filled, d.camera.Status().FilterDropped, fb
+		}
+	}
 	d.addLiveMetrics(&src)
 	d.metrics = metrics.New(src)
 }
 
 // ackedEvent feeds the edge-to-publish histogram from the outbox's acks
-// of live events (outbox.SenderOptions.Acked).
+// (outbox.SenderOptions.Acked), live and replayed apart.
 func (d *Daemon) ackedEvent(e outbox.Entry, at time.Time, replayed bool) {
-	if d.metrics != nil && !replayed && !e.At.IsZero() {
-		d.metrics.ObserveEdgeToPublish(at.Sub(e.At))
+	if d.metrics != nil && !e.At.IsZero() {
+		d.metrics.ObserveEdgeToPublish(at.Sub(e.At), replayed)
 	}
 }
 

@@ -43,12 +43,16 @@ type Sources struct {
 	// Parts: each supervised part's state, 1 for the state it is in:
 	// samples labelled (part, state).
 	Parts func() []Sample
+	// Masks: frames masked (privacy.masks), those masked without a full
+	// decode, frames dropped because they could not be masked, and the
+	// full-decode fallbacks by reason: samples labelled (reason).
+	Masks func() (frames, fast, dropped uint64, fallbacks []Sample)
 }
 
 // Metrics is doorbelld's registry.
 type Metrics struct {
 	reg           *prometheus.Registry
-	edgeToPublish prometheus.Histogram
+	edgeToPublish *prometheus.HistogramVec
 }
 
 // New registers the histograms, the Go runtime's and the process's
@@ -56,13 +60,14 @@ type Metrics struct {
 func New(src Sources) *Metrics {
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
-		edgeToPublish: prometheus.NewHistogram(prometheus.HistogramOpts{
+		edgeToPublish: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "doorbelld_edge_to_publish_seconds",
-			Help: "From the kernel's timestamp of the GPIO edge to the broker's PUBACK of the event, for events published live (not replayed after an outage).",
+			Help: "From the kernel's timestamp of the GPIO edge to the broker's PUBACK of the event; delivery=live as it happened, replay from the journal (after an outage or a restart, or behind one).",
 			// 1 ms .. ~16 s: a healthy ring is a few ms; seconds mean a
-			// starved CPU or a slow broker.
+			// starved CPU or a slow broker; replays after an outage land
+			// in +Inf.
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15),
-		}),
+		}, []string{"delivery"}),
 	}
 	m.reg.MustRegister(m.edgeToPublish,
 		collectors.NewGoCollector(),
@@ -121,6 +126,13 @@ func New(src Sources) *Metrics {
 	if f := src.ClipBytesSent; f != nil {
 		counter("doorbelld_clip_bytes_sent_total", "Clip bytes published over MQTT.", func() float64 { return float64(f()) })
 	}
+	if f := src.Masks; f != nil {
+		counter("doorbelld_mask_frames_total", "Frames privacy masks were burned into.", func() float64 { n, _, _, _ := f(); return float64(n) })
+		counter("doorbelld_mask_fast_frames_total", "Of those, MJPEG frames re-coded in the DCT domain (no full decode) or YUYV filled in place.", func() float64 { _, n, _, _ := f(); return float64(n) })
+		counter("doorbelld_mask_dropped_frames_total", "Frames dropped because they could not be masked.", func() float64 { _, _, n, _ := f(); return float64(n) })
+		m.reg.MustRegister(labelled(prometheus.NewDesc("doorbelld_mask_fallbacks_total", "Frames masked by a full decode and encode, by reason.", []string{"reason"}, nil),
+			prometheus.CounterValue, func() []Sample { _, _, _, fb := f(); return fb }))
+	}
 	if f := src.Parts; f != nil {
 		m.reg.MustRegister(labelled(prometheus.NewDesc("doorbelld_part_state", "1 for the state each supervised part is in.", []string{"part", "state"}, nil),
 			prometheus.GaugeValue, f))
@@ -129,8 +141,15 @@ func New(src Sources) *Metrics {
 }
 
 // ObserveEdgeToPublish records one event's latency from its GPIO edge to
-// the broker's ack.
-func (m *Metrics) ObserveEdgeToPublish(d time.Duration) { m.edgeToPublish.Observe(d.Seconds()) }
+// the broker's ack; replayed is true for an event published from the
+// journal.
+func (m *Metrics) ObserveEdgeToPublish(d time.Duration, replayed bool) {
+	delivery := "live"
+	if replayed {
+		delivery = "replay"
+	}
+	m.edgeToPublish.WithLabelValues(delivery).Observe(d.Seconds())
+}
 
 // Handler serves the registry in Prometheus' text format. Errors in a
 // collector are served as far as possible, never a 500 for all.
