@@ -247,7 +247,7 @@ func TestBusy(t *testing.T) {
 // TestRefusalLog: refusals are logged at Warn once a minute per address,
 // the next line counting those suppressed; the password never appears.
 func TestRefusalLog(t *testing.T) {
-	var out bytes.Buffer
+	var out lockedBuffer // the broker logs from its own goroutines
 	logger := slog.New(slog.NewTextHandler(&out, nil))
 	b := start(t, withAccounts(Options{Logger: logger}))
 	for range 5 {
@@ -256,6 +256,10 @@ func TestRefusalLog(t *testing.T) {
 		}
 	}
 	waitStats(t, b, "5 auth failures", func(s Stats) bool { return s.AuthFailures == 5 })
+	// The line may be written just after the count: wait for it.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(out.String(), "mqtt login refused") && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	if n := strings.Count(out.String(), "mqtt login refused"); n != 1 {
 		t.Errorf("%d refusal lines, want 1:\n%s", n, out.String())
 	}
