@@ -584,6 +584,8 @@ func main() {
 	clipsDir := flag.String("clips", "/tmp/doorbell/clips", "<storage.dir>/clips of the config")
 	loadPresses := flag.Int("load-presses", 0, "presses made with CPU hogs running in the guest (0: skip)")
 	loadHogs := flag.Int("load-hogs", 4, "busy loops run during -load-presses")
+	httpAddr := flag.String("http", "127.0.0.1:8080", "http.listen of the config (\"\": skip the MJPEG checks)")
+	rtspURL := flag.String("rtsp", "rtsp://127.0.0.1:8554/doorbell", "the RTSP stream (\"\": skip)")
 	logPath := flag.String("log", "/tmp/doorbelld.log", "doorbelld's log (log.level debug): the kernel's edge stamps")
 	flag.Parse()
 	if *sim == "" {
@@ -636,6 +638,15 @@ func main() {
 	c.motion()
 	if *loadPresses > 0 {
 		c.pressesUnderLoad(*loadPresses, *loadHogs, *logPath)
+	}
+	if *httpAddr != "" {
+		c.liveMJPEG("http://" + *httpAddr + "/api/live.mjpeg")
+	}
+	if *rtspURL != "" {
+		c.liveRTSP(*rtspURL)
+	}
+	if *httpAddr != "" {
+		c.livePrivacy(cl, *prefix+"/cmd/privacy", "http://"+*httpAddr+"/api/live.mjpeg")
 	}
 	c.cameraGone(*unbind)
 	if *pid > 0 {
