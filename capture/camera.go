@@ -107,6 +107,8 @@ type Status struct {
 	// on them (for privacy masks: a frame that could not be masked).
 	FilterDropped uint64
 	Since         time.Time // when Available last changed (or New, if never)
+	// Paused: closed on purpose (SetPaused, privacy mode), not failed.
+	Paused bool
 }
 
 // Camera runs a Source, keeps its frames in a Ring and answers snapshot
@@ -142,6 +144,12 @@ type Camera struct {
 
 	// stateWaiters are closed when a stream starts or stops; see Changed.
 	stateWaiters []chan struct{}
+
+	// paused is SetPaused's state; unpause is closed (and replaced) when
+	// it changes; cancelStream ends the running stream.
+	paused       bool
+	unpause      chan struct{}
+	cancelStream context.CancelFunc
 }
 
 // New returns a Camera that captures from src into ring. It starts nothing:
@@ -149,12 +157,13 @@ type Camera struct {
 func New(src Source, ring *Ring, opts Options) *Camera {
 	opts = opts.withDefaults()
 	return &Camera{
-		src:   src,
-		ring:  ring,
-		opts:  opts,
-		log:   opts.Logger,
-		clk:   opts.Clock,
-		since: opts.Clock.Now(),
+		src:     src,
+		ring:    ring,
+		opts:    opts,
+		log:     opts.Logger,
+		clk:     opts.Clock,
+		since:   opts.Clock.Now(),
+		unpause: make(chan struct{}),
 	}
 }
 
@@ -169,12 +178,29 @@ func (c *Camera) Ring() *Ring { return c.ring }
 func (c *Camera) Run(ctx context.Context) error {
 	backoff := c.opts.MinBackoff
 	for {
+		if !c.waitUnpaused(ctx) {
+			return nil
+		}
+		sctx, cancel := context.WithCancel(ctx)
+		c.mu.Lock()
+		c.cancelStream = cancel
+		paused := c.paused
+		c.mu.Unlock()
+		if paused { // paused between the wait and here
+			cancel()
+		}
 		before := c.frames.Load()
-		err := c.src.Stream(ctx, c.started, c.push)
+		err := c.src.Stream(sctx, c.started, c.push)
+		cancel()
 		hadFrames := c.frames.Load() > before
 		if ctx.Err() != nil {
 			c.stopped(nil)
 			return nil
+		}
+		if c.Paused() {
+			c.stopped(nil) // closed on purpose: no error, no backoff
+			backoff = c.opts.MinBackoff
+			continue
 		}
 		if err == nil {
 			err = errStreamEnded
@@ -216,6 +242,57 @@ func (c *Camera) started(f Format) {
 	c.mu.Unlock()
 	if announce {
 		c.log.Info("camera: available", "format", f.String())
+	}
+}
+
+// SetPaused closes the camera while on: the source's stream ends (the
+// device is closed, so a USB camera's LED goes off) and Run opens it
+// again only when it is switched off. Privacy mode uses it. Status says
+// Paused; a paused camera is no failure.
+func (c *Camera) SetPaused(on bool) {
+	c.mu.Lock()
+	changed := c.paused != on
+	c.paused = on
+	cancel := c.cancelStream
+	if changed {
+		c.wakeStateWaiters()
+		close(c.unpause)
+		c.unpause = make(chan struct{})
+	}
+	c.mu.Unlock()
+	if on && cancel != nil {
+		cancel()
+	}
+	if changed {
+		if on {
+			c.log.Info("camera: closed (paused)")
+		} else {
+			c.log.Info("camera: opening again (unpaused)")
+		}
+	}
+}
+
+// Paused reports whether SetPaused(true) is in force.
+func (c *Camera) Paused() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.paused
+}
+
+// waitUnpaused waits while the camera is paused; false when ctx is done.
+func (c *Camera) waitUnpaused(ctx context.Context) bool {
+	for {
+		c.mu.Lock()
+		paused, ch := c.paused, c.unpause
+		c.mu.Unlock()
+		if !paused {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return false
+		}
 	}
 }
 
@@ -331,6 +408,7 @@ func (c *Camera) Status() Status {
 		Dropped:       st.Dropped,
 		FilterDropped: c.filterDropped.Load(),
 		Since:         c.since,
+		Paused:        c.paused,
 	}
 }
 

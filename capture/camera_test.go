@@ -380,3 +380,31 @@ func TestSnapshotYUYV(t *testing.T) {
 		t.Errorf("pixel %d,%d,%d; want blue", r>>8, g>>8, b>>8)
 	}
 }
+
+// SetPaused ends the stream (the device is closed) without an error or a
+// backoff, keeps it closed, and opens it again when switched off.
+func TestCameraPaused(t *testing.T) {
+	r := newRig(t, mjpg10, capture.Options{})
+	r.run()
+	r.waitStarted()
+	r.src.Push(capturetest.JPEG(64, 48, color.Gray{Y: 90}), r.clk.Now())
+	r.cam.SetPaused(true)
+	eventually(t, "the stream closed", func() bool { st := r.cam.Status(); return !st.Available && st.Paused })
+	if st := r.cam.Status(); st.LastError != "" {
+		t.Errorf("paused: LastError %q, want none (closed on purpose)", st.LastError)
+	}
+	opens := r.src.Opens()
+	r.cam.SetPaused(true) // again: nothing changes
+	if r.cam.Status().Available || r.src.Opens() != opens {
+		t.Fatalf("paused camera opened again: %+v, opens %d → %d", r.cam.Status(), opens, r.src.Opens())
+	}
+	if n := r.logs.count("camera: unavailable"); n != 0 {
+		t.Errorf("pausing logged the camera as unavailable %d times", n)
+	}
+	r.cam.SetPaused(false)
+	r.waitStarted()
+	eventually(t, "the stream back", func() bool { st := r.cam.Status(); return st.Available && !st.Paused })
+	if r.src.Opens() != opens+1 {
+		t.Errorf("opens %d after unpausing, want %d", r.src.Opens(), opens+1)
+	}
+}

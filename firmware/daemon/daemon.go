@@ -341,7 +341,7 @@ func (d *Daemon) wire() {
 	if d.camera != nil {
 		d.snaps = newSnapshots(d)
 		d.bus.Add(d.snaps)
-		d.bus.Add(liveSink{h: d.live})
+		d.bus.Add(liveSink{h: d.live, cam: d.camera})
 	}
 	d.last = &lastSink{}
 	d.bus.Add(d.last)

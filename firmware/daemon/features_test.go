@@ -18,6 +18,7 @@ import (
 	"github.com/doorbelld/doorbelld/capture/storage"
 	"github.com/doorbelld/doorbelld/firmware/clipxfer"
 	"github.com/doorbelld/doorbelld/firmware/event"
+	"github.com/doorbelld/doorbelld/firmware/mqttapi"
 )
 
 // A ring in sim mode gives, within post_roll + 1s, an MP4 whose first frame
@@ -153,7 +154,15 @@ func TestDiscoveryAndCommands(t *testing.T) {
 			break
 		}
 	}
-	waitCamera(t, r)
+	// The camera device is closed (a USB camera's LED goes off), which
+	// health shows as "off", not as a failure.
+	waitFor(t, "the camera closed by privacy mode", func() bool {
+		st := r.d.camera.Status()
+		return st.Paused && !st.Available
+	})
+	if h := r.d.health(); h.Camera != mqttapi.PartOff || h.Status != mqttapi.HealthOK {
+		t.Errorf("health in privacy mode: camera %q status %q, want off and ok", h.Camera, h.Status)
+	}
 	if err := r.board.Press(30 * time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
@@ -186,6 +195,9 @@ func TestDiscoveryAndCommands(t *testing.T) {
 	r2 := start(t, c)
 	if privacy, chime := r2.d.sw.get(); !privacy || chime || r2.d.chime.Enabled() {
 		t.Errorf("after restart privacy=%v chime=%v, want the switches kept (privacy on, chime off)", privacy, chime)
+	}
+	if st := r2.d.camera.Status(); !st.Paused || st.Available || st.Frames != 0 {
+		t.Errorf("after restart in privacy mode the camera is %+v, want it never opened", st)
 	}
 	if _, err := os.Stat(filepath.Join(c.Storage.Dir, "switches.json")); err != nil {
 		t.Error(err)

@@ -8,6 +8,7 @@ import (
 	"github.com/doorbelld/doorbelld/firmware/event"
 	"github.com/doorbelld/doorbelld/firmware/mqttapi"
 	"github.com/doorbelld/doorbelld/firmware/supervise"
+	"github.com/doorbelld/doorbelld/firmware/web"
 	"github.com/doorbelld/doorbelld/hal"
 )
 
@@ -50,9 +51,12 @@ func (d *Daemon) health() Health {
 	if d.camera != nil {
 		st := d.camera.Status()
 		h.Camera = mqttapi.PartUnavailable
-		if st.Available {
+		switch {
+		case st.Available:
 			h.Camera = mqttapi.PartOK
 			h.CameraFormat = st.Format.String()
+		case st.Paused:
+			h.Camera = mqttapi.PartOff // privacy mode closed it: no failure
 		}
 		h.CameraError = st.LastError
 	}
@@ -154,6 +158,9 @@ func (b backend) Status() any {
 }
 
 func (b backend) LatestJPEG(ctx context.Context) ([]byte, error) {
+	if privacy, _ := b.d.sw.get(); privacy {
+		return nil, web.ErrPrivate
+	}
 	if b.d.camera == nil {
 		return nil, errors.New("no camera configured (camera.device is empty)")
 	}

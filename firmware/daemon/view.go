@@ -11,6 +11,7 @@ import (
 
 	"github.com/jonboulle/clockwork"
 
+	"github.com/doorbelld/doorbelld/capture"
 	"github.com/doorbelld/doorbelld/capture/live"
 	"github.com/doorbelld/doorbelld/capture/v4l2src"
 	"github.com/doorbelld/doorbelld/firmware/account"
@@ -157,7 +158,8 @@ func (d *Daemon) buildLive() error {
 	}
 	d.live = live.New(d.camera, live.Options{Clock: d.clock, Logger: d.log})
 	if privacy, _ := d.sw.get(); privacy {
-		d.live.SetPrivate(true) // before any viewer; liveSink follows every switch
+		d.live.SetPrivate(true) // before any viewer or frame; liveSink follows every switch
+		d.camera.SetPaused(true)
 	}
 	r := d.cfg.RTSP
 	if r.Listen == "" {
@@ -187,16 +189,22 @@ func (s liveSource) Subscribe(kind string) (rtsp.Viewer, error) {
 	return v, nil
 }
 
-// liveSink ends every live stream when privacy mode is switched on, and
-// allows them again when it is switched off.
+// liveSink makes privacy mode mean it: when it is switched on, every live
+// stream ends and the camera device is closed (a USB camera's LED goes
+// off), so no frame is even captured; switched off, the camera opens again
+// and viewers are allowed.
 type liveSink struct {
 	bus.Base
-	h *live.Hub
+	h   *live.Hub
+	cam *capture.Camera
 }
 
 func (liveSink) Name() string { return "live" }
 
-func (s liveSink) OnPrivacy(_ context.Context, on bool) { s.h.SetPrivate(on) }
+func (s liveSink) OnPrivacy(_ context.Context, on bool) {
+	s.h.SetPrivate(on)
+	s.cam.SetPaused(on)
+}
 
 // serverTLS loads the certificate of the web app or the RTSP server (key
 // "http" or "rtsp"); nil without one. A file that cannot be read or does

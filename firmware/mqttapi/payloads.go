@@ -88,6 +88,7 @@ const (
 	PartOK          = "ok"          // Health.Camera, Health.PIR
 	PartUnavailable = "unavailable" // Health.Camera, Health.PIR: configured, not working
 	PartNone        = "none"        // Health.Camera, Health.PIR, Health.Chime: not configured
+	PartOff         = "off"         // Health.Camera: closed on purpose (privacy mode)
 
 	ChimeEnabled  = "enabled"  // Health.Chime
 	ChimeDisabled = "disabled" // Health.Chime
@@ -99,7 +100,7 @@ type Health struct {
 	Version      string `json:"version"`
 	Started      string `json:"started"` // event.TimeLayout
 	Sim          bool   `json:"sim"`
-	Camera       string `json:"camera"`                  // PartOK | PartUnavailable | PartNone
+	Camera       string `json:"camera"`                  // PartOK | PartUnavailable | PartNone | PartOff
 	CameraFormat string `json:"camera_format,omitempty"` // what the driver delivers, e.g. "YUYV 640x480@25fps"
 	CameraError  string `json:"camera_error,omitempty"`  // the last camera failure
 	PIR          string `json:"pir"`                     // PartOK | PartUnavailable | PartNone

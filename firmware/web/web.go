@@ -20,6 +20,10 @@ import (
 	"github.com/jonboulle/clockwork"
 )
 
+// ErrPrivate is what Backend.LatestJPEG returns (wrapped) in privacy
+// mode: GET /api/snapshot.jpg answers 403 with its text.
+var ErrPrivate = errors.New("privacy mode is on: the camera is not shown")
+
 // Backend is what the API shows.
 type Backend interface {
 	// Status is served as JSON on /api/status.
@@ -406,7 +410,11 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	b, err := s.opts.Backend.LatestJPEG(ctx)
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		code := http.StatusServiceUnavailable
+		if errors.Is(err, ErrPrivate) {
+			code = http.StatusForbidden // on purpose, not a failure: as the live stream
+		}
+		http.Error(w, err.Error(), code)
 		return
 	}
 	w.Header().Set("Content-Type", "image/jpeg")
