@@ -133,7 +133,8 @@ func TestBrowser(t *testing.T) {
 	logs := &syncBuffer{}
 	stub := &stubServer{be: be, csrf: "csrf-5f2e9a", postsCSRF: map[string]string{},
 		app: New(Options{Timeline: tl, Clips: store, Backend: be, Logger: testLogger(logs),
-			User: func(*http.Request) string { return stubUser }})}
+			User:  func(*http.Request) string { return stubUser },
+			Masks: [][][2]float64{{{0, 0}, {0.25, 0}, {0.25, 1}, {0, 1}}, {{0.5, 0.5}, {1, 0.5}, {1, 1}}}})}
 	srv := httptest.NewServer(stub)
 	t.Cleanup(srv.Close) // after the browser's cleanup, which ends its streams
 
@@ -170,6 +171,20 @@ func TestBrowser(t *testing.T) {
 	if len(colours) < 3 {
 		t.Errorf("live view showed %d distinct pictures in 20 s (%q), want 3", len(colours), colours)
 	}
+
+	// The privacy masks drawn over the live picture, on request, lying
+	// exactly on it: the first mask's left edge on the picture's left
+	// edge, its right edge a quarter of the way across.
+	var geom []float64
+	run("masks", chromedp.Click("#sw-masks", chromedp.ByQuery),
+		waitJS(`!document.querySelector('#mask-overlay').hasAttribute('hidden') && document.querySelectorAll('#mask-overlay polygon').length === 2`),
+		chromedp.Evaluate(`(() => { const i = document.querySelector('#live').getBoundingClientRect();
+			const p = document.querySelector('#mask-overlay polygon').getBoundingClientRect();
+			return [i.left, i.width, p.left, p.width, i.height, p.height]; })()`, &geom), shot("2b-masks"))
+	if len(geom) != 6 || abs(geom[2]-geom[0]) > 1 || abs(geom[3]-geom[1]/4) > 1 || abs(geom[5]-geom[4]) > 1 {
+		t.Errorf("mask overlay [img left, width, mask left, width, img height, mask height] = %v: want the mask on the picture's left quarter", geom)
+	}
+	run("masks off", chromedp.Click("#sw-masks", chromedp.ByQuery), waitJS(`document.querySelector('#mask-overlay').hasAttribute('hidden')`))
 
 	// Events appear live, newest first, with their snapshots.
 	for i, id := range []string{"ev-a", "ev-b"} {
@@ -246,4 +261,11 @@ func TestBrowser(t *testing.T) {
 	}
 	noErrors("phone", "/api/live.mjpeg")
 	t.Logf("screenshots in %s", br.Dir())
+}
+
+func abs(f float64) float64 {
+	if f < 0 {
+		return -f
+	}
+	return f
 }

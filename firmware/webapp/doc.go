@@ -12,6 +12,7 @@
 //	        ──GET /api/clips/{id}.mp4 ───────────▶ ClipStore.Open ──▶ download (attachment)
 //	        ──GET /api/clips/{id}/play.mjpeg ────▶ ClipStore.Open ──▶ demux MP4 ──paced by Clock──▶
 //	                                                multipart/x-mixed-replace JPEG parts
+//	        ──GET /api/masks ────────────────────▶ Options.Masks (drawn over the live view on request)
 //	        ──POST /api/switch/{privacy|chime} ──▶ Backend.SetSwitch   (audit log: who, what)
 //	        ──POST /api/chime/test ──────────────▶ Backend.TestChime
 //	        ──POST /api/snapshot ────────────────▶ Backend.Snapshot

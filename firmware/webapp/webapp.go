@@ -83,6 +83,10 @@ type Options struct {
 	MaxClipBytes int64
 	// BackendTimeout bounds a Backend call. Default 5s.
 	BackendTimeout time.Duration
+	// Masks are the privacy masks (privacy.masks) as polygons of points
+	// {x, y} in fractions of the frame, for GET /api/masks: the page can
+	// draw them over the live view, so the owner sees where they fall.
+	Masks [][][2]float64
 }
 
 func (o *Options) ensureDefaults() {
@@ -144,6 +148,7 @@ func New(opts Options) http.Handler {
 	mux.HandleFunc("GET /api/clips/{file}", a.download)
 	mux.HandleFunc("GET /api/clips/{id}/play.mjpeg", a.play)
 	mux.HandleFunc("GET /api/switches", a.switches)
+	mux.HandleFunc("GET /api/masks", a.masks)
 	mux.HandleFunc("POST /api/switch/{name}", a.setSwitch)
 	mux.HandleFunc("POST /api/chime/test", a.testChime)
 	mux.HandleFunc("POST /api/snapshot", a.snapshot)
@@ -240,6 +245,15 @@ func (a *app) eventSnapshot(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "image/jpeg")
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	_, _ = w.Write(b)
+}
+
+// masks serves the privacy masks' polygons: {"masks": [[[x, y], ...], ...]}.
+func (a *app) masks(w http.ResponseWriter, _ *http.Request) {
+	m := a.opts.Masks
+	if m == nil {
+		m = [][][2]float64{}
+	}
+	writeJSON(w, map[string]any{"masks": m})
 }
 
 func (a *app) switches(w http.ResponseWriter, r *http.Request) {

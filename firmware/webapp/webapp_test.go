@@ -554,3 +554,16 @@ func TestSwitchesAndActions(t *testing.T) {
 		t.Errorf("failing switch = %d %q", res.StatusCode, body)
 	}
 }
+
+func TestMasksServed(t *testing.T) {
+	f := newFixture(t, nil)
+	if _, body := get(t, f.srv, "GET", "/api/masks", ""); body != "{\"masks\":[]}\n" {
+		t.Errorf("no masks: %q", body)
+	}
+	f = newFixture(t, func(o *Options) {
+		o.Masks = [][][2]float64{{{0, 0}, {0.3, 0}, {0.3, 1}}, {{0.7, 0}, {1, 0}, {1, 0.5}, {0.7, 0.5}}}
+	})
+	if _, body := get(t, f.srv, "GET", "/api/masks", ""); body != "{\"masks\":[[[0,0],[0.3,0],[0.3,1]],[[0.7,0],[1,0],[1,0.5],[0.7,0.5]]]}\n" {
+		t.Errorf("masks: %q", body)
+	}
+}

@@ -118,6 +118,7 @@ function startApp() {
   openStream();
   loadClips();
   loadSwitches();
+  loadMasks();
   loadStatus();
   state.statusTimer = setInterval(loadStatus, 10000);
 }
@@ -169,6 +170,33 @@ async function liveFailed() {
 function liveLoaded() {
   state.liveDelay = 2000;
   $('live-msg').hidden = true;
+  const img = $('live');
+  if (img.naturalWidth > 0 && img.naturalHeight > 0) {
+    // The frame takes the picture's own shape, so the mask overlay (in
+    // fractions of the picture) lies exactly on it.
+    img.parentElement.style.aspectRatio = `${img.naturalWidth} / ${img.naturalHeight}`;
+  }
+}
+
+// ---- privacy masks ----
+
+async function loadMasks() {
+  try {
+    const res = await api('/api/masks');
+    if (!res.ok) return;
+    const { masks } = await res.json();
+    if (!Array.isArray(masks) || masks.length === 0) return;
+    const svg = $('mask-overlay');
+    const ns = svg.namespaceURI; // the SVG namespace, from the element itself
+    svg.replaceChildren(...masks.map((pts) => {
+      const p = document.createElementNS(ns, 'polygon');
+      p.setAttribute('points', pts.map(([x, y]) => `${x},${y}`).join(' '));
+      return p;
+    }));
+    $('masks-toggle').hidden = false;
+  } catch (e) {
+    if (!(e instanceof AuthError)) console.warn('masks:', e);
+  }
 }
 
 // ---- timeline ----
@@ -464,6 +492,8 @@ function wire() {
   $('btn-chime').addEventListener('click', (e) => press(e.target, '/api/chime/test', 'Chime rung.'));
   $('sw-privacy').addEventListener('change', setSwitch);
   $('sw-chime').addEventListener('change', setSwitch);
+  // An SVG element has no hidden property: set the attribute itself.
+  $('sw-masks').addEventListener('change', (e) => { $('mask-overlay').toggleAttribute('hidden', !e.target.checked); });
   $('player-img').addEventListener('error', playerFailed);
   $('player-close').addEventListener('click', closePlayer);
   $('player-replay').addEventListener('click', () => {
