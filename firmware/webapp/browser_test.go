@@ -85,7 +85,7 @@ func (s *stubServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{
 			"device": "front-door", "mqtt_connected": true,
 			"health":  map[string]any{"status": "ok", "version": "1.2.3", "camera": "ok", "camera_format": "MJPG 160x120@15fps", "chime": "enabled"},
-			"storage": map[string]any{"mode": "disk", "clips": 1, "bytes": 1 << 20, "max_bytes": 1 << 30, "free_bytes": 5 << 30},
+			"storage": map[string]any{"mode": "disk", "clips": 1, "bytes": 1 << 20, "max_bytes": 1 << 30, "free_bytes": int64(5 << 30)},
 		})
 	case "/api/live.mjpeg":
 		s.live(w, r)
