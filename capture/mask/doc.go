@@ -17,10 +17,18 @@
 //	                            │    header ─► copy (APPn thumbnails dropped)
 //	                            │    scan ──► per restart interval:
 //	                            │      untouched ─► copy bytes as they are
-//	                            │      touched ───► Huffman-walk every block:
+//	                            │      touched ───► Huffman-walk the blocks:
+//	                            │        (64-bit bit buffer; AC codes skipped
+//	                            │         ~2 at a time by a 12-bit run table;
+//	                            │         only DC differences get values)
 //	                            │        touched block ─► flat block (DC only, EOB)
 //	                            │        next block ────► DC difference re-coded
 //	                            │        other blocks ──► bits copied unchanged
+//	                            │                         (64 bits a step, re-stuffed)
+//	                            │        after the last touched MCU, once every
+//	                            │        DC predictor agrees ─► rest of the
+//	                            │        interval copied unwalked (when the
+//	                            │        padding provably lands the same)
 //	                            ├─ MJPEG, anything else: image/jpeg decode,
 //	                            │    fill, encode (quality 85), counted by Reason
 //	                            └─ H.264 / unknown: ErrCannotMask ─► frame dropped

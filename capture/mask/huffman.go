@@ -12,6 +12,19 @@ import (
 // codes take the canonical slow path.
 const lutBits = 9
 
+// runBits is how many bits the AC run table looks at once (2¹² entries
+// of 2 bytes: 8 KB a table, two in use per frame).
+const runBits = 12
+
+// AC run table entries: the bits the codes take, with their extra bits,
+// the coefficients they advance, and whether the last one is an EOB.
+const (
+	runLenMask  = 0x1f
+	runIncShift = 5
+	runIncMask  = 0x7f
+	runEOB      = 1 << 12
+)
+
 // huffTable is one Huffman table, built for decoding and encoding.
 type huffTable struct {
 	// lut maps the next lutBits bits to codeLength<<8 | symbol, or 0 if
@@ -27,6 +40,14 @@ type huffTable struct {
 	// and the coefficients it advances (run+1, 16 for ZRL, 0 for EOB) in
 	// the next; 0 if the code is longer.
 	skip [1 << lutBits]uint16
+	// run is for walking AC codes without their values, several at a
+	// time: indexed by the next runBits bits, it sums the length (code and
+	// extra bits, runLenMask), the coefficients advanced (runIncShift) and
+	// whether the last is an EOB (runEOB) of as many whole codes as the
+	// index holds: the first code must fit (its extra bits may run past),
+	// each further code must fit with its extra bits, and an EOB ends the
+	// run. 0 if the first code is longer than runBits.
+	run [1 << runBits]uint16
 	// code and size are the encoder's view: size 0 means no code.
 	code [256]uint16
 	size [256]uint8
@@ -79,7 +100,48 @@ func (t *huffTable) build(raw []byte) error {
 		}
 		code <<= 1
 	}
+	for i := range t.run {
+		t.run[i] = t.runEntry(uint32(i))
+	}
 	return nil
+}
+
+// runEntry computes run[i]: it decodes whole codes from the runBits bits
+// of i, by the canonical rule (F.2.2.3).
+func (t *huffTable) runEntry(i uint32) uint16 {
+	used, inc := 0, 0
+	for k := 0; ; k++ {
+		sym, l := -1, 0
+		for l = 1; l <= 16 && used+l <= runBits; l++ {
+			code := int32(i>>(runBits-used-l)) & (1<<l - 1)
+			if code <= t.maxCode[l] {
+				if v := t.valPtr[l] + code; v >= 0 && v <= 255 {
+					sym = int(t.vals[v])
+				}
+				break
+			}
+		}
+		if sym < 0 {
+			break // no (valid) code that fits
+		}
+		e := skipEntry(l, byte(sym))
+		n, step := int(e&0xff), int(e>>8)
+		if k > 0 && (used+n > runBits || inc+step > 64) {
+			break
+		}
+		used += n
+		inc += step
+		if step == 0 { // EOB
+			return uint16(used) | uint16(inc)<<runIncShift | runEOB
+		}
+		if k == 0 && used > runBits {
+			break // extra bits run past the index: nothing can follow
+		}
+	}
+	if used == 0 {
+		return 0
+	}
+	return uint16(used) | uint16(inc)<<runIncShift
 }
 
 // skipEntry is a skip table entry for AC symbol sym with an l-bit code.

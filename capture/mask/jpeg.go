@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"slices"
 )
 
 // JPEG markers.
@@ -397,13 +398,15 @@ func (j *jpegCodec) rewrite(data, out []byte, fi *frameInfo, plan *blockPlan) ([
 		sc := &fi.comps[k]
 		sc.bits, sc.stride = plan.comp[sc.c], plan.stride[sc.c]
 	}
-	j.w.out = out
+	// A frame that failed mid-interval leaves bits in the writer: start
+	// afresh, or they would shift this frame's scan.
+	j.w = bitWriter{out: out}
 	for idx, s := range j.segs {
 		lo := idx * ri
 		hi := min(lo+ri, total)
 		if !plan.mcu.anyIn(lo, hi) {
 			j.w.out = append(j.w.out, data[s.start:s.end]...)
-		} else if err := j.rewriteInterval(data, s, fi, lo, hi); err != nil {
+		} else if err := j.rewriteInterval(data, s, fi, lo, hi, plan.mcu.lastIn(lo, hi)); err != nil {
 			return j.w.out, err
 		}
 		if idx < len(j.segs)-1 {
@@ -413,10 +416,17 @@ func (j *jpegCodec) rewrite(data, out []byte, fi *frameInfo, plan *blockPlan) ([
 	return append(j.w.out, 0xff, mEOI), nil
 }
 
-// rewriteInterval re-codes one restart interval (MCUs lo..hi-1): touched
-// blocks become flat, the DC difference of the first untouched block after
-// them is re-coded, and every other block's bits are copied unchanged.
-func (j *jpegCodec) rewriteInterval(data []byte, s segment, fi *frameInfo, lo, hi int) error {
+// rewriteInterval re-codes one restart interval (MCUs lo..hi-1, the last
+// one the mask touches is last): touched blocks become flat, the DC
+// difference of the first untouched block after them is re-coded, and
+// every other block's bits are copied unchanged. Once every component's
+// output predictor agrees with the input's again after the last touched
+// MCU, the rest of the interval is copied without being walked.
+//
+// The walk reads bits through a 64-bit buffer refilled without branches
+// and skips AC codes several at a time through huffTable.run: only the DC
+// differences are decoded into values.
+func (j *jpegCodec) rewriteInterval(data []byte, s segment, fi *frameInfo, lo, hi, last int) error {
 	endBits := j.destuff(data, s)
 	buf := j.clean
 	w := &j.w
@@ -424,47 +434,114 @@ func (j *jpegCodec) rewriteInterval(data []byte, s segment, fi *frameInfo, lo, h
 		fi.comps[k].inPred, fi.comps[k].outPred = 0, 0
 	}
 	mcusX := fi.geom.mcusX
-	var pos, pend uint // read position and start of bits not yet copied
+	var pend uint // start of the bits not yet copied
+	// The bit reader: the top cnt bits of acc are the next bits to read,
+	// the bits after them those of buf[p:] (bit position p*8-cnt). refill
+	// makes cnt ≥ 56; a step takes at most 27 bits, so two steps follow
+	// each refill (a longer code re-syncs).
+	var acc uint64
+	var cnt, p uint
+	refill := func() {
+		acc |= binary.BigEndian.Uint64(buf[p:]) >> (cnt & 63)
+		p += (63 - cnt) >> 3
+		cnt |= 56
+	}
+	seek := func(q uint) {
+		p = q >> 3
+		acc = binary.BigEndian.Uint64(buf[p:]) << (q & 7)
+		p += 7
+		cnt = 56 - q&7
+	}
+	seek(0)
+	tailChecked := false
 	for mcu := lo; mcu < hi; mcu++ {
+		if mcu > last && !tailChecked {
+			synced := true
+			for k := range fi.comps {
+				synced = synced && fi.comps[k].inPred == fi.comps[k].outPred
+			}
+			if synced {
+				tailChecked = true
+				if j.tailExact(pend, endBits) {
+					w.copyBits(buf, pend, endBits)
+					w.pad()
+					return nil
+				}
+			}
+		}
 		mx, my := mcu%mcusX, mcu/mcusX
 		for k := range fi.comps {
 			sc := &fi.comps[k]
+			dcT, acT := sc.dc, sc.ac
 			for v := 0; v < sc.v; v++ {
 				row := (my*sc.v+v)*sc.stride + mx*sc.h
 				for h := 0; h < sc.h; h++ {
-					start := pos
+					refill()
+					start := p*8 - cnt
 					// DC: category, then that many bits.
-					l, sym, ok := decode(sc.dc, buf, pos)
-					if !ok || sym > 11 {
+					l, sym := uint(0), uint(0)
+					if e := dcT.lut[acc>>(64-lutBits)]; e != 0 {
+						l, sym = uint(e>>8), uint(e&0xff)
+					} else {
+						var ok bool
+						if l, sym, ok = decode(dcT, buf, start); !ok {
+							return fallback(ReasonCorrupt, "bad DC code at MCU %d", mcu)
+						}
+					}
+					if sym > 11 {
 						return fallback(ReasonCorrupt, "bad DC code at MCU %d", mcu)
 					}
-					pos += l
 					var diff int32
 					if sym > 0 {
-						diff = extend(uint32(peek(buf, pos, sym)), sym)
-						pos += sym
+						diff = extend(uint32(acc<<l>>(64-sym)), sym)
 					}
-					acStart := pos
-					// AC: skip to EOB or the 63rd coefficient.
-					for n := uint(1); n < 64; {
-						e := sc.ac.skip[peek(buf, pos, lutBits)]
-						if e == 0 { // a code longer than lutBits
-							l, rs, ok := decode(sc.ac, buf, pos)
-							if !ok {
-								return fallback(ReasonCorrupt, "bad AC code at MCU %d", mcu)
+					acc <<= (l + sym) & 63
+					cnt -= l + sym
+					acStart := p*8 - cnt
+					// AC: skip to EOB or the 63rd coefficient, by the run
+					// table, two steps a refill.
+					n := uint(1)
+				ac:
+					for {
+						refill()
+						for range 2 {
+							e := uint(acT.run[acc>>(64-runBits)])
+							if inc := e >> runIncShift & runIncMask; e != 0 && n+inc < 64 {
+								acc <<= e & runLenMask
+								cnt -= e & runLenMask
+								n += inc
+								if e&runEOB != 0 {
+									break ac
+								}
+								continue
 							}
-							e = skipEntry(int(l), byte(rs))
-						}
-						pos += uint(e & 0xff)
-						inc := uint(e >> 8)
-						if inc == 0 {
-							break // EOB
-						}
-						n += inc
-						if n > 64 {
-							return fallback(ReasonCorrupt, "AC run past coefficient 63 at MCU %d", mcu)
+							// One code at a time near coefficient 63, or a long code.
+							if e = uint(acT.skip[acc>>(64-lutBits)]); e != 0 {
+								acc <<= e & 0xff & 63
+								cnt -= e & 0xff
+							} else {
+								q := p*8 - cnt
+								l, rs, ok := decode(acT, buf, q)
+								if !ok {
+									return fallback(ReasonCorrupt, "bad AC code at MCU %d", mcu)
+								}
+								e = uint(skipEntry(int(l), byte(rs)))
+								seek(q + e&0xff)
+							}
+							inc := e >> 8
+							if inc == 0 {
+								break ac // EOB
+							}
+							n += inc
+							if n > 64 {
+								return fallback(ReasonCorrupt, "AC run past coefficient 63 at MCU %d", mcu)
+							}
+							if n == 64 {
+								break ac
+							}
 						}
 					}
+					pos := p*8 - cnt
 					if pos > endBits {
 						return fallback(ReasonCorrupt, "scan truncated at MCU %d", mcu)
 					}
@@ -497,9 +574,27 @@ func (j *jpegCodec) rewriteInterval(data []byte, s segment, fi *frameInfo, lo, h
 			}
 		}
 	}
-	w.copyBits(buf, pend, pos)
+	w.copyBits(buf, pend, p*8-cnt)
 	w.pad()
 	return nil
+}
+
+// tailExact reports whether copying bits [from, end) of j.clean, the rest
+// of an interval, and padding gives the very bytes a walk to the end
+// would: the copy carries the input's padding bits (1s, up to 7) along,
+// which is harmless unless they spill into a byte of their own. They may
+// when the copy leaves the output r > 0 bits into a byte and the input's
+// last r bits are all 1s (padding or data, it cannot tell): then the walk
+// goes on.
+func (j *jpegCodec) tailExact(from, end uint) bool {
+	r := (j.w.n + end - from) & 7
+	if r == 0 {
+		return true
+	}
+	if end-from < r {
+		return false
+	}
+	return peek(j.clean, end-r, r) != 1<<r-1
 }
 
 // peek returns the n (≤ 56) bits of b starting at bit pos.
@@ -578,13 +673,46 @@ func (w *bitWriter) pad() {
 	}
 }
 
-// copyBits appends bits [from, to) of b.
+// copyBits appends bits [from, to) of b, which must have 9 readable
+// bytes past to. Long runs go 64 bits at a time, stuffing re-done.
 func (w *bitWriter) copyBits(b []byte, from, to uint) {
+	if to-from >= 128 {
+		// Complete the output's partial byte, flush, then whole words.
+		if r := w.n & 7; r != 0 {
+			w.put(peek(b, from, 8-r), 8-r)
+			from += 8 - r
+		}
+		for w.n > 0 {
+			w.n -= 8
+			w.putByte(byte(w.acc >> w.n))
+		}
+		w.out = slices.Grow(w.out, int(to-from)/8+64)
+		s := from & 7
+		for ; from+64 <= to; from += 64 {
+			i := from >> 3
+			x := binary.BigEndian.Uint64(b[i:])<<s | uint64(b[i+8])>>(8-s)
+			if y := ^x; (y-0x0101010101010101)&^y&0x8080808080808080 == 0 {
+				w.out = binary.BigEndian.AppendUint64(w.out, x)
+				continue
+			}
+			for sh := 56; sh >= 0; sh -= 8 {
+				w.putByte(byte(x >> sh))
+			}
+		}
+	}
 	for ; from+32 <= to; from += 32 {
 		w.put(peek(b, from, 32), 32)
 	}
 	if from < to {
 		w.put(peek(b, from, to-from), to-from)
+	}
+}
+
+// putByte appends one whole byte, stuffed.
+func (w *bitWriter) putByte(c byte) {
+	w.out = append(w.out, c)
+	if c == 0xff {
+		w.out = append(w.out, 0)
 	}
 }
 

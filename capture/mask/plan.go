@@ -94,6 +94,21 @@ func (b bitset) anyIn(lo, hi int) bool { // any bit in [lo, hi)
 	return false
 }
 
+// lastIn returns the largest i in [lo, hi) in the set, or lo-1 if none.
+func (b bitset) lastIn(lo, hi int) int {
+	for i := hi - 1; i >= lo; {
+		if i&63 == 63 && i-63 >= lo && b[i>>6] == 0 {
+			i -= 64
+			continue
+		}
+		if b.has(i) {
+			return i
+		}
+		i--
+	}
+	return lo - 1
+}
+
 // jpegGeom is the block layout of a JPEG frame.
 type jpegGeom struct {
 	w, h       int
