@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/doorbelld/doorbelld/firmware/ratelog"
+
 	"github.com/jonboulle/clockwork"
 )
 
@@ -124,11 +126,7 @@ type Camera struct {
 
 	frames        atomic.Uint64
 	filterDropped atomic.Uint64
-	// filterLogged and filterQuiet are the last filter-failure log time
-	// and the failures not logged since; only the capture goroutine uses
-	// them.
-	filterLogged time.Time
-	filterQuiet  uint64
+	filterLog     *ratelog.Keys // one filter-failure line per FilterLogEvery
 	// streamFormat is the current stream's format, for push. Only the
 	// capture goroutine (Stream's callbacks, between Run's calls) uses it.
 	streamFormat Format
@@ -157,13 +155,14 @@ type Camera struct {
 func New(src Source, ring *Ring, opts Options) *Camera {
 	opts = opts.withDefaults()
 	return &Camera{
-		src:     src,
-		ring:    ring,
-		opts:    opts,
-		log:     opts.Logger,
-		clk:     opts.Clock,
-		since:   opts.Clock.Now(),
-		unpause: make(chan struct{}),
+		src:       src,
+		ring:      ring,
+		opts:      opts,
+		log:       opts.Logger,
+		clk:       opts.Clock,
+		since:     opts.Clock.Now(),
+		unpause:   make(chan struct{}),
+		filterLog: ratelog.New(opts.FilterLogEvery, 1),
 	}
 }
 
@@ -348,13 +347,9 @@ func (c *Camera) push(data []byte, at time.Time) {
 // once per FilterLogEvery, with the number of failures not logged.
 func (c *Camera) filterFailed(err error) {
 	c.filterDropped.Add(1)
-	now := c.clk.Now()
-	if !c.filterLogged.IsZero() && now.Sub(c.filterLogged) < c.opts.FilterLogEvery {
-		c.filterQuiet++
-		return
+	if v := c.filterLog.Allow(c.clk.Now(), "filter"); v.OK {
+		c.log.Warn("camera: frame dropped by filter", "err", err, "format", c.streamFormat.String(), "unlogged", v.Suppressed)
 	}
-	c.log.Warn("camera: frame dropped by filter", "err", err, "format", c.streamFormat.String(), "unlogged", c.filterQuiet)
-	c.filterLogged, c.filterQuiet = now, 0
 }
 
 // nextFrame returns a channel closed when the next frame has been stored.

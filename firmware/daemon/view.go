@@ -207,17 +207,17 @@ func (s liveSink) OnPrivacy(_ context.Context, on bool) {
 }
 
 // serverTLS loads the certificate of the web app or the RTSP server (key
-// "http" or "rtsp"); nil without one. A file that cannot be read or does
-// not hold a matching certificate and key fails startup, naming the keys.
+// "http" or "rtsp") with web.LoadTLS; nil without one. A failure stops
+// startup, naming the keys.
 func serverTLS(key, certFile, keyFile string) (*tls.Config, error) {
 	if certFile == "" {
 		return nil, nil
 	}
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	tc, err := web.LoadTLS(certFile, keyFile)
 	if err != nil {
 		return nil, fmt.Errorf("daemon: %s.cert_file/%s.key_file: %w", key, key, err)
 	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+	return tc, nil
 }
 
 // users loads the logins of the web app, RTSP and /metrics. A hash the

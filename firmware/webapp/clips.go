@@ -84,17 +84,11 @@ func (a *app) download(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	release, ok := a.acquire(w)
+	f, done, ok := a.openClip(w, id)
 	if !ok {
 		return
 	}
-	defer release()
-	f, err := a.opts.Clips.Open(id)
-	if err != nil {
-		a.clipOpenFailed(w, id, err)
-		return
-	}
-	defer f.Close()
+	defer done()
 	a.log.Info("webapp: clip downloaded", "user", a.user(r), "clip", id, "remote", r.RemoteAddr)
 	name := fmt.Sprintf("doorbell-%s-%s.mp4", m.Start.UTC().Format("20060102T150405Z"), id)
 	w.Header().Set("Content-Type", "video/mp4")
@@ -110,13 +104,26 @@ func (a *app) download(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.Copy(dw, f)
 }
 
-func (a *app) clipOpenFailed(w http.ResponseWriter, id string, err error) {
-	if errors.Is(err, storage.ErrNotFound) {
-		http.Error(w, "no such clip", http.StatusNotFound)
-		return
+// openClip takes one of the MaxStreams slots and opens clip id (looked
+// up already). When ok, done closes the clip and frees the slot; else the
+// answer is written.
+func (a *app) openClip(w http.ResponseWriter, id string) (f io.ReadCloser, done func(), ok bool) {
+	release, ok := a.acquire(w)
+	if !ok {
+		return nil, nil, false
 	}
-	a.log.Warn("webapp: open clip", "clip", id, "err", err)
-	http.Error(w, "clip cannot be read", http.StatusInternalServerError)
+	f, err := a.opts.Clips.Open(id)
+	if err != nil {
+		release()
+		if errors.Is(err, storage.ErrNotFound) {
+			http.Error(w, "no such clip", http.StatusNotFound)
+			return nil, nil, false
+		}
+		a.log.Warn("webapp: open clip", "clip", id, "err", err)
+		http.Error(w, "clip cannot be read", http.StatusInternalServerError)
+		return nil, nil, false
+	}
+	return f, func() { f.Close(); release() }, true
 }
 
 // deadlineWriter moves the write deadline before each write, so the
@@ -201,17 +208,11 @@ func (a *app) play(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("clip %s is %s, which the page cannot play: download the MP4", id, m.Codec), http.StatusUnsupportedMediaType)
 		return
 	}
-	release, ok := a.acquire(w)
+	f, done, ok := a.openClip(w, id)
 	if !ok {
 		return
 	}
-	defer release()
-	f, err := a.opts.Clips.Open(id)
-	if err != nil {
-		a.clipOpenFailed(w, id, err)
-		return
-	}
-	defer f.Close()
+	defer done()
 	rs, ok := f.(io.ReadSeeker)
 	if !ok {
 		b, err := io.ReadAll(io.LimitReader(f, a.opts.MaxClipBytes+1))

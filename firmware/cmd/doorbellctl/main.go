@@ -134,6 +134,26 @@ func parse(fs *flag.FlagSet, args []string) ([]string, bool) {
 	}
 }
 
+// parseOne parses the flags of a command that takes one positional
+// argument (named what in the usage error). It returns the argument, or
+// done with the exit code when there is nothing more to do: 0 after -h or
+// "help", 2 after a usage error.
+func parseOne(e *env, cmd string, fs *flag.FlagSet, args []string, what string) (arg string, code int, done bool) {
+	pos, ok := parse(fs, args)
+	switch {
+	case !ok && len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help"):
+		return "", 0, true
+	case !ok:
+		return "", 2, true
+	case len(pos) == 1 && pos[0] == "help":
+		fs.Usage()
+		return "", 0, true
+	case len(pos) != 1 || pos[0] == "":
+		return "", usagef(e, cmd, "want one %s", what), true
+	}
+	return pos[0], 0, false
+}
+
 // failf prints an error for a failed command and returns exit code 1.
 func failf(e *env, cmd, format string, a ...any) int {
 	fmt.Fprintf(e.stderr, "doorbellctl %s: %s\n", cmd, strings.TrimSpace(fmt.Sprintf(format, a...)))

@@ -22,21 +22,11 @@ func runOwnerKey(e *env, args []string) int {
 			"The doorbell (mqtt.owner_key_file) and doorbellctl clips pull (--owner-key FILE or %s) hold the same file:\n"+
 			"the doorbell then takes a clip's done only when it is signed with it.\n", ownerkey.MinBytes, ownerKeyEnv)
 	}
-	pos, ok := parse(fs, args)
-	if !ok {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
-			return 0
-		}
-		return 2
+	arg, code, done := parseOne(e, cmd, fs, args, "FILE")
+	if done {
+		return code
 	}
-	if len(pos) == 1 && pos[0] == "help" {
-		fs.Usage()
-		return 0
-	}
-	if len(pos) != 1 || pos[0] == "" {
-		return usagef(e, cmd, "want one FILE")
-	}
-	path := pos[0]
+	path := arg
 	if _, err := os.Lstat(path); err == nil {
 		return failf(e, cmd, "%s exists; not overwriting a key (move it away first)", path)
 	}

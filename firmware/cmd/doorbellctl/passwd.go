@@ -29,21 +29,11 @@ func runPasswd(e *env, args []string) int {
 			"The password needs at least %d characters. The same account logs in to the web app, the MJPEG/JPEG\n"+
 			"endpoints (HTTP Basic, e.g. Home Assistant) and RTSP.\n", account.ArgonMemory, account.ArgonTime, account.ArgonThreads, minPassword)
 	}
-	pos, ok := parse(fs, args)
-	if !ok {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
-			return 0
-		}
-		return 2
+	arg, code, done := parseOne(e, cmd, fs, args, "USERNAME")
+	if done {
+		return code
 	}
-	if len(pos) == 1 && pos[0] == "help" {
-		fs.Usage()
-		return 0
-	}
-	if len(pos) != 1 {
-		return usagef(e, cmd, "want one USERNAME")
-	}
-	user := pos[0]
+	user := arg
 	if err := account.ValidUsername(user); err != nil {
 		return usagef(e, cmd, "%v", err)
 	}
