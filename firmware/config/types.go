@@ -294,6 +294,20 @@ type Log struct {
 	Format string `yaml:"format"` // text | json; default text
 }
 
+// Shapes are the masks as package capture/mask takes them (nil without
+// masks); the error names the mask (privacy.masks[i]).
+func (p Privacy) Shapes() ([]mask.Shape, error) {
+	var out []mask.Shape
+	for i, m := range p.Masks {
+		sh, err := m.Shape()
+		if err != nil {
+			return nil, fmt.Errorf("privacy.masks[%d]: %w", i, err)
+		}
+		out = append(out, sh)
+	}
+	return out, nil
+}
+
 // Shape is the mask as package capture/mask takes it. It fails when the
 // mask is neither or both of a polygon and a rectangle, or a point is not
 // two numbers; mask.Shape.Validate checks the geometry.

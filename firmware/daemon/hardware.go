@@ -98,14 +98,10 @@ func (d *Daemon) buildGPIO() error {
 // RAM ring, and the clip store and recorder.
 func (d *Daemon) buildCamera() error {
 	c := d.cfg.Camera
-	if ms := d.cfg.Privacy.Masks; len(ms) > 0 && (c.Device != "" || d.opts.Camera != nil) {
-		shapes := make([]mask.Shape, len(ms))
-		for i, m := range ms {
-			sh, err := m.Shape()
-			if err != nil { // config.Validate checked them
-				return fmt.Errorf("daemon: privacy.masks[%d]: %w", i, err)
-			}
-			shapes[i] = sh
+	if len(d.cfg.Privacy.Masks) > 0 && (c.Device != "" || d.opts.Camera != nil) {
+		shapes, err := d.cfg.Privacy.Shapes() // config.Validate checked them
+		if err != nil {
+			return fmt.Errorf("daemon: %w", err)
 		}
 		m, err := mask.New(shapes, mask.Options{})
 		if err != nil {

@@ -247,10 +247,12 @@ func (d *Daemon) buildWeb() error {
 		return err
 	}
 	app := webapp.Options{Timeline: d.timeline, Backend: webBackend{d}, User: web.User, Logger: d.log, Clock: d.clock}
-	for _, m := range d.cfg.Privacy.Masks {
-		if sh, err := m.Shape(); err == nil { // config.Validate checked them
-			app.Masks = append(app.Masks, sh.Points)
-		}
+	shapes, err := d.cfg.Privacy.Shapes() // config.Validate checked them
+	if err != nil {
+		return fmt.Errorf("daemon: %w", err)
+	}
+	for _, sh := range shapes {
+		app.Masks = append(app.Masks, sh.Points)
 	}
 	if d.clips != nil {
 		app.Clips = d.clips
