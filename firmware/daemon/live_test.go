@@ -25,13 +25,10 @@ import (
 
 	"github.com/bluenviron/gortsplib/v5"
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
-	"github.com/bluenviron/gortsplib/v5/pkg/format"
-	"github.com/bluenviron/gortsplib/v5/pkg/format/rtpmjpeg"
-	"github.com/bluenviron/gortsplib/v5/pkg/liberrors"
-	"github.com/pion/rtp"
 
 	"github.com/doorbelld/doorbelld/firmware/account"
 	"github.com/doorbelld/doorbelld/firmware/config"
+	"github.com/doorbelld/doorbelld/firmware/rtsp/rtsptest"
 )
 
 // The live view end to end: real clients (ffprobe, gortsplib, net/http
@@ -169,90 +166,10 @@ type probed struct {
 	} `json:"packets"`
 }
 
-// rtspReader is a gortsplib client playing the stream, decoding frames.
-type rtspReader struct {
-	c      *gortsplib.Client
-	frames chan []byte
-	done   chan error // the session's end
-}
-
-// rtspPlay DESCRIBEs, SETUPs (TCP) and PLAYs url, or returns the error
-// of the first request that failed.
-func rtspPlay(t testing.TB, url string) (*rtspReader, error) {
+// rtspPlay plays url over TCP with rtsptest's client.
+func rtspPlay(t testing.TB, url string) (*rtsptest.Reader, error) {
 	t.Helper()
-	u, err := base.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proto := gortsplib.ProtocolTCP
-	c := &gortsplib.Client{Scheme: u.Scheme, Host: u.Host, Protocol: &proto}
-	if err := c.Start(); err != nil {
-		return nil, err
-	}
-	desc, _, err := c.Describe(u)
-	if err != nil {
-		c.Close()
-		return nil, err
-	}
-	var mj *format.MJPEG
-	medi := desc.FindFormat(&mj)
-	if medi == nil {
-		c.Close()
-		t.Fatalf("no MJPEG media in %v", desc.Medias)
-	}
-	if _, err := c.Setup(desc.BaseURL, medi, 0, 0); err != nil {
-		c.Close()
-		return nil, err
-	}
-	rd := &rtspReader{c: c, frames: make(chan []byte, 4096), done: make(chan error, 1)}
-	dec, err := mj.CreateDecoder()
-	if err != nil {
-		c.Close()
-		t.Fatal(err)
-	}
-	c.OnPacketRTP(medi, mj, func(p *rtp.Packet) {
-		img, err := dec.Decode(p)
-		if err != nil {
-			if !errors.Is(err, rtpmjpeg.ErrMorePacketsNeeded) && !errors.Is(err, rtpmjpeg.ErrNonStartingPacketAndNoPrevious) {
-				t.Errorf("rtsp: mjpeg decode: %v", err)
-			}
-			return
-		}
-		select {
-		case rd.frames <- img:
-		default: // the test reads only a few
-		}
-	})
-	if _, err := c.Play(nil); err != nil {
-		c.Close()
-		return nil, err
-	}
-	go func() { rd.done <- c.Wait() }()
-	t.Cleanup(c.Close)
-	return rd, nil
-}
-
-// frame returns the next frame the reader decoded.
-func (rd *rtspReader) frame(t testing.TB) []byte {
-	t.Helper()
-	select {
-	case f := <-rd.frames:
-		return f
-	case err := <-rd.done:
-		t.Fatalf("rtsp session ended: %v", err)
-	case <-time.After(liveWait):
-		t.Fatalf("no RTSP frame in %v", liveWait)
-	}
-	return nil
-}
-
-// rtspStatus is the status code of a refused RTSP request, or 0.
-func rtspStatus(err error) base.StatusCode {
-	var bad liberrors.ErrClientBadStatusCode
-	if errors.As(err, &bad) {
-		return bad.Code
-	}
-	return 0
+	return rtsptest.Play(t, url, gortsplib.ProtocolTCP, nil)
 }
 
 // mjpegParts reads a multipart/x-mixed-replace answer's parts.
@@ -390,7 +307,7 @@ func TestLivePrivacyEndsStreams(t *testing.T) {
 	if err != nil {
 		t.Fatalf("rtsp play: %v", err)
 	}
-	rd.frame(t)
+	rd.Next(t, liveWait)
 
 	res, err := http.Get(basicURL(r, "/api/live.mjpeg"))
 	if err != nil {
@@ -418,7 +335,7 @@ func TestLivePrivacyEndsStreams(t *testing.T) {
 	publish(t, r.d.brokerURL(), r.d.Topics().Command("privacy"), false, "ON")
 
 	select {
-	case err := <-rd.done:
+	case err := <-rd.Done():
 		t.Logf("rtsp session ended: %v", err)
 	case <-time.After(liveWait):
 		t.Fatalf("the RTSP session still plays %v after privacy ON", liveWait)
@@ -435,7 +352,7 @@ func TestLivePrivacyEndsStreams(t *testing.T) {
 		t.Fatal("streams ended but the privacy switch is off")
 	}
 
-	if _, err := rtspPlay(t, rtspURL(r, true)); rtspStatus(err) != base.StatusForbidden {
+	if _, err := rtspPlay(t, rtspURL(r, true)); rtsptest.Status(err) != base.StatusForbidden {
 		t.Fatalf("new RTSP reader in privacy mode: %v, want 403", err)
 	}
 	again, body := httpGet(t, http.DefaultClient, basicURL(r, "/api/live.mjpeg"))
@@ -460,7 +377,7 @@ func TestLiveMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatalf("rtsp play: %v", err)
 	}
-	rd.frame(t)
+	rd.Next(t, liveWait)
 	waitFor(t, "the RTSP reader in /metrics", func() bool {
 		v, _ := metric(t, r, `doorbelld_live_viewers{kind="rtsp"}`)
 		if v > 1 {
@@ -485,7 +402,7 @@ func TestLiveMetrics(t *testing.T) {
 	if res.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("/metrics without credentials: %d %s, want 401", res.StatusCode, body)
 	}
-	rd.c.Close()
+	rd.Close()
 	waitFor(t, "the reader gone from /metrics", func() bool {
 		v, _ := metric(t, r, `doorbelld_live_viewers{kind="rtsp"}`)
 		return v == 0

@@ -533,9 +533,9 @@ func TestMasksReachEverySink(t *testing.T) {
 		t.Fatalf("rtsp play: %v", err)
 	}
 	for i := 0; i < 5; i++ {
-		j.full("rtsp", rd.frame(t))
+		j.full("rtsp", rd.Next(t, liveWait)[0])
 	}
-	rd.c.Close()
+	rd.Close()
 
 	// 2. The clip: every frame as the web app plays it, every sample of
 	// the file, and the first as ffmpeg demuxes it.

@@ -13,6 +13,7 @@ import (
 	"github.com/bluenviron/gortsplib/v5"
 
 	"github.com/doorbelld/doorbelld/firmware/rtsp"
+	"github.com/doorbelld/doorbelld/firmware/rtsp/rtsptest"
 )
 
 func cpuTime(b *testing.B) time.Duration {
@@ -82,7 +83,7 @@ func BenchmarkReaders(b *testing.B) {
 			_, url, _ := start(b, src, accounts, func(o *rtsp.Options) { o.MaxConns, o.MaxSessions = 128, 128 })
 			lat := make(chan time.Duration, n)
 			var t0 atomic.Int64 // UnixNano of the frame in flight
-			readers := make([]*reader, n)
+			readers := make([]*rtsptest.Reader, n)
 			for i := range readers {
 				r, err := play(b, url, gortsplib.ProtocolTCP)
 				if err != nil {
@@ -93,15 +94,15 @@ func BenchmarkReaders(b *testing.B) {
 			// Warm up: every reader holds a frame.
 			src.Publish()
 			for _, r := range readers {
-				r.next(b)
+				r.Next(b, deadline)
 			}
 			for _, r := range readers {
 				go func() {
 					for {
 						select {
-						case <-r.frames:
+						case <-r.Frames():
 							lat <- time.Duration(time.Now().UnixNano() - t0.Load())
-						case <-r.done:
+						case <-r.Done():
 							return
 						}
 					}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"image/jpeg"
 	"io"
@@ -16,12 +17,8 @@ import (
 
 	"github.com/bluenviron/gortsplib/v5"
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
-	"github.com/bluenviron/gortsplib/v5/pkg/format"
-	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph264"
-	"github.com/bluenviron/gortsplib/v5/pkg/format/rtpmjpeg"
 	"github.com/bluenviron/gortsplib/v5/pkg/liberrors"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
-	"github.com/pion/rtp"
 
 	"github.com/doorbelld/doorbelld/firmware/rtsp"
 	"github.com/doorbelld/doorbelld/firmware/rtsp/rtsptest"
@@ -111,93 +108,15 @@ func start(t testing.TB, src rtsp.Source, auth rtsp.Auth, edit func(*rtsp.Option
 	return s, scheme + "://alice:s3cret:with:colons@" + s.Addr().String() + "/doorbell-1", lb
 }
 
-// reader is a gortsplib client playing the stream, decoding frames.
-type reader struct {
-	c      *gortsplib.Client
-	frames chan [][]byte // JPEG: one element; H.264: the NALUs of an access unit
-	done   chan error
-}
-
-func play(t testing.TB, url string, proto gortsplib.Protocol) (*reader, error) {
+// play plays url with rtsptest's client, trusting the test's own
+// certificate for rtsps.
+func play(t testing.TB, url string, proto gortsplib.Protocol) (*rtsptest.Reader, error) {
 	t.Helper()
-	u, err := base.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
+	var tc *tls.Config
+	if strings.HasPrefix(url, "rtsps:") {
+		tc = insecureTLS()
 	}
-	c := &gortsplib.Client{Scheme: u.Scheme, Host: u.Host, Protocol: &proto}
-	if u.Scheme == "rtsps" {
-		c.TLSConfig = insecureTLS()
-	}
-	if err := c.Start(); err != nil {
-		return nil, err
-	}
-	desc, _, err := c.Describe(u)
-	if err != nil {
-		c.Close()
-		return nil, err
-	}
-	r := &reader{c: c, frames: make(chan [][]byte, 4096), done: make(chan error, 1)}
-	var mj *format.MJPEG
-	var hf *format.H264
-	medi := desc.FindFormat(&mj)
-	if medi == nil {
-		medi = desc.FindFormat(&hf)
-	}
-	if medi == nil {
-		c.Close()
-		t.Fatalf("no MJPEG or H.264 media in %v", desc.Medias)
-	}
-	if _, err := c.Setup(desc.BaseURL, medi, 0, 0); err != nil {
-		c.Close()
-		return nil, err
-	}
-	if mj != nil {
-		dec, _ := mj.CreateDecoder()
-		c.OnPacketRTP(medi, mj, func(p *rtp.Packet) {
-			if img, err := dec.Decode(p); err == nil {
-				r.frames <- [][]byte{img}
-			} else if !errors.Is(err, rtpmjpeg.ErrMorePacketsNeeded) && !errors.Is(err, rtpmjpeg.ErrNonStartingPacketAndNoPrevious) {
-				t.Errorf("mjpeg decode: %v", err)
-			}
-		})
-	} else {
-		dec, _ := hf.CreateDecoder()
-		c.OnPacketRTP(medi, hf, func(p *rtp.Packet) {
-			if au, err := dec.Decode(p); err == nil {
-				r.frames <- au
-			} else if !errors.Is(err, rtph264.ErrMorePacketsNeeded) && !errors.Is(err, rtph264.ErrNonStartingPacketAndNoPrevious) {
-				t.Errorf("h264 decode: %v", err)
-			}
-		})
-	}
-	if _, err := c.Play(nil); err != nil {
-		c.Close()
-		return nil, err
-	}
-	go func() { r.done <- c.Wait() }()
-	t.Cleanup(c.Close)
-	return r, nil
-}
-
-func (r *reader) next(t testing.TB) [][]byte {
-	t.Helper()
-	select {
-	case f := <-r.frames:
-		return f
-	case err := <-r.done:
-		t.Fatalf("session ended: %v", err)
-	case <-time.After(deadline):
-		t.Fatal("no frame")
-	}
-	return nil
-}
-
-func statusOf(err error) base.StatusCode {
-	var bad liberrors.ErrClientBadStatusCode
-	if errors.As(err, &bad) {
-		return bad.Code
-	}
-	return 0
+	return rtsptest.Play(t, url, proto, tc)
 }
 
 func waitFor(t testing.TB, what string, cond func() bool) {
@@ -216,10 +135,10 @@ func TestAuth(t *testing.T) {
 	s, url, lb := start(t, src, accounts, nil)
 	noCreds := strings.Replace(url, "alice:s3cret:with:colons@", "", 1)
 	wrong := strings.Replace(url, "s3cret:with:colons", "guess", 1)
-	if _, err := play(t, noCreds, gortsplib.ProtocolTCP); statusOf(err) != base.StatusUnauthorized {
+	if _, err := play(t, noCreds, gortsplib.ProtocolTCP); rtsptest.Status(err) != base.StatusUnauthorized {
 		t.Fatalf("without credentials: %v, want 401", err)
 	}
-	if _, err := play(t, wrong, gortsplib.ProtocolTCP); statusOf(err) != base.StatusUnauthorized {
+	if _, err := play(t, wrong, gortsplib.ProtocolTCP); rtsptest.Status(err) != base.StatusUnauthorized {
 		t.Fatalf("wrong password: %v, want 401", err)
 	}
 	r, err := play(t, url, gortsplib.ProtocolTCP)
@@ -227,7 +146,7 @@ func TestAuth(t *testing.T) {
 		t.Fatalf("with credentials: %v", err)
 	}
 	src.Publish()
-	img, err := jpeg.Decode(bytes.NewReader(r.next(t)[0]))
+	img, err := jpeg.Decode(bytes.NewReader(r.Next(t, deadline)[0]))
 	if err != nil || img.Bounds().Dx() != 640 || img.Bounds().Dy() != 480 {
 		t.Fatalf("received frame: %v, %v; want a 640x480 JPEG", err, img)
 	}
@@ -243,7 +162,7 @@ func TestAuth(t *testing.T) {
 func TestOpenAndNotFound(t *testing.T) {
 	src := jpegSource(t)
 	_, url, _ := start(t, src, rtsptest.Accounts{}, nil)
-	if _, err := play(t, strings.Replace(url, "doorbell-1", "other", 1), gortsplib.ProtocolTCP); statusOf(err) != base.StatusNotFound {
+	if _, err := play(t, strings.Replace(url, "doorbell-1", "other", 1), gortsplib.ProtocolTCP); rtsptest.Status(err) != base.StatusNotFound {
 		t.Fatalf("other path: %v, want 404", err)
 	}
 	anon := strings.Replace(url, "alice:s3cret:with:colons@", "", 1)
@@ -252,7 +171,7 @@ func TestOpenAndNotFound(t *testing.T) {
 		t.Fatalf("no accounts: %v", err)
 	}
 	src.Publish()
-	r.next(t)
+	r.Next(t, deadline)
 }
 
 func TestPrivacyAndNoCamera(t *testing.T) {
@@ -267,7 +186,7 @@ func TestPrivacyAndNoCamera(t *testing.T) {
 	}
 	src.SetPrivate(false)
 	src.SetNoCamera(true)
-	if _, err := play(t, url, gortsplib.ProtocolTCP); statusOf(err) != base.StatusServiceUnavailable {
+	if _, err := play(t, url, gortsplib.ProtocolTCP); rtsptest.Status(err) != base.StatusServiceUnavailable {
 		t.Fatalf("no camera: %v, want 503", err)
 	}
 	src.SetNoCamera(false)
@@ -281,12 +200,12 @@ func TestPrivacyAndNoCamera(t *testing.T) {
 		t.Fatal(err)
 	}
 	src.Publish()
-	r1.next(t)
-	r2.next(t)
+	r1.Next(t, deadline)
+	r2.Next(t, deadline)
 	src.SetPrivate(true)
-	for _, r := range []*reader{r1, r2} {
+	for _, r := range []*rtsptest.Reader{r1, r2} {
 		select {
-		case <-r.done:
+		case <-r.Done():
 		case <-time.After(deadline):
 			t.Fatal("session still running after privacy switched on")
 		}
@@ -306,7 +225,7 @@ func TestPrivacyAndNoCamera(t *testing.T) {
 func TestSharing(t *testing.T) {
 	src := jpegSource(t)
 	s, url, _ := start(t, src, accounts, nil)
-	var rs []*reader
+	var rs []*rtsptest.Reader
 	for i := 0; i < 4; i++ {
 		r, err := play(t, url, gortsplib.ProtocolTCP)
 		if err != nil {
@@ -317,7 +236,7 @@ func TestSharing(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		src.Publish()
 		for _, r := range rs {
-			r.next(t)
+			r.Next(t, deadline)
 		}
 	}
 	if n := src.Subscribes(); n != 1 {
@@ -327,7 +246,7 @@ func TestSharing(t *testing.T) {
 		t.Fatalf("stats %+v: want 3 frames packetized once each, 4 readers", st)
 	}
 	for _, r := range rs {
-		r.c.Close()
+		r.Client().Close()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
@@ -349,13 +268,13 @@ func TestFastStart(t *testing.T) {
 			t.Fatal(err)
 		}
 		src.Publish()
-		want := r1.next(t)[0]
+		want := r1.Next(t, deadline)[0]
 		r2, err := play(t, url, gortsplib.ProtocolTCP)
 		if err != nil {
 			t.Fatal(err)
 		}
 		// No frame published since: r2 must get the last one.
-		if got := r2.next(t)[0]; !bytes.Equal(got, want) {
+		if got := r2.Next(t, deadline)[0]; !bytes.Equal(got, want) {
 			t.Fatal("joiner got another frame than the last one")
 		}
 	})
@@ -372,7 +291,7 @@ func TestFastStart(t *testing.T) {
 		}
 		var gop [][][]byte
 		for i := 0; i < 6; i++ {
-			gop = append(gop, r1.next(t))
+			gop = append(gop, r1.Next(t, deadline))
 		}
 		if !h264.IsRandomAccess(gop[0]) {
 			t.Fatal("first reader's first access unit is not a key frame")
@@ -382,7 +301,7 @@ func TestFastStart(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i := range gop {
-			au := r2.next(t)
+			au := r2.Next(t, deadline)
 			if i == 0 && !h264.IsRandomAccess(au) {
 				t.Fatal("joiner's first access unit is not a key frame")
 			}
@@ -392,7 +311,7 @@ func TestFastStart(t *testing.T) {
 		}
 		// And it goes on live with the others.
 		src.Publish()
-		if !equalAU(r1.next(t), r2.next(t)) {
+		if !equalAU(r1.Next(t, deadline), r2.Next(t, deadline)) {
 			t.Fatal("live access unit differs between readers")
 		}
 	})
@@ -418,14 +337,14 @@ func TestFormatChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	src.Publish()
-	r.next(t)
+	r.Next(t, deadline)
 	info, frames, err := rtsptest.JPEGFrames(320, 240, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
 	src.SetFormat(info, frames)
 	select {
-	case <-r.done:
+	case <-r.Done():
 	case <-time.After(deadline):
 		t.Fatal("session still running after the format changed")
 	}
@@ -434,7 +353,7 @@ func TestFormatChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	src.Publish()
-	img, err := jpeg.Decode(bytes.NewReader(r2.next(t)[0]))
+	img, err := jpeg.Decode(bytes.NewReader(r2.Next(t, deadline)[0]))
 	if err != nil || img.Bounds().Dx() != 320 {
 		t.Fatalf("after format change: %v %v, want 320x240", err, img)
 	}
@@ -463,7 +382,7 @@ func TestUDP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tr := r.c.Transport(); tr == nil || tr.Session == nil || tr.Session.Protocol != gortsplib.ProtocolUDP {
+	if tr := r.Client().Transport(); tr == nil || tr.Session == nil || tr.Session.Protocol != gortsplib.ProtocolUDP {
 		t.Fatalf("transport %+v, want UDP", tr)
 	}
 	// UDP may lose a packet even on loopback: publish until a frame is whole.
@@ -479,7 +398,7 @@ func TestUDP(t *testing.T) {
 			}
 		}
 	}()
-	r.next(t)
+	r.Next(t, deadline)
 	close(got)
 }
 
@@ -491,7 +410,7 @@ func TestTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	src.Publish()
-	r.next(t)
+	r.Next(t, deadline)
 }
 
 // rawRequest sends b on a fresh connection and returns what came back
@@ -586,7 +505,7 @@ func TestHostileInput(t *testing.T) {
 		t.Fatalf("after hostile input: %v", err)
 	}
 	src.Publish()
-	r.next(t)
+	r.Next(t, deadline)
 }
 
 // TestStalledReader: a reader that stops reading loses packets (or is
@@ -640,6 +559,6 @@ func TestStalledReader(t *testing.T) {
 			t.Fatal("no drop after 5000 frames to a stalled reader")
 		}
 		src.Publish()
-		good.next(t)
+		good.Next(t, deadline)
 	}
 }
