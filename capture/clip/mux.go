@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
-	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/pmp4"
 
 	"github.com/doorbelld/doorbelld/capture"
@@ -137,7 +137,7 @@ func isJPEGFamily(f capture.Frame) bool {
 
 // track is the frames chosen for a clip, ready to be written.
 type track struct {
-	codec     mp4.Codec
+	codec     codecs.Codec
 	codecName string
 	width     int
 	height    int
@@ -184,7 +184,7 @@ func mjpegTrack(frames []capture.Frame, quality int) (track, error) {
 	if len(tr.payloads) == 0 {
 		return track{}, noFrames(lastErr)
 	}
-	tr.codec = &mp4.CodecMJPEG{Width: tr.width, Height: tr.height}
+	tr.codec = &codecs.MJPEG{Width: tr.width, Height: tr.height}
 	return tr, nil
 }
 
@@ -256,7 +256,7 @@ func h264Track(frames []capture.Frame) (track, error) {
 		return track{}, fmt.Errorf("h264: parse SPS: %w", err)
 	}
 	tr.width, tr.height = p.Width(), p.Height()
-	tr.codec = &mp4.CodecH264{SPS: sps, PPS: pps}
+	tr.codec = &codecs.H264{SPS: sps, PPS: pps}
 	return tr, nil
 }
 

@@ -21,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/pmp4"
 	paho "github.com/eclipse/paho.mqtt.golang"
 
@@ -388,7 +388,7 @@ func mp4JPEGs(t *testing.T, path string) [][]byte {
 		t.Fatalf("parse %s: %v", path, err)
 	}
 	for _, tr := range pres.Tracks {
-		if _, ok := tr.Codec.(*mp4.CodecMJPEG); !ok {
+		if _, ok := tr.Codec.(*codecs.MJPEG); !ok {
 			continue
 		}
 		var out [][]byte

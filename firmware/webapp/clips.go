@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/pmp4"
 
 	"github.com/doorbelld/doorbelld/capture/storage"
@@ -166,7 +166,7 @@ func demux(rs io.ReadSeeker) (cf *clipFrames, err error) {
 		return nil, fmt.Errorf("parse mp4: %w", err)
 	}
 	for _, tr := range pres.Tracks {
-		if _, ok := tr.Codec.(*mp4.CodecMJPEG); !ok {
+		if _, ok := tr.Codec.(*codecs.MJPEG); !ok {
 			continue
 		}
 		if tr.TimeScale == 0 || len(tr.Samples) == 0 {
