@@ -419,8 +419,8 @@ func TestSessionExpiry(t *testing.T) {
 func TestLiveExtendsWriteDeadline(t *testing.T) {
 	body := strings.Repeat("frame", 1<<10)
 	live := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := extendWrite(w, failAfter); err != nil {
-			t.Errorf("extendWrite: %v", err)
+		if err := http.NewResponseController(w).SetWriteDeadline(time.Now().Add(failAfter)); err != nil {
+			t.Errorf("moving the write deadline: %v", err)
 		}
 		io.WriteString(w, body)
 	})

@@ -62,7 +62,7 @@ type Options struct {
 	// allows nothing. Nil: 404.
 	App http.Handler
 	// Live serves GET /api/live.mjpeg, a long-lived response that moves
-	// its write deadline on itself (see extendWrite). Nil: 404.
+	// its write deadline on itself (http.ResponseController.SetWriteDeadline). Nil: 404.
 	Live http.Handler
 	// Metrics serves GET /metrics (Prometheus). Nil: 404.
 	Metrics http.Handler
@@ -88,7 +88,8 @@ type Options struct {
 	ReadTimeout time.Duration
 	// WriteTimeout bounds writing a response, counted from the end of its
 	// request's header. A long-lived response (an MJPEG live stream) must
-	// move it on as it goes: see extendWrite. Default 30s.
+	// move it on as it goes (http.ResponseController.SetWriteDeadline, as
+	// capture/live.MJPEG does). Default 30s.
 	WriteTimeout time.Duration
 	// IdleTimeout bounds how long a keep-alive connection waits for its
 	// next request. Default 60s.
@@ -380,22 +381,6 @@ func hostName(hostport string) string {
 		return ip.Unmap().WithZone("").String()
 	}
 	return h
-}
-
-// extendWrite moves the write deadline of w's connection to d from now.
-// WriteTimeout bounds a whole response, which suits every endpoint today;
-// a long-lived response (the planned MJPEG live stream) calls this before
-// each frame, so that the timeout bounds one stalled frame instead:
-//
-//	for frame := range frames {
-//		if err := extendWrite(w, 10*time.Second); err != nil { return }
-//		write the part; http.NewResponseController(w).Flush()
-//	}
-//
-// It needs w to be net/http's own writer or one with Unwrap, which guard
-// keeps true.
-func extendWrite(w http.ResponseWriter, d time.Duration) error {
-	return http.NewResponseController(w).SetWriteDeadline(time.Now().Add(d))
 }
 
 func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
