@@ -422,8 +422,8 @@ func TestHeaderTooLarge(t *testing.T) {
 	}
 }
 
-// WriteTimeout cuts a response that is not done in time; moving the write deadline
-// which a live stream calls before each frame, moves it on.
+// WriteTimeout cuts a response that is not done in time; moving the write
+// deadline before each frame, as a live stream does, moves it on.
 func TestWriteTimeout(t *testing.T) {
 	body := strings.Repeat("frame", 1<<10)
 	sim := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
