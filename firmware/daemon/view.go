@@ -25,8 +25,9 @@ import (
 	"github.com/doorbelld/doorbelld/firmware/webapp"
 )
 
-// The parts that show the door to people and tools: the timeline of recent
-// events (the web app's), and /metrics.
+// The parts that show the door to people and tools: the live-view hub and
+// the RTSP server, the web server with its app and logins, the timeline of
+// recent events (the web app's), and /metrics.
 
 // timelineSink puts every event in the web app's timeline. Snapshots and
 // clips join their event later (snapshots.publish, publishClip).
@@ -96,8 +97,6 @@ func (d *Daemon) buildMetrics() {
 			st := s.Stats()
 			return st.Clips, st.Bytes
 		}
-	}
-	if d.clips != nil {
 		// d.xfer is built in Run, before any part (the web server among
 		// them) runs: read it at scrape time.
 		src.ClipBytesSent = func() uint64 {
