@@ -146,6 +146,7 @@ type Camera struct {
 	// paused is SetPaused's state; unpause is closed (and replaced) when
 	// it changes; cancelStream ends the running stream.
 	paused       bool
+	opening      bool // unpaused, the stream not started yet: snapshots wait for it
 	unpause      chan struct{}
 	cancelStream context.CancelFunc
 }
@@ -232,6 +233,7 @@ func (c *Camera) sleep(ctx context.Context, d time.Duration) bool {
 func (c *Camera) started(f Format) {
 	c.streamFormat = f
 	c.mu.Lock()
+	c.opening = false
 	c.available = true
 	c.format = f
 	c.since = c.clk.Now()
@@ -252,6 +254,7 @@ func (c *Camera) SetPaused(on bool) {
 	c.mu.Lock()
 	changed := c.paused != on
 	c.paused = on
+	c.opening = changed && !on
 	cancel := c.cancelStream
 	if changed {
 		c.wakeStateWaiters()
@@ -298,6 +301,9 @@ func (c *Camera) waitUnpaused(ctx context.Context) bool {
 // stopped records the end of a stream (err nil: shut down).
 func (c *Camera) stopped(err error) {
 	c.mu.Lock()
+	if err != nil {
+		c.opening = false // the reopening failed: snapshots stop waiting
+	}
 	if c.available {
 		c.available = false
 		c.since = c.clk.Now()
@@ -444,7 +450,8 @@ func (c *Camera) Snapshot(ctx context.Context, at time.Time) (Snapshot, error) {
 
 // waitFor waits until the ring holds a frame taken at or after at, the
 // camera stops streaming, MaxWait has passed, or ctx is done (the only
-// error).
+// error). A camera reopening after a pause is waited for until ctx is
+// done.
 func (c *Camera) waitFor(ctx context.Context, at time.Time) error {
 	var deadline clockwork.Timer
 	defer func() {
@@ -458,13 +465,20 @@ func (c *Camera) waitFor(ctx context.Context, at time.Time) error {
 		next := c.nextFrame()
 		_, newest, n := c.ring.Span()
 		c.mu.Lock()
-		streaming, f := c.available, c.format
+		streaming, opening, f := c.available, c.opening, c.format
 		c.mu.Unlock()
-		if (n > 0 && !newest.Before(at)) || !streaming {
+		if (n > 0 && !newest.Before(at)) || (!streaming && !opening) {
 			c.dropWaiter(next)
 			return nil
 		}
-		if deadline == nil {
+		var changed <-chan struct{}
+		var expired <-chan time.Time
+		if !streaming {
+			// Reopening after a pause (privacy mode just switched off): a
+			// ring now should still get its picture, so wait for the
+			// stream as long as ctx allows, not MaxWait.
+			changed = c.Changed()
+		} else if deadline == nil {
 			wait := c.opts.MaxWait
 			if wait <= 0 {
 				wait = 2 * f.Interval()
@@ -474,9 +488,13 @@ func (c *Camera) waitFor(ctx context.Context, at time.Time) error {
 			}
 			deadline = c.clk.NewTimer(wait)
 		}
+		if deadline != nil {
+			expired = deadline.Chan()
+		}
 		select {
 		case <-next:
-		case <-deadline.Chan():
+		case <-changed:
+		case <-expired:
 			c.dropWaiter(next)
 			return nil
 		case <-ctx.Done():

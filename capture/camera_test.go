@@ -408,3 +408,63 @@ func TestCameraPaused(t *testing.T) {
 		t.Errorf("opens %d after unpausing, want %d", r.src.Opens(), opens+1)
 	}
 }
+
+// gatedSource holds each Stream until the test lets it open.
+type gatedSource struct {
+	*capturetest.Source
+	gate chan struct{}
+}
+
+func (g gatedSource) Stream(ctx context.Context, started func(capture.Format), push func([]byte, time.Time)) error {
+	select {
+	case <-g.gate:
+	case <-ctx.Done():
+		return nil
+	}
+	return g.Source.Stream(ctx, started, push)
+}
+
+// A snapshot asked for while the camera reopens after a pause (a ring
+// just after privacy mode is switched off) waits for the stream instead of
+// failing at once.
+func TestSnapshotWaitsForReopening(t *testing.T) {
+	clk := clockwork.NewFakeClockAt(start)
+	src := capturetest.New(mjpg10)
+	g := gatedSource{src, make(chan struct{}, 1)}
+	cam := capture.New(g, capture.NewRing(1<<20), capture.Options{Clock: clk, Logger: slog.New(slog.DiscardHandler)})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- cam.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	g.gate <- struct{}{}
+	<-src.Started()
+	cam.SetPaused(true)
+	eventually(t, "the stream closed", func() bool { return !cam.Status().Available })
+	clk.Advance(time.Minute) // nothing buffered is near the next snapshot's time
+	cam.SetPaused(false)     // Stream is held at the gate: the camera is reopening
+	at := clk.Now()
+	type result struct {
+		s   capture.Snapshot
+		err error
+	}
+	res := make(chan result, 1)
+	go func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer scancel()
+		s, err := cam.Snapshot(sctx, at)
+		res <- result{s, err}
+	}()
+	eventually(t, "the snapshot waiting", func() bool { return capture.Waiting(cam) > 0 })
+	select {
+	case r := <-res:
+		t.Fatalf("snapshot returned while the camera reopens: %v", r.err)
+	default:
+	}
+	g.gate <- struct{}{}
+	<-src.Started()
+	src.Push(capturetest.JPEG(64, 48, color.Gray{Y: 200}), at)
+	r := <-res
+	if r.err != nil || !r.s.At.Equal(at) {
+		t.Fatalf("snapshot after reopening: at %v, %v; want the new frame at %v", r.s.At, r.err, at)
+	}
+}
