@@ -201,3 +201,37 @@ func (s *Store) keepDigest(id string, e *entry, d Digest) {
 		}
 	}
 }
+
+// digestWriter computes a Digest of what is written to it, chunk by chunk.
+type digestWriter struct {
+	g   *digester
+	buf []byte // the unfinished chunk
+	n   int64  // bytes written
+}
+
+func newDigestWriter(chunkBytes int, sizeHint int64) *digestWriter {
+	return &digestWriter{g: newDigester(chunkBytes, sizeHint), buf: make([]byte, 0, chunkBytes)}
+}
+
+func (w *digestWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	w.n += int64(n)
+	for len(p) > 0 {
+		k := min(cap(w.buf)-len(w.buf), len(p))
+		w.buf = append(w.buf, p[:k]...)
+		p = p[k:]
+		if len(w.buf) == cap(w.buf) {
+			w.g.add(w.buf)
+			w.buf = w.buf[:0]
+		}
+	}
+	return n, nil
+}
+
+func (w *digestWriter) sum() Digest {
+	if len(w.buf) > 0 {
+		w.g.add(w.buf)
+		w.buf = w.buf[:0]
+	}
+	return w.g.sum()
+}

@@ -69,7 +69,13 @@ type Options struct {
 	// MinChunkBytes to MaxChunkBytes; default DefaultChunkBytes. Give it
 	// the clip transfer's chunk size (clipxfer.PublisherOptions.ChunkBytes).
 	ChunkBytes int
-	Clock      clockwork.Clock // default: the real clock
+	// Encrypter, when set, encrypts every clip Put stores, on its way to
+	// the disk (streamed: the ciphertext is never held in memory beside
+	// the clip) or into RAM; Meta.Encryption names it, and the digest,
+	// Size and Open are of the ciphertext, which is what the clip
+	// transfer sends. capture/seal's Sealer (privacy.recipients).
+	Encrypter Encrypter
+	Clock     clockwork.Clock // default: the real clock
 	Logger     *slog.Logger    // default: slog.Default()
 }
 
@@ -97,6 +103,16 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// Encrypter encrypts clips as they are stored (capture/seal.Sealer).
+type Encrypter interface {
+	// Name is the encryption's name, Meta.Encryption of the clips it
+	// seals and their files' extension after .mp4 ("age": clip.mp4.age).
+	Name() string
+	// Encrypt returns a writer that encrypts into dst; its Close ends the
+	// ciphertext and does not close dst.
+	Encrypt(dst io.Writer) (io.WriteCloser, error)
+}
+
 // Meta describes one stored clip. It is also the clip's sidecar file and
 // the payload the daemon can publish, hence the JSON names.
 type Meta struct {
@@ -108,7 +124,10 @@ type Meta struct {
 	Codec    string    `json:"codec"` // "mjpeg" or "h264" (ffprobe's names)
 	Width    int       `json:"width"`
 	Height   int       `json:"height"`
-	Size     int64     `json:"size"` // bytes of the MP4 file; set by Put
+	Size     int64     `json:"size"` // bytes of the MP4 file (sealed: of its ciphertext); set by Put
+	// Encryption is "" for a plain MP4, or the Encrypter's name ("age")
+	// when the stored file is the MP4 sealed for privacy.recipients.
+	Encryption string `json:"encryption,omitempty"`
 	// Digest is set by Put. A clip stored before digests existed has none
 	// until Store.Digest computes it.
 	Digest *Digest `json:"digest,omitempty"`
@@ -162,7 +181,8 @@ type Store struct {
 type entry struct {
 	meta Meta
 	base string // file name without extension (ModeDisk)
-	data []byte // the MP4 (ModeRAM)
+	ext  string // the clip file's extension: ".mp4", or ".mp4.age" when sealed (ModeDisk)
+	data []byte // the MP4, or its ciphertext (ModeRAM)
 }
 
 // File names: <start, UTC, ms>_<id>.mp4 and .json; renameio's temporary
@@ -177,7 +197,8 @@ const (
 
 var (
 	idRE   = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
-	tempRE = regexp.MustCompile(`^\.(\d{8}T\d{6}\.\d{3}Z_[A-Za-z0-9-]{1,64})\.(mp4|json)\d+$`)
+	encRE  = regexp.MustCompile(`^[a-z0-9]{1,16}$`) // an Encrypter's name
+	tempRE = regexp.MustCompile(`^\.(\d{8}T\d{6}\.\d{3}Z_[A-Za-z0-9-]{1,64})\.(mp4|json|mp4\.[a-z0-9]{1,16})\d+$`)
 )
 
 // ValidID reports whether s can be a clip id: 1-64 of A-Z a-z 0-9 -,
@@ -255,7 +276,10 @@ func (s *Store) scan() error {
 	if err != nil {
 		return err
 	}
-	type files struct{ mp4, json bool }
+	type files struct {
+		mp4  string // the clip file's extension, "" if there is none
+		json bool
+	}
 	found := make(map[string]*files)
 	var bases []string
 	for _, de := range des {
@@ -270,9 +294,9 @@ func (s *Store) scan() error {
 			}
 			continue
 		}
-		ext := filepath.Ext(name)
+		ext := clipExt(name)
 		base := strings.TrimSuffix(name, ext)
-		if ext != extMP4 && ext != extJSON {
+		if ext == "" {
 			continue
 		}
 		if _, _, ok := parseBase(base); !ok {
@@ -284,15 +308,18 @@ func (s *Store) scan() error {
 			found[base] = f
 			bases = append(bases, base)
 		}
-		if ext == extMP4 {
-			f.mp4 = true
-		} else {
+		switch {
+		case ext == extJSON:
 			f.json = true
+		case f.mp4 != "":
+			s.log.Warn("storage: skipping a second file of one clip", "file", name, "kept", base+f.mp4)
+		default:
+			f.mp4 = ext
 		}
 	}
 	for _, base := range bases {
 		f := found[base]
-		if !f.mp4 {
+		if f.mp4 == "" {
 			// The sidecar is written first: the MP4 never made it.
 			s.log.Info("storage: removing sidecar of an unfinished clip", "file", base+extJSON)
 			if err := os.Remove(filepath.Join(s.dir, base+extJSON)); err != nil {
@@ -300,13 +327,13 @@ func (s *Store) scan() error {
 			}
 			continue
 		}
-		e, err := s.load(base, f.json)
+		e, err := s.load(base, f.mp4, f.json)
 		if err != nil {
-			s.log.Warn("storage: skipping clip", "file", base+extMP4, "err", err)
+			s.log.Warn("storage: skipping clip", "file", base+f.mp4, "err", err)
 			continue
 		}
 		if _, dup := s.byID[e.meta.ID]; dup {
-			s.log.Warn("storage: skipping clip with a duplicate id", "file", base+extMP4)
+			s.log.Warn("storage: skipping clip with a duplicate id", "file", base+f.mp4)
 			continue
 		}
 		s.insertLocked(e)
@@ -316,9 +343,9 @@ func (s *Store) scan() error {
 
 // load reads one clip's metadata: the sidecar if there is a good one, else
 // what the file name and size say.
-func (s *Store) load(base string, hasJSON bool) (*entry, error) {
+func (s *Store) load(base, ext string, hasJSON bool) (*entry, error) {
 	id, start, _ := parseBase(base)
-	fi, err := os.Stat(filepath.Join(s.dir, base+extMP4))
+	fi, err := os.Stat(filepath.Join(s.dir, base+ext))
 	if err != nil {
 		return nil, err
 	}
@@ -335,9 +362,10 @@ func (s *Store) load(base string, hasJSON bool) (*entry, error) {
 			m = j
 		}
 	} else {
-		s.log.Warn("storage: clip has no sidecar; keeping it with what its name says", "file", base+extMP4)
+		s.log.Warn("storage: clip has no sidecar; keeping it with what its name says", "file", base+ext)
 	}
 	m.Size = fi.Size()
+	m.Encryption = strings.TrimPrefix(strings.TrimPrefix(ext, extMP4), ".") // the file says, not the sidecar
 	if m.Digest != nil {
 		if err := m.Digest.check(m.Size); err != nil {
 			// Computed again when it is needed (Store.Digest).
@@ -345,7 +373,23 @@ func (s *Store) load(base string, hasJSON bool) (*entry, error) {
 			m.Digest = nil
 		}
 	}
-	return &entry{meta: m, base: base}, nil
+	return &entry{meta: m, base: base, ext: ext}, nil
+}
+
+// clipExt returns the extension of a file of the store: extJSON, extMP4,
+// or extMP4 plus an encryption's (".mp4.age"); "" for any other name.
+func clipExt(name string) string {
+	switch ext := filepath.Ext(name); ext {
+	case extJSON, extMP4:
+		return ext
+	case "":
+		return ""
+	default:
+		if rest := strings.TrimSuffix(name, ext); filepath.Ext(rest) == extMP4 && encRE.MatchString(ext[1:]) {
+			return extMP4 + ext
+		}
+	}
+	return ""
 }
 
 // insertLocked adds e to the index, keeping order sorted.
@@ -374,12 +418,31 @@ func (s *Store) Put(m Meta, data []byte) error {
 	}
 	m = m.clone()
 	m.Size = int64(len(data))
+	m.Encryption = ""
+	enc := s.opts.Encrypter
+	if enc != nil {
+		m.Encryption = enc.Name()
+		m.Size = sealedSize(m.Size)
+	}
 	if m.Size > s.opts.MaxBytes {
 		s.countWriteError()
 		return fmt.Errorf("storage: put %s: %d bytes, max_bytes is %d: %w", m.ID, m.Size, s.opts.MaxBytes, ErrTooLarge)
 	}
-	d := digestBytes(data, s.opts.ChunkBytes) // before the lock: other Puts need not wait for it
-	m.Digest = &d
+	switch {
+	case enc != nil && s.opts.Mode == ModeRAM:
+		sealed, err := s.sealBytes(data)
+		if err != nil {
+			s.countWriteError()
+			return fmt.Errorf("storage: put %s: %w", m.ID, err)
+		}
+		data = sealed
+		m.Size = int64(len(data))
+		fallthrough
+	case enc == nil:
+		d := digestBytes(data, s.opts.ChunkBytes) // before the lock: other Puts need not wait for it
+		m.Digest = &d
+	}
+	// A sealed clip on disk gets its Size and Digest as it is written.
 	s.putMu.Lock()
 	defer s.putMu.Unlock()
 
@@ -391,7 +454,10 @@ func (s *Store) Put(m Meta, data []byte) error {
 	s.pruneLocked(m.Size)
 	s.mu.Unlock()
 
-	e := &entry{meta: m}
+	e := &entry{meta: m, ext: extMP4}
+	if m.Encryption != "" {
+		e.ext = extMP4 + "." + m.Encryption
+	}
 	if s.opts.Mode == ModeRAM {
 		e.data = data
 	} else {
@@ -419,13 +485,14 @@ func (s *Store) countWriteError() {
 
 // putDisk writes e's sidecar and MP4, making room on a full disk.
 func (s *Store) putDisk(e *entry, data []byte) error {
-	s.keepFree(int64(len(data)))
-	sidecar, err := json.Marshal(e.meta)
-	if err != nil {
-		return err
-	}
+	s.keepFree(e.meta.Size)
 	for {
-		err := s.writeClip(e.base, sidecar, data)
+		var err error
+		if e.meta.Encryption != "" {
+			err = s.writeSealed(e, data)
+		} else {
+			err = s.writeClip(e, data)
+		}
 		if err == nil {
 			return nil
 		}
@@ -457,9 +524,13 @@ func (s *Store) keepFree(size int64) {
 
 // writeClip writes the sidecar, then the MP4 (the commit point), then
 // syncs the directory. On failure it removes what it wrote.
-func (s *Store) writeClip(base string, sidecar, data []byte) error {
-	jsonPath := filepath.Join(s.dir, base+extJSON)
-	mp4Path := filepath.Join(s.dir, base+extMP4)
+func (s *Store) writeClip(e *entry, data []byte) error {
+	sidecar, err := json.Marshal(e.meta)
+	if err != nil {
+		return err
+	}
+	jsonPath := filepath.Join(s.dir, e.base+extJSON)
+	mp4Path := filepath.Join(s.dir, e.base+e.ext)
 	if err := s.writeFile(jsonPath, sidecar); err != nil {
 		return err
 	}
@@ -467,13 +538,87 @@ func (s *Store) writeClip(base string, sidecar, data []byte) error {
 		_ = os.Remove(jsonPath)
 		return err
 	}
+	s.syncDir()
+	return nil
+}
+
+func (s *Store) syncDir() {
 	if err := fsync.Dir(s.dir); err != nil {
 		// The clip is complete and visible; only its durability across a
 		// power cut right now is in doubt.
 		s.log.Warn("storage: sync directory", "dir", s.dir, "err", err)
 	}
+}
+
+// writeSealed encrypts data into a temporary file beside the clip's,
+// computing the ciphertext's size and digest on the way (into e.meta),
+// then writes the sidecar, then renames the clip file into place (the
+// commit point, as in writeClip) and syncs the directory.
+func (s *Store) writeSealed(e *entry, data []byte) error {
+	clipPath := filepath.Join(s.dir, e.base+e.ext)
+	f, err := renameio.NewPendingFile(clipPath, renameio.WithTempDir(s.dir), renameio.WithPermissions(filePerm))
+	if err != nil {
+		return err
+	}
+	defer f.Cleanup()
+	dw := newDigestWriter(s.opts.ChunkBytes, e.meta.Size)
+	w, err := s.opts.Encrypter.Encrypt(io.MultiWriter(f, dw))
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(data); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	d := dw.sum()
+	e.meta.Digest = &d
+	e.meta.Size = dw.n
+	sidecar, err := json.Marshal(e.meta)
+	if err != nil {
+		return err
+	}
+	jsonPath := filepath.Join(s.dir, e.base+extJSON)
+	if err := s.writeFile(jsonPath, sidecar); err != nil {
+		return err
+	}
+	if s.beforeRename != nil {
+		if err := f.Sync(); err != nil {
+			_ = os.Remove(jsonPath)
+			return err
+		}
+		s.beforeRename(clipPath)
+	}
+	if err := f.CloseAtomicallyReplace(); err != nil {
+		_ = os.Remove(jsonPath)
+		return err
+	}
+	s.syncDir()
 	return nil
 }
+
+// sealBytes returns data encrypted (ModeRAM).
+func (s *Store) sealBytes(data []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(int(sealedSize(int64(len(data)))))
+	w, err := s.opts.Encrypter.Encrypt(&buf)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(data); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// sealedSize bounds the size of n bytes sealed: age adds a header (well
+// under 4 KiB for a few recipients) and 16 bytes per 64 KiB chunk. Put
+// makes room for this much before it knows the real size.
+func sealedSize(n int64) int64 { return n + (n/(64<<10)+1)*16 + 4<<10 }
 
 func (s *Store) writeFile(path string, data []byte) error {
 	if s.write != nil {
@@ -555,7 +700,7 @@ func (s *Store) removeLocked(e *entry) {
 	if s.opts.Mode != ModeDisk {
 		return
 	}
-	for _, ext := range []string{extMP4, extJSON} {
+	for _, ext := range []string{e.ext, extJSON} {
 		if err := os.Remove(filepath.Join(s.dir, e.base+ext)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			s.log.Warn("storage: remove clip file", "file", e.base+ext, "err", err)
 		}
@@ -587,7 +732,8 @@ func (s *Store) Lookup(id string) (Meta, bool) {
 	return e.meta.clone(), true
 }
 
-// Open returns the MP4 file of clip id; the caller must close it. A clip
+// Open returns the stored file of clip id, the MP4 or, for a sealed clip
+// (Meta.Encryption), its ciphertext; the caller must close it. A clip
 // removed while it is open stays readable until it is closed.
 func (s *Store) Open(id string) (io.ReadCloser, error) {
 	s.mu.Lock()
@@ -599,7 +745,7 @@ func (s *Store) Open(id string) (io.ReadCloser, error) {
 	if s.opts.Mode == ModeRAM {
 		return io.NopCloser(bytes.NewReader(e.data)), nil
 	}
-	f, err := openNoFollow(filepath.Join(s.dir, e.base+extMP4))
+	f, err := openNoFollow(filepath.Join(s.dir, e.base+e.ext))
 	if err != nil {
 		return nil, fmt.Errorf("storage: open %s: %w", id, err)
 	}
@@ -616,6 +762,18 @@ func (s *Store) Delete(id string) error {
 	}
 	s.removeLocked(e)
 	return nil
+}
+
+// DeleteAll removes every clip, for "delete all recordings", and returns
+// how many it removed. A clip being stored meanwhile is stored after it.
+func (s *Store) DeleteAll() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := len(s.order)
+	for len(s.order) > 0 {
+		s.removeLocked(s.order[len(s.order)-1])
+	}
+	return n
 }
 
 // MarkDelivered records that clip id has reached its subscriber. In
