@@ -76,7 +76,7 @@ type Options struct {
 	// transfer sends. capture/seal's Sealer (privacy.recipients).
 	Encrypter Encrypter
 	Clock     clockwork.Clock // default: the real clock
-	Logger     *slog.Logger    // default: slog.Default()
+	Logger    *slog.Logger    // default: slog.Default()
 }
 
 func (o Options) withDefaults() Options {
