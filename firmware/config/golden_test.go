@@ -74,7 +74,11 @@ func TestFullFile(t *testing.T) {
 		Privacy: Privacy{Masks: []Mask{
 			{Polygon: [][]float64{{0, 0}, {0.3, 0}, {0.25, 1}, {0, 1}}},
 			{Rect: Rect{X: 0.7, W: 0.3, H: 0.5}},
-		}},
+		},
+			Recipients: []string{"age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p",
+				"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHsKLqeplhpW+uObz5dvMgjz1OxfM/XXUB+VHtZ6isGN owner@laptop"},
+			EncryptSnapshots: true,
+		},
 		GPIO: GPIO{
 			Button: Button{Line: "gpiochip0:17", Pull: "none", Debounce: Dur(100 * time.Millisecond),
 				MinPress: Dur(20 * time.Millisecond), LongPress: Dur(45 * time.Second), DoublePress: Dur(700 * time.Millisecond)},
@@ -98,10 +102,11 @@ func TestFullFile(t *testing.T) {
 	}
 	// Every key differs from its default, so the file really sets them all
 	// (but mqtt.accounts, which an external broker rules out: see
-	// TestEmbeddedFile).
+	// TestEmbeddedFile, and privacy.identity_file, which must be a real key
+	// file: see TestIdentityFile).
 	def := Default()
 	for _, k := range leafKeys(reflect.TypeFor[Config](), "") {
-		if reflect.DeepEqual(fieldAt(got, k), fieldAt(def, k)) && k != "mqtt.client_id" && k != "mqtt.accounts" {
+		if reflect.DeepEqual(fieldAt(got, k), fieldAt(def, k)) && k != "mqtt.client_id" && k != "mqtt.accounts" && k != "privacy.identity_file" {
 			t.Errorf("testdata/full.yaml leaves %s at its default", k)
 		}
 	}

@@ -34,6 +34,17 @@ type Privacy struct {
 	// Masks are areas blacked out (filled grey) in every frame before
 	// anything keeps or sends it: snapshots, clips, live streams.
 	Masks []Mask `yaml:"masks"`
+	// Recipients are the owner's public keys (age1…, or ssh-ed25519
+	// AAAA…): when set, every clip is sealed for them with age before it
+	// touches the disk or MQTT (capture/seal).
+	Recipients []string `yaml:"recipients"`
+	// EncryptSnapshots seals the MQTT snapshots too (on the snapshot/age
+	// topic); Home Assistant's image entity then shows none.
+	EncryptSnapshots bool `yaml:"encrypt_snapshots"`
+	// IdentityFile is an age identity (secret key) file on the device,
+	// so that the web app can play sealed clips; "" keeps them sealed on
+	// the device too.
+	IdentityFile string `yaml:"identity_file"`
 }
 
 // Mask is one privacy mask: a polygon or a rectangle (exactly one), in

@@ -14,6 +14,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/doorbelld/doorbelld/capture/seal"
+
 	"github.com/doorbelld/doorbelld/hal"
 )
 
@@ -130,6 +132,9 @@ var allowed = map[string]string{
 	"log.level":                     "want debug, info, warn or error",
 	"privacy.masks":                 "want a list of {polygon: [[x, y], ...]} (at least 3 points, edges not crossing) or {rect: {x, y, w, h}}, coordinates from 0 to 1 of the frame (x from the left, y from the top)",
 	"log.format":                    "want text or json",
+	"privacy.recipients":            "want a list of the owner's public keys: age1… (age-keygen -y key.txt prints it) or ssh-ed25519 AAAA… lines",
+	"privacy.encrypt_snapshots":     "want false, or true together with privacy.recipients",
+	"privacy.identity_file":         `want "" (sealed clips are opened only off the device) or an absolute path to an age identity file (age-keygen) whose key is one of privacy.recipients, with privacy.recipients`,
 }
 
 // allowedItem says what an item of a list, or a key in one, accepts; the
@@ -329,6 +334,8 @@ func (c *Config) Validate(sim bool) error {
 			"want no masks with camera.format h264: H.264 frames cannot be masked without re-encoding; set camera.format to auto, mjpeg or yuyv")
 	}
 
+	v.sealing(c.Privacy)
+
 	// log
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	v.oneOf("log.format", c.Log.Format, "text", "json")
@@ -489,6 +496,41 @@ func (v *checker) masks(ms []Mask) {
 		}
 		if err != nil {
 			v.add(key, m.String(), err.Error()+"; "+allowed["privacy.masks"])
+		}
+	}
+}
+
+// sealing checks privacy.recipients, encrypt_snapshots and identity_file.
+func (v *checker) sealing(p Privacy) {
+	var sealer *seal.Sealer
+	bad := false
+	for i, k := range p.Recipients {
+		if _, err := seal.ParseRecipient(k); err != nil {
+			shown := k
+			if strings.HasPrefix(strings.TrimSpace(k), "AGE-SECRET-KEY-") {
+				shown = "(a secret key, hidden)"
+			}
+			v.add("privacy.recipients["+strconv.Itoa(i)+"]", shown, err.Error()+"; "+allowed["privacy.recipients"])
+			bad = true
+		}
+	}
+	if len(p.Recipients) > 0 && !bad {
+		sealer, _ = seal.NewSealer(p.Recipients)
+	}
+	if p.EncryptSnapshots && len(p.Recipients) == 0 {
+		v.bad("privacy.encrypt_snapshots", "true")
+	}
+	switch f := p.IdentityFile; {
+	case f == "":
+	case !filepath.IsAbs(f) || !printable(f) || len(p.Recipients) == 0:
+		v.bad("privacy.identity_file", f)
+	default:
+		o, err := seal.LoadIdentities(f)
+		switch {
+		case err != nil:
+			v.add("privacy.identity_file", f, err.Error())
+		case sealer != nil && !o.Matches(sealer):
+			v.add("privacy.identity_file", f, "its key is none of privacy.recipients: it could not open the clips")
 		}
 	}
 }
