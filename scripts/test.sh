@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Runs every doorbelld test on a fresh Debian/Ubuntu machine (or a laptop
 # with the tools already there):
-#   1. installs what it needs (gcc, mosquitto, mosquitto-clients, ffmpeg, chromium) if missing
+#   1. installs what it needs (gcc, mosquitto, mosquitto-clients, ffmpeg, chromium, age, nftables,
+#      tcpdump) if missing
 #   2. gofmt, go vet, builds for other platforms (no cgo, macOS)
 #   3. unit tests with the race detector
 #   4. integration tests against a real Mosquitto started here on a free loopback port
 #   5. every benchmark once (-benchtime=1x), with the figures printed
 #   6. release builds for amd64/arm64/armv7/armv6, unit tests under qemu-user on the ARM ones
-#   7. (as root) the install script in a debootstrap root, and the emulated-hardware tests:
+#   7. (as root) the proof of no egress (doorbelld in network namespaces, every packet counted),
+#      the install script in a debootstrap root, and the emulated-hardware tests:
 #      the real doorbelld in qemu (amd64 and arm64 guests) with the vivid and gpio-sim drivers
 # Usage: scripts/test.sh            Env: DOORBELL_SKIP_APT=1 skips the apt step.
 set -euo pipefail
@@ -16,7 +18,7 @@ say() { printf '\n== %s\n' "$*"; }
 
 say "dependencies"
 missing=()
-for tool in gcc:gcc mosquitto:mosquitto mosquitto_sub:mosquitto-clients ffprobe:ffmpeg chromium:chromium; do
+for tool in gcc:gcc mosquitto:mosquitto mosquitto_sub:mosquitto-clients ffprobe:ffmpeg chromium:chromium age:age ip:iproute2 nft:nftables tcpdump:tcpdump; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || [[ -x /usr/sbin/${tool%%:*} ]] || missing+=("${tool#*:}")
 done
 if ((${#missing[@]})) && [[ ${DOORBELL_SKIP_APT:-0} != 1 ]]; then
@@ -35,6 +37,7 @@ bad=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 [[ -z $bad ]] || { echo "gofmt needed: $bad"; exit 1; }
 go vet ./...
 go vet -tags integration ./...
+go vet -tags egress ./firmware/cmd/doorbelld/
 CGO_ENABLED=0 go build ./...
 GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 go build ./...
 
@@ -77,13 +80,15 @@ say "unit tests on arm64, armv7, armv6 under qemu-user (scripts/cross-test.sh)"
 scripts/cross-test.sh
 
 if [[ $(id -u) == 0 ]]; then
+  say "proof of no egress: doorbelld in network namespaces, every packet counted (scripts/egress.sh)"
+  scripts/egress.sh
   say "install script in a throw-away Debian root (scripts/test-install.sh)"
   scripts/test-install.sh
   say "emulated hardware: the real doorbelld in qemu with vivid + gpio-sim, amd64 and arm64 (scripts/hil.sh)"
   scripts/hil.sh
   HIL_ARCH=arm64 scripts/hil.sh
 else
-  say "skipped test-install.sh and hil.sh: they need root (CI runs as root)"
+  say "skipped egress.sh, test-install.sh and hil.sh: they need root (CI runs as root)"
 fi
 
 say "all tests passed"

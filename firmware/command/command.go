@@ -22,6 +22,8 @@ const (
 	TestChime = mqttapi.CmdTestChime // PRESS: pulse the chime relay once
 	Restart   = mqttapi.CmdRestart   // PRESS: restart the daemon
 	Update    = mqttapi.CmdUpdate    // "install", or a JSON offer {"url": ..., "version": ...}
+	// DeleteRecordings: PRESS: delete every stored clip and retained snapshot.
+	DeleteRecordings = mqttapi.CmdDeleteRecordings
 )
 
 // Payloads, as Home Assistant sends them (mqttapi's). Parse compares them
@@ -115,7 +117,7 @@ func Parse(topic string, payload []byte, retained bool, base string) (Command, e
 			return Command{}, fmt.Errorf("command: %s: %w", topic, err)
 		}
 		c.On = on
-	case Snapshot, TestChime, Restart:
+	case Snapshot, TestChime, Restart, DeleteRecordings:
 		if !word(payload, Press) {
 			return Command{}, fmt.Errorf("command: %s: payload %s: want %s: %w", topic, wire.QuoteBytes(payload), Press, ErrMalformed)
 		}

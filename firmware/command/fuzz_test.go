@@ -63,7 +63,7 @@ func FuzzParse(f *testing.F) {
 			if !strings.EqualFold(string(bytes.TrimSpace(payload)), want) {
 				t.Fatalf("On=%v from %q", c.On, payload)
 			}
-		case Snapshot, TestChime, Restart:
+		case Snapshot, TestChime, Restart, DeleteRecordings:
 			if !strings.EqualFold(string(bytes.TrimSpace(payload)), Press) {
 				t.Fatalf("%s accepted %q", c.Kind, payload)
 			}

@@ -64,6 +64,9 @@ var Policies = map[Kind]Policy{
 	Chime:     {Medium, 10, 6 * time.Second},
 	Restart:   {Medium, 2, time.Minute},
 	Update:    {High, 5, 10 * time.Second},
+	// Deleting every recording cannot be undone: audited, and twice a
+	// minute at most (one press and a second thought).
+	DeleteRecordings: {High, 2, time.Minute},
 }
 
 // RiskOf is the risk class of kind k (High for a kind without a policy).

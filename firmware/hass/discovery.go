@@ -13,23 +13,24 @@ import (
 // and of the single-mode discovery topics. Renaming one makes Home
 // Assistant see a new entity.
 const (
-	CompDoorbell      = "doorbell"        // event: ring, long_press
-	CompMotion        = "motion"          // binary_sensor
-	CompSnapshot      = "snapshot"        // image
-	CompPrivacy       = "privacy"         // switch
-	CompChime         = "chime"           // switch
-	CompSnapshotNow   = "snapshot_now"    // button
-	CompTestChime     = "test_chime"      // button
-	CompRestart       = "restart"         // button
-	CompFirmware      = "firmware"        // update
-	CompLastBoot      = "last_boot"       // sensor, diagnostic
-	CompCPUTemp       = "cpu_temperature" // sensor, diagnostic
-	CompWiFiSignal    = "wifi_signal"     // sensor, diagnostic
-	CompFreeStorage   = "free_storage"    // sensor, diagnostic
-	CompClipCount     = "clip_count"      // sensor, diagnostic
-	CompDroppedFrames = "dropped_frames"  // sensor, diagnostic
-	CompPartsDown     = "parts_down"      // sensor, diagnostic
-	CompLostEdges     = "lost_edges"      // sensor, diagnostic
+	CompDoorbell         = "doorbell"          // event: ring, long_press
+	CompMotion           = "motion"            // binary_sensor
+	CompSnapshot         = "snapshot"          // image
+	CompPrivacy          = "privacy"           // switch
+	CompChime            = "chime"             // switch
+	CompSnapshotNow      = "snapshot_now"      // button
+	CompTestChime        = "test_chime"        // button
+	CompRestart          = "restart"           // button
+	CompDeleteRecordings = "delete_recordings" // button
+	CompFirmware         = "firmware"          // update
+	CompLastBoot         = "last_boot"         // sensor, diagnostic
+	CompCPUTemp          = "cpu_temperature"   // sensor, diagnostic
+	CompWiFiSignal       = "wifi_signal"       // sensor, diagnostic
+	CompFreeStorage      = "free_storage"      // sensor, diagnostic
+	CompClipCount        = "clip_count"        // sensor, diagnostic
+	CompDroppedFrames    = "dropped_frames"    // sensor, diagnostic
+	CompPartsDown        = "parts_down"        // sensor, diagnostic
+	CompLostEdges        = "lost_edges"        // sensor, diagnostic
 )
 
 // need is the hardware a component depends on.
@@ -38,6 +39,7 @@ type need int
 const (
 	always need = iota
 	camera
+	plainSnapshot // a camera whose snapshots are not sealed (privacy.encrypt_snapshots)
 	motion
 	chime
 )
@@ -121,7 +123,7 @@ func components(o Options) []component {
 				"payload_off":  mqttapi.Off,
 			}
 		}},
-		{CompSnapshot, "image", camera, func(t mqttapi.Topics) obj {
+		{CompSnapshot, "image", plainSnapshot, func(t mqttapi.Topics) obj {
 			return obj{
 				"name":         "Snapshot",
 				"image_topic":  ImageTopic(o),
@@ -163,6 +165,15 @@ func components(o Options) []component {
 				"icon":            "mdi:bell-check",
 				"entity_category": "config",
 				"command_topic":   t.Command(mqttapi.CmdTestChime),
+				"payload_press":   mqttapi.Press,
+			}
+		}},
+		{CompDeleteRecordings, "button", camera, func(t mqttapi.Topics) obj {
+			return obj{
+				"name":            "Delete all recordings",
+				"icon":            "mdi:delete-forever",
+				"entity_category": "config",
+				"command_topic":   t.Command(mqttapi.CmdDeleteRecordings),
 				"payload_press":   mqttapi.Press,
 			}
 		}},
@@ -220,6 +231,8 @@ func (o Options) has(n need) bool {
 	switch n {
 	case camera:
 		return !o.NoCamera
+	case plainSnapshot:
+		return !o.NoCamera && !o.SealedSnapshots
 	case motion:
 		return !o.NoMotion
 	case chime:

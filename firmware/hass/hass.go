@@ -64,6 +64,9 @@ type Options struct {
 	// SmallSnapshot feeds the image entity from the downscaled copy
 	// (snapshot.max_width) instead of the full-size snapshot.
 	SmallSnapshot bool
+	// SealedSnapshots: privacy.encrypt_snapshots is on, so there is no
+	// picture for an image entity: it is not announced (and removed).
+	SealedSnapshots bool
 	// DoublePress: gpio.button.double_press is set, so the event entity
 	// announces double_press too.
 	DoublePress bool

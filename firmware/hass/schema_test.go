@@ -343,7 +343,7 @@ func TestSchema(t *testing.T) {
 				checkEntities(t, o, ents)
 				want := len(components(o))
 				if minimal {
-					want -= 5 // image, snapshot button, motion, chime switch, test chime
+					want -= 6 // image, snapshot button, delete recordings, motion, chime switch, test chime
 				}
 				if len(ents) != want {
 					t.Errorf("%d entities, want %d", len(ents), want)
@@ -750,5 +750,24 @@ func TestSmallSnapshotFeedsTheImageEntity(t *testing.T) {
 	}
 	if !found {
 		t.Error("with SmallSnapshot the image entity does not read snapshot/small")
+	}
+}
+
+// TestSealedSnapshots: with privacy.encrypt_snapshots there is no image
+// entity (its picture would be ciphertext); in single mode it is removed.
+func TestSealedSnapshots(t *testing.T) {
+	for _, mode := range []string{ModeDevice, ModeSingle} {
+		o := testOptions()
+		o.Mode = mode
+		o.SealedSnapshots = true
+		ents := decodeEntities(t, o, Messages(o))
+		for _, e := range ents {
+			if e.platform == "image" {
+				t.Fatalf("%s: image entity announced with sealed snapshots", mode)
+			}
+		}
+		if got, want := len(ents), len(components(o))-1; got != want {
+			t.Errorf("%s: %d entities, want %d", mode, got, want)
+		}
 	}
 }

@@ -51,11 +51,14 @@ const (
 	CmdTestChime Command = "test_chime" // Press: pulse the chime relay once
 	CmdRestart   Command = "restart"    // Press: restart the daemon
 	CmdUpdate    Command = "update"     // InstallPayload, or UpdateOffer JSON
+	// CmdDeleteRecordings: Press: delete every stored clip and the
+	// retained snapshots (privacy.go in package daemon).
+	CmdDeleteRecordings Command = "delete_recordings"
 )
 
 // AllCommands returns every command, in a fixed order.
 func AllCommands() []Command {
-	return []Command{CmdPrivacy, CmdChime, CmdSnapshot, CmdTestChime, CmdRestart, CmdUpdate}
+	return []Command{CmdPrivacy, CmdChime, CmdSnapshot, CmdTestChime, CmdRestart, CmdUpdate, CmdDeleteRecordings}
 }
 
 // InstallPayload on the update command installs the announced offer (Home

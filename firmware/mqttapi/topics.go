@@ -30,15 +30,20 @@ type Topics struct {
 	Snapshot      string // JPEG, retained
 	SnapshotInfo  string // SnapshotInfo JSON, retained, just before each Snapshot
 	SnapshotSmall string // JPEG at most snapshot.max_width wide, retained
-	Status        string // Online / Offline, retained; the Last Will
-	Health        string // Health JSON, retained
-	Motion        string // On / Off, retained
-	PrivacyState  string // On / Off, retained
-	ChimeState    string // On / Off, retained
-	Clip          string // the newest clip's metadata JSON, retained
-	Diagnostics   string // Diagnostics JSON, retained
-	UpdateState   string // UpdateState JSON (Home Assistant's update entity), retained
-	UpdateStatus  string // UpdateStatus JSON (the whole update status), retained
+	// SnapshotSealed is the snapshot JPEG encrypted with age for
+	// privacy.recipients (privacy.encrypt_snapshots), retained; then
+	// nothing goes on Snapshot and SnapshotSmall.
+	SnapshotSealed string
+	Audit          string // audit.Entry JSON, one per audited access, QoS 1, never retained
+	Status         string // Online / Offline, retained; the Last Will
+	Health         string // Health JSON, retained
+	Motion         string // On / Off, retained
+	PrivacyState   string // On / Off, retained
+	ChimeState     string // On / Off, retained
+	Clip           string // the newest clip's metadata JSON, retained
+	Diagnostics    string // Diagnostics JSON, retained
+	UpdateState    string // UpdateState JSON (Home Assistant's update entity), retained
+	UpdateStatus   string // UpdateStatus JSON (the whole update status), retained
 
 	Commands      string // filter: every command topic (Command)
 	OTAChunks     string // filter: every update transfer's chunks (OTAChunkTopic)
@@ -62,20 +67,22 @@ func NewTopics(prefix, deviceID string) Topics { return TopicsUnder(prefix + "/"
 // TopicsUnder returns the topics under base, <prefix>/<id>.
 func TopicsUnder(base string) Topics {
 	return Topics{
-		Base:          base,
-		Event:         base + "/event",
-		Snapshot:      base + "/snapshot",
-		SnapshotInfo:  base + "/snapshot/info",
-		SnapshotSmall: base + "/snapshot/small",
-		Status:        base + "/status",
-		Health:        base + "/health",
-		Motion:        base + "/motion",
-		PrivacyState:  base + "/privacy/state",
-		ChimeState:    base + "/chime/state",
-		Clip:          base + "/clip",
-		Diagnostics:   base + "/diagnostics",
-		UpdateState:   base + "/update/state",
-		UpdateStatus:  base + "/update/status",
+		Base:           base,
+		Event:          base + "/event",
+		Snapshot:       base + "/snapshot",
+		SnapshotInfo:   base + "/snapshot/info",
+		SnapshotSmall:  base + "/snapshot/small",
+		SnapshotSealed: base + "/snapshot/age",
+		Audit:          base + "/audit",
+		Status:         base + "/status",
+		Health:         base + "/health",
+		Motion:         base + "/motion",
+		PrivacyState:   base + "/privacy/state",
+		ChimeState:     base + "/chime/state",
+		Clip:           base + "/clip",
+		Diagnostics:    base + "/diagnostics",
+		UpdateState:    base + "/update/state",
+		UpdateStatus:   base + "/update/status",
 
 		Commands:      base + "/" + cmdLevel + "/+",
 		OTAChunks:     base + "/" + otaLevel + "/+/" + string(OTAKindChunk) + "/+",

@@ -12,26 +12,28 @@ import (
 func TestTopics(t *testing.T) {
 	got := NewTopics("home/bells", "front")
 	want := Topics{
-		Base:          "home/bells/front",
-		Event:         "home/bells/front/event",
-		Snapshot:      "home/bells/front/snapshot",
-		SnapshotInfo:  "home/bells/front/snapshot/info",
-		SnapshotSmall: "home/bells/front/snapshot/small",
-		Status:        "home/bells/front/status",
-		Health:        "home/bells/front/health",
-		Motion:        "home/bells/front/motion",
-		PrivacyState:  "home/bells/front/privacy/state",
-		ChimeState:    "home/bells/front/chime/state",
-		Clip:          "home/bells/front/clip",
-		Diagnostics:   "home/bells/front/diagnostics",
-		UpdateState:   "home/bells/front/update/state",
-		UpdateStatus:  "home/bells/front/update/status",
-		Commands:      "home/bells/front/cmd/+",
-		OTAChunks:     "home/bells/front/ota/+/chunk/+",
-		OTAAborts:     "home/bells/front/ota/+/abort",
-		ClipManifests: "home/bells/front/clips/+/manifest",
-		ClipWants:     "home/bells/front/clips/+/want",
-		ClipDones:     "home/bells/front/clips/+/done",
+		Base:           "home/bells/front",
+		Event:          "home/bells/front/event",
+		Snapshot:       "home/bells/front/snapshot",
+		SnapshotInfo:   "home/bells/front/snapshot/info",
+		SnapshotSmall:  "home/bells/front/snapshot/small",
+		Status:         "home/bells/front/status",
+		Health:         "home/bells/front/health",
+		Motion:         "home/bells/front/motion",
+		PrivacyState:   "home/bells/front/privacy/state",
+		ChimeState:     "home/bells/front/chime/state",
+		Clip:           "home/bells/front/clip",
+		Diagnostics:    "home/bells/front/diagnostics",
+		UpdateState:    "home/bells/front/update/state",
+		UpdateStatus:   "home/bells/front/update/status",
+		Commands:       "home/bells/front/cmd/+",
+		OTAChunks:      "home/bells/front/ota/+/chunk/+",
+		OTAAborts:      "home/bells/front/ota/+/abort",
+		ClipManifests:  "home/bells/front/clips/+/manifest",
+		ClipWants:      "home/bells/front/clips/+/want",
+		ClipDones:      "home/bells/front/clips/+/done",
+		SnapshotSealed: "home/bells/front/snapshot/age",
+		Audit:          "home/bells/front/audit",
 	}
 	if got != want {
 		t.Errorf("NewTopics =\n%+v\nwant\n%+v", got, want)
@@ -226,7 +228,7 @@ func TestPayloads(t *testing.T) {
 	if string(b) != `{"last_boot":"2026-01-02T02:04:05.006Z","cpu_temp_c":null,"wifi_signal_dbm":null,"free_storage_bytes":null,"clip_count":null,"dropped_frames":null,"parts_down":null,"lost_edges":null}` {
 		t.Errorf("Diagnostics = %s", b)
 	}
-	if len(AllCommands()) != 6 {
+	if len(AllCommands()) != 7 {
 		t.Errorf("AllCommands = %v", AllCommands())
 	}
 }
