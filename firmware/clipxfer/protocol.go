@@ -143,6 +143,9 @@ type Manifest struct {
 	// chunk, standard base64: a receiver checks each chunk on arrival and
 	// asks again for a bad one, before the sha256 judges the whole file.
 	CRC32C string
+	// Encryption is "" (a plain MP4) or "age": the bytes are the MP4 sealed
+	// for the owner (privacy.recipients).
+	Encryption string
 
 	crcs []uint32 // decoded CRC32C
 }
@@ -152,7 +155,7 @@ func (m Manifest) Wire() mqttapi.ClipManifest {
 	return mqttapi.ClipManifest{
 		Format: m.Format, ID: m.ID, EventIDs: m.EventIDs, Start: m.Start, DurationMS: m.DurationMS, Codec: m.Codec,
 		Width: m.Width, Height: m.Height, Frames: m.Frames, Size: m.Size, SHA256: m.SHA256, ChunkSize: m.ChunkSize,
-		Chunks: m.Chunks, CRC32C: m.CRC32C,
+		Chunks: m.Chunks, CRC32C: m.CRC32C, Encryption: m.Encryption,
 	}
 }
 
@@ -161,7 +164,7 @@ func fromWire(w mqttapi.ClipManifest) Manifest {
 	return Manifest{
 		Format: w.Format, ID: w.ID, EventIDs: w.EventIDs, Start: w.Start, DurationMS: w.DurationMS, Codec: w.Codec,
 		Width: w.Width, Height: w.Height, Frames: w.Frames, Size: w.Size, SHA256: w.SHA256, ChunkSize: w.ChunkSize,
-		Chunks: w.Chunks, CRC32C: w.CRC32C,
+		Chunks: w.Chunks, CRC32C: w.CRC32C, Encryption: w.Encryption,
 	}
 }
 
@@ -256,6 +259,8 @@ func ParseManifest(id string, payload []byte) (Manifest, error) {
 		return bad("duration_ms %d is negative", m.DurationMS)
 	case !codec.MatchString(m.Codec):
 		return bad("codec %s: want at most 32 of a-z 0-9 _ . -", quote(m.Codec))
+	case m.Encryption != "" && m.Encryption != "age":
+		return bad("encryption %s: want none or \"age\"", quote(m.Encryption))
 	case m.Size <= 0:
 		return bad("size %d: want at least 1", m.Size)
 	case !hex64.MatchString(m.SHA256):

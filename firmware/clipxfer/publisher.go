@@ -799,7 +799,7 @@ func (p *Publisher) manifestOf(meta storage.Meta, d storage.Digest) (Manifest, e
 		Format: Format, ID: meta.ID, EventIDs: meta.EventIDs, Start: meta.Start.UTC(),
 		DurationMS: meta.Duration().Milliseconds(), Codec: meta.Codec, Width: meta.Width, Height: meta.Height,
 		Frames: meta.Frames, Size: meta.Size, SHA256: d.SHA256, ChunkSize: d.ChunkBytes, Chunks: len(d.CRC32C),
-		crcs: d.CRC32C,
+		Encryption: meta.Encryption, crcs: d.CRC32C,
 	}
 	// The receivers' check, so that a clip they would refuse (empty, too
 	// many chunks, odd metadata) is reported here.

@@ -383,8 +383,15 @@ func (r *Receiver) progress(p Progress) {
 func (r *Receiver) statePath(id string) string { return filepath.Join(r.o.Dir, "."+id+".state") }
 func (r *Receiver) partPath(id string) string  { return filepath.Join(r.o.Dir, "."+id+".part") }
 
-// Path is where a receiver with Dir stores clip m.
-func Path(dir string, m Manifest) string { return filepath.Join(dir, m.FileBase()+".mp4") }
+// Path is where a receiver with Dir stores clip m: <start>_<id>.mp4, or
+// .mp4.age for a sealed clip (the bytes as sent; doorbellctl clips pull
+// --identity writes the .mp4 beside it).
+func Path(dir string, m Manifest) string {
+	if m.Encryption != "" {
+		return filepath.Join(dir, m.FileBase()+".mp4."+m.Encryption)
+	}
+	return filepath.Join(dir, m.FileBase()+".mp4")
+}
 
 var errReplaced = errors.New("clip manifest replaced")
 

@@ -276,6 +276,10 @@ type ClipManifest struct {
 	// CRC32C is the Castagnoli CRC of each chunk, 4 bytes big-endian per
 	// chunk, standard base64.
 	CRC32C string `json:"crc32c,omitempty"`
+	// Encryption is "" for a plain MP4, or "age" when the bytes are the
+	// MP4 sealed for privacy.recipients (size, sha256 and chunks are of
+	// the ciphertext); receivers store it as <start>_<id>.mp4.age.
+	Encryption string `json:"encryption,omitempty"`
 }
 
 // ClipWant is a receiver's request for chunks, on ClipWantTopic.

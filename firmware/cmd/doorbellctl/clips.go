@@ -13,13 +13,16 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/google/renameio/v2"
 
+	"github.com/doorbelld/doorbelld/capture/seal"
 	"github.com/doorbelld/doorbelld/firmware/clipxfer"
 )
 
 var clipsCommands = []subcommand{
-	{"pull", brokerArgs + " --out DIR [--clip ID...] [--follow] [--owner-key FILE]",
-		"fetch the doorbell's clips over MQTT into DIR, verified by sha256; an interrupted pull resumes where it stopped", clipsPull},
+	{"pull", brokerArgs + " --out DIR [--clip ID...] [--follow] [--owner-key FILE] [--identity FILE]",
+		"fetch the doorbell's clips over MQTT into DIR, verified by sha256; an interrupted pull resumes where it stopped; " +
+			"encrypted clips (privacy.recipients) arrive as .mp4.age and --identity decrypts each to .mp4", clipsPull},
 	{"list", brokerArgs + " [--out DIR]",
 		"list the clips the doorbell offers (and which are already in DIR)", clipsList},
 }
@@ -64,6 +67,9 @@ func clipLine(m clipxfer.Manifest) string {
 	if len(m.EventIDs) > 0 {
 		ev = "  events " + strings.Join(m.EventIDs, ",")
 	}
+	if m.Encryption != "" {
+		ev += "  encrypted (" + m.Encryption + ")"
+	}
 	return fmt.Sprintf("%s  %s  %5.1fs  %s%s", m.ID, m.Start.Local().Format("2006-01-02 15:04:05"), m.Duration().Seconds(), mib(m.Size), ev)
 }
 
@@ -77,6 +83,8 @@ func clipsPull(e *env, args []string) int {
 	window := fs.Int("window", clipxfer.DefaultReceiveWindow, "chunks asked for ahead (bounds what the broker queues for this receiver)")
 	keyFile := fs.String("owner-key", "", "the owner key file (doorbellctl owner-key makes one; default $"+ownerKeyEnv+"): signs each clip's done, "+
 		"so that a doorbell requiring it (storage.mode ram) frees the clip")
+	identity := fs.String("identity", "", "an age identity file (age-keygen's key.txt) or OpenSSH ed25519 key whose public key is in "+
+		"the doorbell's privacy.recipients: each encrypted clip is also decrypted to <start>_<id>.mp4")
 	var ids keyFlags
 	fs.Var(&ids, "clip", "pull only this clip id (repeatable)")
 	pos, ok := parse(fs, args)
@@ -98,6 +106,39 @@ func clipsPull(e *env, args []string) int {
 	if code != 0 {
 		return code
 	}
+	var opener *seal.Opener
+	if *identity != "" {
+		var err error
+		if opener, err = seal.LoadIdentities(*identity); err != nil {
+			return usagef(e, cmd, "--identity: %v", err)
+		}
+	}
+	var got, had, failed int
+	var hinted bool
+	// unseal decrypts a pulled sealed clip beside it (once).
+	unseal := func(p clipxfer.Progress) {
+		if p.Clip.Encryption == "" {
+			return
+		}
+		if opener == nil {
+			if !hinted {
+				hinted = true
+				fmt.Fprintf(e.stderr, "  the clips are encrypted for the doorbell's owner (privacy.recipients): "+
+					"pass --identity key.txt, or run age -d -i key.txt FILE.mp4.age > FILE.mp4\n")
+			}
+			return
+		}
+		plain := strings.TrimSuffix(p.Path, seal.Ext)
+		if _, err := os.Stat(plain); err == nil {
+			return
+		}
+		if err := decryptFile(opener, p.Path, plain); err != nil {
+			failed++
+			fmt.Fprintf(e.stderr, "  FAILED to decrypt %s: %v\n", p.Path, err)
+			return
+		}
+		fmt.Fprintf(e.stdout, "%s  decrypted\n", plain)
+	}
 
 	var rcv *clipxfer.Receiver
 	var ready atomic.Bool
@@ -117,7 +158,6 @@ func clipsPull(e *env, args []string) int {
 	}
 
 	bar := newBar(e.stderr)
-	var got, had, failed int
 	rcv = clipxfer.NewReceiver(clipxfer.ReceiverOptions{
 		Client: c, Base: base, Dir: *out, IDs: ids, Follow: *follow, Settle: *cf.settle, Window: *window,
 		OwnerKey: key, Logger: clipLogger(e.stderr),
@@ -137,9 +177,11 @@ func clipsPull(e *env, args []string) int {
 				bar.update(p.Clip.Size, p.Clip.Size)
 				bar.done()
 				fmt.Fprintf(e.stdout, "%s  sha256 ok\n", p.Path)
+				unseal(p)
 			case clipxfer.PhaseHave:
 				had++
 				fmt.Fprintf(e.stdout, "%s  already here\n", p.Path)
+				unseal(p)
 			case clipxfer.PhaseFailed:
 				failed++
 				bar.done()
@@ -162,9 +204,34 @@ func clipsPull(e *env, args []string) int {
 		return failf(e, cmd, "interrupted (%s); run it again to resume", summary)
 	case err != nil:
 		return failf(e, cmd, "%v\n%s", err, summary)
+	case failed > 0:
+		return failf(e, cmd, "%s", summary)
 	}
 	fmt.Fprintln(e.stderr, summary)
 	return 0
+}
+
+// decryptFile writes the plaintext of sealed file in to out, atomically:
+// a wrong key or a damaged file leaves no out behind.
+func decryptFile(o *seal.Opener, in, out string) error {
+	f, err := os.Open(in)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r, err := o.Open(f)
+	if err != nil {
+		return err
+	}
+	pf, err := renameio.NewPendingFile(out, renameio.WithPermissions(0o644))
+	if err != nil {
+		return err
+	}
+	defer pf.Cleanup()
+	if _, err := io.Copy(pf, r); err != nil {
+		return fmt.Errorf("decrypt %s: %w", in, err)
+	}
+	return pf.CloseAtomicallyReplace()
 }
 
 func clipsList(e *env, args []string) int {

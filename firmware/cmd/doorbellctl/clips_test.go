@@ -54,10 +54,18 @@ func runClipDevice(t *testing.T, url string, tc *tls.Config, base string, sizes 
 // Publisher too.
 func runClipDeviceWith(t *testing.T, url string, tc *tls.Config, base string, o clipxfer.PublisherOptions, sizes ...int) (map[string][]byte, *clipxfer.Publisher) {
 	t.Helper()
+	return runClipDeviceStore(t, url, tc, base, o, storage.Options{}, sizes...)
+}
+
+// runClipDeviceStore is runClipDeviceWith with the store's options so
+// (ChunkBytes and Logger are set here).
+func runClipDeviceStore(t *testing.T, url string, tc *tls.Config, base string, o clipxfer.PublisherOptions, so storage.Options, sizes ...int) (map[string][]byte, *clipxfer.Publisher) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	t.Cleanup(func() { cancel(); wg.Wait() })
-	store, err := storage.Open(t.TempDir(), storage.Options{ChunkBytes: 64 << 10, Logger: quietLog}) // the Publisher's
+	so.ChunkBytes, so.Logger = 64<<10, quietLog // the Publisher's
+	store, err := storage.Open(t.TempDir(), so)
 	if err != nil {
 		t.Fatal(err)
 	}
