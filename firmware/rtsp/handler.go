@@ -6,6 +6,7 @@ import (
 	"github.com/bluenviron/gortsplib/v5"
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
 	"github.com/bluenviron/gortsplib/v5/pkg/liberrors"
+	"github.com/doorbelld/doorbelld/firmware/audit"
 )
 
 // handler receives gortsplib's callbacks; a separate type so that they
@@ -58,8 +59,17 @@ func (h *handler) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) 
 	s.mu.Unlock()
 	if sess != nil && sess.playing {
 		stats := ctx.Session.Stats()
+		dur := s.opts.Clock.Since(sess.since)
 		s.log.Info("rtsp: reader stopped", "user", displayUser(sess.user), "remote", sess.remote,
-			"duration", s.opts.Clock.Since(sess.since).Round(1e6), "bytes", stats.OutboundBytes, "reason", ctx.Error)
+			"duration", dur.Round(1e6), "bytes", stats.OutboundBytes, "reason", ctx.Error)
+		if s.opts.Audit != nil {
+			actor := "rtsp"
+			if sess.user != "" {
+				actor += ":" + sess.user
+			}
+			s.opts.Audit(audit.Entry{Action: audit.ActionLive, Actor: actor, From: sess.remote, Object: s.path,
+				Outcome: audit.OK, Reason: "rtsp", Duration: dur.Seconds()})
+		}
 	}
 }
 

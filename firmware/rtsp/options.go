@@ -13,6 +13,7 @@ import (
 	"github.com/jonboulle/clockwork"
 
 	"github.com/doorbelld/doorbelld/capture/live"
+	"github.com/doorbelld/doorbelld/firmware/audit"
 )
 
 // Source is where the server gets the camera's live stream. The daemon
@@ -88,6 +89,9 @@ type Options struct {
 	// packets (counted in Stats.Dropped), it never slows the others.
 	WriteQueueSize int
 	Logger         *slog.Logger
+	// Audit, when set, records every reader's session when it ends: who
+	// (Actor "rtsp:<user>"), from where, how long (audit.ActionLive).
+	Audit func(audit.Entry)
 	// Clock times the rate-limited log lines and session durations.
 	Clock clockwork.Clock
 }

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/doorbelld/doorbelld/firmware/audit"
 	"github.com/doorbelld/doorbelld/firmware/wire"
 )
 
@@ -297,6 +298,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		SameSite: http.SameSiteStrictMode,
 	})
 	s.opts.Logger.Info("web: login", "user", req.Username, "remote", r.RemoteAddr)
+	if s.opts.Audit != nil {
+		s.opts.Audit(audit.Entry{Action: audit.ActionLogin, Actor: "web:" + req.Username, From: r.RemoteAddr, Outcome: audit.OK})
+	}
 	writeJSON(w, http.StatusOK, sessionInfo{User: sess.User, CSRF: sess.CSRF, TLS: r.TLS != nil})
 }
 

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/doorbelld/doorbelld/firmware/account"
+	"github.com/doorbelld/doorbelld/firmware/audit"
 	"github.com/doorbelld/doorbelld/firmware/wire"
 	"github.com/jonboulle/clockwork"
 )
@@ -41,6 +42,11 @@ type Options struct {
 	// where those endpoints are 404.
 	Sim    http.Handler
 	Logger *slog.Logger
+	// Audit, when set, records each successful login (audit.ActionLogin,
+	// Actor "web:<user>", From the remote address). Refused logins are
+	// counted and logged, not audited: a guesser must not be able to
+	// flush the audit trail's rotation.
+	Audit func(audit.Entry)
 
 	// Accounts guard everything but the public paths (see the package
 	// comment). Nil or without users is open mode: everything is served
