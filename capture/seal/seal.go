@@ -212,6 +212,24 @@ func (o *Opener) Open(src io.Reader) (io.Reader, error) {
 	return r, nil
 }
 
+// OpenAt returns the plaintext of the sealed file src of size bytes as a
+// ReadSeeker, for random access (HTTP ranges, an MP4's sample table)
+// without decrypting it whole; each read checks the chunks it touches.
+func (o *Opener) OpenAt(src io.ReaderAt, size int64) (io.ReadSeeker, int64, error) {
+	head := make([]byte, len(header))
+	if _, err := src.ReadAt(head, 0); err != nil || !IsSealed(head) {
+		return nil, 0, fmt.Errorf("seal: open: %w", ErrNotSealed)
+	}
+	ra, n, err := age.DecryptReaderAt(src, size, o.ids...)
+	if err != nil {
+		if _, ok := errors.AsType[*age.NoIdentityMatchError](err); ok {
+			return nil, 0, fmt.Errorf("seal: open with %s: %w", o.path, ErrNoMatch)
+		}
+		return nil, 0, fmt.Errorf("seal: open: %w", err)
+	}
+	return io.NewSectionReader(ra, 0, n), n, nil
+}
+
 // Matches reports whether the opener holds the secret key of at least one
 // of s's recipients, by sealing a probe for s and opening it. The daemon
 // checks privacy.identity_file against privacy.recipients with it.

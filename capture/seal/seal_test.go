@@ -264,3 +264,28 @@ func BenchmarkSeal(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(copyNs), "x_copy")
 	}
 }
+
+// TestOpenAt: random access into a sealed file gives the plaintext's
+// bytes at any offset.
+func TestOpenAt(t *testing.T) {
+	keyPath, pub := newKey(t)
+	s, _ := seal.NewSealer([]string{pub})
+	o, _ := seal.LoadIdentities(keyPath)
+	plain := randomBytes(t, 200<<10+17)
+	sealed, _ := s.Seal(plain)
+	rs, n, err := o.OpenAt(bytes.NewReader(sealed), int64(len(sealed)))
+	if err != nil || n != int64(len(plain)) {
+		t.Fatalf("OpenAt: %v, size %d of %d", err, n, len(plain))
+	}
+	for _, off := range []int64{0, 1, 64 << 10, 64<<10 - 3, 200 << 10} {
+		rs.Seek(off, io.SeekStart)
+		buf := make([]byte, 100)
+		k, _ := io.ReadFull(rs, buf)
+		if !bytes.Equal(buf[:k], plain[off:min(off+100, int64(len(plain)))]) {
+			t.Fatalf("bytes at %d differ", off)
+		}
+	}
+	if _, _, err := o.OpenAt(bytes.NewReader(plain), int64(len(plain))); !errors.Is(err, seal.ErrNotSealed) {
+		t.Fatalf("OpenAt of plaintext: %v", err)
+	}
+}

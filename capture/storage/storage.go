@@ -743,7 +743,7 @@ func (s *Store) Open(id string) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("storage: open %q: %w", id, ErrNotFound)
 	}
 	if s.opts.Mode == ModeRAM {
-		return io.NopCloser(bytes.NewReader(e.data)), nil
+		return ramClip{bytes.NewReader(e.data)}, nil
 	}
 	f, err := openNoFollow(filepath.Join(s.dir, e.base+e.ext))
 	if err != nil {
@@ -751,6 +751,13 @@ func (s *Store) Open(id string) (io.ReadCloser, error) {
 	}
 	return f, nil
 }
+
+// ramClip is a clip held in RAM, opened: like the *os.File of a clip on
+// disk it seeks and reads at offsets (io.ReaderAt), which a sealed clip's
+// random-access decryption needs.
+type ramClip struct{ *bytes.Reader }
+
+func (ramClip) Close() error { return nil }
 
 // Delete removes clip id.
 func (s *Store) Delete(id string) error {

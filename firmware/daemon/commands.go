@@ -8,12 +8,14 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/google/renameio/v2"
 
+	"github.com/doorbelld/doorbelld/firmware/audit"
 	"github.com/doorbelld/doorbelld/firmware/command"
 	"github.com/doorbelld/doorbelld/firmware/event"
 	"github.com/doorbelld/doorbelld/firmware/mqttapi"
@@ -108,6 +110,7 @@ func (d *Daemon) execute(c command.Command) {
 	}
 	switch c.Kind {
 	case command.Privacy:
+		d.record(audit.Entry{Action: audit.ActionPrivacy, Actor: actor(c.From), Object: strings.ToLower(string(mqttapi.OnOff(c.On)))})
 		d.sw.set(func(s *switches) { s.Privacy = c.On })
 		d.mq.Publish(d.topics.PrivacyState, 1, true, mqttapi.OnOff(c.On))
 		d.bus.Privacy(c.On)
@@ -133,6 +136,8 @@ func (d *Daemon) execute(c command.Command) {
 		if !d.snaps.request(event.Event{Snapshot: event.NewID(), At: d.clock.Now(), Type: "snapshot"}) {
 			d.snapCmd.Store(false)
 		}
+	case command.DeleteRecordings:
+		d.deleteRecordings(c.From, "")
 	case command.Update:
 		d.onUpdate(topic, c.Raw)
 	case command.Restart:

@@ -20,8 +20,10 @@ import (
 	"github.com/doorbelld/doorbelld/capture/clip"
 	"github.com/doorbelld/doorbelld/capture/live"
 	"github.com/doorbelld/doorbelld/capture/mask"
+	"github.com/doorbelld/doorbelld/capture/seal"
 	"github.com/doorbelld/doorbelld/capture/storage"
 	"github.com/doorbelld/doorbelld/firmware/account"
+	"github.com/doorbelld/doorbelld/firmware/audit"
 	"github.com/doorbelld/doorbelld/firmware/broker"
 	"github.com/doorbelld/doorbelld/firmware/bus"
 	"github.com/doorbelld/doorbelld/firmware/clipxfer"
@@ -119,6 +121,15 @@ type Daemon struct {
 	timeline *timeline.Timeline // recent events for the web app
 	metrics  *metrics.Metrics   // /metrics
 
+	// Privacy (privacy.go).
+	audit     *audit.Log         // the audit trail, always (in memory when its file cannot be opened)
+	auditCh   <-chan audit.Entry // its entries, for the MQTT audit topic
+	auditStop func()
+	sealer    *seal.Sealer // privacy.recipients; nil without
+	opener    *seal.Opener // privacy.identity_file; nil without
+	seenMu    sync.Mutex
+	seen      map[string]time.Time // snapshot fetches recorded lately (record)
+
 	events chan hal.Event // hal inputs → event loop
 	bus    *bus.Bus       // event loop → sinks
 	sup    *supervise.Supervisor
@@ -176,6 +187,9 @@ func New(opts Options) (*Daemon, error) {
 	d.seq = seq
 	if d.outbox, err = outbox.Open(filepath.Join(cfg.Storage.Dir, "outbox"), outbox.Options{Logger: d.log, Sync: opts.OutboxSync}); err != nil {
 		return nil, fmt.Errorf("daemon: %w", err)
+	}
+	if err := d.buildPrivacy(); err != nil {
+		return nil, err
 	}
 	if d.sw, err = loadSwitches(cfg.Storage.Dir, cfg.GPIO.Chime.Enabled, d.log); err != nil {
 		d.log.Warn("daemon: switch states lost, using the config's", "err", err)
@@ -315,6 +329,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if cerr := d.outbox.Close(); cerr != nil {
 		d.log.Error("daemon: close outbox", "err", cerr)
 	}
+	d.auditStop()
+	if cerr := d.audit.Close(); cerr != nil {
+		d.log.Error("daemon: close audit log", "err", cerr)
+	}
 	d.log.Info("doorbelld stopped")
 	return err
 }
@@ -361,6 +379,7 @@ func (d *Daemon) wire() {
 	add("bus", true, d.bus.Run)
 	add("outbox", false, d.sender.Run)
 	add("commands", false, d.runCommands)
+	add("audit", false, d.runAudit)
 	add("switches", false, d.sw.Run)
 	add("button", true, func(ctx context.Context) error { return d.button.Run(ctx, d.events) })
 	if d.pir != nil {

@@ -132,11 +132,15 @@ func (d *Daemon) buildCamera() error {
 		return nil
 	}
 	st := d.cfg.Storage
-	store, err := storage.Open(filepath.Join(st.Dir, "clips"), storage.Options{
+	sopts := storage.Options{
 		Mode: storage.Mode(st.Mode), MaxBytes: st.MaxBytes.Bytes(), MaxAge: st.MaxAge.D(), MinFree: st.MinFree.Bytes(),
 		ChunkBytes: clipxfer.DefaultChunkBytes, // the digests kept with each clip are the transfer's
 		Clock:      d.clock, Logger: d.log,
-	})
+	}
+	if d.sealer != nil {
+		sopts.Encrypter = d.sealer // every clip sealed for privacy.recipients before it is stored
+	}
+	store, err := storage.Open(filepath.Join(st.Dir, "clips"), sopts)
 	if err != nil {
 		d.log.Error("daemon: clip storage unavailable, recording no clips", "err", err)
 		return nil

@@ -441,7 +441,7 @@ func pullClip(t *testing.T, r *running, id string) string {
 	if err := rcv.Run(ctx); err != nil {
 		t.Fatalf("pull clip %s: %v", id, err)
 	}
-	got, _ := filepath.Glob(filepath.Join(out, "*"+id+".mp4"))
+	got, _ := filepath.Glob(filepath.Join(out, "*"+id+".mp4*")) // .mp4.age when sealed
 	if len(got) != 1 {
 		t.Fatalf("pulled clip %s: files %v", id, got)
 	}

@@ -47,6 +47,12 @@ func (d *Daemon) publishAll() {
 	for _, m := range msgs {
 		d.mq.Publish(m.Topic, 1, m.Retain, m.Payload)
 	}
+	if d.cfg.Privacy.EncryptSnapshots {
+		// Plaintext snapshots from before encrypt_snapshots was set must
+		// not stay on the broker.
+		d.mq.Publish(d.topics.Snapshot, 1, true, nil)
+		d.mq.Publish(d.topics.SnapshotSmall, 1, true, nil)
+	}
 	d.publishHealth(true)
 	if d.motion != nil {
 		d.motion.publish()
@@ -142,6 +148,10 @@ func (d *Daemon) clipReady(ctx context.Context) error {
 }
 
 func (d *Daemon) publishClip(m storage.Meta) {
+	if sm, ok := d.clips.Lookup(m.ID); ok {
+		m = sm // as stored: its size on the card, and whether it is sealed
+		m.Digest = nil
+	}
 	b, err := json.Marshal(m)
 	if err != nil {
 		d.log.Error("daemon: clip metadata", "err", err)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/doorbelld/doorbelld/firmware/audit"
 	"github.com/doorbelld/doorbelld/firmware/mqttpub"
 	"github.com/doorbelld/doorbelld/ota"
 	"github.com/doorbelld/doorbelld/ota/delivery"
@@ -92,6 +93,7 @@ func (d *Daemon) runOTA(ctx context.Context) error {
 	err := d.dev.Run(ctx)
 	if errors.Is(err, install.ErrRestartRequired) {
 		d.log.Warn("daemon: restarting into the other OTA slot", "reason", err)
+		d.record(audit.Entry{Action: audit.ActionOTAInstall, Actor: "mqtt", Reason: err.Error()})
 		d.restart()
 		return nil
 	}

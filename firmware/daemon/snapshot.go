@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"time"
 
+	paho "github.com/eclipse/paho.mqtt.golang"
+
 	"github.com/doorbelld/doorbelld/capture"
 	"github.com/doorbelld/doorbelld/firmware/bus"
 	"github.com/doorbelld/doorbelld/firmware/event"
@@ -101,6 +103,17 @@ func (s *snapshots) publish(ctx context.Context, e event.Event) {
 		At: e.At.UTC().Format(event.TimeLayout), FrameAt: snap.At.UTC().Format(event.TimeLayout),
 		Width: snap.Format.Width, Height: snap.Format.Height, Source: snap.Format.PixelFormat, Bytes: len(snap.JPEG),
 	})
+	if d.cfg.Privacy.EncryptSnapshots && d.sealer != nil {
+		// Only the owner's key opens it: no plaintext copy, no small one.
+		sealed, err := d.sealer.Seal(snap.JPEG)
+		if err != nil {
+			d.log.Error("daemon: seal snapshot; not published", "event", e.ID, "err", err)
+			return
+		}
+		d.mq.Publish(d.topics.SnapshotInfo, 1, true, info)
+		s.wait(ctx, e, d.mq.Publish(d.topics.SnapshotSealed, 1, true, sealed), len(sealed))
+		return
+	}
 	d.mq.Publish(d.topics.SnapshotInfo, 1, true, info)
 	tok := d.mq.Publish(d.topics.Snapshot, 1, true, snap.JPEG)
 	if w := d.cfg.Snapshot.MaxWidth; w > 0 {
@@ -110,13 +123,18 @@ func (s *snapshots) publish(ctx context.Context, e event.Event) {
 			d.mq.Publish(d.topics.SnapshotSmall, 1, true, small) // the downscaled copy, when max_width is set
 		}
 	}
+	s.wait(ctx, e, tok, len(snap.JPEG))
+}
+
+// wait waits for a snapshot's publish and logs how it went.
+func (s *snapshots) wait(ctx context.Context, e event.Event, tok paho.Token, n int) {
 	select {
 	case <-tok.Done():
 		if err := tok.Error(); err != nil {
-			d.log.Error("daemon: publish snapshot", "event", e.ID, "err", err)
+			s.d.log.Error("daemon: publish snapshot", "event", e.ID, "err", err)
 			return
 		}
-		d.log.Debug("snapshot published", "event", e.ID, "bytes", len(snap.JPEG), "skew", snap.At.Sub(e.At))
+		s.d.log.Debug("snapshot published", "event", e.ID, "bytes", n)
 	case <-ctx.Done():
 	}
 }

@@ -29,6 +29,7 @@ func hassOptions(c config.Config, version string, sim bool) hass.Options {
 		ConfigurationURL: hass.ConfigurationURL(c.HTTP.Listen, c.HTTP.CertFile != "", nil),
 		NoCamera:         c.Camera.Device == "", NoMotion: !sim && c.GPIO.PIR.Line == "", NoChime: !sim && c.GPIO.Chime.Line == "",
 		SmallSnapshot: c.Snapshot.MaxWidth > 0, DoublePress: c.GPIO.Button.DoublePress.D() > 0,
+		SealedSnapshots: c.Privacy.EncryptSnapshots,
 	}
 }
 

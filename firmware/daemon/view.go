@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -15,6 +16,7 @@ import (
 	"github.com/doorbelld/doorbelld/capture/live"
 	"github.com/doorbelld/doorbelld/capture/v4l2src"
 	"github.com/doorbelld/doorbelld/firmware/account"
+	"github.com/doorbelld/doorbelld/firmware/audit"
 	"github.com/doorbelld/doorbelld/firmware/bus"
 	"github.com/doorbelld/doorbelld/firmware/command"
 	"github.com/doorbelld/doorbelld/firmware/config"
@@ -116,6 +118,15 @@ func (d *Daemon) buildMetrics() {
 			return st.Frames, st.Fast + st.Filled, d.camera.Status().FilterDropped, fb
 		}
 	}
+	src.Audit = func() ([]metrics.Sample, uint64, uint64) {
+		st := d.audit.Stats()
+		var out []metrics.Sample
+		for k, n := range st.Entries {
+			action, outcome, _ := strings.Cut(k, "/")
+			out = append(out, metrics.Sample{Labels: []string{action, outcome}, Value: float64(n)})
+		}
+		return out, st.WriteErrors, st.Dropped
+	}
 	d.addLiveMetrics(&src)
 	d.metrics = metrics.New(src)
 }
@@ -170,7 +181,7 @@ func (d *Daemon) buildLive() error {
 	}
 	d.rtsp = rtsp.New(rtsp.Options{
 		Listen: r.Listen, Path: d.cfg.Device.ID, Source: liveSource{d.live}, Auth: d.users,
-		TLSConfig: tc, UDPRTPPort: r.UDPPort, Logger: d.log, Clock: d.clock,
+		TLSConfig: tc, UDPRTPPort: r.UDPPort, Logger: d.log, Clock: d.clock, Audit: d.record,
 	})
 	return nil
 }
@@ -245,7 +256,8 @@ func (d *Daemon) buildWeb() error {
 	if err != nil {
 		return err
 	}
-	app := webapp.Options{Timeline: d.timeline, Backend: webBackend{d}, User: web.User, Logger: d.log, Clock: d.clock}
+	app := webapp.Options{Timeline: d.timeline, Backend: webBackend{d}, User: web.User, Logger: d.log, Clock: d.clock,
+		Audit: d.record, AuditLog: d.audit.Recent, OpenSealed: d.opener != nil}
 	shapes, err := d.cfg.Privacy.Shapes() // config.Validate checked them
 	if err != nil {
 		return fmt.Errorf("daemon: %w", err)
@@ -254,15 +266,15 @@ func (d *Daemon) buildWeb() error {
 		app.Masks = append(app.Masks, sh.Points)
 	}
 	if d.clips != nil {
-		app.Clips = d.clips
+		app.Clips = openedClips{d.clips, d.opener}
 	}
 	o := web.Options{
 		Listen: h.Listen, Hosts: h.Hosts, Backend: backend{d}, Sim: d.opts.SimHandler,
 		Accounts: d.users, TLSConfig: tc, Metrics: d.metrics.Handler(), App: webapp.New(app),
-		Logger: d.log, Clock: d.clock,
+		Logger: d.log, Clock: d.clock, Audit: d.record,
 	}
 	if d.live != nil {
-		o.Live = liveMJPEG(d.live, d.log)
+		o.Live = audited(liveMJPEG(d.live, d.log), d.clock, d.record)
 	}
 	d.web = web.New(o)
 	return nil
@@ -282,6 +294,48 @@ func liveMJPEG(h *live.Hub, log *slog.Logger) http.Handler {
 		tool.ServeHTTP(w, r)
 	})
 }
+
+// audited records each live MJPEG session that showed the door (answered
+// 200) when it ends: who, from where, how long.
+func audited(h http.Handler, clk clockwork.Clock, record func(audit.Entry)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w}
+		start := clk.Now()
+		h.ServeHTTP(sw, r)
+		if sw.code != http.StatusOK {
+			return
+		}
+		actor := "web"
+		if u := web.User(r); u != "" {
+			actor += ":" + u
+		}
+		record(audit.Entry{Action: audit.ActionLive, Actor: actor, From: r.RemoteAddr, Object: r.URL.Path,
+			Reason: "mjpeg", Duration: clk.Since(start).Seconds()})
+	})
+}
+
+// statusWriter notes the status of an answer; Unwrap keeps
+// http.ResponseController (write deadlines, flushes) working.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.code == 0 {
+		s.code = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(p []byte) (int, error) {
+	if s.code == 0 {
+		s.code = http.StatusOK
+	}
+	return s.ResponseWriter.Write(p)
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // webBackend is what the web app's buttons and switches do: the same
 // commands as MQTT's, through the same rate limits and queue (submit),
@@ -324,6 +378,19 @@ func (b webBackend) Snapshot(ctx context.Context) error {
 		return errors.New("no camera configured (camera.device)")
 	}
 	return b.submit(ctx, command.Command{Kind: command.Snapshot})
+}
+
+// DeleteRecordings deletes every stored clip and snapshot (the page's
+// "Delete all recordings", behind the login).
+func (b webBackend) DeleteRecordings(ctx context.Context) (int, error) {
+	if err := b.d.gate.Allow(command.DeleteRecordings); err != nil {
+		return 0, err
+	}
+	actor, from, ok := webapp.Requester(ctx)
+	if !ok {
+		actor = "web:" + webUser(ctx)
+	}
+	return b.d.deleteRecordings(actor, from), nil
 }
 
 // Switches is the switches' state, for the page's toggles.

@@ -47,6 +47,10 @@ type Sources struct {
 	// decode, frames dropped because they could not be masked, and the
 	// full-decode fallbacks by reason: samples labelled (reason).
 	Masks func() (frames, fast, dropped uint64, fallbacks []Sample)
+	// Audit: audit trail entries by action and outcome (samples labelled
+	// (action, outcome)), entries the log file could not take, and
+	// entries the MQTT audit topic missed (its queue was full).
+	Audit func() (entries []Sample, writeErrors, dropped uint64)
 }
 
 // Metrics is doorbelld's registry.
@@ -132,6 +136,12 @@ func New(src Sources) *Metrics {
 		counter("doorbelld_mask_dropped_frames_total", "Frames dropped because they could not be masked.", func() float64 { _, _, n, _ := f(); return float64(n) })
 		m.reg.MustRegister(labelled(prometheus.NewDesc("doorbelld_mask_fallbacks_total", "Frames masked by a full decode and encode, by reason.", []string{"reason"}, nil),
 			prometheus.CounterValue, func() []Sample { _, _, _, fb := f(); return fb }))
+	}
+	if f := src.Audit; f != nil {
+		m.reg.MustRegister(labelled(prometheus.NewDesc("doorbelld_audit_entries_total", "Audit trail entries (accesses to pictures, privacy changes), by action and outcome.", []string{"action", "outcome"}, nil),
+			prometheus.CounterValue, func() []Sample { s, _, _ := f(); return s }))
+		counter("doorbelld_audit_write_errors_total", "Audit entries the log file could not take (they still reached MQTT and the web app).", func() float64 { _, n, _ := f(); return float64(n) })
+		counter("doorbelld_audit_dropped_total", "Audit entries the MQTT audit topic missed: its queue was full.", func() float64 { _, _, n := f(); return float64(n) })
 	}
 	if f := src.Parts; f != nil {
 		m.reg.MustRegister(labelled(prometheus.NewDesc("doorbelld_part_state", "1 for the state each supervised part is in.", []string{"part", "state"}, nil),

@@ -4,19 +4,23 @@ import (
 	"encoding/json"
 	"fmt"
 	"image/color"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/doorbelld/doorbelld/capture/capturetest"
 	"github.com/doorbelld/doorbelld/capture/cliptest"
 	"github.com/doorbelld/doorbelld/capture/storage"
+	"github.com/doorbelld/doorbelld/firmware/audit"
 	"github.com/doorbelld/doorbelld/firmware/event"
 	"github.com/doorbelld/doorbelld/firmware/timeline"
 	"github.com/doorbelld/doorbelld/firmware/webapp/webapptest"
@@ -122,6 +126,23 @@ func (s *stubServer) live(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// twoStores shows the clips of a plain and a sealing store as one.
+type twoStores struct{ plain, sealed *storage.Store }
+
+func (s twoStores) List() []storage.Meta { return append(s.plain.List(), s.sealed.List()...) }
+func (s twoStores) Lookup(id string) (storage.Meta, bool) {
+	if m, ok := s.plain.Lookup(id); ok {
+		return m, true
+	}
+	return s.sealed.Lookup(id)
+}
+func (s twoStores) Open(id string) (io.ReadCloser, error) {
+	if _, ok := s.plain.Lookup(id); ok {
+		return s.plain.Open(id)
+	}
+	return s.sealed.Open(id)
+}
+
 func TestBrowser(t *testing.T) {
 	tl := timeline.New(timeline.Options{})
 	store, err := storage.Open(t.TempDir(), storage.Options{})
@@ -129,12 +150,24 @@ func TestBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	putClip(t, store, "clip-1", cliptest.Frames(mjpegFormat, 45, t0), "ev-a") // 3 s at 15 fps, a new colour each frame
+	sealer, _ := sealKeys(t)
+	sealedStore, err := storage.Open(t.TempDir(), storage.Options{Encrypter: sealer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	putClip(t, sealedStore, "sealed-1", cliptest.Frames(mjpegFormat, 5, t0.Add(time.Hour))) // for the owner's key only
+	trail, err := audit.Open("", audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	be := newFakeBackend()
+	deleter := &deletingBackend{fakeBackend: be, stores: []*storage.Store{store, sealedStore}}
 	logs := &syncBuffer{}
 	stub := &stubServer{be: be, csrf: "csrf-5f2e9a", postsCSRF: map[string]string{},
-		app: New(Options{Timeline: tl, Clips: store, Backend: be, Logger: testLogger(logs),
+		app: New(Options{Timeline: tl, Clips: twoStores{store, sealedStore}, Backend: deleter, Logger: testLogger(logs),
 			User:  func(*http.Request) string { return stubUser },
-			Masks: [][][2]float64{{{0, 0}, {0.25, 0}, {0.25, 1}, {0, 1}}, {{0.5, 0.5}, {1, 0.5}, {1, 1}}}})}
+			Masks: [][][2]float64{{{0, 0}, {0.25, 0}, {0.25, 1}, {0, 1}}, {{0.5, 0.5}, {1, 0.5}, {1, 1}}},
+			Audit: func(e audit.Entry) { trail.Record(e) }, AuditLog: trail.Recent})}
 	srv := httptest.NewServer(stub)
 	t.Cleanup(srv.Close) // after the browser's cleanup, which ends its streams
 
@@ -223,6 +256,95 @@ func TestBrowser(t *testing.T) {
 	}
 	noErrors("after login")
 
+	// The encrypted clip: its marker, nothing to play or download.
+	var sealedRow struct{ Marker, Play, Download bool }
+	run("encrypted clip", waitJS(`document.querySelector('#clips li[data-id="sealed-1"] [data-test=clip-encrypted]')`),
+		chromedp.Evaluate(`(() => { const li = document.querySelector('#clips li[data-id="sealed-1"]');
+			return { Marker: li.querySelector('[data-test=clip-encrypted]').textContent.includes('encrypted'),
+			         Play: !!li.querySelector('[data-test=clip-play]'), Download: !!li.querySelector('[data-test=clip-download]') }; })()`, &sealedRow),
+		chromedp.ScrollIntoView(`#clips`, chromedp.ByQuery), shot("4b-encrypted-clip"))
+	if !sealedRow.Marker || sealedRow.Play || sealedRow.Download {
+		t.Errorf("encrypted clip row %+v: want the marker, no Play, no download", sealedRow)
+	}
+	var plainRow bool
+	run("plain clip", chromedp.Evaluate(`!!document.querySelector('#clips li[data-id="clip-1"] [data-test=clip-play]') &&
+		!document.querySelector('#clips li[data-id="clip-1"] [data-test=clip-encrypted]')`, &plainRow))
+	if !plainRow {
+		t.Error("plain clip lost its Play button or shows the encrypted marker")
+	}
+
+	// The access log: the playback above (audited when it ended) and a
+	// refused fetch of the sealed clip, once the log is reopened.
+	waitFor(t, "the playback's audit entry", func() bool {
+		for _, e := range trail.Recent(50) {
+			if e.Object == "clip-1" && e.Reason == "play" {
+				return true
+			}
+		}
+		return false
+	})
+	run("refused fetch", chromedp.Evaluate(`fetch('/api/clips/sealed-1.mp4').then((r) => r.status)`, nil, webapptest.AwaitPromise))
+	run("access log", chromedp.Click(`#audit-box summary`, chromedp.ByQuery), waitJS(`!document.querySelector('#audit-box').open`),
+		chromedp.Click(`#audit-box summary`, chromedp.ByQuery),
+		waitJS(`[...document.querySelectorAll('#audit li')].some((li) => li.textContent.includes('web:alice') &&
+			li.textContent.includes('clip-1') && li.textContent.includes('play') && / s$/.test(li.textContent))`),
+		waitJS(`[...document.querySelectorAll('#audit li[data-outcome=refused]')].some((li) => li.textContent.includes('sealed-1'))`),
+		chromedp.ScrollIntoView(`#privacy-card`, chromedp.ByQuery), shot("4c-access-log"))
+	var refusedColour string
+	run("refused colour", chromedp.Evaluate(`getComputedStyle(document.querySelector('#audit li[data-outcome=refused] .a-outcome')).color`, &refusedColour))
+	if refusedColour != "rgb(185, 28, 28)" {
+		t.Errorf("refused outcome colour %q, want the error colour rgb(185, 28, 28)", refusedColour)
+	}
+	noErrors("access log", "sealed-1.mp4") // the 409 itself is logged by the browser
+
+	// Delete all recordings: asked first; declined, nothing happens.
+	dialogs := make(chan string, 4)
+	var accept atomic.Bool
+	chromedp.ListenTarget(ctx, func(ev any) {
+		if d, ok := ev.(*page.EventJavascriptDialogOpening); ok {
+			dialogs <- d.Message
+			go func() { _ = chromedp.Run(ctx, page.HandleJavaScriptDialog(accept.Load())) }() // not in the listener: it would deadlock
+		}
+	})
+	confirmText := func(step string) {
+		select {
+		case m := <-dialogs:
+			if m != "Delete every stored clip and snapshot? This cannot be undone." {
+				t.Errorf("%s: confirm says %q", step, m)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%s: no confirm dialog", step)
+		}
+	}
+	run("delete shown", chromedp.ScrollIntoView(`[data-test=delete-recordings]`, chromedp.ByQuery),
+		waitJS(`!document.querySelector('#delete-box').hidden`))
+	run("delete declined", chromedp.Click(`[data-test=delete-recordings]`, chromedp.ByQuery))
+	confirmText("declined")
+	run("after declined", waitJS(`!document.querySelector('[data-test=delete-recordings]').disabled`))
+	if a := deleter.Asked(); len(a) != 0 || len(store.List()) != 1 {
+		t.Fatalf("declined confirm still deleted: calls %q, %d clips left", a, len(store.List()))
+	}
+	accept.Store(true)
+	run("delete", chromedp.Click(`[data-test=delete-recordings]`, chromedp.ByQuery))
+	confirmText("accepted")
+	run("deleted",
+		waitJS(`!document.querySelector('#toast').hidden && document.querySelector('#toast').textContent === 'Deleted 2 clips'`),
+		waitJS(`document.querySelectorAll('#clips li').length === 0 && !document.querySelector('#clips-empty').hidden`),
+		waitJS(`document.querySelector('#player').hidden`), shot("4d-deleted"))
+	if n := len(store.List()) + len(sealedStore.List()); n != 0 {
+		t.Errorf("%d clips left after the delete", n)
+	}
+	stub.mu.Lock()
+	token := stub.postsCSRF["/api/recordings/delete"]
+	stub.mu.Unlock()
+	if token != stub.csrf {
+		t.Errorf("delete sent X-CSRF-Token %q, want the session's", token)
+	}
+	if a := deleter.Asked(); len(a) != 1 || !strings.HasPrefix(a[0], "web:alice ") {
+		t.Errorf("delete requested by %q, want web:alice", a)
+	}
+	noErrors("delete")
+
 	// Privacy on: the backend is called with the CSRF token, the live view
 	// says why it shows nothing.
 	run("privacy", chromedp.Click("#sw-privacy", chromedp.ByQuery))
@@ -236,7 +358,7 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("privacy toggle never reached the backend; page errors: %q", br.Errors())
 	}
 	stub.mu.Lock()
-	token := stub.postsCSRF["/api/switch/privacy"]
+	token = stub.postsCSRF["/api/switch/privacy"]
 	stub.mu.Unlock()
 	if token != stub.csrf {
 		t.Errorf("switch sent X-CSRF-Token %q, want the session's", token)

@@ -15,7 +15,9 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/pmp4"
 
+	"github.com/doorbelld/doorbelld/capture/seal"
 	"github.com/doorbelld/doorbelld/capture/storage"
+	"github.com/doorbelld/doorbelld/firmware/audit"
 	"github.com/doorbelld/doorbelld/firmware/event"
 )
 
@@ -30,8 +32,14 @@ type clipJSON struct {
 	Width      int      `json:"width"`
 	Height     int      `json:"height"`
 	Size       int64    `json:"size"`
-	// Playable: the page can play it (MJPEG); others are download only.
+	// Playable: the page can play it (MJPEG, and not sealed or
+	// Options.OpenSealed); others are download only, or neither.
 	Playable bool `json:"playable"`
+	// Encrypted: the stored file is sealed for the owner (age).
+	Encrypted bool `json:"encrypted"`
+	// Downloadable: GET /api/clips/{id}.mp4 serves it (false for a sealed
+	// clip this device cannot open).
+	Downloadable bool `json:"downloadable"`
 }
 
 func (a *app) clips(w http.ResponseWriter, r *http.Request) {
@@ -43,10 +51,12 @@ func (a *app) clips(w http.ResponseWriter, r *http.Request) {
 	slices.SortStableFunc(list, func(x, y storage.Meta) int { return y.Start.Compare(x.Start) })
 	out := make([]clipJSON, len(list))
 	for i, m := range list {
+		readable := a.readable(m)
 		out[i] = clipJSON{
 			ID: m.ID, EventIDs: m.EventIDs, Start: m.Start.UTC().Format(event.TimeLayout),
 			DurationMS: m.Duration().Milliseconds(), Frames: m.Frames, Codec: m.Codec,
-			Width: m.Width, Height: m.Height, Size: m.Size, Playable: m.Codec == codecMJPEG,
+			Width: m.Width, Height: m.Height, Size: m.Size, Playable: m.Codec == codecMJPEG && readable,
+			Encrypted: m.Encryption != "", Downloadable: readable,
 		}
 	}
 	writeJSON(w, out)
@@ -54,6 +64,49 @@ func (a *app) clips(w http.ResponseWriter, r *http.Request) {
 
 // codecMJPEG is storage.Meta.Codec of an MJPEG clip (clip.CodecMJPEG).
 const codecMJPEG = "mjpeg"
+
+// readable reports whether this device can serve m's pictures: a plain
+// clip, or a sealed one with Options.OpenSealed.
+func (a *app) readable(m storage.Meta) bool { return m.Encryption == "" || a.opts.OpenSealed }
+
+// refuseSealed answers 409 for a sealed clip this device cannot open, and
+// audits the refusal of what (the audit Reason: "download" or "play"),
+// unless r is a HEAD. It reports whether it answered.
+func (a *app) refuseSealed(w http.ResponseWriter, r *http.Request, m storage.Meta, what string) bool {
+	if a.readable(m) {
+		return false
+	}
+	if r.Method != http.MethodHead {
+		a.log.Info("webapp: sealed clip refused", "user", a.user(r), "clip", m.ID, "want", what, "remote", r.RemoteAddr)
+		a.audit(r, audit.Entry{Action: audit.ActionClipFetch, Object: m.ID, Outcome: audit.Refused,
+			Reason: what + ": clip is encrypted for its owner"})
+	}
+	http.Error(w, fmt.Sprintf("clip %s is encrypted (%s) for its owner's key (privacy.recipients), "+
+		"which this doorbell does not hold: the owner gets it with "+
+		"`doorbellctl clips pull --identity key.txt`", m.ID, m.Encryption), http.StatusConflict)
+	return true
+}
+
+// errStillSealed: the store handed over ciphertext for a sealed clip that
+// Options.OpenSealed says it opens.
+var errStillSealed = errors.New("store returned the sealed file, not its plaintext")
+
+// checkPlain makes sure rs (of a sealed clip, opened) is not the sealed
+// file itself, so ciphertext is never served as an MP4.
+func checkPlain(rs io.ReadSeeker) error {
+	head := make([]byte, 64)
+	n, err := io.ReadFull(rs, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("read: %w", err)
+	}
+	if seal.IsSealed(head[:n]) {
+		return errStillSealed
+	}
+	if _, err := rs.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("seek: %w", err)
+	}
+	return nil
+}
 
 // lookupClip checks id and finds its clip, or answers and reports false.
 func (a *app) lookupClip(w http.ResponseWriter, id string) (storage.Meta, bool) {
@@ -81,7 +134,7 @@ func (a *app) download(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m, ok := a.lookupClip(w, id)
-	if !ok {
+	if !ok || a.refuseSealed(w, r, m, "download") {
 		return
 	}
 	f, done, ok := a.openClip(w, id)
@@ -89,16 +142,27 @@ func (a *app) download(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer done()
-	a.log.Info("webapp: clip downloaded", "user", a.user(r), "clip", id, "remote", r.RemoteAddr)
+	rs, seekable := f.(io.ReadSeeker)
+	if m.Encryption != "" && seekable {
+		if err := checkPlain(rs); err != nil {
+			a.log.Warn("webapp: open sealed clip", "clip", id, "err", err)
+			http.Error(w, "clip cannot be opened on this device", http.StatusInternalServerError)
+			return
+		}
+	}
+	if r.Method != http.MethodHead {
+		a.log.Info("webapp: clip downloaded", "user", a.user(r), "clip", id, "remote", r.RemoteAddr)
+		a.audit(r, audit.Entry{Action: audit.ActionClipFetch, Object: id, Outcome: audit.OK, Reason: "download"})
+	}
 	name := fmt.Sprintf("doorbell-%s-%s.mp4", m.Start.UTC().Format("20060102T150405Z"), id)
 	w.Header().Set("Content-Type", "video/mp4")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	dw := &deadlineWriter{w: w, rc: http.NewResponseController(w), a: a}
-	if rs, ok := f.(io.ReadSeeker); ok {
+	if seekable {
 		http.ServeContent(dw, r, name, m.Start, rs) // ranges, Content-Length
 		return
 	}
-	if m.Size > 0 {
+	if m.Size > 0 && m.Encryption == "" { // a sealed clip's Size is of its ciphertext
 		w.Header().Set("Content-Length", strconv.FormatInt(m.Size, 10))
 	}
 	_, _ = io.Copy(dw, f)
@@ -201,7 +265,7 @@ const partBoundary = "doorbellclip"
 func (a *app) play(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	m, ok := a.lookupClip(w, id)
-	if !ok {
+	if !ok || a.refuseSealed(w, r, m, "play") {
 		return
 	}
 	if m.Codec != "" && m.Codec != codecMJPEG {
@@ -242,7 +306,11 @@ func (a *app) play(w http.ResponseWriter, r *http.Request) {
 	}
 	a.log.Info("webapp: clip played", "user", a.user(r), "clip", id, "frames", len(cf.durations), "remote", r.RemoteAddr)
 	w.Header().Set("Content-Type", "multipart/x-mixed-replace; boundary="+partBoundary)
-	if err := a.streamFrames(r.Context(), w, cf); err != nil && r.Context().Err() == nil {
+	start := a.clk.Now()
+	err = a.streamFrames(r.Context(), w, cf)
+	a.audit(r, audit.Entry{Action: audit.ActionClipFetch, Object: id, Outcome: audit.OK, Reason: "play",
+		Duration: a.clk.Since(start).Seconds()})
+	if err != nil && r.Context().Err() == nil {
 		a.log.Debug("webapp: playback ended", "clip", id, "err", err)
 	}
 }

@@ -7,15 +7,27 @@
 //	browser ──GET / , /assets/* ─────────────────▶ embedded shell (no login needed; no inline code)
 //	        ──GET /api/events?limit=N ───────────▶ Timeline.List (newest first)
 //	        ──GET /api/events/stream (SSE) ◀──────── Timeline.Subscribe + switch changes, ping every 15 s
-//	        ──GET /api/events/{id}/snapshot.jpg ─▶ Timeline.Snapshot
-//	        ──GET /api/clips ────────────────────▶ ClipStore.List (newest first)
-//	        ──GET /api/clips/{id}.mp4 ───────────▶ ClipStore.Open ──▶ download (attachment)
+//	        ──GET /api/events/{id}/snapshot.jpg ─▶ Timeline.Snapshot ───────────────────────▶ Audit
+//	        ──GET /api/clips ────────────────────▶ ClipStore.List (newest first; "encrypted")
+//	        ──GET /api/clips/{id}.mp4 ───────────▶ ClipStore.Open ──▶ download (attachment) ─▶ Audit
 //	        ──GET /api/clips/{id}/play.mjpeg ────▶ ClipStore.Open ──▶ demux MP4 ──paced by Clock──▶
-//	                                                multipart/x-mixed-replace JPEG parts
+//	                                                multipart/x-mixed-replace JPEG parts ─(end)▶ Audit
+//	            (a sealed clip without OpenSealed: 409 "encrypted for its owner" ────────────▶ Audit refused)
 //	        ──GET /api/masks ────────────────────▶ Options.Masks (drawn over the live view on request)
+//	        ──GET /api/features ─────────────────▶ which optional parts exist (delete, audit, sealed)
+//	        ──GET /api/audit?limit=N ────────────▶ Options.AuditLog (newest first)
 //	        ──POST /api/switch/{privacy|chime} ──▶ Backend.SetSwitch   (audit log: who, what)
 //	        ──POST /api/chime/test ──────────────▶ Backend.TestChime
 //	        ──POST /api/snapshot ────────────────▶ Backend.Snapshot
+//	        ──POST /api/recordings/delete ───────▶ RecordingsDeleter.DeleteRecordings ──▶ {"deleted": n}
+//
+// Privacy. Every picture handed out (snapshot, download, playback) is
+// reported to Options.Audit with who, from where and, for a playback, for
+// how long; the page shows the newest entries (GET /api/audit). A clip
+// sealed for the owner (storage.Meta.Encryption) is served only when this
+// device holds the key (Options.OpenSealed); otherwise the answer is 409
+// naming how the owner gets it (doorbellctl clips pull --identity), and
+// the refusal is audited too.
 //
 // Browsers do not play MJPEG in MP4, so the server replays a clip's JPEG
 // samples at their recorded timing as an MJPEG stream that an <img>

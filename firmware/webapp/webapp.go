@@ -21,6 +21,7 @@ import (
 	"github.com/jonboulle/clockwork"
 
 	"github.com/doorbelld/doorbelld/capture/storage"
+	"github.com/doorbelld/doorbelld/firmware/audit"
 	"github.com/doorbelld/doorbelld/firmware/timeline"
 )
 
@@ -52,6 +53,18 @@ type Backend interface {
 // state: GET /api/switches serves it, so the page shows the toggles right.
 type SwitchReporter interface {
 	Switches() map[string]bool
+}
+
+// RecordingsDeleter may be implemented by a Backend: POST
+// /api/recordings/delete (behind the login and the CSRF check like every
+// POST: firmware/web mounts the webapp behind it) calls it and answers
+// {"deleted": n} (n clips removed). The daemon's implementation also
+// clears retained snapshots and the timeline's pictures and audits it
+// (Requester names who asked). Without it the route answers 501 and GET
+// /api/features says "delete_recordings": false, so the page hides the
+// button.
+type RecordingsDeleter interface {
+	DeleteRecordings(ctx context.Context) (int, error)
 }
 
 // Switches the page may set.
@@ -87,6 +100,35 @@ type Options struct {
 	// {x, y} in fractions of the frame, for GET /api/masks: the page can
 	// draw them over the live view, so the owner sees where they fall.
 	Masks [][][2]float64
+
+	// Audit records an access to a picture: the webapp calls it for every
+	// snapshot fetched (GET /api/events/{id}/snapshot.jpg), every clip
+	// downloaded (GET /api/clips/{id}.mp4) and every playback (GET
+	// /api/clips/{id}/play.mjpeg), with Action audit.ActionSnapshot /
+	// audit.ActionClipFetch (Reason "download" or "play"), Actor
+	// "web:"+user (or "web" in open mode), From r.RemoteAddr, Object the
+	// event or clip id, Outcome audit.OK — or audit.Refused with a Reason
+	// when the answer is a refusal (a sealed clip this device cannot
+	// open). Not found is not audited: no picture was there; nor is HEAD,
+	// which carries none. A playback is recorded when the stream ends,
+	// with Duration (seconds, on Clock) of how long it played. nil:
+	// nothing recorded.
+	Audit func(audit.Entry)
+	// AuditLog returns the newest n audit entries, newest first: GET
+	// /api/audit?limit=N (default 100, max 1000) serves them as JSON;
+	// nil: 503 "no audit trail".
+	AuditLog func(n int) []audit.Entry
+	// OpenSealed: sealed clips (storage.Meta.Encryption != "") can be
+	// opened on this device (privacy.identity_file is set): Clips.Open
+	// then returns their plaintext MP4 as an io.ReadSeeker, so download
+	// and playback work as for a plain clip. false: they are listed with
+	// "encrypted": true, "playable": false, "downloadable": false, and
+	// their download and playback answer 409 Conflict with a text that
+	// says how the owner gets them.
+	OpenSealed bool
+	// DeleteTimeout bounds RecordingsDeleter.DeleteRecordings, which may
+	// remove many files from a slow card. Default 60s.
+	DeleteTimeout time.Duration
 }
 
 func (o *Options) ensureDefaults() {
@@ -113,6 +155,9 @@ func (o *Options) ensureDefaults() {
 	}
 	if o.BackendTimeout <= 0 {
 		o.BackendTimeout = 5 * time.Second
+	}
+	if o.DeleteTimeout <= 0 {
+		o.DeleteTimeout = 60 * time.Second
 	}
 }
 
@@ -152,6 +197,9 @@ func New(opts Options) http.Handler {
 	mux.HandleFunc("POST /api/switch/{name}", a.setSwitch)
 	mux.HandleFunc("POST /api/chime/test", a.testChime)
 	mux.HandleFunc("POST /api/snapshot", a.snapshot)
+	mux.HandleFunc("GET /api/features", a.features)
+	mux.HandleFunc("GET /api/audit", a.auditList)
+	mux.HandleFunc("POST /api/recordings/delete", a.deleteRecordings)
 	return mux
 }
 
@@ -244,7 +292,11 @@ func (a *app) eventSnapshot(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "image/jpeg")
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	if r.Method == http.MethodHead {
+		return
+	}
 	_, _ = w.Write(b)
+	a.audit(r, audit.Entry{Action: audit.ActionSnapshot, Object: id, Outcome: audit.OK})
 }
 
 // masks serves the privacy masks' polygons: {"masks": [[[x, y], ...], ...]}.

@@ -11,6 +11,9 @@ const state = {
   liveRetry: null,
   liveDelay: 2000,
   statusTimer: null,
+  features: {}, // GET /api/features
+  clips: new Map(), // id -> clip, from the last /api/clips
+  auditTimer: null,
 };
 
 class AuthError extends Error {}
@@ -120,6 +123,7 @@ function startApp() {
   loadSwitches();
   loadMasks();
   loadStatus();
+  loadFeatures();
   state.statusTimer = setInterval(loadStatus, 10000);
 }
 
@@ -127,6 +131,7 @@ function stopApp() {
   state.started = false;
   if (state.source) { state.source.close(); state.source = null; }
   clearInterval(state.statusTimer);
+  clearInterval(state.auditTimer);
   clearTimeout(state.liveRetry);
   $('live').removeAttribute('src');
   closePlayer();
@@ -242,7 +247,7 @@ function renderEntry(e) {
     const b = document.createElement('button');
     b.textContent = 'Play clip';
     b.dataset.test = 'event-play';
-    b.addEventListener('click', () => openPlayer({ id: e.clip_id, playable: true, start: e.at }));
+    b.addEventListener('click', () => openPlayer(state.clips.get(e.clip_id) || { id: e.clip_id, playable: true, start: e.at }));
     li.append(b);
   }
   return li;
@@ -322,6 +327,7 @@ async function loadClips() {
     if (res.status === 503) { $('clips-empty').textContent = await errorText(res); $('clips-empty').hidden = false; return; }
     if (!res.ok) throw new Error(await errorText(res));
     const clips = await res.json();
+    state.clips = new Map(clips.map((c) => [c.id, c]));
     $('clips').replaceChildren(...clips.map(renderClip));
     $('clips-empty').textContent = 'No clips stored.';
     $('clips-empty').hidden = clips.length > 0;
@@ -337,16 +343,31 @@ function renderClip(c) {
   const meta = document.createElement('div');
   meta.className = 'meta';
   meta.textContent = `${fmtTime(c.start)} · ${(c.duration_ms / 1000).toFixed(1)} s · ${c.codec}`;
-  const play = document.createElement('button');
-  play.textContent = c.playable ? 'Play' : 'Info';
-  play.dataset.test = 'clip-play';
-  play.addEventListener('click', () => openPlayer(c));
-  const dl = document.createElement('a');
-  dl.href = `/api/clips/${encodeURIComponent(c.id)}.mp4`;
-  dl.textContent = 'MP4';
-  dl.setAttribute('download', '');
-  dl.dataset.test = 'clip-download';
-  li.append(meta, play, dl);
+  li.append(meta);
+  if (c.encrypted) {
+    const lock = document.createElement('span');
+    lock.className = 'lock';
+    lock.dataset.test = 'clip-encrypted';
+    lock.textContent = 'encrypted';
+    lock.title = c.downloadable === false
+      ? 'Encrypted for its owner: get it with doorbellctl clips pull --identity key.txt'
+      : 'Stored encrypted; this doorbell holds the key';
+    li.append(lock);
+  }
+  // A sealed clip this doorbell cannot open has nothing to play or fetch.
+  const locked = c.encrypted && c.downloadable === false;
+  if (!locked) {
+    const play = document.createElement('button');
+    play.textContent = c.playable ? 'Play' : 'Info';
+    play.dataset.test = 'clip-play';
+    play.addEventListener('click', () => openPlayer(c));
+    const dl = document.createElement('a');
+    dl.href = `/api/clips/${encodeURIComponent(c.id)}.mp4`;
+    dl.textContent = 'MP4';
+    dl.setAttribute('download', '');
+    dl.dataset.test = 'clip-download';
+    li.append(play, dl);
+  }
   return li;
 }
 
@@ -356,9 +377,15 @@ function openPlayer(c) {
   p.dataset.clip = c.id;
   $('player-title').textContent = c.start ? fmtTime(c.start) : c.id;
   $('player-download').href = `/api/clips/${encodeURIComponent(c.id)}.mp4`;
+  $('player-download').hidden = c.downloadable === false;
+  $('player-replay').hidden = c.playable === false;
   const msg = $('player-msg');
   const img = $('player-img');
-  if (c.playable === false) {
+  if (c.encrypted && c.downloadable === false) {
+    img.removeAttribute('src');
+    msg.textContent = 'This clip is encrypted for its owner: get it with doorbellctl clips pull --identity key.txt.';
+    msg.hidden = false;
+  } else if (c.playable === false) {
     img.removeAttribute('src');
     msg.textContent = `This clip is ${c.codec}, which the page cannot play: download the MP4 to watch it.`;
     msg.hidden = false;
@@ -381,7 +408,14 @@ async function playerFailed() {
   const msg = $('player-msg');
   try {
     const res = await api(`/api/clips/${encodeURIComponent(id)}/play.mjpeg`, { method: 'HEAD' });
-    msg.textContent = res.ok ? 'Playback failed.' : `Playback failed: ${res.status}. Download the MP4 instead.`;
+    if (res.status === 409) {
+      msg.textContent = 'This clip is encrypted for its owner: get it with doorbellctl clips pull --identity key.txt.';
+      $('player-download').hidden = true;
+    } else if (res.status === 404) {
+      msg.textContent = 'This clip is gone.';
+    } else {
+      msg.textContent = res.ok ? 'Playback failed.' : `Playback failed: ${res.status}. Download the MP4 instead.`;
+    }
   } catch (e) {
     if (e instanceof AuthError) return;
     msg.textContent = 'Playback failed: doorbell unreachable.';
@@ -432,6 +466,97 @@ async function press(button, path, done) {
     if (!(e instanceof AuthError)) toast(e.message);
   } finally {
     button.disabled = false;
+  }
+}
+
+// ---- privacy: delete all recordings, access log ----
+
+async function loadFeatures() {
+  try {
+    const res = await api('/api/features');
+    state.features = res.ok ? await res.json() : {};
+  } catch (e) {
+    if (e instanceof AuthError) return;
+    state.features = {};
+  }
+  const f = state.features;
+  $('delete-box').hidden = !f.delete_recordings;
+  $('audit-box').hidden = !f.audit;
+  $('privacy-card').hidden = !f.delete_recordings && !f.audit;
+  clearInterval(state.auditTimer);
+  if (f.audit) {
+    loadAudit();
+    state.auditTimer = setInterval(loadAudit, 30000);
+  }
+}
+
+async function deleteRecordings(ev) {
+  const button = ev.target;
+  if (!window.confirm('Delete every stored clip and snapshot? This cannot be undone.')) return;
+  button.disabled = true;
+  try {
+    const res = await api('/api/recordings/delete', { method: 'POST' });
+    if (!res.ok) throw new Error(await errorText(res));
+    const { deleted } = await res.json();
+    toast(`Deleted ${deleted} ${deleted === 1 ? 'clip' : 'clips'}`);
+    closePlayer();
+  } catch (e) {
+    if (!(e instanceof AuthError)) toast(`Delete recordings: ${e.message}`);
+  } finally {
+    button.disabled = false;
+    loadClips();
+    loadEvents();
+    loadAudit();
+  }
+}
+
+const actionNames = {
+  live: 'live view', snapshot: 'snapshot', 'clip.fetch': 'clip', 'clip.pull': 'clip pulled',
+  'clip.delete': 'clip deleted', 'recordings.delete': 'all recordings deleted', privacy: 'privacy mode',
+  config: 'config changed', 'ota.install': 'update installed', login: 'login',
+};
+
+// renderAudit makes one access-log line. Every field may carry what a
+// user typed (a user name): textContent only.
+function renderAudit(e) {
+  const li = document.createElement('li');
+  li.dataset.test = 'audit-entry';
+  li.dataset.seq = e.seq;
+  li.dataset.outcome = e.outcome;
+  const span = (cls, text) => {
+    const s = document.createElement('span');
+    s.className = cls;
+    s.textContent = text;
+    li.append(s);
+    return s;
+  };
+  const at = document.createElement('time');
+  at.className = 'a-time';
+  at.dateTime = e.at;
+  at.textContent = fmtTime(e.at);
+  li.append(at);
+  span('a-actor', e.actor || '?');
+  const action = span('a-action', actionNames[e.action] || e.action);
+  action.title = e.action;
+  if (e.reason && e.outcome !== 'refused') action.textContent += ` (${e.reason})`;
+  if (e.object) span('a-object', e.object);
+  const out = span('a-outcome', e.outcome === 'refused' && e.reason ? `refused: ${e.reason}` : e.outcome);
+  if (e.outcome !== 'ok') out.classList.add('error');
+  if (e.from) span('a-from', `from ${e.from}`);
+  if (e.duration_s > 0) span('a-dur', `${e.duration_s.toFixed(1)} s`);
+  return li;
+}
+
+async function loadAudit() {
+  if (!state.features.audit || !$('audit-box').open) return;
+  try {
+    const res = await api('/api/audit?limit=50');
+    if (!res.ok) throw new Error(await errorText(res));
+    const list = await res.json();
+    $('audit').replaceChildren(...list.map(renderAudit));
+    $('audit-empty').hidden = list.length > 0;
+  } catch (e) {
+    if (!(e instanceof AuthError)) toast(`Access log: ${e.message}`);
   }
 }
 
@@ -495,6 +620,8 @@ function wire() {
   // An SVG element has no hidden property: set the attribute itself.
   $('sw-masks').addEventListener('change', (e) => { $('mask-overlay').toggleAttribute('hidden', !e.target.checked); });
   $('player-img').addEventListener('error', playerFailed);
+  $('btn-delete-recordings').addEventListener('click', deleteRecordings);
+  $('audit-box').addEventListener('toggle', () => { if ($('audit-box').open) loadAudit(); });
   $('player-close').addEventListener('click', closePlayer);
   $('player-replay').addEventListener('click', () => {
     const id = $('player').dataset.clip;
