@@ -139,6 +139,8 @@ func TestSealedEndToEnd(t *testing.T) {
 	if !strings.HasSuffix(pulled, ".mp4.age") {
 		t.Fatalf("pulled %s, want a .mp4.age file", pulled)
 	}
+	// The receiver's done reaches the device after the pull returns.
+	waitFor(t, "the clip pull audited", func() bool { return r.d.audit.Stats().Entries[audit.ActionClipPull+"/"+audit.OK] == 1 })
 	cipher, _ := os.ReadFile(pulled)
 	plain := open("pulled clip", cipher)
 	mp4 := filepath.Join(t.TempDir(), "clip.mp4")

@@ -7,6 +7,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/doorbelld/doorbelld/capture/storage"
+	"github.com/doorbelld/doorbelld/firmware/audit"
 	"github.com/doorbelld/doorbelld/firmware/clipxfer"
 )
 
@@ -26,6 +27,13 @@ func (d *Daemon) buildXfer() {
 		Base: d.topics.Base, Client: d.mq, Store: d.clips,
 		OnDelivered: func(id string) {
 			d.log.Debug("clip delivered to a receiver", "id", id)
+			// The receiver's confirmation is what the device learns of a
+			// pull; with an owner key only a signed one gets here.
+			by, how := "mqtt", "a receiver confirmed it (done)"
+			if d.ownerKey != nil {
+				by, how = "owner-key", "confirmed with the owner key"
+			}
+			d.record(audit.Entry{Action: audit.ActionClipPull, Actor: by, Object: id, Reason: how})
 			if ram { // RAM clips live only until delivered
 				if err := d.clips.MarkDelivered(id); err != nil {
 					d.log.Warn("daemon: free delivered clip", "id", id, "err", err)
