@@ -71,7 +71,7 @@ func BenchmarkMaskMJPEG(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
-				if _, err := m.fullDecode(frame); err != nil {
+				if _, err := m.fullDecode(frame, capture.Format{}); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -8,6 +8,8 @@ import (
 	"image/color"
 	"image/draw"
 	"image/jpeg"
+
+	"github.com/doorbelld/doorbelld/capture"
 )
 
 // fbuffer is a bytes.Buffer that image/jpeg writes to without wrapping it
@@ -19,7 +21,12 @@ func (*fbuffer) Flush() error { return nil }
 // fullDecode masks a JPEG the slow way: decode it fully with image/jpeg,
 // fill the covered pixels, and encode it again at FallbackQuality. The
 // result is in m.fb, valid until the next Apply.
-func (m *Masker) fullDecode(data []byte) ([]byte, error) {
+//
+// The decode costs time and memory by the size the frame claims, so a
+// frame claiming to be larger than the stream's format f (when f has a
+// size; one MCU of slack) is refused: a corrupt header must not stall the
+// capture goroutine for seconds.
+func (m *Masker) fullDecode(data []byte, f capture.Format) ([]byte, error) {
 	data = m.withDHT(data)
 	cfg, err := jpeg.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
@@ -27,6 +34,9 @@ func (m *Masker) fullDecode(data []byte) ([]byte, error) {
 	}
 	if err := checkSize(cfg.Width, cfg.Height); err != nil {
 		return nil, err
+	}
+	if f.Width > 0 && f.Height > 0 && (cfg.Width > f.Width+mcuSlack || cfg.Height > f.Height+mcuSlack) {
+		return nil, fmt.Errorf("the frame claims %dx%d, larger than the stream's %dx%d", cfg.Width, cfg.Height, f.Width, f.Height)
 	}
 	img, err := jpeg.Decode(bytes.NewReader(data))
 	if err != nil {
@@ -63,6 +73,10 @@ func (m *Masker) fullDecode(data []byte) ([]byte, error) {
 	}
 	return m.fb.Bytes(), nil
 }
+
+// mcuSlack is how much larger than the stream's format a frame may be
+// for the fallback: one 16x16 MCU.
+const mcuSlack = 16
 
 func fillBytes(b []byte) {
 	for i := range b {

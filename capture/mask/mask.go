@@ -134,7 +134,7 @@ func (m *Masker) Apply(data []byte, f capture.Format) ([]byte, error) {
 	case capture.PixYUYV:
 		out, err = m.fillYUYV(data, f.Width, f.Height)
 	case capture.PixMJPEG:
-		out, err = m.maskJPEG(data)
+		out, err = m.maskJPEG(data, f)
 	default:
 		err = fmt.Errorf("mask: pixel format %q: %w", f.PixelFormat, ErrCannotMask)
 	}
@@ -226,7 +226,7 @@ func (m *Masker) fillYUYV(data []byte, w, h int) ([]byte, error) {
 
 // maskJPEG masks one JPEG frame: in the DCT domain if it can, else by the
 // fallback.
-func (m *Masker) maskJPEG(data []byte) ([]byte, error) {
+func (m *Masker) maskJPEG(data []byte, f capture.Format) ([]byte, error) {
 	fi, out, err := m.jc.parseHeader(data, m.out[:0])
 	if err == nil {
 		if err := checkSize(fi.geom.w, fi.geom.h); err != nil {
@@ -243,7 +243,7 @@ func (m *Masker) maskJPEG(data []byte) ([]byte, error) {
 	if !errors.As(err, &fe) {
 		return nil, fmt.Errorf("mask: mjpeg: %w", err)
 	}
-	res, ferr := m.fullDecode(data)
+	res, ferr := m.fullDecode(data, f)
 	if ferr != nil {
 		return nil, fmt.Errorf("mask: mjpeg: %v; fallback: %w", err, ferr)
 	}

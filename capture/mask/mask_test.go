@@ -491,3 +491,34 @@ func TestNoShapes(t *testing.T) {
 		t.Fatalf("no shapes: %v", err)
 	}
 }
+
+// TestFallbackRefusesHugeFrames: a frame that needs the slow full decode
+// and claims to be larger than the stream's format is dropped at once,
+// not decoded (a corrupt header could claim 16384x4096 and stall the
+// capture goroutine); the same frame in a stream of its own size is
+// masked.
+func TestFallbackRefusesHugeFrames(t *testing.T) {
+	m, err := New(testShapes, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog := readTestdata(t, "video-001.progressive.jpeg") // always the fallback
+	cfg, err := jpeg.DecodeConfig(bytes.NewReader(prog))
+	if err != nil {
+		t.Fatal(err)
+	}
+	small := capture.Format{PixelFormat: capture.PixMJPEG, Width: cfg.Width / 2, Height: cfg.Height / 2}
+	if _, err := m.Apply(bytes.Clone(prog), small); err == nil || !strings.Contains(err.Error(), "larger than the stream's") {
+		t.Fatalf("a %dx%d frame in a %dx%d stream: %v, want refused", cfg.Width, cfg.Height, small.Width, small.Height, err)
+	}
+	own := capture.Format{PixelFormat: capture.PixMJPEG, Width: cfg.Width, Height: cfg.Height}
+	out, err := m.Apply(bytes.Clone(prog), own)
+	if err != nil {
+		t.Fatalf("in a stream of its size: %v", err)
+	}
+	img, err := jpeg.Decode(bytes.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkDeepGrey(t, img, coverage(testShapes, cfg.Width, cfg.Height))
+}
