@@ -20,7 +20,11 @@ type ChimeOptions struct {
 	// inside it fold into the last pulse. 0: only a running pulse folds.
 	MinGap time.Duration
 	// Quiet lists local-time ranges in which the chime stays silent.
-	Quiet  QuietHours
+	Quiet QuietHours
+	// Name is what the relay drives, in logs and errors: "chime" (the
+	// default), or "door" for the door strike, which is the same pulsed
+	// relay with a longer pulse and no quiet hours.
+	Name   string
 	Clock  clockwork.Clock
 	Logger *slog.Logger
 }
@@ -28,6 +32,9 @@ type ChimeOptions struct {
 func (o *ChimeOptions) ensureDefaults() {
 	if o.Pulse <= 0 {
 		o.Pulse = 250 * time.Millisecond
+	}
+	if o.Name == "" {
+		o.Name = "chime"
 	}
 	if o.Clock == nil {
 		o.Clock = clockwork.NewRealClock()
@@ -92,11 +99,11 @@ func (c *Chime) level(on bool) gpio.Level { return gpio.Level(on != c.opts.Activ
 // Run drives the relay until ctx is done, then leaves it open (safe level).
 func (c *Chime) Run(ctx context.Context) error {
 	if err := c.pin.Out(c.level(false)); err != nil {
-		return fmt.Errorf("hal: chime %s: set output: %w", c.pin, err)
+		return fmt.Errorf("hal: %s %s: set output: %w", c.opts.Name, c.pin, err)
 	}
 	defer func() {
 		if err := c.pin.Out(c.level(false)); err != nil {
-			c.opts.Logger.Error("hal: chime: release relay", "pin", c.pin.String(), "err", err)
+			c.opts.Logger.Error("hal: "+c.opts.Name+": release relay", "pin", c.pin.String(), "err", err)
 		}
 	}()
 	var last time.Time // start of the last pulse
@@ -109,7 +116,7 @@ func (c *Chime) Run(ctx context.Context) error {
 		now := c.opts.Clock.Now()
 		if c.opts.Quiet.Contains(now) {
 			c.quieted.Add(1)
-			c.opts.Logger.Info("hal: chime: quiet hours, not ringing", "quiet", c.opts.Quiet.String())
+			c.opts.Logger.Info("hal: "+c.opts.Name+": quiet hours, not pulsing", "quiet", c.opts.Quiet.String())
 			continue
 		}
 		if !last.IsZero() && now.Sub(last) < c.opts.MinGap {
@@ -118,7 +125,7 @@ func (c *Chime) Run(ctx context.Context) error {
 		}
 		last = now
 		if err := c.pin.Out(c.level(true)); err != nil {
-			c.opts.Logger.Error("hal: chime: close relay", "pin", c.pin.String(), "err", err)
+			c.opts.Logger.Error("hal: "+c.opts.Name+": close relay", "pin", c.pin.String(), "err", err)
 			continue
 		}
 		c.pulses.Add(1)
@@ -127,7 +134,7 @@ func (c *Chime) Run(ctx context.Context) error {
 		case <-c.opts.Clock.After(c.opts.Pulse):
 		}
 		if err := c.pin.Out(c.level(false)); err != nil {
-			c.opts.Logger.Error("hal: chime: open relay", "pin", c.pin.String(), "err", err)
+			c.opts.Logger.Error("hal: "+c.opts.Name+": open relay", "pin", c.pin.String(), "err", err)
 		}
 	}
 }

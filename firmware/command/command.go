@@ -24,6 +24,9 @@ const (
 	Update    = mqttapi.CmdUpdate    // "install", or a JSON offer {"url": ..., "version": ...}
 	// DeleteRecordings: PRESS: delete every stored clip and retained snapshot.
 	DeleteRecordings = mqttapi.CmdDeleteRecordings
+	// Door: a door request (firmware/doorauth judges it; the daemon takes
+	// it before Parse, so that a retained one is audited too).
+	Door = mqttapi.CmdDoor
 )
 
 // Payloads, as Home Assistant sends them (mqttapi's). Parse compares them
@@ -121,6 +124,8 @@ func Parse(topic string, payload []byte, retained bool, base string) (Command, e
 		if !word(payload, Press) {
 			return Command{}, fmt.Errorf("command: %s: payload %s: want %s: %w", topic, wire.QuoteBytes(payload), Press, ErrMalformed)
 		}
+	case Door:
+		// firmware/doorauth parses and judges it.
 	case Update:
 		// "install" or a JSON offer: ota/delivery parses and refuses it,
 		// and reports a refusal on the update status topic.

@@ -67,7 +67,7 @@ func FuzzParse(f *testing.F) {
 			if !strings.EqualFold(string(bytes.TrimSpace(payload)), Press) {
 				t.Fatalf("%s accepted %q", c.Kind, payload)
 			}
-		case Update: // any payload: ota/delivery judges it
+		case Update, Door: // any payload: ota/delivery, firmware/doorauth judge it
 		default:
 			t.Fatalf("unknown kind %q accepted", c.Kind)
 		}

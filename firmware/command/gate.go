@@ -67,6 +67,9 @@ var Policies = map[Kind]Policy{
 	// Deleting every recording cannot be undone: audited, and twice a
 	// minute at most (one press and a second thought).
 	DeleteRecordings: {High, 2, time.Minute},
+	// Door requests have their own limit (firmware/doorauth: 3 a minute,
+	// counting refusals); this one only stops a flood at the door.
+	Door: {High, 10, 6 * time.Second},
 }
 
 // RiskOf is the risk class of kind k (High for a kind without a policy).

@@ -32,6 +32,7 @@ func Default() Config {
 			},
 			PIR:   PIR{Pull: "down", Hold: Dur(30 * time.Second)},
 			Chime: Chime{Pulse: Dur(250 * time.Millisecond), Enabled: true, MinGap: Dur(3 * time.Second)},
+			Door:  Door{Pulse: Dur(2 * time.Second)},
 		},
 		Camera: Camera{Device: "/dev/video0", Width: 640, Height: 480, FPS: 15, Format: "auto"},
 		Capture: Capture{

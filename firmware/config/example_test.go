@@ -45,7 +45,7 @@ camera:
 		fmt.Println(err)
 	}
 	// Output:
-	// line 3: gpio.buton: unknown key (known keys under gpio: button, pir, chime, led)
+	// line 3: gpio.buton: unknown key (known keys under gpio: button, pir, chime, led, door)
 	// gpio.button.line: "" is not allowed: want a line name such as GPIO17, or gpiochipN:offset
 	// gpio.button.debounce: "banana" is not allowed: want a Go duration from 0s to 5s, such as 50ms
 	// camera.width: "641" is not allowed: want an even whole number from 16 to 4096, such as 640

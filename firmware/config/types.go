@@ -201,6 +201,20 @@ type GPIO struct {
 	PIR    PIR    `yaml:"pir"`
 	Chime  Chime  `yaml:"chime"`
 	LED    LED    `yaml:"led"`
+	Door   Door   `yaml:"door"`
+}
+
+// Door is the relay of the door strike (the door opener). Who may pulse
+// it: firmware/doorauth.
+type Door struct {
+	Line      string   `yaml:"line"`       // "" = no door opener
+	ActiveLow bool     `yaml:"active_low"` // default false
+	Pulse     Duration `yaml:"pulse"`      // default 2s, at most 10s
+	// PINHash is the hash of the PIN Home Assistant's lock entity sends
+	// (doorbellctl passwd --pin makes one); "" refuses PINs: then only a
+	// request signed with the owner key (doorbellctl door open) or the
+	// web app's button opens the door.
+	PINHash string `yaml:"pin_hash"`
 }
 
 // Button is the bell push.

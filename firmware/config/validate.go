@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/doorbelld/doorbelld/capture/seal"
+	"github.com/doorbelld/doorbelld/firmware/account"
 
 	"github.com/doorbelld/doorbelld/hal"
 )
@@ -106,6 +107,9 @@ var allowed = map[string]string{
 	"gpio.pir.cooldown":             "want 0s (off) or a Go duration up to 1h, such as 1m",
 	"gpio.chime.min_gap":            "want 0s (off) or a Go duration up to 10m, such as 3s",
 	"gpio.chime.quiet_hours":        `want "" (none) or local times HH:MM-HH:MM, comma-separated, such as 22:00-07:00`,
+	"gpio.door.line":                `want "" (no door opener), a line name such as GPIO24, or gpiochipN:offset`,
+	"gpio.door.pulse":               "want a Go duration from 100ms to 10s, such as 2s",
+	"gpio.door.pin_hash":            `want "" (no PIN: Home Assistant's lock cannot open the door) or a hash made by doorbellctl passwd --pin ($argon2id$… or bcrypt), with gpio.door.line`,
 	"gpio.led.line":                 `want "" (no LED), a line name such as GPIO23, or gpiochipN:offset`,
 	"camera.device":                 `want "" (no camera), sim, or an absolute device path such as /dev/video0`,
 	"camera.width":                  "want an even whole number from 16 to 4096, such as 640",
@@ -242,6 +246,12 @@ func (c *Config) Validate(sim bool) error {
 	v.line("gpio.pir.line", p.Line, false, used)
 	v.line("gpio.chime.line", ch.Line, false, used)
 	v.line("gpio.led.line", c.GPIO.LED.Line, false, used)
+	door := c.GPIO.Door
+	v.line("gpio.door.line", door.Line, false, used)
+	v.duration("gpio.door.pulse", door.Pulse, 100*time.Millisecond, 10*time.Second)
+	if h := door.PINHash; h != "" && (door.Line == "" || account.ParseHash(h) != nil) {
+		v.add("gpio.door.pin_hash", "(hidden)", allowed["gpio.door.pin_hash"])
+	}
 	v.oneOf("gpio.button.pull", b.Pull, "up", "down", "none")
 	v.oneOf("gpio.pir.pull", p.Pull, "up", "down", "none")
 	debOK := v.duration("gpio.button.debounce", b.Debounce, 0, 5*time.Second)

@@ -30,6 +30,7 @@ func hassOptions(c config.Config, version string, sim bool) hass.Options {
 		NoCamera:         c.Camera.Device == "", NoMotion: !sim && c.GPIO.PIR.Line == "", NoChime: !sim && c.GPIO.Chime.Line == "",
 		SmallSnapshot: c.Snapshot.MaxWidth > 0, DoublePress: c.GPIO.Button.DoublePress.D() > 0,
 		SealedSnapshots: c.Privacy.EncryptSnapshots,
+		DoorPIN:         c.GPIO.Door.Line != "" && c.GPIO.Door.PINHash != "",
 	}
 }
 

@@ -22,6 +22,7 @@ const (
 	CompTestChime        = "test_chime"        // button
 	CompRestart          = "restart"           // button
 	CompDeleteRecordings = "delete_recordings" // button
+	CompDoor             = "door"              // lock: the door opener, with a PIN
 	CompFirmware         = "firmware"          // update
 	CompLastBoot         = "last_boot"         // sensor, diagnostic
 	CompCPUTemp          = "cpu_temperature"   // sensor, diagnostic
@@ -40,6 +41,7 @@ const (
 	always need = iota
 	camera
 	plainSnapshot // a camera whose snapshots are not sealed (privacy.encrypt_snapshots)
+	doorPIN       // a door opener that takes a PIN (gpio.door.line and pin_hash)
 	motion
 	chime
 )
@@ -168,6 +170,24 @@ func components(o Options) []component {
 				"payload_press":   mqttapi.Press,
 			}
 		}},
+		{CompDoor, "lock", doorPIN, func(t mqttapi.Topics) obj {
+			return obj{
+				"name":          "Door",
+				"icon":          "mdi:door",
+				"command_topic": t.Command(mqttapi.CmdDoor),
+				"state_topic":   t.DoorState,
+				// Every action sends {"action": ..., "code": ...}: the
+				// doorbell opens on "open" with the right PIN and refuses
+				// anything else (the door locks itself after the pulse).
+				"command_template": `{"action":"{{ value }}","code":"{{ code }}"}`,
+				"code_format":      `^\d{4,12}$`,
+				"payload_unlock":   "open",
+				"payload_open":     "open",
+				"payload_lock":     "lock",
+				"state_locked":     mqttapi.DoorLocked,
+				"state_unlocked":   mqttapi.DoorUnlocked,
+			}
+		}},
 		{CompDeleteRecordings, "button", camera, func(t mqttapi.Topics) obj {
 			return obj{
 				"name":            "Delete all recordings",
@@ -233,6 +253,8 @@ func (o Options) has(n need) bool {
 		return !o.NoCamera
 	case plainSnapshot:
 		return !o.NoCamera && !o.SealedSnapshots
+	case doorPIN:
+		return o.DoorPIN
 	case motion:
 		return !o.NoMotion
 	case chime:

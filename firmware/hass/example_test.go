@@ -24,5 +24,5 @@ func ExampleMessages() {
 	// doorbell/front/motion ON
 	// doorbell/front/cmd/privacy
 	// true
-	// 18 homeassistant/event/front/doorbell/config
+	// 19 homeassistant/event/front/doorbell/config
 }

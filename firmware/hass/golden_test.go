@@ -17,6 +17,7 @@ func testOptions() Options {
 		DeviceID: "front", DeviceName: "Front door", TopicPrefix: "doorbell", DiscoveryPrefix: "homeassistant",
 		Version: "1.4.0", Model: "Raspberry Pi doorbell", SupportURL: "https://github.com/doorbelld/doorbelld",
 		ConfigurationURL: ConfigurationURL(":8080", false, func() (string, error) { return "frontdoor", nil }),
+		DoorPIN:          true,
 	}
 }
 

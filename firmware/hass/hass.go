@@ -67,6 +67,9 @@ type Options struct {
 	// SealedSnapshots: privacy.encrypt_snapshots is on, so there is no
 	// picture for an image entity: it is not announced (and removed).
 	SealedSnapshots bool
+	// DoorPIN: a door opener that takes a PIN is configured
+	// (gpio.door.line and gpio.door.pin_hash): a lock entity is announced.
+	DoorPIN bool
 	// DoublePress: gpio.button.double_press is set, so the event entity
 	// announces double_press too.
 	DoublePress bool

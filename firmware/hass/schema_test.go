@@ -57,6 +57,12 @@ var schemas = map[string]platformSchema{
 			"retain", "state_on", "state_off", "value_template"),
 		classes: set("outlet", "switch"),
 	},
+	"lock": {
+		required: [][]string{{"command_topic"}},
+		optional: set("code_format", "command_template", "optimistic", "payload_lock", "payload_unlock", "payload_open",
+			"payload_reset", "retain", "state_jammed", "state_locked", "state_locking", "state_open", "state_opening",
+			"state_topic", "state_unlocked", "state_unlocking", "value_template"),
+	},
 	"button": {
 		required: [][]string{{"command_topic"}},
 		optional: set("command_template", "device_class", "payload_press", "retain"),

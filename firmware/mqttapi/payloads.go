@@ -54,11 +54,21 @@ const (
 	// CmdDeleteRecordings: Press: delete every stored clip and the
 	// retained snapshots (privacy.go in package daemon).
 	CmdDeleteRecordings Command = "delete_recordings"
+	// CmdDoor: a door request JSON (firmware/doorauth): a PIN from Home
+	// Assistant's lock, or a request signed with the owner key.
+	CmdDoor Command = "door"
+)
+
+// Door states (Topics.DoorState), as Home Assistant's MQTT lock takes
+// them: Unlocked while the strike is released, Locked otherwise.
+const (
+	DoorLocked   = "LOCKED"
+	DoorUnlocked = "UNLOCKED"
 )
 
 // AllCommands returns every command, in a fixed order.
 func AllCommands() []Command {
-	return []Command{CmdPrivacy, CmdChime, CmdSnapshot, CmdTestChime, CmdRestart, CmdUpdate, CmdDeleteRecordings}
+	return []Command{CmdPrivacy, CmdChime, CmdSnapshot, CmdTestChime, CmdRestart, CmdUpdate, CmdDeleteRecordings, CmdDoor}
 }
 
 // InstallPayload on the update command installs the announced offer (Home

@@ -35,6 +35,7 @@ type Topics struct {
 	// nothing goes on Snapshot and SnapshotSmall.
 	SnapshotSealed string
 	Audit          string // audit.Entry JSON, one per audited access, QoS 1, never retained
+	DoorState      string // DoorLocked / DoorUnlocked, retained (with gpio.door.line)
 	Status         string // Online / Offline, retained; the Last Will
 	Health         string // Health JSON, retained
 	Motion         string // On / Off, retained
@@ -74,6 +75,7 @@ func TopicsUnder(base string) Topics {
 		SnapshotSmall:  base + "/snapshot/small",
 		SnapshotSealed: base + "/snapshot/age",
 		Audit:          base + "/audit",
+		DoorState:      base + "/door/state",
 		Status:         base + "/status",
 		Health:         base + "/health",
 		Motion:         base + "/motion",
