@@ -36,4 +36,5 @@ type Pins struct {
 	PIR    gpio.PinIn
 	Chime  gpio.PinOut
 	LED    gpio.PinOut
+	Door   gpio.PinOut // the door strike's relay
 }

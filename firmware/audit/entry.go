@@ -30,6 +30,7 @@ const (
 	ActionConfig           = "config"            // configuration changed
 	ActionOTAInstall       = "ota.install"       // a firmware update installed
 	ActionLogin            = "login"             // a login attempt on the web app
+	ActionDoorOpen         = "door.open"         // a request to open the door: accepted (the relay pulsed) or refused, with the reason
 )
 
 // MaxField is the most bytes a string field of an Entry keeps; Record

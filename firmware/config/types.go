@@ -211,7 +211,7 @@ type Door struct {
 	ActiveLow bool     `yaml:"active_low"` // default false
 	Pulse     Duration `yaml:"pulse"`      // default 2s, at most 10s
 	// PINHash is the hash of the PIN Home Assistant's lock entity sends
-	// (doorbellctl passwd --pin makes one); "" refuses PINs: then only a
+	// (doorbellctl door pin makes one); "" refuses PINs: then only a
 	// request signed with the owner key (doorbellctl door open) or the
 	// web app's button opens the door.
 	PINHash string `yaml:"pin_hash"`

@@ -109,7 +109,7 @@ var allowed = map[string]string{
 	"gpio.chime.quiet_hours":        `want "" (none) or local times HH:MM-HH:MM, comma-separated, such as 22:00-07:00`,
 	"gpio.door.line":                `want "" (no door opener), a line name such as GPIO24, or gpiochipN:offset`,
 	"gpio.door.pulse":               "want a Go duration from 100ms to 10s, such as 2s",
-	"gpio.door.pin_hash":            `want "" (no PIN: Home Assistant's lock cannot open the door) or a hash made by doorbellctl passwd --pin ($argon2id$… or bcrypt), with gpio.door.line`,
+	"gpio.door.pin_hash":            `want "" (no PIN: Home Assistant's lock cannot open the door) or a hash made by doorbellctl door pin ($argon2id$… or bcrypt), with gpio.door.line`,
 	"gpio.led.line":                 `want "" (no LED), a line name such as GPIO23, or gpiochipN:offset`,
 	"camera.device":                 `want "" (no camera), sim, or an absolute device path such as /dev/video0`,
 	"camera.width":                  "want an even whole number from 16 to 4096, such as 640",

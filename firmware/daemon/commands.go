@@ -49,6 +49,10 @@ const commandQueue = 16
 // Refused commands are logged (once a minute per topic and reason) and
 // counted.
 func (d *Daemon) onCommand(_ paho.Client, m paho.Message) {
+	if d.door != nil && m.Topic() == d.topics.Command(command.Door) {
+		d.onDoor(m.Payload(), m.Retained()) // judged and audited, retained or not
+		return
+	}
 	c, err := command.Parse(m.Topic(), m.Payload(), m.Retained(), d.topics.Base)
 	if err != nil {
 		d.reject(m.Topic(), err)
@@ -138,6 +142,8 @@ func (d *Daemon) execute(c command.Command) {
 		}
 	case command.DeleteRecordings:
 		d.deleteRecordings(c.From, "")
+	case command.Door: // only without a door opener: onDoor takes them otherwise
+		d.reject(topic, errors.New("no door opener configured (gpio.door.line)"))
 	case command.Update:
 		d.onUpdate(topic, c.Raw)
 	case command.Restart:

@@ -105,6 +105,7 @@ type Daemon struct {
 	pir    *hal.Input
 	chime  *hal.Chime
 	led    *hal.LED
+	door   *doorPart // with gpio.door.line (door.go)
 	camera *capture.Camera
 	src    capture.Source      // the camera's source (a *v4l2src.Source on a board)
 	masker *mask.Masker        // privacy.masks, with a camera
@@ -391,6 +392,9 @@ func (d *Daemon) wire() {
 	if d.led != nil {
 		d.updateLED()
 		add("led", false, d.led.Run)
+	}
+	if d.door != nil {
+		add("door", false, d.door.relay.Run)
 	}
 	if d.camera != nil {
 		add("camera", false, d.camera.Run)

@@ -56,6 +56,11 @@ func openPins(g config.GPIO) (*hal.Pins, error) {
 			return nil, fmt.Errorf("daemon: gpio.led.line: %w", err)
 		}
 	}
+	if g.Door.Line != "" {
+		if p.Door, err = gpioline.Open(g.Door.Line); err != nil {
+			return nil, fmt.Errorf("daemon: gpio.door.line: %w", err)
+		}
+	}
 	return &p, nil
 }
 
@@ -90,6 +95,9 @@ func (d *Daemon) buildGPIO() error {
 	}
 	if pins.LED != nil {
 		d.led = hal.NewLED(pins.LED, hal.LEDOptions{ActiveLow: g.LED.ActiveLow, Logger: d.log})
+	}
+	if pins.Door != nil && g.Door.Line != "" {
+		d.buildDoor(pins.Door)
 	}
 	return nil
 }

@@ -53,6 +53,9 @@ func (d *Daemon) publishAll() {
 		d.mq.Publish(d.topics.Snapshot, 1, true, nil)
 		d.mq.Publish(d.topics.SnapshotSmall, 1, true, nil)
 	}
+	if d.door != nil {
+		d.mq.Publish(d.topics.DoorState, 1, true, []byte(mqttapi.DoorLocked))
+	}
 	d.publishHealth(true)
 	if d.motion != nil {
 		d.motion.publish()

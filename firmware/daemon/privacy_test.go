@@ -45,13 +45,14 @@ func ownerKey(t *testing.T) (path, public string) {
 	return path, id.Recipient().String()
 }
 
-// spy records every message the broker hands a "#" subscriber.
+// spy records every message the broker hands a subscriber of filter (a
+// test's own base: a shared broker carries other tests' messages).
 type spy struct {
 	mu   sync.Mutex
 	msgs []msg
 }
 
-func spyOn(t *testing.T, broker string) *spy {
+func spyOn(t *testing.T, broker, filter string) *spy {
 	t.Helper()
 	s := &spy{}
 	c := paho.NewClient(paho.NewClientOptions().AddBroker(broker).SetClientID(fmt.Sprintf("spy-%d-%d", os.Getpid(), testSeq.Add(1))))
@@ -59,7 +60,7 @@ func spyOn(t *testing.T, broker string) *spy {
 		t.Fatalf("spy connect: %v", tok.Error())
 	}
 	t.Cleanup(func() { c.Disconnect(50) })
-	tok := c.Subscribe("#", 1, func(_ paho.Client, m paho.Message) {
+	tok := c.Subscribe(filter, 1, func(_ paho.Client, m paho.Message) {
 		s.mu.Lock()
 		s.msgs = append(s.msgs, msg{topic: m.Topic(), payload: bytes.Clone(m.Payload()), retained: m.Retained()})
 		s.mu.Unlock()
@@ -96,7 +97,7 @@ func TestSealedEndToEnd(t *testing.T) {
 	c := sealedConfig(t, pub)
 	r := start(t, c)
 	tp := r.d.Topics()
-	sp := spyOn(t, r.d.brokerURL())
+	sp := spyOn(t, r.d.brokerURL(), tp.Base+"/#")
 	events := subscribe(t, r.d.brokerURL(), tp.Event)
 	sealedSnaps := subscribe(t, r.d.brokerURL(), tp.SnapshotSealed)
 	clips := subscribe(t, r.d.brokerURL(), tp.Clip)

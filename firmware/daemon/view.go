@@ -20,6 +20,7 @@ import (
 	"github.com/doorbelld/doorbelld/firmware/bus"
 	"github.com/doorbelld/doorbelld/firmware/command"
 	"github.com/doorbelld/doorbelld/firmware/config"
+	"github.com/doorbelld/doorbelld/firmware/doorauth"
 	"github.com/doorbelld/doorbelld/firmware/metrics"
 	"github.com/doorbelld/doorbelld/firmware/outbox"
 	"github.com/doorbelld/doorbelld/firmware/rtsp"
@@ -391,6 +392,27 @@ func (b webBackend) DeleteRecordings(ctx context.Context) (int, error) {
 		actor = "web:" + webUser(ctx)
 	}
 	return b.d.deleteRecordings(actor, from), nil
+}
+
+// HasDoor says whether a door opener is configured (the page's button).
+func (b webBackend) HasDoor() bool { return b.d.door != nil }
+
+// OpenDoor opens the door for a logged-in user: the login is the
+// authentication; the command rate limit and the audit trail apply.
+func (b webBackend) OpenDoor(ctx context.Context) error {
+	if b.d.door == nil {
+		return errors.New("no door opener configured (gpio.door.line)")
+	}
+	actor, from, ok := webapp.Requester(ctx)
+	if !ok {
+		actor = "web:" + webUser(ctx)
+	}
+	if err := b.d.gate.Allow(command.Door); err != nil {
+		b.d.refuseDoor(actor, "", doorauth.RateLimited, doorauth.ReasonRateLimited)
+		return err
+	}
+	b.d.openDoor(actor, from, "", "login")
+	return nil
 }
 
 // Switches is the switches' state, for the page's toggles.

@@ -38,7 +38,9 @@ type Board struct {
 
 	// The simulated lines; nil without Options.Pins.
 	Button, PIR, Chime, LED *haltest.Pin
-	camera                  capture.Source
+	// Door is the door relay's line, with gpio.door.line set (any name).
+	Door   *haltest.Pin
+	camera capture.Source
 }
 
 // ErrNoPins: the board simulates no GPIO lines.
@@ -63,6 +65,9 @@ func New(cfg config.Config, opts Options) *Board {
 		b.PIR = haltest.NewPin("SIM_PIR", gpio.Level(g.PIR.ActiveLow))
 		b.Chime = haltest.NewPin("SIM_CHIME", gpio.Level(g.Chime.ActiveLow))
 		b.LED = haltest.NewPin("SIM_LED", gpio.Level(g.LED.ActiveLow))
+		if g.Door.Line != "" {
+			b.Door = haltest.NewPin("SIM_DOOR", gpio.Level(g.Door.ActiveLow))
+		}
 	}
 	if c := cfg.Camera; c.Device == "sim" {
 		b.camera = simcam.New(c.Width, c.Height, c.FPS, opts.Clock)
@@ -75,7 +80,11 @@ func (b *Board) Pins() *hal.Pins {
 	if b.Button == nil {
 		return nil
 	}
-	return &hal.Pins{Button: b.Button, PIR: b.PIR, Chime: b.Chime, LED: b.LED}
+	p := &hal.Pins{Button: b.Button, PIR: b.PIR, Chime: b.Chime, LED: b.LED}
+	if b.Door != nil {
+		p.Door = b.Door
+	}
+	return p
 }
 
 // Camera returns the simulated camera for daemon.Options, or nil when

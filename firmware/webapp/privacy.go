@@ -19,11 +19,15 @@ type Features struct {
 	Audit bool `json:"audit"`
 	// OpenSealed: encrypted clips can be played and downloaded here.
 	OpenSealed bool `json:"open_sealed"`
+	// Door: the Backend is a DoorOpener (the "Open door" button).
+	Door bool `json:"door"`
 }
 
 func (a *app) features(w http.ResponseWriter, _ *http.Request) {
 	_, del := a.opts.Backend.(RecordingsDeleter)
-	writeJSON(w, Features{DeleteRecordings: del, Audit: a.opts.AuditLog != nil, OpenSealed: a.opts.OpenSealed})
+	door, ok := a.opts.Backend.(DoorOpener)
+	writeJSON(w, Features{DeleteRecordings: del, Audit: a.opts.AuditLog != nil, OpenSealed: a.opts.OpenSealed,
+		Door: ok && door.HasDoor()})
 }
 
 // Bounds of /api/audit?limit.
@@ -78,6 +82,33 @@ func (a *app) deleteRecordings(w http.ResponseWriter, r *http.Request) {
 	}
 	a.log.Info("webapp: recordings deleted", "user", a.user(r), "clips", n, "remote", r.RemoteAddr)
 	writeJSON(w, map[string]int{"deleted": n})
+}
+
+// DoorOpener may be implemented by a Backend: POST /api/door/open (behind
+// the login and the CSRF check) calls OpenDoor with the requester in the
+// context (Requester), for the audit trail. HasDoor says whether a door
+// opener is configured at all (GET /api/features "door").
+type DoorOpener interface {
+	HasDoor() bool
+	OpenDoor(ctx context.Context) error
+}
+
+// openDoor serves POST /api/door/open: 202 when the relay pulses, 501
+// without a door opener, 503 when the Backend refuses (the reason).
+func (a *app) openDoor(w http.ResponseWriter, r *http.Request) {
+	d, ok := a.opts.Backend.(DoorOpener)
+	if !ok || !d.HasDoor() {
+		http.Error(w, "open door: no door opener configured (gpio.door.line)", http.StatusNotImplemented)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), a.opts.BackendTimeout)
+	defer cancel()
+	ctx = context.WithValue(ctx, requesterKey{}, requester{actor: a.actor(r), from: r.RemoteAddr})
+	if err := d.OpenDoor(ctx); err != nil {
+		http.Error(w, "open door: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	w.WriteHeader(http.StatusAccepted)
 }
 
 type requesterKey struct{}

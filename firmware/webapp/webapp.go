@@ -198,6 +198,7 @@ func New(opts Options) http.Handler {
 	mux.HandleFunc("POST /api/chime/test", a.testChime)
 	mux.HandleFunc("POST /api/snapshot", a.snapshot)
 	mux.HandleFunc("GET /api/features", a.features)
+	mux.HandleFunc("POST /api/door/open", a.openDoor)
 	mux.HandleFunc("GET /api/audit", a.auditList)
 	mux.HandleFunc("POST /api/recordings/delete", a.deleteRecordings)
 	return mux

@@ -17,13 +17,14 @@ while read -r m args; do
 done < /modules.order
 mkdir -p /sys/kernel/config && mount -t configfs none /sys/kernel/config   # after configfs.ko
 
-# gpio-sim bank: BUTTON, PIR, CHIME, then spare lines for hil tests.
+# gpio-sim bank: BUTTON, PIR, CHIME, spare lines for hil tests, DOOR (the
+# door relay, pulled down: what a released line reads), SPARE7.
 G=/sys/kernel/config/gpio-sim/doorbell
 mkdir $G $G/bank0
 echo 8 > $G/bank0/num_lines
 echo doorbell-sim > $G/bank0/label
 i=0
-for n in BUTTON PIR CHIME SPARE3 SPARE4 SPARE5 SPARE6 SPARE7; do
+for n in BUTTON PIR CHIME SPARE3 SPARE4 SPARE5 DOOR SPARE7; do
   mkdir $G/bank0/line$i && echo $n > $G/bank0/line$i/name
   i=$((i + 1))
 done

@@ -480,6 +480,7 @@ async function loadFeatures() {
     state.features = {};
   }
   const f = state.features;
+  $('btn-door').hidden = !f.door;
   $('delete-box').hidden = !f.delete_recordings;
   $('audit-box').hidden = !f.audit;
   $('privacy-card').hidden = !f.delete_recordings && !f.audit;
@@ -488,6 +489,12 @@ async function loadFeatures() {
     loadAudit();
     state.auditTimer = setInterval(loadAudit, 30000);
   }
+}
+
+async function openDoor(ev) {
+  if (!window.confirm('Open the door now?')) return;
+  await press(ev.target, '/api/door/open', 'Door opened.');
+  loadAudit();
 }
 
 async function deleteRecordings(ev) {
@@ -513,7 +520,7 @@ async function deleteRecordings(ev) {
 const actionNames = {
   live: 'live view', snapshot: 'snapshot', 'clip.fetch': 'clip', 'clip.pull': 'clip pulled',
   'clip.delete': 'clip deleted', 'recordings.delete': 'all recordings deleted', privacy: 'privacy mode',
-  config: 'config changed', 'ota.install': 'update installed', login: 'login',
+  config: 'config changed', 'ota.install': 'update installed', login: 'login', 'door.open': 'door opened',
 };
 
 // renderAudit makes one access-log line. Every field may carry what a
@@ -621,6 +628,7 @@ function wire() {
   $('sw-masks').addEventListener('change', (e) => { $('mask-overlay').toggleAttribute('hidden', !e.target.checked); });
   $('player-img').addEventListener('error', playerFailed);
   $('btn-delete-recordings').addEventListener('click', deleteRecordings);
+  $('btn-door').addEventListener('click', openDoor);
   $('audit-box').addEventListener('toggle', () => { if ($('audit-box').open) loadAudit(); });
   $('player-close').addEventListener('click', closePlayer);
   $('player-replay').addEventListener('click', () => {

@@ -313,7 +313,9 @@ func abs(d time.Duration) time.Duration {
 
 type checker struct {
 	s                        *store
-	button, pir, chime       line
+	button, pir, chime, door line
+	doorPIN, cmdDoor         string
+	doorPulse                time.Duration
 	longPress, hold, pulse   time.Duration
 	debounce, frameTolerance time.Duration
 	width, height            int
@@ -543,7 +545,14 @@ func (c *checker) cameraGone(unbind string) {
 // sub-second a board takes; the measured time is in the result line.
 const stopLimit = 5 * time.Second
 
-func (c *checker) shutdown(pid int) {
+func (c *checker) shutdown(cl mqtt.Client, pid int) {
+	// Open the door first: SIGTERM mid-pulse must release the relay at
+	// once, not when the pulse would have ended.
+	stop := make(chan struct{})
+	relay := watch(c.door, stop)
+	c.openDoor(cl, c.doorPIN)
+	high := waitFor(15*time.Second, func() bool { return c.door.value() == 1 })
+	highAt := time.Now()
 	t0 := time.Now()
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		result("sigterm-shutdown", false, "kill %d: %v", pid, err)
@@ -562,6 +571,16 @@ func (c *checker) shutdown(pid int) {
 	offline := waitFor(5*time.Second, func() bool { return c.s.lastStatus() == "offline" })
 	result("sigterm-shutdown", gone && took <= stopLimit && offline, "exited=%v after %v, offline published=%v",
 		gone, took.Round(time.Millisecond), offline)
+	close(stop)
+	tr := <-relay
+	ok := high && len(tr) == 2 && tr[0].value == 1 && tr[1].value == 0 && c.door.value() == 0
+	detail := fmt.Sprintf("relay high=%v, transitions %d", high, len(tr))
+	if ok {
+		// The release came before the pulse's own end: shutdown did it.
+		ok = tr[1].at.Before(highAt.Add(c.doorPulse))
+		detail += fmt.Sprintf(", released %v after SIGTERM (pulse %v)", tr[1].at.Sub(t0).Round(time.Millisecond), c.doorPulse)
+	}
+	result("door-released-at-shutdown", ok, "%s", detail)
 }
 
 func main() {
@@ -571,6 +590,9 @@ func main() {
 	button := flag.Int("button", 0, "button line offset")
 	pir := flag.Int("pir", 1, "PIR line offset")
 	chime := flag.Int("chime", 2, "chime line offset")
+	door := flag.Int("door", 6, "door relay line offset")
+	doorPIN := flag.String("door-pin", "2468", "the PIN of gpio.door.pin_hash")
+	doorPulse := flag.Duration("door-pulse", 4*time.Second, "gpio.door.pulse of the config")
 	longPress := flag.Duration("long-press", time.Second, "gpio.button.long_press of the config")
 	debounce := flag.Duration("debounce", 50*time.Millisecond, "gpio.button.debounce of the config")
 	hold := flag.Duration("pir-hold", time.Second, "gpio.pir.hold of the config")
@@ -596,6 +618,7 @@ func main() {
 	c := &checker{
 		s:      &store{infos: map[string]*snapInfo{}},
 		button: simLine(*button), pir: simLine(*pir), chime: simLine(*chime),
+		door: simLine(*door), doorPIN: *doorPIN, doorPulse: *doorPulse, cmdDoor: *prefix + "/cmd/door",
 		longPress: *longPress, hold: *hold, pulse: *pulse, debounce: *debounce,
 		frameTolerance: *frameTol, width: 640, height: 480,
 		preRoll: *preRoll, postRoll: *postRoll, clipsDir: *clipsDir,
@@ -648,9 +671,39 @@ func main() {
 	if *httpAddr != "" {
 		c.livePrivacy(cl, *prefix+"/cmd/privacy", "http://"+*httpAddr+"/api/live.mjpeg")
 	}
+	c.doorPulseCheck(cl)
 	c.cameraGone(*unbind)
 	if *pid > 0 {
-		c.shutdown(*pid)
+		c.shutdown(cl, *pid)
 	}
 	cl.Disconnect(100)
+}
+
+// openDoor sends Home Assistant's lock command with pin.
+func (c *checker) openDoor(cl mqtt.Client, pin string) {
+	tok := cl.Publish(c.cmdDoor, 1, false, fmt.Sprintf(`{"action":"open","code":%q}`, pin))
+	tok.WaitTimeout(10 * time.Second)
+}
+
+// doorPulseCheck: a wrong PIN never moves the door relay; the right one
+// pulses it once for gpio.door.pulse (within 10 %; on an emulated CPU the
+// end may come up to 250ms late), and the line is released after.
+func (c *checker) doorPulseCheck(cl mqtt.Client) {
+	stop := make(chan struct{})
+	relay := watch(c.door, stop)
+	c.openDoor(cl, "0000") // wrong: no pulse (commands on one client arrive in order)
+	c.openDoor(cl, c.doorPIN)
+	rose := waitFor(15*time.Second, func() bool { return c.door.value() == 1 })
+	fell := rose && waitFor(c.doorPulse+10*time.Second, func() bool { return c.door.value() == 0 })
+	close(stop)
+	tr := <-relay
+	ok := rose && fell && len(tr) == 2 && tr[0].value == 1 && tr[1].value == 0
+	d := fmt.Sprintf("transitions %d", len(tr))
+	if ok {
+		minW, maxW := tr[1].prev.Sub(tr[0].at), tr[1].at.Sub(tr[0].prev)
+		d += fmt.Sprintf(", high for %v..%v", minW.Round(time.Millisecond), maxW.Round(time.Millisecond))
+		p := c.doorPulse
+		ok = maxW >= p-p/10 && minW <= p+p/10+250*time.Millisecond
+	}
+	result("door-pulse", ok, "%s (want one pulse of %v for the right PIN, none for the wrong one)", d, c.doorPulse)
 }
