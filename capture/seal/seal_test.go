@@ -18,20 +18,13 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/doorbelld/doorbelld/capture/seal"
+	"github.com/doorbelld/doorbelld/capture/seal/sealtest"
 )
 
 // newKey returns a fresh age identity file's path and its public key.
 func newKey(t *testing.T) (path, public string) {
-	t.Helper()
-	id, err := age.GenerateX25519Identity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	path = filepath.Join(t.TempDir(), "key.txt")
-	if err := os.WriteFile(path, []byte("# created: test\n# public key: "+id.Recipient().String()+"\n"+id.String()+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path, id.Recipient().String()
+	k := sealtest.NewKey(t)
+	return k.Path, k.Public
 }
 
 func randomBytes(t *testing.T, n int) []byte {

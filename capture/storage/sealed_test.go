@@ -11,31 +11,14 @@ import (
 	"slices"
 	"testing"
 
-	"filippo.io/age"
-
 	"github.com/doorbelld/doorbelld/capture/seal"
+	"github.com/doorbelld/doorbelld/capture/seal/sealtest"
 )
 
 // sealKeys returns a Sealer for a fresh key and the Opener of that key.
 func sealKeys(t *testing.T) (*seal.Sealer, *seal.Opener) {
-	t.Helper()
-	id, err := age.GenerateX25519Identity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "key.txt")
-	if err := os.WriteFile(path, []byte(id.String()+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s, err := seal.NewSealer([]string{id.Recipient().String()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	o, err := seal.LoadIdentities(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, o
+	k := sealtest.NewKey(t)
+	return k.Sealer(t), k.Opener(t)
 }
 
 // marked returns a clip of n bytes with a marker that must never reach

@@ -16,11 +16,11 @@ import (
 	"testing"
 	"time"
 
-	"filippo.io/age"
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/jonboulle/clockwork"
 
 	"github.com/doorbelld/doorbelld/capture/seal"
+	"github.com/doorbelld/doorbelld/capture/seal/sealtest"
 	"github.com/doorbelld/doorbelld/capture/storage"
 	"github.com/doorbelld/doorbelld/firmware/audit"
 	"github.com/doorbelld/doorbelld/firmware/config"
@@ -33,16 +33,8 @@ var jpegSOI = []byte{0xFF, 0xD8, 0xFF}
 // ownerKey writes a fresh age identity file and returns it with its
 // public key.
 func ownerKey(t *testing.T) (path, public string) {
-	t.Helper()
-	id, err := age.GenerateX25519Identity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	path = filepath.Join(t.TempDir(), "key.txt")
-	if err := os.WriteFile(path, []byte(id.String()+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path, id.Recipient().String()
+	k := sealtest.NewKey(t)
+	return k.Path, k.Public
 }
 
 // spy records every message the broker hands a subscriber of filter (a

@@ -9,17 +9,14 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"filippo.io/age"
-
 	"github.com/doorbelld/doorbelld/capture/cliptest"
 	"github.com/doorbelld/doorbelld/capture/seal"
+	"github.com/doorbelld/doorbelld/capture/seal/sealtest"
 	"github.com/doorbelld/doorbelld/capture/storage"
 	"github.com/doorbelld/doorbelld/firmware/audit"
 )
@@ -241,24 +238,8 @@ func TestAuditPlaybackCutShort(t *testing.T) {
 
 // sealKeys returns a Sealer for a fresh age key and the Opener of that key.
 func sealKeys(t testing.TB) (*seal.Sealer, *seal.Opener) {
-	t.Helper()
-	id, err := age.GenerateX25519Identity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "key.txt")
-	if err := os.WriteFile(path, []byte(id.String()+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s, err := seal.NewSealer([]string{id.Recipient().String()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	o, err := seal.LoadIdentities(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, o
+	k := sealtest.NewKey(t)
+	return k.Sealer(t), k.Opener(t)
 }
 
 // openingStore is what the daemon hands the web app with

@@ -27,6 +27,14 @@ import (
 // given clips stored, and returns the broker URL and the clips' bytes.
 func clipDevice(t *testing.T, base string, sizes ...int) (string, map[string][]byte) {
 	t.Helper()
+	url := embeddedBroker(t)
+	return url, runClipDevice(t, url, nil, base, sizes...)
+}
+
+// embeddedBroker runs an embedded broker on loopback until the test ends
+// and returns its URL.
+func embeddedBroker(t *testing.T) string {
+	t.Helper()
 	b := broker.New(broker.Options{Listen: "127.0.0.1:0", Logger: quietLog})
 	if err := b.Start(); err != nil {
 		t.Fatal(err)
@@ -37,7 +45,7 @@ func clipDevice(t *testing.T, base string, sizes ...int) (string, map[string][]b
 	wg.Add(1)
 	go func() { defer wg.Done(); b.Run(ctx) }()
 	url := "tcp://" + b.Addr()
-	return url, runClipDevice(t, url, nil, base, sizes...)
+	return url
 }
 
 // runClipDevice runs a doorbell's clip side connected to the broker at

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/doorbelld/doorbelld/firmware/account"
-	"github.com/doorbelld/doorbelld/firmware/broker"
 	"github.com/doorbelld/doorbelld/firmware/config"
 	"github.com/doorbelld/doorbelld/firmware/daemon"
 	"github.com/doorbelld/doorbelld/firmware/ownerkey"
@@ -23,16 +22,10 @@ import (
 // returns the broker URL.
 func doorDevice(t *testing.T, keyFile string) string {
 	t.Helper()
-	b := broker.New(broker.Options{Listen: "127.0.0.1:0", Logger: quietLog})
-	if err := b.Start(); err != nil {
-		t.Fatal(err)
-	}
+	url := embeddedBroker(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	t.Cleanup(func() { cancel(); wg.Wait() })
-	wg.Add(1)
-	go func() { defer wg.Done(); b.Run(ctx) }()
-	url := "tcp://" + b.Addr()
 
 	c := config.SimDefault()
 	c.Storage.Dir = t.TempDir()

@@ -2,33 +2,21 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
-	"filippo.io/age"
-
 	"github.com/doorbelld/doorbelld/capture/seal"
+	"github.com/doorbelld/doorbelld/capture/seal/sealtest"
 	"github.com/doorbelld/doorbelld/capture/storage"
-	"github.com/doorbelld/doorbelld/firmware/broker"
 	"github.com/doorbelld/doorbelld/firmware/clipxfer"
 )
 
 func ageKey(t *testing.T) (path, public string) {
-	t.Helper()
-	id, err := age.GenerateX25519Identity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	path = filepath.Join(t.TempDir(), "key.txt")
-	if err := os.WriteFile(path, []byte(id.String()+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path, id.Recipient().String()
+	k := sealtest.NewKey(t)
+	return k.Path, k.Public
 }
 
 // TestClipsPullSealed: clips sealed on the device travel and land as
@@ -41,16 +29,7 @@ func TestClipsPullSealed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := broker.New(broker.Options{Listen: "127.0.0.1:0", Logger: quietLog})
-	if err := b.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	t.Cleanup(func() { cancel(); wg.Wait() })
-	wg.Add(1)
-	go func() { defer wg.Done(); b.Run(ctx) }()
-	url := "tcp://" + b.Addr()
+	url := embeddedBroker(t)
 	clips, _ := runClipDeviceStore(t, url, nil, "p/front", clipxfer.PublisherOptions{}, storage.Options{Encrypter: sealer}, 300<<10)
 	conn := []string{"--broker", url, "--prefix", "p", "--device", "front"}
 
