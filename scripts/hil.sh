@@ -228,12 +228,16 @@ initramfs() {
     order+=("$name")
   }
   resolve vivid; resolve configfs
+  resolve snd-aloop   # ALSA loopback card "Loopback": hal/audio's HIL test
   : > "$R/modules.order"
   for m in "${order[@]}"; do
     f=$(modinfo -b "$KROOT" -k "$kver" -n "$m")
     case $f in *.xz) xz -dc "$f" > "$MD/$m.ko" ;; *) cp "$f" "$MD/$m.ko" ;; esac
     if [[ $m == vivid ]]; then
       echo "$m.ko n_devs=1 node_types=0x1" >> "$R/modules.order"   # one capture node: /dev/video0
+    elif [[ $m == snd-aloop ]]; then
+      # one substream per side: hw:Loopback,0 plays into hw:Loopback,1
+      echo "$m.ko pcm_substreams=1 id=Loopback" >> "$R/modules.order"
     else
       echo "$m.ko" >> "$R/modules.order"
     fi

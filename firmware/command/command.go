@@ -59,6 +59,10 @@ type Command struct {
 	// From says who sent it, for the audit log: "" for MQTT (any client
 	// of the broker), "web:<user>" for the web app.
 	From string
+	// Done, when not nil, is closed once the command has been carried
+	// out (or refused on the way), so a caller that must answer after
+	// the fact (the web app) can wait for it.
+	Done chan struct{}
 }
 
 // Limits on what Parse accepts.

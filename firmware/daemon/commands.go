@@ -95,6 +95,9 @@ func (d *Daemon) runCommands(ctx context.Context) error {
 			return nil
 		case c := <-d.cmds:
 			d.execute(c)
+			if c.Done != nil {
+				close(c.Done)
+			}
 		}
 	}
 }
@@ -114,10 +117,15 @@ func (d *Daemon) execute(c command.Command) {
 	}
 	switch c.Kind {
 	case command.Privacy:
-		d.record(audit.Entry{Action: audit.ActionPrivacy, Actor: actor(c.From), Object: strings.ToLower(string(mqttapi.OnOff(c.On)))})
+		if d.live != nil {
+			// At once, not when the bus gets to the live sink: a viewer
+			// that asks again right after must be refused.
+			d.live.SetPrivate(c.On)
+		}
 		d.sw.set(func(s *switches) { s.Privacy = c.On })
 		d.mq.Publish(d.topics.PrivacyState, 1, true, mqttapi.OnOff(c.On))
 		d.bus.Privacy(c.On)
+		d.record(audit.Entry{Action: audit.ActionPrivacy, Actor: actor(c.From), Object: strings.ToLower(string(mqttapi.OnOff(c.On)))})
 	case command.Chime:
 		if d.chime == nil {
 			d.reject(topic, errors.New("no chime relay configured (gpio.chime.line)"))

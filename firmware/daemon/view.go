@@ -345,7 +345,17 @@ type webBackend struct{ d *Daemon }
 
 func (b webBackend) submit(ctx context.Context, c command.Command) error {
 	c.From = "web:" + webUser(ctx)
-	return b.d.submit(c)
+	c.Done = make(chan struct{})
+	if err := b.d.submit(c); err != nil {
+		return err
+	}
+	// Answer once it is done, so that what the page does next (reload
+	// the live view after privacy, say) sees the new state.
+	select {
+	case <-c.Done:
+	case <-ctx.Done():
+	}
+	return nil
 }
 
 // SetSwitch sets "privacy" or "chime".

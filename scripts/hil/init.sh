@@ -37,6 +37,13 @@ else
   res "guest-setup FAIL chip=$CHIP video0=$(ls /dev/video0 2>&1)"
 fi
 export HIL_VIDEO=/dev/video0 HIL_GPIOCHIP=/dev/$CHIP HIL_GPIOSIM=$SIM
+# snd-aloop's card for hal/audio's HIL test (which removes the module).
+if [ -e /proc/asound/Loopback ]; then
+  export HIL_LOOPBACK=Loopback
+  echo "HIL: alsa: $(cat /proc/asound/cards | head -1), $(ls /dev/snd | tr '\n' ' ')"
+else
+  echo "HIL: alsa: no Loopback card (snd-aloop not loaded)"
+fi
 
 # 1. go test -c -tags hil binaries, each given the flags it defines.
 for t in /tests/*.test; do
@@ -48,6 +55,7 @@ for t in /tests/*.test; do
   has device && flags="$flags -device $HIL_VIDEO"
   has gpiochip && flags="$flags -gpiochip $HIL_GPIOCHIP"
   has gpiosim && flags="$flags -gpiosim $HIL_GPIOSIM"
+  has loopback && [ -n "$HIL_LOOPBACK" ] && flags="$flags -loopback $HIL_LOOPBACK"
   run=$(cat "/tests/$name.run" 2>/dev/null)
   echo "HIL: run $name -test.v -test.run '${run:-.}'$flags"
   $t -test.v -test.timeout 120s -test.run "${run:-.}" $flags > /tmp/$name.log 2>&1
