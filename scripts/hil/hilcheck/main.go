@@ -580,6 +580,9 @@ func (c *checker) shutdown(cl mqtt.Client, pid int) {
 		ok = tr[1].at.Before(highAt.Add(c.doorPulse))
 		detail += fmt.Sprintf(", released %v after SIGTERM (pulse %v)", tr[1].at.Sub(t0).Round(time.Millisecond), c.doorPulse)
 	}
+	if !ok {
+		detail += ", " + c.door.describe()
+	}
 	result("door-released-at-shutdown", ok, "%s", detail)
 }
 
@@ -705,5 +708,17 @@ func (c *checker) doorPulseCheck(cl mqtt.Client) {
 		p := c.doorPulse
 		ok = maxW >= p-p/10 && minW <= p+p/10+250*time.Millisecond
 	}
+	if !ok {
+		d += ", " + c.door.describe()
+		for i, x := range tr {
+			d += fmt.Sprintf(" [%d: %d@%s]", i, x.value, x.at.Format("15:04:05.000"))
+		}
+	}
 	result("door-pulse", ok, "%s (want one pulse of %v for the right PIN, none for the wrong one)", d, c.doorPulse)
+}
+
+// describe tells a sim line's value and pull, for a failure message.
+func (l line) describe() string {
+	pull, _ := os.ReadFile(filepath.Join(l.dir, "pull"))
+	return fmt.Sprintf("line %s now %d, pull %s", filepath.Base(l.dir), l.value(), strings.TrimSpace(string(pull)))
 }
