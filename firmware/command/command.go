@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/doorbelld/doorbelld/firmware/mqttapi"
@@ -27,6 +28,10 @@ const (
 	// Door: a door request (firmware/doorauth judges it; the daemon takes
 	// it before Parse, so that a retained one is audited too).
 	Door = mqttapi.CmdDoor
+	// Reply: a quick reply's name, or PRESS for the selected one.
+	Reply = mqttapi.CmdReply
+	// ReplySelect: a quick reply's name (Home Assistant's select).
+	ReplySelect = mqttapi.CmdReplySelect
 )
 
 // Payloads, as Home Assistant sends them (mqttapi's). Parse compares them
@@ -56,6 +61,9 @@ type Command struct {
 	// Raw is a copy of the payload as received. For Update it is all there
 	// is: the OTA code judges offers (ota/delivery.ParseOffer).
 	Raw []byte
+	// Name is the quick reply of Reply ("" for the selected one) and
+	// ReplySelect, checked for its form only: the daemon knows the names.
+	Name string
 	// From says who sent it, for the audit log: "" for MQTT (any client
 	// of the broker), "web:<user>" for the web app.
 	From string
@@ -64,6 +72,9 @@ type Command struct {
 	// the fact (the web app) can wait for it.
 	Done chan struct{}
 }
+
+// replyName is the form of a quick reply's name (config audio.replies).
+var replyName = regexp.MustCompile(`^[a-z0-9_]{1,32}$`)
 
 // Limits on what Parse accepts.
 const (
@@ -130,6 +141,19 @@ func Parse(topic string, payload []byte, retained bool, base string) (Command, e
 		}
 	case Door:
 		// firmware/doorauth parses and judges it.
+	case Reply, ReplySelect:
+		name := strings.ToLower(string(bytes.TrimSpace(payload)))
+		switch {
+		case k == Reply && word(payload, Press):
+		case replyName.MatchString(name):
+			c.Name = name
+		default:
+			want := "a quick reply's name (1-32 of a-z 0-9 _)"
+			if k == Reply {
+				want = Press + " or " + want
+			}
+			return Command{}, fmt.Errorf("command: %s: payload %s: want %s: %w", topic, wire.QuoteBytes(payload), want, ErrMalformed)
+		}
 	case Update:
 		// "install" or a JSON offer: ota/delivery parses and refuses it,
 		// and reports a refusal on the update status topic.

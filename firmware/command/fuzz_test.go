@@ -68,6 +68,10 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("%s accepted %q", c.Kind, payload)
 			}
 		case Update, Door: // any payload: ota/delivery, firmware/doorauth judge it
+		case Reply, ReplySelect:
+			if c.Name == "" && (c.Kind == ReplySelect || !strings.EqualFold(string(bytes.TrimSpace(payload)), Press)) {
+				t.Fatalf("%s accepted %q without a name", c.Kind, payload)
+			}
 		default:
 			t.Fatalf("unknown kind %q accepted", c.Kind)
 		}

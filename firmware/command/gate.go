@@ -70,6 +70,9 @@ var Policies = map[Kind]Policy{
 	// Door requests have their own limit (firmware/doorauth: 3 a minute,
 	// counting refusals); this one only stops a flood at the door.
 	Door: {High, 10, 6 * time.Second},
+	// A reply speaks at the door: a few in a row, then one per 10 s.
+	Reply:       {Medium, 3, 10 * time.Second},
+	ReplySelect: {Low, 10, 2 * time.Second},
 }
 
 // RiskOf is the risk class of kind k (High for a kind without a policy).

@@ -79,6 +79,7 @@ func TestFullFile(t *testing.T) {
 				"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHsKLqeplhpW+uObz5dvMgjz1OxfM/XXUB+VHtZ6isGN owner@laptop"},
 			EncryptSnapshots: true,
 		},
+		Audio: Audio{Speaker: "hw:Device,0", AutoReplyAfter: Dur(45 * time.Second)},
 		GPIO: GPIO{
 			Button: Button{Line: "gpiochip0:17", Pull: "none", Debounce: Dur(100 * time.Millisecond),
 				MinPress: Dur(20 * time.Millisecond), LongPress: Dur(45 * time.Second), DoublePress: Dur(700 * time.Millisecond)},
@@ -103,11 +104,13 @@ func TestFullFile(t *testing.T) {
 	}
 	// Every key differs from its default, so the file really sets them all
 	// (but mqtt.accounts, which an external broker rules out: see
-	// TestEmbeddedFile, and privacy.identity_file, which must be a real key
-	// file: see TestIdentityFile).
+	// TestEmbeddedFile; privacy.identity_file, which must be a real key
+	// file: see TestIdentityFile; audio.replies and auto_reply, which must
+	// be real WAV files: see TestAudioReplies).
 	def := Default()
 	for _, k := range leafKeys(reflect.TypeFor[Config](), "") {
-		if reflect.DeepEqual(fieldAt(got, k), fieldAt(def, k)) && k != "mqtt.client_id" && k != "mqtt.accounts" && k != "privacy.identity_file" {
+		if reflect.DeepEqual(fieldAt(got, k), fieldAt(def, k)) && k != "mqtt.client_id" && k != "mqtt.accounts" && k != "privacy.identity_file" &&
+			k != "audio.replies" && k != "audio.auto_reply" {
 			t.Errorf("testdata/full.yaml leaves %s at its default", k)
 		}
 	}

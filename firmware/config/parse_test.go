@@ -86,7 +86,7 @@ func TestParseProblems(t *testing.T) {
 		in   string
 		want []string // substrings of the one problem
 	}{
-		{"unknown section", "gpoi:\n  button: {}\n", []string{"line 1: gpoi: unknown key (known top-level keys: device, mqtt, http, rtsp, users, gpio, camera, capture, clip, snapshot, storage, ota, privacy, log)"}},
+		{"unknown section", "gpoi:\n  button: {}\n", []string{"line 1: gpoi: unknown key (known top-level keys: device, mqtt, http, rtsp, users, gpio, camera, capture, clip, snapshot, storage, ota, privacy, audio, log)"}},
 		{"unknown key", "gpio:\n  buton:\n    line: GPIO17\n", []string{"line 2: gpio.buton: unknown key (known keys under gpio: button, pir, chime, led, door)"}},
 		{"unknown leaf", "gpio:\n  button:\n    lien: GPIO17\n", []string{"line 3: gpio.button.lien: unknown key (known keys under gpio.button: line, active_low, pull, debounce, min_press, long_press, double_press)"}},
 		{"keys are case-sensitive", "Device:\n  id: x\n", []string{"Device: unknown key"}},

@@ -26,7 +26,30 @@ type Config struct {
 	Storage  Storage  `yaml:"storage"`
 	OTA      OTA      `yaml:"ota"`
 	Privacy  Privacy  `yaml:"privacy"`
+	Audio    Audio    `yaml:"audio"`
 	Log      Log      `yaml:"log"`
+}
+
+// Audio is the door's speaker and what it says (hal/audio).
+type Audio struct {
+	// Speaker is the ALSA playback device: "hw:CARD,DEVICE" with a card
+	// number or id ("hw:1,0", "hw:Loopback,0"), or a card id alone; ""
+	// means no speaker. No ALSA plugins ("default", "pulse").
+	Speaker string `yaml:"speaker"`
+	// Replies are the quick replies: a name ([a-z0-9_], at most 32) per
+	// WAV file (PCM, 8-48 kHz, at most 30 s), in the order given.
+	Replies []Reply `yaml:"replies"`
+	// AutoReply is a reply played when a ring is not answered (no reply
+	// played, no door opened, nobody watching live) within
+	// AutoReplyAfter; "" means never.
+	AutoReply      string   `yaml:"auto_reply"`
+	AutoReplyAfter Duration `yaml:"auto_reply_after"` // default 20s
+}
+
+// Reply is one quick reply.
+type Reply struct {
+	Name string `yaml:"name"`
+	File string `yaml:"file"`
 }
 
 // Privacy is what the camera must never show.

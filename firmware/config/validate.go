@@ -8,6 +8,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/doorbelld/doorbelld/capture/seal"
 	"github.com/doorbelld/doorbelld/firmware/account"
+	"github.com/doorbelld/doorbelld/hal/audio"
 
 	"github.com/doorbelld/doorbelld/hal"
 )
@@ -136,6 +138,10 @@ var allowed = map[string]string{
 	"log.level":                     "want debug, info, warn or error",
 	"privacy.masks":                 "want a list of {polygon: [[x, y], ...]} (at least 3 points, edges not crossing) or {rect: {x, y, w, h}}, coordinates from 0 to 1 of the frame (x from the left, y from the top)",
 	"log.format":                    "want text or json",
+	"audio.speaker":                 `want "" (no speaker) or an ALSA card, such as hw:1,0, hw:Loopback,0 or Loopback (no plugins such as default or pulse: doorbelld converts itself)`,
+	"audio.replies":                 "want a list of {name, file}: a name of 1-32 of a-z 0-9 _, different from the others, and an absolute path to a PCM WAV file (8-48 kHz, at most 30 s), with audio.speaker",
+	"audio.auto_reply":              `want "" (never) or the name of one of audio.replies`,
+	"audio.auto_reply_after":        "want a Go duration from 5s to 10m, such as 20s",
 	"privacy.recipients":            "want a list of the owner's public keys: age1… (age-keygen -y key.txt prints it) or ssh-ed25519 AAAA… lines",
 	"privacy.encrypt_snapshots":     "want false, or true together with privacy.recipients",
 	"privacy.identity_file":         `want "" (sealed clips are opened only off the device) or an absolute path to an age identity file (age-keygen) whose key is one of privacy.recipients, with privacy.recipients`,
@@ -345,6 +351,7 @@ func (c *Config) Validate(sim bool) error {
 	}
 
 	v.sealing(c.Privacy)
+	v.audio(c.Audio)
 
 	// log
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
@@ -508,6 +515,42 @@ func (v *checker) masks(ms []Mask) {
 			v.add(key, m.String(), err.Error()+"; "+allowed["privacy.masks"])
 		}
 	}
+}
+
+var (
+	alsaDevice = regexp.MustCompile(`^(hw:)?[A-Za-z0-9_-]{1,32}(,[0-9]{1,2})?$`)
+	replyName  = regexp.MustCompile(`^[a-z0-9_]{1,32}$`)
+)
+
+// audio checks the speaker and the quick replies: each WAV file is read
+// and parsed here, so a bad one stops the start, naming it.
+func (v *checker) audio(a Audio) {
+	switch s := a.Speaker; {
+	case s == "":
+	case !alsaDevice.MatchString(s) || slices.Contains([]string{"default", "sysdefault", "pulse", "pipewire", "dmix", "dsnoop", "null"}, s):
+		v.bad("audio.speaker", s)
+	}
+	names := map[string]bool{}
+	for i, r := range a.Replies {
+		key := "audio.replies[" + strconv.Itoa(i) + "]"
+		switch {
+		case !replyName.MatchString(r.Name) || names[r.Name]:
+			v.add(key+".name", r.Name, allowed["audio.replies"])
+		case a.Speaker == "":
+			v.add(key, r.Name, allowed["audio.replies"])
+		case !filepath.IsAbs(r.File) || !printable(r.File):
+			v.add(key+".file", r.File, allowed["audio.replies"])
+		default:
+			if _, err := audio.LoadWAV(r.File); err != nil {
+				v.add(key+".file", r.File, err.Error())
+			}
+		}
+		names[r.Name] = true
+	}
+	if a.AutoReply != "" && !names[a.AutoReply] {
+		v.bad("audio.auto_reply", a.AutoReply)
+	}
+	v.duration("audio.auto_reply_after", a.AutoReplyAfter, 5*time.Second, 10*time.Minute)
 }
 
 // sealing checks privacy.recipients, encrypt_snapshots and identity_file.

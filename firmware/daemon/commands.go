@@ -150,6 +150,14 @@ func (d *Daemon) execute(c command.Command) {
 		}
 	case command.DeleteRecordings:
 		d.deleteRecordings(c.From, "")
+	case command.Reply:
+		if err := d.playReply(c.Name, c.From); err != nil {
+			d.reject(topic, err)
+		}
+	case command.ReplySelect:
+		if err := d.selectReply(c.Name); err != nil {
+			d.reject(topic, err)
+		}
 	case command.Door: // only without a door opener: onDoor takes them otherwise
 		d.reject(topic, errors.New("no door opener configured (gpio.door.line)"))
 	case command.Update:

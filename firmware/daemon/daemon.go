@@ -41,6 +41,7 @@ import (
 	"github.com/doorbelld/doorbelld/firmware/timeline"
 	"github.com/doorbelld/doorbelld/firmware/web"
 	"github.com/doorbelld/doorbelld/hal"
+	"github.com/doorbelld/doorbelld/hal/audio"
 	"github.com/doorbelld/doorbelld/ota/delivery"
 	"github.com/doorbelld/doorbelld/ota/install"
 )
@@ -56,6 +57,9 @@ type Options struct {
 	// Pins, when set, are the lines to use instead of opening the
 	// config's (sim mode and tests: package firmware/sim).
 	Pins *hal.Pins
+	// Speaker, when set, opens the speaker instead of audio.speaker's
+	// ALSA device (tests: hal/audio/audiotest).
+	Speaker func() (audio.Speaker, error)
 	// Camera, when set, is the camera instead of camera.device's
 	// (camera.device "sim": package firmware/sim).
 	Camera capture.Source
@@ -96,25 +100,26 @@ type Daemon struct {
 	ownerKey ownerkey.Key // mqtt.owner_key_file; nil without one
 
 	// Parts. The optional ones are nil when the config has none.
-	broker *broker.Broker // with no external broker
-	web    *web.Server    // with http.listen
-	mq     *mqttpub.Client
-	outbox *outbox.Outbox
-	sender *outbox.Sender
-	button *hal.Input
-	pir    *hal.Input
-	chime  *hal.Chime
-	led    *hal.LED
-	door   *doorPart // with gpio.door.line (door.go)
-	camera *capture.Camera
-	src    capture.Source      // the camera's source (a *v4l2src.Source on a board)
-	masker *mask.Masker        // privacy.masks, with a camera
-	clips  *storage.Store      // with a camera and clip.enabled, when the store opened
-	rec    *clip.Recorder      // with clips
-	xfer   *clipxfer.Publisher // with clips
-	inst   *install.Installer  // with OTA
-	dev    *delivery.Device    // with OTA
-	otaOff string              // why OTA is off
+	broker  *broker.Broker // with no external broker
+	web     *web.Server    // with http.listen
+	mq      *mqttpub.Client
+	outbox  *outbox.Outbox
+	sender  *outbox.Sender
+	button  *hal.Input
+	pir     *hal.Input
+	chime   *hal.Chime
+	led     *hal.LED
+	door    *doorPart // with gpio.door.line (door.go)
+	speaker *speaker  // with audio.speaker (audio.go)
+	camera  *capture.Camera
+	src     capture.Source      // the camera's source (a *v4l2src.Source on a board)
+	masker  *mask.Masker        // privacy.masks, with a camera
+	clips   *storage.Store      // with a camera and clip.enabled, when the store opened
+	rec     *clip.Recorder      // with clips
+	xfer    *clipxfer.Publisher // with clips
+	inst    *install.Installer  // with OTA
+	dev     *delivery.Device    // with OTA
+	otaOff  string              // why OTA is off
 
 	live     *live.Hub          // live view, with a camera
 	rtsp     *rtsp.Server       // with a camera and rtsp.listen
@@ -126,8 +131,9 @@ type Daemon struct {
 	audit     *audit.Log         // the audit trail, always (in memory when its file cannot be opened)
 	auditCh   <-chan audit.Entry // its entries, for the MQTT audit topic
 	auditStop func()
-	sealer    *seal.Sealer // privacy.recipients; nil without
-	opener    *seal.Opener // privacy.identity_file; nil without
+	auditKick chan struct{} // a connect: publish what waited
+	sealer    *seal.Sealer  // privacy.recipients; nil without
+	opener    *seal.Opener  // privacy.identity_file; nil without
 	seenMu    sync.Mutex
 	seen      map[string]time.Time // snapshot fetches recorded lately (record)
 
@@ -237,6 +243,9 @@ func New(opts Options) (*Daemon, error) {
 		return nil, err
 	}
 	if err := d.buildCamera(); err != nil {
+		return nil, err
+	}
+	if err := d.buildAudio(); err != nil {
 		return nil, err
 	}
 	if err := d.buildLive(); err != nil {
@@ -365,6 +374,9 @@ func (d *Daemon) wire() {
 	d.last = &lastSink{}
 	d.bus.Add(d.last)
 	d.bus.Add(timelineSink{d: d})
+	if d.speaker != nil && d.cfg.Audio.AutoReply != "" {
+		d.bus.Add(autoReplySink{d: d})
+	}
 
 	d.sup = supervise.New(supervise.Options{Logger: d.log, Clock: d.clock})
 	add := func(name string, critical bool, run func(context.Context) error) {
@@ -395,6 +407,9 @@ func (d *Daemon) wire() {
 	}
 	if d.door != nil {
 		add("door", false, d.door.relay.Run)
+	}
+	if d.speaker != nil {
+		add("audio", false, d.speaker.player.Run)
 	}
 	if d.camera != nil {
 		add("camera", false, d.camera.Run)

@@ -114,6 +114,7 @@ func (d *Daemon) openDoor(actor, from, object, method string) {
 	d.record(audit.Entry{Action: audit.ActionDoorOpen, Actor: actor, From: from, Object: object, Reason: method})
 	d.log.Warn("daemon: door opened", "by", actor, "from", from)
 	p.relay.Ring()
+	d.answered()
 	d.mq.Publish(d.topics.DoorState, 1, true, []byte(mqttapi.DoorUnlocked))
 	p.mu.Lock()
 	defer p.mu.Unlock()

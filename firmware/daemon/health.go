@@ -21,7 +21,7 @@ type PartHealth = mqttapi.PartHealth
 func (d *Daemon) health() Health {
 	h := Health{
 		Status: mqttapi.HealthOK, Version: d.opts.Version, Started: d.started.UTC().Format(event.TimeLayout), Sim: d.opts.Sim,
-		Camera: mqttapi.PartNone, PIR: mqttapi.PartNone, Chime: mqttapi.PartNone,
+		Camera: mqttapi.PartNone, PIR: mqttapi.PartNone, Chime: mqttapi.PartNone, Speaker: mqttapi.PartNone,
 	}
 	for _, st := range d.Parts() {
 		if st.Status == supervise.Running || st.Status == supervise.Starting {
@@ -66,7 +66,14 @@ func (d *Daemon) health() Health {
 			h.Chime = mqttapi.ChimeEnabled
 		}
 	}
-	if h.Camera == mqttapi.PartUnavailable || h.PIR == mqttapi.PartUnavailable {
+	if sp := d.speaker; sp != nil {
+		st := sp.player.Status()
+		h.Speaker = mqttapi.PartOK
+		if !st.Available && st.LastError != "" {
+			h.Speaker, h.SpeakerError = mqttapi.PartUnavailable, st.LastError
+		}
+	}
+	if h.Camera == mqttapi.PartUnavailable || h.PIR == mqttapi.PartUnavailable || h.Speaker == mqttapi.PartUnavailable {
 		h.Status = mqttapi.HealthDegraded
 	}
 	return h

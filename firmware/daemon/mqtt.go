@@ -34,6 +34,10 @@ func (d *Daemon) onConnect() {
 	}
 	d.xferOnConnect()
 	d.publishAll()
+	select {
+	case d.auditKick <- struct{}{}:
+	default:
+	}
 }
 
 // publishAll publishes discovery and every retained state.
@@ -56,6 +60,7 @@ func (d *Daemon) publishAll() {
 	if d.door != nil {
 		d.mq.Publish(d.topics.DoorState, 1, true, []byte(mqttapi.DoorLocked))
 	}
+	d.publishSelected()
 	d.publishHealth(true)
 	if d.motion != nil {
 		d.motion.publish()

@@ -53,6 +53,7 @@ func (d *Daemon) buildPrivacy() error {
 	}
 	d.audit = l
 	d.auditCh, d.auditStop = l.Subscribe(auditQueue)
+	d.auditKick = make(chan struct{}, 1)
 	p := d.cfg.Privacy
 	if len(p.Recipients) > 0 {
 		if d.sealer, err = seal.NewSealer(p.Recipients); err != nil {
@@ -121,12 +122,21 @@ func actor(from string) string {
 	return from
 }
 
+// auditBacklog bounds the audit entries kept for MQTT while the broker
+// is away (the file has them all).
+const auditBacklog = 256
+
 // runAudit publishes audit entries on <base>/audit until ctx is done.
+// While the broker is away they wait (at most auditBacklog, the oldest
+// dropped first) and go out after the next connect (auditKick): paho is
+// not handed messages to keep for a connection that is not there.
 func (d *Daemon) runAudit(ctx context.Context) error {
+	var pending [][]byte
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-d.auditKick:
 		case e, ok := <-d.auditCh:
 			if !ok {
 				return nil
@@ -135,8 +145,18 @@ func (d *Daemon) runAudit(ctx context.Context) error {
 			if err != nil {
 				continue
 			}
+			if len(pending) == auditBacklog {
+				pending = pending[1:]
+			}
+			pending = append(pending, b)
+		}
+		if !d.MQTTConnected() {
+			continue
+		}
+		for _, b := range pending {
 			d.mq.Publish(d.topics.Audit, 1, false, b)
 		}
+		pending = pending[:0]
 	}
 }
 

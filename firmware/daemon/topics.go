@@ -31,6 +31,7 @@ func hassOptions(c config.Config, version string, sim bool) hass.Options {
 		SmallSnapshot: c.Snapshot.MaxWidth > 0, DoublePress: c.GPIO.Button.DoublePress.D() > 0,
 		SealedSnapshots: c.Privacy.EncryptSnapshots,
 		DoorPIN:         c.GPIO.Door.Line != "" && c.GPIO.Door.PINHash != "",
+		Replies:         replyNames(c.Audio),
 	}
 }
 
@@ -43,4 +44,13 @@ func TopicsFor(c config.Config) Topics {
 		Birth:      hass.BirthTopic(o),
 		Discovery:  hass.DiscoveryTopic(o),
 	}
+}
+
+// replyNames are the quick replies' names, in the config's order.
+func replyNames(a config.Audio) []string {
+	var n []string
+	for _, r := range a.Replies {
+		n = append(n, r.Name)
+	}
+	return n
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -423,6 +424,26 @@ func (b webBackend) OpenDoor(ctx context.Context) error {
 	}
 	b.d.openDoor(actor, from, "", "login")
 	return nil
+}
+
+// Replies are the quick replies' names (the page's buttons).
+func (b webBackend) Replies() []string {
+	if b.d.speaker == nil {
+		return nil
+	}
+	return b.d.speaker.names
+}
+
+// PlayReply plays a quick reply, through the command path (its rate
+// limit), marked with the user.
+func (b webBackend) PlayReply(ctx context.Context, name string) error {
+	if b.d.speaker == nil {
+		return errNoSpeaker
+	}
+	if !slices.Contains(b.d.speaker.names, name) {
+		return fmt.Errorf("no quick reply %q", name)
+	}
+	return b.submit(ctx, command.Command{Kind: command.Reply, Name: name})
 }
 
 // Switches is the switches' state, for the page's toggles.

@@ -23,6 +23,8 @@ const (
 	CompRestart          = "restart"           // button
 	CompDeleteRecordings = "delete_recordings" // button
 	CompDoor             = "door"              // lock: the door opener, with a PIN
+	CompReply            = "reply"             // select: the quick reply to play
+	CompPlayReply        = "play_reply"        // button: play the selected quick reply
 	CompFirmware         = "firmware"          // update
 	CompLastBoot         = "last_boot"         // sensor, diagnostic
 	CompCPUTemp          = "cpu_temperature"   // sensor, diagnostic
@@ -42,6 +44,7 @@ const (
 	camera
 	plainSnapshot // a camera whose snapshots are not sealed (privacy.encrypt_snapshots)
 	doorPIN       // a door opener that takes a PIN (gpio.door.line and pin_hash)
+	replies       // quick replies (audio.replies)
 	motion
 	chime
 )
@@ -188,6 +191,23 @@ func components(o Options) []component {
 				"state_unlocked":   mqttapi.DoorUnlocked,
 			}
 		}},
+		{CompReply, "select", replies, func(t mqttapi.Topics) obj {
+			return obj{
+				"name":          "Quick reply",
+				"icon":          "mdi:account-voice",
+				"command_topic": t.Command(mqttapi.CmdReplySelect),
+				"state_topic":   t.ReplySelected,
+				"options":       o.Replies,
+			}
+		}},
+		{CompPlayReply, "button", replies, func(t mqttapi.Topics) obj {
+			return obj{
+				"name":          "Play quick reply",
+				"icon":          "mdi:play-speed",
+				"command_topic": t.Command(mqttapi.CmdReply),
+				"payload_press": mqttapi.Press,
+			}
+		}},
 		{CompDeleteRecordings, "button", camera, func(t mqttapi.Topics) obj {
 			return obj{
 				"name":            "Delete all recordings",
@@ -255,6 +275,8 @@ func (o Options) has(n need) bool {
 		return !o.NoCamera && !o.SealedSnapshots
 	case doorPIN:
 		return o.DoorPIN
+	case replies:
+		return len(o.Replies) > 0
 	case motion:
 		return !o.NoMotion
 	case chime:

@@ -24,5 +24,5 @@ func ExampleMessages() {
 	// doorbell/front/motion ON
 	// doorbell/front/cmd/privacy
 	// true
-	// 19 homeassistant/event/front/doorbell/config
+	// 21 homeassistant/event/front/doorbell/config
 }

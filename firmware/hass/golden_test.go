@@ -18,6 +18,7 @@ func testOptions() Options {
 		Version: "1.4.0", Model: "Raspberry Pi doorbell", SupportURL: "https://github.com/doorbelld/doorbelld",
 		ConfigurationURL: ConfigurationURL(":8080", false, func() (string, error) { return "frontdoor", nil }),
 		DoorPIN:          true,
+		Replies:          []string{"leave_at_door", "coming"},
 	}
 }
 

@@ -70,6 +70,9 @@ type Options struct {
 	// DoorPIN: a door opener that takes a PIN is configured
 	// (gpio.door.line and gpio.door.pin_hash): a lock entity is announced.
 	DoorPIN bool
+	// Replies are the quick replies' names (audio.replies): a select of
+	// them and a button that plays the selected one are announced.
+	Replies []string
 	// DoublePress: gpio.button.double_press is set, so the event entity
 	// announces double_press too.
 	DoublePress bool

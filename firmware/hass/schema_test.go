@@ -63,6 +63,10 @@ var schemas = map[string]platformSchema{
 			"payload_reset", "retain", "state_jammed", "state_locked", "state_locking", "state_open", "state_opening",
 			"state_topic", "state_unlocked", "state_unlocking", "value_template"),
 	},
+	"select": {
+		required: [][]string{{"command_topic"}, {"options"}},
+		optional: set("command_template", "optimistic", "retain", "state_topic", "value_template"),
+	},
 	"button": {
 		required: [][]string{{"command_topic"}},
 		optional: set("command_template", "device_class", "payload_press", "retain"),

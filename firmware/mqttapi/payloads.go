@@ -57,6 +57,11 @@ const (
 	// CmdDoor: a door request JSON (firmware/doorauth): a PIN from Home
 	// Assistant's lock, or a request signed with the owner key.
 	CmdDoor Command = "door"
+	// CmdReply: a quick reply's name (audio.replies), or Press for the
+	// one selected with CmdReplySelect: played on the door's speaker.
+	CmdReply Command = "reply"
+	// CmdReplySelect: a quick reply's name: Home Assistant's select.
+	CmdReplySelect Command = "reply_select"
 )
 
 // Door states (Topics.DoorState), as Home Assistant's MQTT lock takes
@@ -68,7 +73,7 @@ const (
 
 // AllCommands returns every command, in a fixed order.
 func AllCommands() []Command {
-	return []Command{CmdPrivacy, CmdChime, CmdSnapshot, CmdTestChime, CmdRestart, CmdUpdate, CmdDeleteRecordings, CmdDoor}
+	return []Command{CmdPrivacy, CmdChime, CmdSnapshot, CmdTestChime, CmdRestart, CmdUpdate, CmdDeleteRecordings, CmdDoor, CmdReply, CmdReplySelect}
 }
 
 // InstallPayload on the update command installs the announced offer (Home
@@ -118,6 +123,8 @@ type Health struct {
 	CameraError  string `json:"camera_error,omitempty"`  // the last camera failure
 	PIR          string `json:"pir"`                     // PartOK | PartUnavailable | PartNone
 	Chime        string `json:"chime"`                   // ChimeEnabled | ChimeDisabled | PartNone
+	Speaker      string `json:"speaker"`                 // PartOK | PartUnavailable | PartNone (audio.speaker)
+	SpeakerError string `json:"speaker_error,omitempty"` // why the speaker is unavailable
 	// MQTTError says why the broker connection is down (a refused login, a
 	// TLS failure); shown on /api/status, since it cannot reach the broker.
 	MQTTError string `json:"mqtt_error,omitempty"`

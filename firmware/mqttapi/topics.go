@@ -36,6 +36,7 @@ type Topics struct {
 	SnapshotSealed string
 	Audit          string // audit.Entry JSON, one per audited access, QoS 1, never retained
 	DoorState      string // DoorLocked / DoorUnlocked, retained (with gpio.door.line)
+	ReplySelected  string // the quick reply Press plays (CmdReplySelect), retained (with audio.replies)
 	Status         string // Online / Offline, retained; the Last Will
 	Health         string // Health JSON, retained
 	Motion         string // On / Off, retained
@@ -76,6 +77,7 @@ func TopicsUnder(base string) Topics {
 		SnapshotSealed: base + "/snapshot/age",
 		Audit:          base + "/audit",
 		DoorState:      base + "/door/state",
+		ReplySelected:  base + "/reply/selected",
 		Status:         base + "/status",
 		Health:         base + "/health",
 		Motion:         base + "/motion",

@@ -35,6 +35,7 @@ func TestTopics(t *testing.T) {
 		SnapshotSealed: "home/bells/front/snapshot/age",
 		Audit:          "home/bells/front/audit",
 		DoorState:      "home/bells/front/door/state",
+		ReplySelected:  "home/bells/front/reply/selected",
 	}
 	if got != want {
 		t.Errorf("NewTopics =\n%+v\nwant\n%+v", got, want)
@@ -229,7 +230,7 @@ func TestPayloads(t *testing.T) {
 	if string(b) != `{"last_boot":"2026-01-02T02:04:05.006Z","cpu_temp_c":null,"wifi_signal_dbm":null,"free_storage_bytes":null,"clip_count":null,"dropped_frames":null,"parts_down":null,"lost_edges":null}` {
 		t.Errorf("Diagnostics = %s", b)
 	}
-	if len(AllCommands()) != 8 {
+	if len(AllCommands()) != 10 {
 		t.Errorf("AllCommands = %v", AllCommands())
 	}
 }

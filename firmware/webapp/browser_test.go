@@ -162,9 +162,10 @@ func TestBrowser(t *testing.T) {
 	}
 	be := newFakeBackend()
 	deleter := &deletingBackend{fakeBackend: be, stores: []*storage.Store{store, sealedStore}}
+	replier := newReplyingBackend(nil, "leave_at_door", "be_right_there")
 	logs := &syncBuffer{}
 	stub := &stubServer{be: be, csrf: "csrf-5f2e9a", postsCSRF: map[string]string{},
-		app: New(Options{Timeline: tl, Clips: twoStores{store, sealedStore}, Backend: deleter, Logger: testLogger(logs),
+		app: New(Options{Timeline: tl, Clips: twoStores{store, sealedStore}, Backend: deletingReplier{deleter, replier}, Logger: testLogger(logs),
 			User:  func(*http.Request) string { return stubUser },
 			Masks: [][][2]float64{{{0, 0}, {0.25, 0}, {0.25, 1}, {0, 1}}, {{0.5, 0.5}, {1, 0.5}, {1, 1}}},
 			Audit: func(e audit.Entry) { trail.Record(e) }, AuditLog: trail.Recent})}
@@ -204,6 +205,29 @@ func TestBrowser(t *testing.T) {
 	if len(colours) < 3 {
 		t.Errorf("live view showed %d distinct pictures in 20 s (%q), want 3", len(colours), colours)
 	}
+
+	// Quick replies: a button each, labelled from the name; a press
+	// reaches the Backend with who asked and says what plays.
+	var labels []string
+	run("replies", waitJS(`!document.querySelector('[data-test=replies]').hidden`),
+		chromedp.Evaluate(`[...document.querySelectorAll('[data-test=replies] button')].map((b) => b.dataset.test + '=' + b.textContent)`, &labels))
+	if strings.Join(labels, ",") != "reply-leave_at_door=Leave at door,reply-be_right_there=Be right there" {
+		t.Errorf("reply buttons %q, want Leave at door and Be right there in config order", labels)
+	}
+	run("reply", chromedp.Click(`[data-test=reply-be_right_there]`, chromedp.ByQuery))
+	if p := replier.next(t); p.Name != "be_right_there" || p.Actor != "web:alice" || !p.FromWebApp {
+		t.Errorf("reply button: PlayReply saw %+v, want be_right_there from web:alice", p)
+	}
+	run("reply toast", waitJS(`!document.querySelector('#toast').hidden && document.querySelector('#toast').textContent === 'Playing: Be right there'`),
+		shot("2c-replies"))
+	stub.mu.Lock()
+	replyToken := stub.postsCSRF["/api/reply/be_right_there"]
+	stub.mu.Unlock()
+	if replyToken != stub.csrf {
+		t.Errorf("reply sent X-CSRF-Token %q, want the session's", replyToken)
+	}
+	replier.none(t, "one press")
+	noErrors("replies")
 
 	// The privacy masks drawn over the live picture, on request, lying
 	// exactly on it: the first mask's left edge on the picture's left
@@ -382,6 +406,13 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("at 375 px the page is %d px wide: horizontal scroll", w)
 	}
 	noErrors("phone", "/api/live.mjpeg")
+
+	// No replies configured: after a reload, no row for them.
+	replier.setReplies()
+	run("no replies", chromedp.Reload(), chromedp.WaitVisible("#app", chromedp.ByQuery),
+		waitJS(`document.querySelector('[data-test=replies]').dataset.count === '0'`), // the replies were asked for
+		waitJS(`document.querySelector('[data-test=replies]').hidden && !document.querySelector('[data-test=replies] button')`))
+	noErrors("no replies", "/api/live.mjpeg")
 	t.Logf("screenshots in %s", br.Dir())
 }
 

@@ -14,12 +14,16 @@
 //	                                                multipart/x-mixed-replace JPEG parts ─(end)▶ Audit
 //	            (a sealed clip without OpenSealed: 409 "encrypted for its owner" ────────────▶ Audit refused)
 //	        ──GET /api/masks ────────────────────▶ Options.Masks (drawn over the live view on request)
-//	        ──GET /api/features ─────────────────▶ which optional parts exist (delete, audit, sealed)
+//	        ──GET /api/features ─────────────────▶ which optional parts exist (delete, audit, sealed, door, replies)
 //	        ──GET /api/audit?limit=N ────────────▶ Options.AuditLog (newest first)
 //	        ──POST /api/switch/{privacy|chime} ──▶ Backend.SetSwitch   (audit log: who, what)
 //	        ──POST /api/chime/test ──────────────▶ Backend.TestChime
 //	        ──POST /api/snapshot ────────────────▶ Backend.Snapshot
 //	        ──POST /api/recordings/delete ───────▶ RecordingsDeleter.DeleteRecordings ──▶ {"deleted": n}
+//	        ──POST /api/door/open ───────────────▶ DoorOpener.OpenDoor (+Requester) ──▶ 202
+//	        ──GET /api/replies ──────────────────▶ Replier.Replies ──▶ {"replies": [names, config order]}
+//	        ──POST /api/reply/{name} ────────────▶ name ^[a-z0-9_]{1,32}$ (400) ─▶ known? (404)
+//	                                                ─▶ Replier.PlayReply (+Requester) ──▶ 202 (503: its reason)
 //
 // Privacy. Every picture handed out (snapshot, download, playback) is
 // reported to Options.Audit with who, from where and, for a playback, for

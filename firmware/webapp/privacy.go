@@ -21,13 +21,16 @@ type Features struct {
 	OpenSealed bool `json:"open_sealed"`
 	// Door: the Backend is a DoorOpener (the "Open door" button).
 	Door bool `json:"door"`
+	// Replies: the Backend is a Replier with at least one reply (the
+	// "Quick replies" buttons).
+	Replies bool `json:"replies"`
 }
 
 func (a *app) features(w http.ResponseWriter, _ *http.Request) {
 	_, del := a.opts.Backend.(RecordingsDeleter)
 	door, ok := a.opts.Backend.(DoorOpener)
 	writeJSON(w, Features{DeleteRecordings: del, Audit: a.opts.AuditLog != nil, OpenSealed: a.opts.OpenSealed,
-		Door: ok && door.HasDoor()})
+		Door: ok && door.HasDoor(), Replies: a.hasReplies()})
 }
 
 // Bounds of /api/audit?limit.
@@ -115,8 +118,9 @@ type requesterKey struct{}
 
 type requester struct{ actor, from string }
 
-// Requester returns who asked for a Backend call made by the web app (so
-// far RecordingsDeleter.DeleteRecordings), for the audit trail: actor as
+// Requester returns who asked for a Backend call made by the web app
+// (RecordingsDeleter.DeleteRecordings, DoorOpener.OpenDoor,
+// Replier.PlayReply), for the audit trail: actor as
 // in Options.Audit ("web:alice", or "web" in open mode) and the remote
 // address. ok is false for a context that did not come from the web app.
 func Requester(ctx context.Context) (actor, from string, ok bool) {

@@ -461,7 +461,7 @@ func TestDeleteRecordings(t *testing.T) {
 	})
 	putClip(t, f.store, "c1", cliptest.Frames(mjpegFormat, 3, t0))
 	putClip(t, f.store, "c2", cliptest.Frames(mjpegFormat, 3, t0.Add(time.Minute)))
-	if _, body := get(t, f.srv, "GET", "/api/features", ""); body != `{"delete_recordings":true,"audit":false,"open_sealed":false,"door":false}`+"\n" {
+	if _, body := get(t, f.srv, "GET", "/api/features", ""); body != `{"delete_recordings":true,"audit":false,"open_sealed":false,"door":false,"replies":false}`+"\n" {
 		t.Errorf("features = %q", body)
 	}
 	if res, _ := get(t, f.srv, "GET", "/api/recordings/delete", ""); res.StatusCode != 405 {

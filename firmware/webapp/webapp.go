@@ -201,6 +201,8 @@ func New(opts Options) http.Handler {
 	mux.HandleFunc("POST /api/door/open", a.openDoor)
 	mux.HandleFunc("GET /api/audit", a.auditList)
 	mux.HandleFunc("POST /api/recordings/delete", a.deleteRecordings)
+	mux.HandleFunc("GET /api/replies", a.replies)
+	mux.HandleFunc("POST /api/reply/{name}", a.playReply)
 	return mux
 }
 

@@ -481,6 +481,7 @@ async function loadFeatures() {
   }
   const f = state.features;
   $('btn-door').hidden = !f.door;
+  loadReplies();
   $('delete-box').hidden = !f.delete_recordings;
   $('audit-box').hidden = !f.audit;
   $('privacy-card').hidden = !f.delete_recordings && !f.audit;
@@ -489,6 +490,43 @@ async function loadFeatures() {
     loadAudit();
     state.auditTimer = setInterval(loadAudit, 30000);
   }
+}
+
+// ---- quick replies ----
+
+// replyLabel turns a reply's name into its button's text:
+// "leave_at_door" -> "Leave at door".
+function replyLabel(name) {
+  const s = name.replace(/_/g, ' ');
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+// loadReplies shows one button per quick reply (GET /api/replies), or
+// hides the row when the doorbell has none. Names go in as textContent.
+async function loadReplies() {
+  const row = $('replies');
+  let names = [];
+  if (state.features.replies) {
+    try {
+      const res = await api('/api/replies');
+      if (!res.ok) throw new Error(await errorText(res));
+      const body = await res.json();
+      names = Array.isArray(body.replies) ? body.replies.filter((n) => typeof n === 'string' && n) : [];
+    } catch (e) {
+      if (e instanceof AuthError) return;
+      toast(`Quick replies: ${e.message}`);
+    }
+  }
+  $('reply-buttons').replaceChildren(...names.map((name) => {
+    const b = document.createElement('button');
+    const label = replyLabel(name);
+    b.textContent = label;
+    b.dataset.test = `reply-${name}`;
+    b.addEventListener('click', () => press(b, `/api/reply/${encodeURIComponent(name)}`, `Playing: ${label}`));
+    return b;
+  }));
+  row.hidden = names.length === 0;
+  row.dataset.count = names.length; // loaded: how many buttons
 }
 
 async function openDoor(ev) {
