@@ -46,6 +46,12 @@ var attacks = []attack{
 		commandsReady(t, r)
 		// An owner sets privacy off after the flood: it sticks.
 		setPrivacyOff(t, r)
+		// The flood paused and resumed the camera (privacy closes the
+		// device); the ring below wants its snapshot from a streaming one.
+		waitFor(t, "the camera streaming again after privacy off", func() bool {
+			_, ok := r.d.camera.Ring().Latest()
+			return ok && r.d.camera.Status().Available && !r.d.camera.Paused()
+		})
 	}},
 	{name: "2k snapshot commands", run: func(t *testing.T, r *running) {
 		flood(t, r.d.brokerURL(), r.d.Topics().Command("snapshot"), 2000, func(int) string { return "PRESS" })
