@@ -74,7 +74,9 @@ func writeKey(t *testing.T, k ownerkey.Key) string {
 func TestDoorOpen(t *testing.T) {
 	keyFile := writeKey(t, ownerkey.Generate())
 	url := doorDevice(t, keyFile)
-	conn := []string{"--broker", url, "--prefix", "p", "--device", "front"}
+	// A generous wait: under qemu-user (cross-test.sh) the doorbell's
+	// answer has been seen to take over 10 s.
+	conn := []string{"--broker", url, "--prefix", "p", "--device", "front", "--wait", "90s"}
 
 	code, out, errs := runCLI(t, nil, append([]string{"door", "open", "--owner-key", keyFile}, conn...)...)
 	if code != 0 || !strings.Contains(out, "door opened") {
