@@ -122,6 +122,8 @@ func (d *Daemon) openDoor(actor, from, object, method string) {
 		p.lockAt.Stop()
 	}
 	p.lockAt = d.clock.AfterFunc(p.pulse, func() {
-		d.mq.Publish(d.topics.DoorState, 1, true, []byte(mqttapi.DoorLocked))
+		if d.MQTTConnected() { // else publishAll says LOCKED on the next connect
+			d.mq.Publish(d.topics.DoorState, 1, true, []byte(mqttapi.DoorLocked))
+		}
 	})
 }

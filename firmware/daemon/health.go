@@ -82,6 +82,12 @@ func (d *Daemon) health() Health {
 // publishHealth publishes the health JSON when it changed, or always. It
 // reports whether it changed.
 func (d *Daemon) publishHealth(always bool) bool {
+	if !d.MQTTConnected() {
+		// Published on the next connect (publishAll). Not handed to paho
+		// meanwhile: a publish in the instant paho resends its store
+		// races inside paho (its resume() and writer share the packet).
+		return false
+	}
 	b, _ := json.Marshal(d.health())
 	d.mu.Lock()
 	same := string(b) == string(d.lastHealth)

@@ -106,6 +106,9 @@ func (d *Daemon) onUpdate(topic string, payload []byte) {
 
 // publishDiagnostics publishes the diagnostic sensors' JSON, retained.
 func (d *Daemon) publishDiagnostics() {
+	if !d.MQTTConnected() {
+		return // published on the next connect (publishAll), as health
+	}
 	diag := mqttapi.Diagnostics{LastBoot: d.started, CPUTempC: cpuTemp(), WiFiSignalDBm: wifiSignal()}
 	if d.camera != nil {
 		dropped := d.camera.Status().Dropped

@@ -15,6 +15,7 @@ import (
 	"github.com/doorbelld/doorbelld/firmware/daemon"
 	"github.com/doorbelld/doorbelld/firmware/ownerkey"
 	"github.com/doorbelld/doorbelld/firmware/sim"
+	paho "github.com/eclipse/paho.mqtt.golang"
 )
 
 // doorDevice runs a real sim doorbell (device "front", prefix "p") with
@@ -49,12 +50,26 @@ func doorDevice(t *testing.T, keyFile string) string {
 	wg.Add(1)
 	go func() { defer wg.Done(); d.Run(ctx) }()
 	<-ready
-	deadline := time.Now().Add(30 * time.Second)
-	for !d.MQTTConnected() {
-		if time.Now().After(deadline) {
-			t.Fatal("the doorbell did not connect in 30s")
+	// The doorbell hears commands once its door/state is out: it
+	// subscribes before it publishes its states, on the same connection.
+	locked := make(chan struct{}, 1)
+	c2 := paho.NewClient(paho.NewClientOptions().AddBroker(url).SetClientID("door-test-watch"))
+	if tok := c2.Connect(); !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
+		t.Fatalf("watch connect: %v", tok.Error())
+	}
+	t.Cleanup(func() { c2.Disconnect(50) })
+	c2.Subscribe("p/front/door/state", 1, func(_ paho.Client, m paho.Message) {
+		if string(m.Payload()) == "LOCKED" {
+			select {
+			case locked <- struct{}{}:
+			default:
+			}
 		}
-		time.Sleep(5 * time.Millisecond) // polling a state, not a timing assumption
+	}).WaitTimeout(30 * time.Second)
+	select {
+	case <-locked:
+	case <-time.After(90 * time.Second):
+		t.Fatal("the doorbell published no door/state in 90s")
 	}
 	return url
 }
