@@ -95,6 +95,7 @@ func (d *Daemon) runCommands(ctx context.Context) error {
 			return nil
 		case c := <-d.cmds:
 			d.execute(c)
+			d.cmdDone.Add(1)
 			if c.Done != nil {
 				close(c.Done)
 			}

@@ -92,6 +92,7 @@ type Daemon struct {
 	cmdAccepted  atomic.Uint64
 	cmdFolded    atomic.Uint64
 	cmdQueueFull atomic.Uint64
+	cmdDone      atomic.Uint64 // accepted commands carried out (tests wait on it)
 	// rejected counts the MQTT messages refused (malformed, retained,
 	// or for a part that is not there); tests wait on it.
 	rejected atomic.Uint64

@@ -44,6 +44,10 @@ var attacks = []attack{
 	{name: "20k privacy commands", run: func(t *testing.T, r *running) {
 		flood(t, r.d.brokerURL(), r.d.Topics().Command("privacy"), 20000, func(i int) string { return [...]string{"ON", "OFF"}[i%2] })
 		commandsReady(t, r)
+		// The accepted ones are carried out one by one (each audited,
+		// each closing or opening the camera): let them finish, so the
+		// ones still queued do not switch privacy on again below.
+		waitFor(t, "the accepted privacy commands carried out", func() bool { return r.d.cmdDone.Load() == r.d.cmdAccepted.Load() })
 		// An owner sets privacy off after the flood: it sticks.
 		setPrivacyOff(t, r)
 		// The flood paused and resumed the camera (privacy closes the
