@@ -284,13 +284,7 @@ func watch(l line, stop <-chan struct{}) <-chan []transition {
 	lastAt := time.Now()
 	go func() {
 		var tr []transition
-		for {
-			select {
-			case <-stop:
-				out <- tr
-				return
-			default:
-			}
+		sample := func() {
 			v := l.value()
 			now := time.Now()
 			if v != last {
@@ -298,6 +292,19 @@ func watch(l line, stop <-chan struct{}) <-chan []transition {
 				last = v
 			}
 			lastAt = now
+		}
+		for {
+			select {
+			case <-stop:
+				// One more look: a caller that saw the line change by
+				// itself stops the watch at once, maybe before its next
+				// sample.
+				sample()
+				out <- tr
+				return
+			default:
+			}
+			sample()
 			time.Sleep(time.Millisecond)
 		}
 	}()
