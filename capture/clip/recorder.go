@@ -102,6 +102,7 @@ func (o Options) withDefaults() Options {
 // Stats are a Recorder's counters.
 type Stats struct {
 	Triggers  uint64 // Trigger calls
+	Admitted  uint64 // triggers Run has taken (started or merged into a clip)
 	Merged    uint64 // triggers that extended a clip being recorded
 	Dropped   uint64 // triggers dropped because too many were queued
 	Clips     uint64 // clips stored
@@ -282,6 +283,11 @@ func (r *Recorder) admit() {
 	pending := r.pending
 	r.pending = nil
 	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.stats.Admitted += uint64(len(pending))
+		r.mu.Unlock()
+	}()
 	for _, t := range pending {
 		end := t.at.Add(r.opts.PostRoll)
 		if r.opts.Merge {

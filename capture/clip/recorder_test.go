@@ -256,6 +256,9 @@ func TestRecorderMaxLength(t *testing.T) {
 	start := r.clk.Now()
 	for i := range 7 { // every second for 7 s: the last ends at start+6s+2s
 		r.rec.Trigger(r.clk.Now(), fmt.Sprint("m", i))
+		// Let Run take it before the clock moves on: which clips are
+		// open when it does decides where it goes.
+		waitAdmitted(t, r.rec, uint64(i+1))
 		r.frames(time.Second)
 	}
 	r.frames(5 * time.Second)
@@ -565,4 +568,16 @@ func TestRecorderCameraStopsAfterTrigger(t *testing.T) {
 	r.frames(300 * time.Millisecond)
 	m := r.clips(1)[0] // advances the clock without frames
 	r.checkClip(m, at.Add(-time.Second), at.Add(300*time.Millisecond), "gone")
+}
+
+// waitAdmitted waits until Run has taken n triggers.
+func waitAdmitted(t *testing.T, rec *clip.Recorder, n uint64) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for rec.Stats().Admitted < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("Run took %d triggers in 30s, want %d", rec.Stats().Admitted, n)
+		}
+		time.Sleep(time.Millisecond) // polling a counter, not a timing assumption
+	}
 }
