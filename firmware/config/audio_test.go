@@ -1,35 +1,20 @@
 package config
 
 import (
-	"bytes"
-	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/doorbelld/doorbelld/hal/audio"
+	"github.com/doorbelld/doorbelld/hal/audio/audiotest"
 )
 
 // writeWAV writes a short 16 kHz mono PCM WAV file.
 func writeWAV(t *testing.T, dir, name string) string {
-	t.Helper()
-	samples := make([]int16, 1600)
-	var data bytes.Buffer
-	binary.Write(&data, binary.LittleEndian, samples)
-	var b bytes.Buffer
-	b.WriteString("RIFF")
-	binary.Write(&b, binary.LittleEndian, uint32(36+data.Len()))
-	b.WriteString("WAVEfmt ")
-	for _, v := range []any{uint32(16), uint16(1), uint16(1), uint32(16000), uint32(32000), uint16(2), uint16(16)} {
-		binary.Write(&b, binary.LittleEndian, v)
-	}
-	b.WriteString("data")
-	binary.Write(&b, binary.LittleEndian, uint32(data.Len()))
-	b.Write(data.Bytes())
 	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	audiotest.WriteWAV(t, path, &audio.Sound{Rate: 16000, Channels: 1, Samples: make([]int16, 1600)})
 	return path
 }
 

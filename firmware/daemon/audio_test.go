@@ -1,11 +1,8 @@
 package daemon
 
 import (
-	"bytes"
-	"encoding/binary"
 	"errors"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,25 +16,12 @@ import (
 
 // replyWAV writes a WAV of n samples at 16 kHz mono, each sample v.
 func replyWAV(t *testing.T, name string, n int, v int16) string {
-	t.Helper()
-	var data bytes.Buffer
-	for range n {
-		binary.Write(&data, binary.LittleEndian, v)
+	samples := make([]int16, n)
+	for i := range samples {
+		samples[i] = v
 	}
-	var b bytes.Buffer
-	b.WriteString("RIFF")
-	binary.Write(&b, binary.LittleEndian, uint32(36+data.Len()))
-	b.WriteString("WAVEfmt ")
-	for _, x := range []any{uint32(16), uint16(1), uint16(1), uint32(16000), uint32(32000), uint16(2), uint16(16)} {
-		binary.Write(&b, binary.LittleEndian, x)
-	}
-	b.WriteString("data")
-	binary.Write(&b, binary.LittleEndian, uint32(data.Len()))
-	b.Write(data.Bytes())
 	path := filepath.Join(t.TempDir(), name+".wav")
-	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	audiotest.WriteWAV(t, path, &audio.Sound{Rate: 16000, Channels: 1, Samples: samples})
 	return path
 }
 
@@ -92,15 +76,8 @@ func TestQuickReplies(t *testing.T) {
 
 	// The web app's button.
 	cl := loginClient(t, r)
-	req, _ := http.NewRequest("POST", webURL(r, "/api/reply/leave_at_door"), nil)
-	req.Header.Set("X-CSRF-Token", csrfOf(t, r, cl))
-	res, err := cl.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusAccepted {
-		t.Fatalf("POST /api/reply/leave_at_door: %d", res.StatusCode)
+	if code := postCSRF(t, r, cl, "/api/reply/leave_at_door", ""); code != http.StatusAccepted {
+		t.Fatalf("POST /api/reply/leave_at_door: %d", code)
 	}
 	if v := started(t, spk); v != 1000 {
 		t.Fatalf("web played %d, want leave_at_door's 1000", v)

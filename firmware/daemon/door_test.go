@@ -113,15 +113,8 @@ func TestDoorOpener(t *testing.T) {
 
 	// The web app: the login is the authentication.
 	cl := loginClient(t, r)
-	req, _ := http.NewRequest("POST", webURL(r, "/api/door/open"), nil)
-	req.Header.Set("X-CSRF-Token", csrfOf(t, r, cl))
-	res, err := cl.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusAccepted {
-		t.Fatalf("POST /api/door/open: %d", res.StatusCode)
+	if code := postCSRF(t, r, cl, "/api/door/open", ""); code != http.StatusAccepted {
+		t.Fatalf("POST /api/door/open: %d", code)
 	}
 	a = auditEntry(t, audits, tp.Audit, func(a audit.Entry) bool { return a.Action == audit.ActionDoorOpen && a.Actor == "web:"+liveUser })
 	if a.Outcome != audit.OK || !strings.HasPrefix(a.From, "127.0.0.1:") {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -153,7 +154,7 @@ func TestSealedEndToEnd(t *testing.T) {
 	if err := json.Unmarshal(next(t, clips, tp.Clip, 2*liveWait).payload, &meta); err != nil {
 		t.Fatal(err)
 	}
-	if meta.Encryption != "age" || !slicesContain(meta.EventIDs, e.ID) {
+	if meta.Encryption != "age" || !slices.Contains(meta.EventIDs, e.ID) {
 		t.Fatalf("clip %+v: want sealed with age, of event %s", meta, e.ID)
 	}
 	pulled := pullClip(t, r, meta.ID)
@@ -218,15 +219,6 @@ func TestSealedEndToEnd(t *testing.T) {
 	if res.StatusCode != http.StatusConflict || bytes.Contains(body, jpegSOI) {
 		t.Fatalf("web download of a sealed clip without an identity: %d %.200s, want 409", res.StatusCode, body)
 	}
-}
-
-func slicesContain(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // TestSealedClipInWebApp: with privacy.identity_file the web app plays and
@@ -349,16 +341,8 @@ func TestDeleteRecordings(t *testing.T) {
 	}
 
 	// Privacy mode from the web app: audited with the user.
-	req, _ := http.NewRequest("POST", webURL(r, "/api/switch/privacy?on=true"), strings.NewReader(`{"on":true}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-CSRF-Token", csrfOf(t, r, cl))
-	res, err := cl.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode/100 != 2 {
-		t.Fatalf("POST /api/switch/privacy: %d", res.StatusCode)
+	if code := postCSRF(t, r, cl, "/api/switch/privacy", `{"on":true}`); code/100 != 2 {
+		t.Fatalf("POST /api/switch/privacy: %d", code)
 	}
 	auditEntry(t, audits, tp.Audit, func(a audit.Entry) bool {
 		return a.Action == audit.ActionPrivacy && a.Actor == "web:"+liveUser && a.Object == "on"
@@ -379,6 +363,23 @@ func TestDeleteRecordings(t *testing.T) {
 			t.Fatalf("audit.log contains %q", secret)
 		}
 	}
+}
+
+// postCSRF POSTs body (JSON; "" for none) to path as c's logged-in user,
+// with the session's CSRF token, and returns the status.
+func postCSRF(t *testing.T, r *running, c *http.Client, path, body string) int {
+	t.Helper()
+	req, _ := http.NewRequest("POST", webURL(r, path), strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("X-CSRF-Token", csrfOf(t, r, c))
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
 }
 
 // csrfOf returns the CSRF token of c's session.

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/doorbelld/doorbelld/hal/audio"
+	"github.com/doorbelld/doorbelld/hal/audio/audiotest"
 )
 
 var loopback = flag.String("loopback", os.Getenv("HIL_LOOPBACK"), "ALSA card id of snd-aloop (Loopback)")
@@ -62,29 +63,7 @@ func testSignal() *audio.Sound {
 }
 
 // writeWAV writes s as a 16-bit PCM WAV file.
-func writeWAV(t *testing.T, path string, s *audio.Sound) {
-	t.Helper()
-	data := len(s.Samples) * 2
-	b := make([]byte, 44+data)
-	copy(b, "RIFF")
-	binary.LittleEndian.PutUint32(b[4:], uint32(36+data))
-	copy(b[8:], "WAVEfmt ")
-	binary.LittleEndian.PutUint32(b[16:], 16)
-	binary.LittleEndian.PutUint16(b[20:], 1)
-	binary.LittleEndian.PutUint16(b[22:], uint16(s.Channels))
-	binary.LittleEndian.PutUint32(b[24:], uint32(s.Rate))
-	binary.LittleEndian.PutUint32(b[28:], uint32(s.Rate*s.Channels*2))
-	binary.LittleEndian.PutUint16(b[32:], uint16(s.Channels*2))
-	binary.LittleEndian.PutUint16(b[34:], 16)
-	copy(b[36:], "data")
-	binary.LittleEndian.PutUint32(b[40:], uint32(data))
-	for i, v := range s.Samples {
-		binary.LittleEndian.PutUint16(b[44+2*i:], uint16(v))
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
+func writeWAV(t *testing.T, path string, s *audio.Sound) { audiotest.WriteWAV(t, path, s) }
 
 // recorder reads a microphone in 20 ms chunks until stopped.
 type recorder struct {
