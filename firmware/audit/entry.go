@@ -24,7 +24,6 @@ const (
 	ActionSnapshot         = "snapshot"          // a still picture fetched over HTTP
 	ActionClipFetch        = "clip.fetch"        // a clip downloaded from the web app
 	ActionClipPull         = "clip.pull"         // a clip pulled over MQTT (clipxfer)
-	ActionClipDelete       = "clip.delete"       // one clip deleted
 	ActionRecordingsDelete = "recordings.delete" // all recordings deleted
 	ActionPrivacy          = "privacy"           // privacy mode switched; Object is the new state
 	ActionConfig           = "config"            // configuration changed

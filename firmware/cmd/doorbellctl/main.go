@@ -50,6 +50,7 @@ var groups = []group{
 	{"ota", "signed firmware updates: keygen, sign, verify, push, status", runOTA},
 	{"clips", "video clips over MQTT: pull (resumable, verified), list", runClips},
 	{"owner-key", "FILE: make the owner key (clips pull --owner-key, mqtt.owner_key_file)", runOwnerKey},
+	{"audit", "verify FILE: check the hash chain of the doorbell's audit log", runAudit},
 	{"door", "the door opener: open (signed with the owner key), pin (hash a PIN for Home Assistant)", runDoor},
 	{"passwd", "USERNAME: hash a password for the config's users: (web app, streams, RTSP)", runPasswd},
 }

@@ -557,7 +557,7 @@ async function deleteRecordings(ev) {
 
 const actionNames = {
   live: 'live view', snapshot: 'snapshot', 'clip.fetch': 'clip', 'clip.pull': 'clip pulled',
-  'clip.delete': 'clip deleted', 'recordings.delete': 'all recordings deleted', privacy: 'privacy mode',
+  'recordings.delete': 'all recordings deleted', privacy: 'privacy mode',
   config: 'config changed', 'ota.install': 'update installed', login: 'login', 'door.open': 'door opened',
 };
 
