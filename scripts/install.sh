@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs doorbelld on Raspberry Pi OS or Debian (run as root):
-#   user doorbell (system user, groups gpio and video; missing groups are created)
+#   user doorbell (system user, groups gpio, video and audio; missing groups are created)
 #   /usr/local/bin/doorbelld                   from dist/doorbelld-linux-<arch> or the BINARY argument
 #   /usr/local/bin/doorbelld-boot              the OTA launcher systemd starts (dist/doorbelld-boot-linux-<arch>,
 #                                              or next to BINARY); never updated over the air
@@ -71,7 +71,7 @@ if [[ $mode == uninstall ]]; then
   if ((purge)); then
     rm -rf "$R$ETC" "$R$STATE"
     if id_of passwd "$USER_" >/dev/null; then userdel "${P[@]}" "$USER_"; fi
-    say "purged $ETC, $STATE and user $USER_ (groups gpio and video are kept)"
+    say "purged $ETC, $STATE and user $USER_ (groups gpio, video and audio are kept)"
   else
     say "kept $ETC, $STATE and user $USER_ (--uninstall --purge removes them)"
   fi
@@ -104,15 +104,15 @@ elif [[ -z $R ]]; then
 fi
 
 # Groups and user.
-for g in gpio video; do
+for g in gpio video audio; do
   id_of group "$g" >/dev/null || { groupadd "${P[@]}" --system "$g"; say "created group $g"; }
 done
 if id_of passwd "$USER_" >/dev/null; then
-  usermod "${P[@]}" -a -G gpio,video "$USER_"
+  usermod "${P[@]}" -a -G gpio,video,audio "$USER_"
 else
   nologin=/usr/sbin/nologin; [[ -x $R$nologin ]] || nologin=/bin/false
   useradd "${P[@]}" --system --user-group --no-create-home --home-dir "$STATE" \
-    --shell "$nologin" --comment "doorbelld" --groups gpio,video "$USER_"
+    --shell "$nologin" --comment "doorbelld" --groups gpio,video,audio "$USER_"
   say "created user $USER_"
 fi
 uid=$(id_of passwd "$USER_"); gid=$(id_of group "$USER_")

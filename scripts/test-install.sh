@@ -76,7 +76,8 @@ else
   bad "systemd-analyze verify doorbelld.service:"; echo "$out" | sed 's/^/       /'
 fi
 for k in Type=notify WatchdogSec= Restart=on-failure NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes \
-         PrivateTmp=yes 'DeviceAllow=char-gpiochip rw' 'DeviceAllow=char-video4linux rw' ReadWritePaths=/var/lib/doorbell; do
+         PrivateTmp=yes 'DeviceAllow=char-gpiochip rw' 'DeviceAllow=char-video4linux rw' 'DeviceAllow=char-alsa rw' \
+         'ExecStopPost=/var/lib/doorbell/ota/current/doorbelld --release-outputs' ReadWritePaths=/var/lib/doorbell; do
   check "unit has $k" grep -qx "$k.*" scripts/doorbelld.service
 done
 check "--root: user doorbell in $V/etc/passwd only" bash -c "grep -q '^doorbell:' '$V/etc/passwd' && ! grep -q '^doorbell:' /etc/passwd"
@@ -101,13 +102,13 @@ want_mode /var/lib/doorbell/ota "750 doorbell:doorbell"
 out=$(inroot runuser -u doorbell -- /usr/local/bin/doorbelld-boot --dir /var/lib/doorbell/ota -- --version 2>&1 || true)
 [[ $out == *$'\n'"doorbelld "* ]] && ok "the launcher execs the slot's doorbelld as user doorbell: $out" || bad "launcher: '$out'"
 groups=$(inroot id -nG doorbell 2>&1 || true)
-[[ " $groups " == *" gpio "* && " $groups " == *" video "* && " $groups " == *" doorbell "* ]] &&
-  ok "user doorbell in groups: $groups" || bad "user doorbell groups '$groups', want doorbell gpio video"
+[[ " $groups " == *" gpio "* && " $groups " == *" video "* && " $groups " == *" audio "* && " $groups " == *" doorbell "* ]] &&
+  ok "user doorbell in groups: $groups" || bad "user doorbell groups '$groups', want doorbell gpio video audio"
 IFS=: read -r _ _ uid gid _ home shell < <(inroot getent passwd doorbell)
 ((uid < 1000)) && [[ $home == /var/lib/doorbell && $shell == /usr/sbin/nologin ]] &&
   ok "system user (uid $uid, home $home, shell $shell)" || bad "user doorbell: uid $uid home $home shell $shell"
-check "groups gpio and video are system groups" bash -c "
-  for g in gpio video; do (( \$(chroot '$root' getent group \$g | cut -d: -f3) < 1000 )) || exit 1; done"
+check "groups gpio, video and audio are system groups" bash -c "
+  for g in gpio video audio; do (( \$(chroot '$root' getent group \$g | cut -d: -f3) < 1000 )) || exit 1; done"
 want_mode /usr/local/bin/doorbelld "755 root:root"
 want_mode /etc/doorbell "750 root:doorbell"
 want_mode /etc/doorbell/config.yaml "640 root:doorbell"
@@ -161,7 +162,7 @@ if inroot "$src/scripts/install.sh" --uninstall --purge > "$W/purge.log" 2>&1; t
 check "--purge removed /etc/doorbell" test ! -e "$root/etc/doorbell"
 check "--purge removed /var/lib/doorbell" test ! -e "$root/var/lib/doorbell"
 check "--purge removed user doorbell" bash -c "! chroot '$root' getent passwd doorbell"
-check "--purge kept groups gpio and video" inroot getent group gpio video
+check "--purge kept groups gpio, video and audio" inroot getent group gpio video audio
 check "--uninstall --purge again is harmless" inroot "$src/scripts/install.sh" --uninstall --purge
 
 echo "test-install: $pass passed, $fail failed"

@@ -67,3 +67,24 @@ func ExampleRecorder() {
 	// Output:
 	// mjpeg [d4k9s3p2v5q8m1n0c7b6] true true
 }
+
+func ExampleMuxAV() {
+	start := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	f := capture.Format{PixelFormat: capture.PixMJPEG, Width: 64, Height: 48, FPS: 10}
+	frames := cliptest.Frames(f, 20, start) // 2 s of video
+	// The microphone opened 500 ms late and stalled for 200 ms.
+	sound := append(cliptest.AudioChunks(start.Add(500*time.Millisecond), time.Second, 20*time.Millisecond, 16000, 1, cliptest.Constant(0.1)),
+		cliptest.AudioChunks(start.Add(1700*time.Millisecond), time.Second, 20*time.Millisecond, 16000, 1, cliptest.Constant(0.1))...)
+
+	var mp4 bytes.Buffer
+	info, err := clip.MuxAV(frames, sound, &mp4)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(info.Codec, info.Duration(), "+", info.Audio, info.Audio.Duration())
+	fmt.Println("silence:", time.Duration(info.Audio.Silence)*time.Second/16000)
+	// Output:
+	// mjpeg 2s + pcm_s16le 16000 Hz 1ch 2s
+	// silence: 700ms
+}

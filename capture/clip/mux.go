@@ -45,6 +45,8 @@ type Info struct {
 	Start   time.Time // capture time of the first frame written
 	End     time.Time // Start plus the track's duration
 	Size    int64     // bytes written
+	// Audio is the sound track (MuxAV); its zero value: no sound.
+	Audio AudioInfo
 }
 
 // Duration returns the clip's duration, End - Start.
@@ -62,6 +64,11 @@ func Mux(frames []capture.Frame, w io.Writer) (Info, error) {
 	return Muxer{}.Mux(frames, w)
 }
 
+// MuxAV is Muxer{}.MuxAV.
+func MuxAV(frames []capture.Frame, audio []capture.AudioChunk, w io.Writer) (Info, error) {
+	return Muxer{}.MuxAV(frames, audio, w)
+}
+
 // Mux writes frames, oldest first, to w as a progressive MP4 file (moov
 // before mdat, so it plays while downloading) with one video track. The
 // first usable frame decides the track: H.264 (capture.PixH264) is passed through
@@ -75,6 +82,23 @@ func Mux(frames []capture.Frame, w io.Writer) (Info, error) {
 // clip's duration is (last - first) + one interval. A time that does not
 // advance (a wall-clock step back) also gets the median interval.
 func (m Muxer) Mux(frames []capture.Frame, w io.Writer) (Info, error) {
+	return m.MuxAV(frames, nil, w)
+}
+
+// MuxAV is Mux with sound: the audio chunks (capture order, times on the
+// frames' clock) become a second track, 16-bit PCM ("ipcm", which ffprobe
+// reads as pcm_s16le), timescale the sample rate, in samples of 100 ms.
+// The track covers exactly the video's span [Info.Start, Info.End): the
+// sample at time t is the sound captured at Start + t. Sound from before
+// the first frame or after the end is cut; where no sound was captured
+// (a late start, a stalled microphone, chunks missing) there is silence;
+// chunks that overlap (times stepped back) lose the overlap, so the sound
+// never drifts from the picture. A chunk that starts within 5 ms of the
+// previous one's end continues it seamlessly. The first chunk within the
+// span decides rate and channels; chunks of another format are left out
+// (Info.Audio.Skipped). Without usable chunks (nil audio, or none within
+// the span) the file is exactly what Mux writes.
+func (m Muxer) MuxAV(frames []capture.Frame, audio []capture.AudioChunk, w io.Writer) (Info, error) {
 	quality := m.JPEGQuality
 	if quality <= 0 || quality > 100 {
 		quality = capture.DefaultJPEGQuality
@@ -102,6 +126,12 @@ func (m Muxer) Mux(frames []capture.Frame, w io.Writer) (Info, error) {
 	}
 	durs, total := sampleDurations(tr.times, tr.interval)
 	info.End = info.Start.Add(total)
+	var sound *audioTrack
+	if len(audio) > 0 {
+		if sound = placeAudio(audio, info.Start, total); sound != nil {
+			info.Audio = sound.info
+		}
+	}
 
 	var size uint64
 	samples := make([]*pmp4.Sample, len(tr.payloads))
@@ -117,12 +147,19 @@ func (m Muxer) Mux(frames []capture.Frame, w io.Writer) (Info, error) {
 	if size > math.MaxUint32-1<<20 {
 		return Info{}, fmt.Errorf("clip: mux %d frames: %d bytes of frames, more than 32-bit MP4 offsets reach", len(frames), size)
 	}
+	if sound != nil && size+sound.bytes() > math.MaxUint32-1<<20 {
+		return Info{}, fmt.Errorf("clip: mux %d frames: %d bytes of frames and %d of sound (%v), more than 32-bit MP4 offsets reach",
+			len(frames), size, sound.bytes(), sound.info.Duration())
+	}
 	pres := pmp4.Presentation{Tracks: []*pmp4.Track{{
 		ID:        1,
 		TimeScale: timescale,
 		Codec:     tr.codec,
 		Samples:   samples,
 	}}}
+	if sound != nil {
+		pres.Tracks = append(pres.Tracks, sound.mp4Track(2))
+	}
 	cw := &countingWriter{w: w}
 	if err := pres.Marshal(cw); err != nil {
 		return Info{}, fmt.Errorf("clip: mux %d frames: write mp4: %w", len(frames), err)

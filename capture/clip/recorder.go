@@ -31,13 +31,17 @@ const (
 	// this, not a whole clip.
 	collectEvery = time.Second
 	// settle is how long after a clip's end the Recorder waits at least
-	// for the camera to deliver the last frames taken before the end.
+	// for the camera to deliver the last frames taken before the end (and
+	// the microphone the sound up to soundTail after it).
 	// Frames are stamped when captured but stored when delivered, which on
 	// a busy CPU can be later: until a frame taken at or after the end is
 	// in the ring, the Recorder keeps waiting, every settle, up to
 	// maxSettle (a camera that stopped delivers none).
 	settle    = 250 * time.Millisecond
 	maxSettle = 3 * time.Second
+	// soundTail is how much sound after the last wanted frame time a clip
+	// collects: the last frame lasts an interval, and the sound with it.
+	soundTail = 250 * time.Millisecond
 	// maxPending bounds the triggers queued while Run is busy or not
 	// running; older ones are dropped.
 	maxPending = 256
@@ -69,8 +73,16 @@ type Options struct {
 	// JPEGQuality (1..100) is used to encode YUYV frames; default
 	// capture.DefaultJPEGQuality.
 	JPEGQuality int
-	Clock       clockwork.Clock // default: the real clock
-	Logger      *slog.Logger    // default: slog.Default()
+	// Audio, when set, is the microphone's ring: clips carry its sound
+	// (MuxAV), in sync with the frames, and Meta.Audio says so. Like the
+	// frame ring it must keep PreRoll plus a couple of seconds
+	// (capture.NewAudioRing(PreRoll + 3*time.Second)): the Recorder
+	// copies a clip's sound out of it every second (32 KB a second of
+	// 16 kHz mono, beside the frames). nil: clips are silent (video
+	// only).
+	Audio  *capture.AudioRing
+	Clock  clockwork.Clock // default: the real clock
+	Logger *slog.Logger    // default: slog.Default()
 	// NewID returns a new clip id; default: an xid (20 characters,
 	// time-sortable), like event ids.
 	NewID func() string
@@ -110,6 +122,7 @@ type Stats struct {
 	Failed    uint64 // clips that could not be muxed or stored
 	Recording int    // clips being recorded now
 	Encoded   uint64 // YUYV frames encoded to JPEG (once, however many clips hold them)
+	WithSound uint64 // clips stored with a sound track
 }
 
 // Recorder turns triggers into clips: the frames from PreRoll before a
@@ -156,10 +169,13 @@ type recording struct {
 	end      time.Time // last frame time wanted
 	limit    time.Time // end may not pass this (from + MaxLength)
 	frames   []capture.Frame
-	lastSeq  uint64    // Seq of the newest frame collected
-	lastAt   time.Time // and its time
-	looked   bool      // the ring has been looked at once (pre-roll check)
-	skipped  int       // frames that could not be encoded
+	lastSeq  uint64               // Seq of the newest frame collected
+	lastAt   time.Time            // and its time
+	looked   bool                 // the ring has been looked at once (pre-roll check)
+	skipped  int                  // frames that could not be encoded
+	audio    []capture.AudioChunk // copied out of Options.Audio
+	audioSeq uint64               // Seq of the newest chunk collected
+	heard    bool                 // the audio ring has been looked at once (pre-roll check)
 }
 
 // New returns a Recorder that cuts clips from ring and stores them in
@@ -227,7 +243,7 @@ func (r *Recorder) Run(ctx context.Context) error {
 			r.collect(ctx, c, false)
 			due := c.end.Add(settle)
 			if !now.Before(due) {
-				if _, newest, n := r.ring.Span(); (n > 0 && !newest.Before(c.end)) || !now.Before(c.end.Add(maxSettle)) {
+				if _, newest, n := r.ring.Span(); (n > 0 && !newest.Before(c.end) && r.soundIn(c)) || !now.Before(c.end.Add(maxSettle)) {
 					r.finish(c, false)
 					continue
 				}
@@ -359,6 +375,7 @@ func (c *recording) addEvent(id string) {
 // board may be far behind with several overlapping clips. Frames already
 // collected are kept.
 func (r *Recorder) collect(ctx context.Context, c *recording, quick bool) {
+	r.collectAudio(c)
 	from := c.from
 	if !c.looked {
 		c.looked = true
@@ -404,6 +421,43 @@ func (r *Recorder) collect(ctx context.Context, c *recording, quick bool) {
 	}
 }
 
+// collectAudio copies the chunks of c's sound that are new in the audio
+// ring. The ring's samples are shared with it and its other readers, and
+// the clip outlives them in the ring: they are copied.
+func (r *Recorder) collectAudio(c *recording) {
+	if r.opts.Audio == nil {
+		return
+	}
+	if !c.heard {
+		c.heard = true
+		if oldest, _, n := r.opts.Audio.Span(); n > 0 && oldest.After(c.from) {
+			r.log.Debug("clip: the sound does not reach back to the start of the pre-roll; silence until it does",
+				"clip", c.id, "wanted", c.from, "oldest", oldest, "short_by", oldest.Sub(c.from))
+		}
+	}
+	for _, a := range r.opts.Audio.Range(c.from, c.end.Add(soundTail)) {
+		if a.Seq <= c.audioSeq {
+			continue
+		}
+		c.audioSeq = a.Seq
+		a.Samples = slices.Clone(a.Samples)
+		c.audio = append(c.audio, a)
+	}
+}
+
+// soundIn says whether the microphone has delivered c's sound, up to
+// soundTail after its end, or delivers none to wait for: no ring, or
+// nothing heard since the clip began (no microphone, privacy mode). A
+// microphone that stalls mid-clip is waited for up to maxSettle, as the
+// camera is.
+func (r *Recorder) soundIn(c *recording) bool {
+	if r.opts.Audio == nil {
+		return true
+	}
+	_, newest, n := r.opts.Audio.Span()
+	return n == 0 || !newest.After(c.from) || !newest.Before(c.end.Add(soundTail))
+}
+
 // pruneJPEG forgets encoded frames older than a new clip's pre-roll
 // could reach, and all of them once no clip is open.
 func (r *Recorder) pruneJPEG() {
@@ -427,8 +481,8 @@ func (r *Recorder) count(f func(*Stats)) {
 
 // finish muxes c and puts it into the sink.
 func (r *Recorder) finish(c *recording, shutdown bool) {
-	frames := c.frames
-	c.frames = nil
+	frames, audio := c.frames, c.audio
+	c.frames, c.audio = nil, nil
 	count := r.count
 	if len(frames) == 0 {
 		count(func(s *Stats) { s.Empty++ })
@@ -439,9 +493,12 @@ func (r *Recorder) finish(c *recording, shutdown bool) {
 	for _, f := range frames {
 		size += len(f.Data)
 	}
+	for _, a := range audio {
+		size += 2 * len(a.Samples)
+	}
 	var buf bytes.Buffer
 	buf.Grow(size + 64<<10)
-	info, err := r.mux.Mux(frames, &buf)
+	info, err := r.mux.MuxAV(frames, audio, &buf)
 	if err != nil {
 		count(func(s *Stats) { s.Failed++ })
 		r.log.Error("clip: mux", "clip", c.id, "events", c.eventIDs, "err", err)
@@ -456,6 +513,7 @@ func (r *Recorder) finish(c *recording, shutdown bool) {
 		Codec:    info.Codec,
 		Width:    info.Width,
 		Height:   info.Height,
+		Audio:    info.Audio.String(),
 	}
 	if err := r.sink.Put(m, buf.Bytes()); err != nil {
 		count(func(s *Stats) { s.Failed++ })
@@ -463,10 +521,23 @@ func (r *Recorder) finish(c *recording, shutdown bool) {
 		return
 	}
 	m.Size = info.Size
-	count(func(s *Stats) { s.Clips++ })
+	count(func(s *Stats) {
+		s.Clips++
+		if info.Audio.Rate > 0 {
+			s.WithSound++
+		}
+	})
 	r.log.Info("clip: stored", "clip", c.id, "events", c.eventIDs, "start", info.Start,
 		"duration", info.Duration().Round(time.Millisecond), "frames", info.Frames,
 		"skipped", info.Skipped+c.skipped, "bytes", info.Size, "cut_short", shutdown)
+	if a := info.Audio; a.Rate > 0 && (a.Silence > 0 || a.Overlap > 0 || a.Skipped > 0) {
+		r.log.Info("clip: sound incomplete", "clip", c.id, "audio", a.String(),
+			"silence", time.Duration(a.Silence*int64(time.Second)/int64(a.Rate)).Round(time.Millisecond),
+			"overlap", time.Duration(a.Overlap*int64(time.Second)/int64(a.Rate)).Round(time.Millisecond),
+			"skipped_chunks", a.Skipped)
+	} else if r.opts.Audio != nil && a.Rate == 0 && len(audio) > 0 {
+		r.log.Info("clip: no usable sound for clip", "clip", c.id, "chunks", len(audio))
+	}
 	select {
 	case r.ready <- m:
 	default:

@@ -128,6 +128,10 @@ type Meta struct {
 	// Encryption is "" for a plain MP4, or the Encrypter's name ("age")
 	// when the stored file is the MP4 sealed for privacy.recipients.
 	Encryption string `json:"encryption,omitempty"`
+	// Audio describes the clip's sound track, e.g. "pcm_s16le 16000 Hz
+	// 1ch" (codec as ffprobe names it, rate, channels); "" for a clip
+	// without sound.
+	Audio string `json:"audio,omitempty"`
 	// Digest is set by Put. A clip stored before digests existed has none
 	// until Store.Digest computes it.
 	Digest *Digest `json:"digest,omitempty"`

@@ -30,6 +30,7 @@ const (
 	ActionOTAInstall       = "ota.install"       // a firmware update installed
 	ActionLogin            = "login"             // a login attempt on the web app
 	ActionDoorOpen         = "door.open"         // a request to open the door: accepted (the relay pulsed) or refused, with the reason
+	ActionTalk             = "talk"              // a two-way talk session (RTSP back-channel); Duration when it ended
 )
 
 // MaxField is the most bytes a string field of an Entry keeps; Record

@@ -41,12 +41,26 @@ func TestAudioReplies(t *testing.T) {
 		{"duplicate", Audio{Speaker: "hw:1,0", Replies: []Reply{{"a", good}, {"a", good}}, AutoReplyAfter: Dur(20e9)}, "audio.replies[1].name", "different from the others"},
 		{"no speaker", Audio{Replies: []Reply{{"a", good}}, AutoReplyAfter: Dur(20e9)}, "audio.replies[0]", "with audio.speaker"},
 		{"unknown auto reply", Audio{Speaker: "hw:1,0", AutoReply: "nope", AutoReplyAfter: Dur(20e9)}, "audio.auto_reply", "one of audio.replies"},
+		{"ring tone", Audio{Speaker: "hw:1,0", RingTone: good, AutoReplyAfter: Dur(20e9)}, "", ""},
+		{"ring tone without speaker", Audio{RingTone: good, AutoReplyAfter: Dur(20e9)}, "audio.ring_tone", "with audio.speaker"},
+		{"ring tone not wav", Audio{Speaker: "hw:1,0", RingTone: mp3, AutoReplyAfter: Dur(20e9)}, "audio.ring_tone", "RIFF"},
+		{"microphone", Audio{Microphone: "hw:Loopback,1", MicrophoneRate: 8000, Echo: EchoFullDuplex, AutoReplyAfter: Dur(20e9)}, "", ""},
+		{"microphone plugin", Audio{Microphone: "dsnoop", AutoReplyAfter: Dur(20e9)}, "audio.microphone", "no plugins"},
+		{"microphone rate", Audio{Microphone: "hw:1,0", MicrophoneRate: 96000, AutoReplyAfter: Dur(20e9)}, "audio.microphone_rate", "8000 to 48000"},
+		{"echo", Audio{Echo: "cancel", AutoReplyAfter: Dur(20e9)}, "audio.echo", "half_duplex"},
 		{"auto reply too soon", Audio{Speaker: "hw:1,0", AutoReplyAfter: Dur(1e9)}, "audio.auto_reply_after", "from 5s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := valid()
-			c.Audio = tt.a
+			a := tt.a
+			if a.MicrophoneRate == 0 {
+				a.MicrophoneRate = 16000
+			}
+			if a.Echo == "" {
+				a.Echo = EchoHalfDuplex
+			}
+			c.Audio = a
 			err := c.Validate(false)
 			if tt.key == "" {
 				if err != nil {

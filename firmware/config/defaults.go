@@ -43,7 +43,7 @@ func Default() Config {
 		Clip:    Clip{Enabled: true, Merge: true, MaxLength: Dur(time.Minute)},
 		Storage: Storage{Dir: "/var/lib/doorbell", Mode: "disk", MaxAge: Dur(7 * 24 * time.Hour), MinFree: Bytes(64 << 20)},
 		OTA:     OTA{KeysFile: "/etc/doorbell/ota-keys.pub", ConfirmWindow: Dur(3 * time.Minute)},
-		Audio:   Audio{AutoReplyAfter: Dur(20 * time.Second)},
+		Audio:   Audio{AutoReplyAfter: Dur(20 * time.Second), MicrophoneRate: 16000, Talk: true, Echo: EchoHalfDuplex},
 		Log:     Log{Level: "info", Format: "text"},
 	}
 }

@@ -79,7 +79,8 @@ func TestFullFile(t *testing.T) {
 				"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHsKLqeplhpW+uObz5dvMgjz1OxfM/XXUB+VHtZ6isGN owner@laptop"},
 			EncryptSnapshots: true,
 		},
-		Audio: Audio{Speaker: "hw:Device,0", AutoReplyAfter: Dur(45 * time.Second)},
+		Audio: Audio{Speaker: "hw:Device,0", AutoReplyAfter: Dur(45 * time.Second), Microphone: "hw:Device,0",
+			MicrophoneRate: 48000, Talk: false, Echo: EchoFullDuplex},
 		GPIO: GPIO{
 			Button: Button{Line: "gpiochip0:17", Pull: "none", Debounce: Dur(100 * time.Millisecond),
 				MinPress: Dur(20 * time.Millisecond), LongPress: Dur(45 * time.Second), DoublePress: Dur(700 * time.Millisecond)},
@@ -105,12 +106,12 @@ func TestFullFile(t *testing.T) {
 	// Every key differs from its default, so the file really sets them all
 	// (but mqtt.accounts, which an external broker rules out: see
 	// TestEmbeddedFile; privacy.identity_file, which must be a real key
-	// file: see TestIdentityFile; audio.replies and auto_reply, which must
-	// be real WAV files: see TestAudioReplies).
+	// file: see TestIdentityFile; audio.replies, auto_reply and ring_tone,
+	// which must be real WAV files: see TestAudioReplies).
 	def := Default()
 	for _, k := range leafKeys(reflect.TypeFor[Config](), "") {
 		if reflect.DeepEqual(fieldAt(got, k), fieldAt(def, k)) && k != "mqtt.client_id" && k != "mqtt.accounts" && k != "privacy.identity_file" &&
-			k != "audio.replies" && k != "audio.auto_reply" {
+			k != "audio.replies" && k != "audio.auto_reply" && k != "audio.ring_tone" {
 			t.Errorf("testdata/full.yaml leaves %s at its default", k)
 		}
 	}

@@ -44,7 +44,30 @@ type Audio struct {
 	// AutoReplyAfter; "" means never.
 	AutoReply      string   `yaml:"auto_reply"`
 	AutoReplyAfter Duration `yaml:"auto_reply_after"` // default 20s
+	// RingTone is a WAV file (as a reply) played on the speaker when the
+	// bell is pressed, so the visitor hears that it rang; "" means none.
+	RingTone string `yaml:"ring_tone"`
+	// Microphone is the ALSA capture device (names as Speaker); "" means
+	// none. It gives clips their sound and the RTSP stream its audio
+	// track; it is closed in privacy mode.
+	Microphone string `yaml:"microphone"`
+	// MicrophoneRate is the rate asked of the microphone (8000-48000,
+	// default 16000); the card may give the nearest it has.
+	MicrophoneRate int `yaml:"microphone_rate"`
+	// Talk offers two-way talk (the RTSP back-channel, played on the
+	// speaker) when there is a speaker and an RTSP server; default true.
+	Talk bool `yaml:"talk"`
+	// Echo is what is done about the owner's voice coming back through
+	// the microphone while they talk: "half_duplex" (default) mutes the
+	// live audio track while their voice plays; "full_duplex" does not.
+	Echo string `yaml:"echo"`
 }
+
+// The values of Audio.Echo.
+const (
+	EchoHalfDuplex = "half_duplex"
+	EchoFullDuplex = "full_duplex"
+)
 
 // Reply is one quick reply.
 type Reply struct {

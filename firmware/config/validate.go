@@ -142,6 +142,10 @@ var allowed = map[string]string{
 	"audio.replies":                 "want a list of {name, file}: a name of 1-32 of a-z 0-9 _, different from the others, and an absolute path to a PCM WAV file (8-48 kHz, at most 30 s), with audio.speaker",
 	"audio.auto_reply":              `want "" (never) or the name of one of audio.replies`,
 	"audio.auto_reply_after":        "want a Go duration from 5s to 10m, such as 20s",
+	"audio.ring_tone":               "want \"\" (none) or an absolute path to a PCM WAV file (8-48 kHz, at most 30 s), with audio.speaker",
+	"audio.microphone":              `want "" (no microphone) or an ALSA card, such as hw:1,0, hw:Loopback,1 or a card id (no plugins such as default or pulse)`,
+	"audio.microphone_rate":         "want a rate from 8000 to 48000 Hz, such as 16000",
+	"audio.echo":                    `want "half_duplex" (mute the live audio track while the owner's voice plays) or "full_duplex"`,
 	"privacy.recipients":            "want a list of the owner's public keys: age1… (age-keygen -y key.txt prints it) or ssh-ed25519 AAAA… lines",
 	"privacy.encrypt_snapshots":     "want false, or true together with privacy.recipients",
 	"privacy.identity_file":         `want "" (sealed clips are opened only off the device) or an absolute path to an age identity file (age-keygen) whose key is one of privacy.recipients, with privacy.recipients`,
@@ -549,6 +553,26 @@ func (v *checker) audio(a Audio) {
 	}
 	if a.AutoReply != "" && !names[a.AutoReply] {
 		v.bad("audio.auto_reply", a.AutoReply)
+	}
+	switch f := a.RingTone; {
+	case f == "":
+	case a.Speaker == "" || !filepath.IsAbs(f) || !printable(f):
+		v.bad("audio.ring_tone", f)
+	default:
+		if _, err := audio.LoadWAV(f); err != nil {
+			v.add("audio.ring_tone", f, err.Error())
+		}
+	}
+	switch s := a.Microphone; {
+	case s == "":
+	case !alsaDevice.MatchString(s) || slices.Contains([]string{"default", "sysdefault", "pulse", "pipewire", "dmix", "dsnoop", "null"}, s):
+		v.bad("audio.microphone", s)
+	}
+	if a.MicrophoneRate < audio.MinRate || a.MicrophoneRate > audio.MaxRate {
+		v.bad("audio.microphone_rate", strconv.Itoa(a.MicrophoneRate))
+	}
+	if a.Echo != EchoHalfDuplex && a.Echo != EchoFullDuplex {
+		v.bad("audio.echo", a.Echo)
 	}
 	v.duration("audio.auto_reply_after", a.AutoReplyAfter, 5*time.Second, 10*time.Minute)
 }

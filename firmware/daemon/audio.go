@@ -21,16 +21,20 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/doorbelld/doorbelld/capture"
+	"github.com/doorbelld/doorbelld/capture/mic"
 	"github.com/doorbelld/doorbelld/firmware/bus"
+	"github.com/doorbelld/doorbelld/firmware/config"
 	"github.com/doorbelld/doorbelld/firmware/event"
 	"github.com/doorbelld/doorbelld/hal/audio"
 )
 
 // speaker is the door's speaker and its quick replies.
 type speaker struct {
-	player *audio.Player
-	sounds map[string]*audio.Sound
-	names  []string // in the config's order
+	player   *audio.Player
+	sounds   map[string]*audio.Sound
+	names    []string     // in the config's order
+	ringTone *audio.Sound // audio.ring_tone; nil without
 
 	mu       sync.Mutex
 	selected string
@@ -41,14 +45,92 @@ type speaker struct {
 	autoPlayed, autoSkipped atomic.Uint64
 }
 
-// buildAudio opens nothing (the player opens the card per playback) but
-// loads every reply, so a bad file stops the start, naming it.
+// soundMargin is how much sound the microphone's ring keeps beyond the
+// pre-roll.
+const soundMargin = 5 * time.Second
+
+// buildAudio opens nothing (the player opens the card per playback, the
+// microphone opens when it runs) but loads every reply and the ring tone,
+// so a bad file stops the start, naming it.
 func (d *Daemon) buildAudio() error {
+	if err := d.buildSpeaker(); err != nil {
+		return err
+	}
+	d.buildMic()
+	return nil
+}
+
+// buildMic makes the microphone part (audio.microphone or
+// Options.Microphone): its sound goes to the clips' ring and the RTSP
+// audio track.
+func (d *Daemon) buildMic() {
+	a := d.cfg.Audio
+	open := d.opts.Microphone
+	if open == nil {
+		if a.Microphone == "" {
+			return
+		}
+		dev, rate := a.Microphone, a.MicrophoneRate
+		open = func() (audio.Microphone, error) { return audio.OpenMicrophone(dev, audio.Format{Rate: rate}) }
+	}
+	opts := mic.Options{Open: open, Ring: d.sound, Clock: d.clock, Logger: d.log}
+	if a.Echo != config.EchoFullDuplex && d.speaker != nil {
+		opts.Mute = d.echoing
+	}
+	d.mic = mic.New(opts)
+	if privacy, _ := d.sw.get(); privacy {
+		d.mic.SetPaused(true) // before it ever opens
+	}
+}
+
+// echoing reports whether c was heard while the owner's voice played at
+// the door (half duplex: the live track is muted then, so they do not
+// hear themselves).
+func (d *Daemon) echoing(c capture.AudioChunk) bool {
+	until := d.speaker.player.Status().TalkVoiceUntil
+	return !until.IsZero() && c.At.Before(until)
+}
+
+// micSink follows privacy mode: on, the microphone is closed and its
+// ring emptied; off, it opens again.
+type micSink struct {
+	bus.Base
+	m *mic.Mic
+}
+
+func (micSink) Name() string { return "microphone" }
+
+func (s micSink) OnPrivacy(_ context.Context, on bool) { s.m.SetPaused(on) }
+
+// ringToneSink plays audio.ring_tone at the door on every ring.
+type ringToneSink struct {
+	bus.Base
+	sp *speaker
+}
+
+func (ringToneSink) Name() string { return "ring-tone" }
+
+func (s ringToneSink) OnEvent(_ context.Context, e bus.Event) {
+	if e.Type == event.Ring {
+		// Not an answer to the ring: the auto reply still comes.
+		s.sp.player.Play("ring_tone", s.sp.ringTone)
+	}
+}
+
+// buildSpeaker loads the quick replies and the ring tone.
+func (d *Daemon) buildSpeaker() error {
 	a := d.cfg.Audio
 	if a.Speaker == "" {
 		return nil
 	}
 	sp := &speaker{sounds: make(map[string]*audio.Sound)}
+	if a.RingTone != "" {
+		s, err := audio.LoadWAV(a.RingTone)
+		if err != nil {
+			return fmt.Errorf("daemon: audio.ring_tone: %w", err)
+		}
+		sp.ringTone = s
+	}
 	for i, r := range a.Replies {
 		s, err := audio.LoadWAV(r.File)
 		if err != nil {

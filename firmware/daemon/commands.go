@@ -123,6 +123,9 @@ func (d *Daemon) execute(c command.Command) {
 			// that asks again right after must be refused.
 			d.live.SetPrivate(c.On)
 		}
+		if d.mic != nil {
+			d.mic.SetPaused(c.On) // at once too: nothing more is heard
+		}
 		d.sw.set(func(s *switches) { s.Privacy = c.On })
 		d.mq.Publish(d.topics.PrivacyState, 1, true, mqttapi.OnOff(c.On))
 		d.bus.Privacy(c.On)

@@ -20,6 +20,7 @@ import (
 	"github.com/doorbelld/doorbelld/capture/clip"
 	"github.com/doorbelld/doorbelld/capture/live"
 	"github.com/doorbelld/doorbelld/capture/mask"
+	"github.com/doorbelld/doorbelld/capture/mic"
 	"github.com/doorbelld/doorbelld/capture/seal"
 	"github.com/doorbelld/doorbelld/capture/storage"
 	"github.com/doorbelld/doorbelld/firmware/account"
@@ -60,6 +61,9 @@ type Options struct {
 	// Speaker, when set, opens the speaker instead of audio.speaker's
 	// ALSA device (tests: hal/audio/audiotest).
 	Speaker func() (audio.Speaker, error)
+	// Microphone, when set, opens the microphone instead of
+	// audio.microphone's ALSA device (tests).
+	Microphone func() (audio.Microphone, error)
 	// Camera, when set, is the camera instead of camera.device's
 	// (camera.device "sim": package firmware/sim).
 	Camera capture.Source
@@ -110,8 +114,10 @@ type Daemon struct {
 	pir     *hal.Input
 	chime   *hal.Chime
 	led     *hal.LED
-	door    *doorPart // with gpio.door.line (door.go)
-	speaker *speaker  // with audio.speaker (audio.go)
+	door    *doorPart          // with gpio.door.line (door.go)
+	speaker *speaker           // with audio.speaker (audio.go)
+	mic     *mic.Mic           // with audio.microphone (audio.go)
+	sound   *capture.AudioRing // the microphone's recent sound, for clips
 	camera  *capture.Camera
 	src     capture.Source      // the camera's source (a *v4l2src.Source on a board)
 	masker  *mask.Masker        // privacy.masks, with a camera
@@ -378,6 +384,12 @@ func (d *Daemon) wire() {
 	if d.speaker != nil && d.cfg.Audio.AutoReply != "" {
 		d.bus.Add(autoReplySink{d: d})
 	}
+	if d.speaker != nil && d.speaker.ringTone != nil {
+		d.bus.Add(ringToneSink{sp: d.speaker})
+	}
+	if d.mic != nil {
+		d.bus.Add(micSink{m: d.mic})
+	}
 
 	d.sup = supervise.New(supervise.Options{Logger: d.log, Clock: d.clock})
 	add := func(name string, critical bool, run func(context.Context) error) {
@@ -411,6 +423,9 @@ func (d *Daemon) wire() {
 	}
 	if d.speaker != nil {
 		add("audio", false, d.speaker.player.Run)
+	}
+	if d.mic != nil {
+		add("microphone", false, d.mic.Run)
 	}
 	if d.camera != nil {
 		add("camera", false, d.camera.Run)

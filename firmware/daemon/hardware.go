@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -62,6 +63,48 @@ func openPins(g config.GPIO) (*hal.Pins, error) {
 		}
 	}
 	return &p, nil
+}
+
+// ReleaseOutputs drives every output line of the config (chime, door,
+// LED) to its inactive level and releases it: systemd runs it after the
+// daemon stopped for any reason (ExecStopPost), so a relay closed when
+// the daemon was killed mid-pulse opens again. The kernel releases a
+// dead process's lines, and the Raspberry Pi's driver then makes the pin
+// an input (the relay board's pull decides), but other GPIO drivers keep
+// driving the last level. It returns what it released.
+func ReleaseOutputs(g config.GPIO) ([]string, error) {
+	if err := gpioline.Init(); err != nil {
+		return nil, fmt.Errorf("daemon: release outputs: %w", err)
+	}
+	var done []string
+	var errs []error
+	for _, o := range []struct {
+		key, line string
+		activeLow bool
+	}{
+		{"gpio.chime.line", g.Chime.Line, g.Chime.ActiveLow},
+		{"gpio.door.line", g.Door.Line, g.Door.ActiveLow},
+		{"gpio.led.line", g.LED.Line, g.LED.ActiveLow},
+	} {
+		if o.line == "" {
+			continue
+		}
+		pin, err := gpioline.Open(o.line)
+		if err == nil {
+			err = pin.Out(gpio.Level(o.activeLow)) // inactive: low, or high when active low
+		}
+		if err == nil {
+			if c, ok := pin.(interface{ Close() error }); ok {
+				err = c.Close()
+			}
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("daemon: release %s %s: %w", o.key, o.line, err))
+			continue
+		}
+		done = append(done, o.key+" "+o.line)
+	}
+	return done, errors.Join(errs...)
 }
 
 // buildGPIO builds the hal parts on Options.Pins or the config's lines.
@@ -154,7 +197,13 @@ func (d *Daemon) buildCamera() error {
 		return nil
 	}
 	d.clips = store
+	if d.cfg.Audio.Microphone != "" || d.opts.Microphone != nil {
+		// The recorder copies a clip's sound out every second, like its
+		// frames: the ring holds the pre-roll and a margin for a busy CPU.
+		d.sound = capture.NewAudioRing(d.cfg.Capture.PreRoll.D() + soundMargin)
+	}
 	d.rec = clip.New(ring, store, clip.Options{
+		Audio:   d.sound,
 		PreRoll: d.cfg.Capture.PreRoll.D(), PostRoll: d.cfg.Capture.PostRoll.D(),
 		Merge: d.cfg.Clip.Merge, MaxLength: d.cfg.Clip.MaxLength.D(), Clock: d.clock, Logger: d.log,
 	})

@@ -22,6 +22,7 @@ func (d *Daemon) health() Health {
 	h := Health{
 		Status: mqttapi.HealthOK, Version: d.opts.Version, Started: d.started.UTC().Format(event.TimeLayout), Sim: d.opts.Sim,
 		Camera: mqttapi.PartNone, PIR: mqttapi.PartNone, Chime: mqttapi.PartNone, Speaker: mqttapi.PartNone,
+		Microphone: mqttapi.PartNone,
 	}
 	for _, st := range d.Parts() {
 		if st.Status == supervise.Running || st.Status == supervise.Starting {
@@ -73,7 +74,19 @@ func (d *Daemon) health() Health {
 			h.Speaker, h.SpeakerError = mqttapi.PartUnavailable, st.LastError
 		}
 	}
-	if h.Camera == mqttapi.PartUnavailable || h.PIR == mqttapi.PartUnavailable || h.Speaker == mqttapi.PartUnavailable {
+	if m := d.mic; m != nil {
+		st := m.Status()
+		switch {
+		case st.Paused:
+			h.Microphone = mqttapi.PartOff
+		case st.Open || st.LastError == "": // open, or not tried yet
+			h.Microphone = mqttapi.PartOK
+		default:
+			h.Microphone, h.MicrophoneError = mqttapi.PartUnavailable, st.LastError
+		}
+	}
+	if h.Camera == mqttapi.PartUnavailable || h.PIR == mqttapi.PartUnavailable || h.Speaker == mqttapi.PartUnavailable ||
+		h.Microphone == mqttapi.PartUnavailable {
 		h.Status = mqttapi.HealthDegraded
 	}
 	return h

@@ -15,6 +15,7 @@ import (
 
 	"github.com/doorbelld/doorbelld/capture"
 	"github.com/doorbelld/doorbelld/capture/live"
+	"github.com/doorbelld/doorbelld/capture/mic"
 	"github.com/doorbelld/doorbelld/capture/v4l2src"
 	"github.com/doorbelld/doorbelld/firmware/account"
 	"github.com/doorbelld/doorbelld/firmware/audit"
@@ -181,11 +182,49 @@ func (d *Daemon) buildLive() error {
 	if err != nil {
 		return err
 	}
-	d.rtsp = rtsp.New(rtsp.Options{
+	opts := rtsp.Options{
 		Listen: r.Listen, Path: d.cfg.Device.ID, Source: liveSource{d.live}, Auth: d.users,
 		TLSConfig: tc, UDPRTPPort: r.UDPPort, Logger: d.log, Clock: d.clock, Audit: d.record,
-	})
+	}
+	if d.mic != nil {
+		opts.Audio = micSource{d.mic}
+	}
+	if d.speaker != nil && d.cfg.Audio.Talk {
+		opts.Talk = talker{d}
+	}
+	d.rtsp = rtsp.New(opts)
 	return nil
+}
+
+// micSource adapts the microphone to the RTSP server's audio track.
+type micSource struct{ m *mic.Mic }
+
+func (s micSource) SubscribeAudio(kind string) (rtsp.AudioFeed, error) {
+	f, err := s.m.Subscribe(kind)
+	if err != nil {
+		return nil, err // not a typed nil in the interface
+	}
+	return f, nil
+}
+
+// talkRate is the back-channel's rate: G.711 is 8000 Hz mono.
+const talkRate = 8000
+
+// talker plays the owner's voice from the RTSP back-channel on the
+// speaker. A talk answers the ring.
+type talker struct{ d *Daemon }
+
+func (t talker) StartTalk(user, remote string) (rtsp.TalkSink, error) {
+	sp := t.d.speaker
+	sp.answered.Store(t.d.clock.Now().UnixNano())
+	return sp.player.Talk("rtsp:"+displayUser(user)+"@"+remote, talkRate, 1), nil
+}
+
+func displayUser(u string) string {
+	if u == "" {
+		return "-"
+	}
+	return u
 }
 
 // liveSource adapts the hub to what the RTSP server consumes.

@@ -114,17 +114,19 @@ const (
 
 // Health is the JSON on Topics.Health (and part of the web API's status).
 type Health struct {
-	Status       string `json:"status"` // HealthOK | HealthDegraded
-	Version      string `json:"version"`
-	Started      string `json:"started"` // event.TimeLayout
-	Sim          bool   `json:"sim"`
-	Camera       string `json:"camera"`                  // PartOK | PartUnavailable | PartNone | PartOff
-	CameraFormat string `json:"camera_format,omitempty"` // what the driver delivers, e.g. "YUYV 640x480@25fps"
-	CameraError  string `json:"camera_error,omitempty"`  // the last camera failure
-	PIR          string `json:"pir"`                     // PartOK | PartUnavailable | PartNone
-	Chime        string `json:"chime"`                   // ChimeEnabled | ChimeDisabled | PartNone
-	Speaker      string `json:"speaker"`                 // PartOK | PartUnavailable | PartNone (audio.speaker)
-	SpeakerError string `json:"speaker_error,omitempty"` // why the speaker is unavailable
+	Status          string `json:"status"` // HealthOK | HealthDegraded
+	Version         string `json:"version"`
+	Started         string `json:"started"` // event.TimeLayout
+	Sim             bool   `json:"sim"`
+	Camera          string `json:"camera"`                     // PartOK | PartUnavailable | PartNone | PartOff
+	CameraFormat    string `json:"camera_format,omitempty"`    // what the driver delivers, e.g. "YUYV 640x480@25fps"
+	CameraError     string `json:"camera_error,omitempty"`     // the last camera failure
+	PIR             string `json:"pir"`                        // PartOK | PartUnavailable | PartNone
+	Chime           string `json:"chime"`                      // ChimeEnabled | ChimeDisabled | PartNone
+	Speaker         string `json:"speaker"`                    // PartOK | PartUnavailable | PartNone (audio.speaker)
+	SpeakerError    string `json:"speaker_error,omitempty"`    // why the speaker is unavailable
+	Microphone      string `json:"microphone"`                 // PartOK | PartUnavailable | PartOff (privacy mode) | PartNone (audio.microphone)
+	MicrophoneError string `json:"microphone_error,omitempty"` // why the microphone is unavailable
 	// MQTTError says why the broker connection is down (a refused login, a
 	// TLS failure); shown on /api/status, since it cannot reach the broker.
 	MQTTError string `json:"mqtt_error,omitempty"`

@@ -137,3 +137,82 @@ func BenchmarkReaders(b *testing.B) {
 		})
 	}
 }
+
+// rawLatency is the median and 99th percentile of sending size bytes
+// over a loopback TCP connection until the other end has read them, n
+// times.
+func rawLatency(b *testing.B, size, n int) (p50, p99 time.Duration) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	w, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	r, err := ln.Accept()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	got := make(chan time.Time, 1)
+	go func() {
+		buf := make([]byte, size)
+		for {
+			if _, err := io.ReadFull(r, buf); err != nil {
+				return
+			}
+			got <- time.Now()
+		}
+	}()
+	data := make([]byte, size)
+	samples := make([]time.Duration, 0, n)
+	for i := 0; i < n; i++ {
+		t0 := time.Now()
+		if _, err := w.Write(data); err != nil {
+			b.Fatal(err)
+		}
+		samples = append(samples, (<-got).Sub(t0))
+	}
+	slices.Sort(samples)
+	return samples[len(samples)/2], samples[len(samples)*99/100]
+}
+
+// BenchmarkTalkLatency: from a back-channel RTP packet written by the
+// client (20 ms of µ-law, over RTSP/TCP on loopback) to the speaker's
+// Write with its decoded samples, against the same bytes sent over a
+// plain loopback socket.
+func BenchmarkTalkLatency(b *testing.B) {
+	sp := rtsptest.NewSpeaker()
+	written := make(chan time.Time, 1)
+	sp.OnWrite = func([]int16) { written <- time.Now() }
+	_, url, _ := start(b, jpegSource(b), accounts, func(o *rtsp.Options) { o.Talk = sp })
+	tk, err := dialTalk(b, url, true, gortsplib.ProtocolTCP)
+	if err != nil {
+		b.Fatal(err)
+	}
+	payload := make([]byte, 160)
+	for i := range payload {
+		payload[i] = byte(i)
+	}
+	tk.send(b, 0, 0, 0, payload) // warm up
+	<-written
+	samples := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 1; i <= b.N; i++ {
+		t0 := time.Now()
+		tk.send(b, 0, uint16(i), uint32(160*i), payload)
+		samples = append(samples, (<-written).Sub(t0))
+	}
+	b.StopTimer()
+	slices.Sort(samples)
+	p50, p99 := samples[len(samples)/2], samples[len(samples)*99/100]
+	raw50, raw99 := rawLatency(b, 4+12+160, max(b.N, 100))
+	b.ReportMetric(float64(p50.Nanoseconds())/1e3, "p50-µs")
+	b.ReportMetric(float64(p99.Nanoseconds())/1e3, "p99-µs")
+	b.ReportMetric(float64(raw50.Nanoseconds())/1e3, "raw-tcp-p50-µs")
+	b.ReportMetric(float64(raw99.Nanoseconds())/1e3, "raw-tcp-p99-µs")
+	b.ReportMetric(float64(p50)/float64(max(raw50, 1)), "x-raw-tcp-p50")
+}

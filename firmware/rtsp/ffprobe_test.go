@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/doorbelld/doorbelld/firmware/rtsp"
@@ -80,5 +81,58 @@ func TestFFprobe(t *testing.T) {
 				t.Fatalf("%d frames over %.2f s, want ≥ 30 frames over ≥ 2 s", n, last-first)
 			}
 		})
+	}
+}
+
+// TestFFprobeAudio: ffprobe reads a stream with the microphone over TCP
+// and finds two streams, the video and pcm_mulaw at 8000 Hz mono, with
+// audio packets flowing.
+func TestFFprobeAudio(t *testing.T) {
+	ffprobe, err := exec.LookPath("ffprobe")
+	if err != nil {
+		t.Skip("ffprobe not installed")
+	}
+	src, mic := jpegSource(t), rtsptest.NewMic()
+	_, url, _ := start(t, src, accounts, func(o *rtsp.Options) { o.Audio = mic })
+	ctx, cancel := context.WithTimeout(context.Background(), 2*deadline)
+	defer cancel()
+	go src.Run(ctx, 15)       //nolint:errcheck // ends with ctx
+	go mic.Run(ctx, 48000, 2) //nolint:errcheck // ends with ctx
+	out, err := exec.CommandContext(ctx, ffprobe, "-v", "error", "-rtsp_transport", "tcp",
+		"-select_streams", "a:0", "-read_intervals", "%+#25",
+		"-show_entries", "stream=codec_type,codec_name,sample_rate,channels:packet=pts_time,size",
+		"-of", "json", url).Output()
+	if err != nil {
+		t.Fatalf("ffprobe: %v", err)
+	}
+	var res struct {
+		Streams []struct {
+			CodecType  string `json:"codec_type"`
+			CodecName  string `json:"codec_name"`
+			SampleRate string `json:"sample_rate"`
+			Channels   int
+		}
+		Packets []struct {
+			PTS  string `json:"pts_time"`
+			Size string
+		}
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("ffprobe output: %v\n%s", err, out)
+	}
+	if len(res.Streams) != 1 || res.Streams[0].CodecName != "pcm_mulaw" || res.Streams[0].SampleRate != "8000" || res.Streams[0].Channels != 1 {
+		t.Fatalf("audio streams %+v, want pcm_mulaw 8000 Hz mono\n%s", res.Streams, out)
+	}
+	if len(res.Packets) < 20 {
+		t.Fatalf("%d audio packets, want ≥ 20\n%s", len(res.Packets), out)
+	}
+	// And both streams are there.
+	out, err = exec.CommandContext(ctx, ffprobe, "-v", "error", "-rtsp_transport", "tcp",
+		"-show_entries", "stream=codec_type,codec_name", "-of", "csv=p=0", url).Output()
+	if err != nil {
+		t.Fatalf("ffprobe: %v", err)
+	}
+	if got := strings.Fields(string(out)); len(got) != 2 || got[0] != "mjpeg,video" || got[1] != "pcm_mulaw,audio" {
+		t.Fatalf("ffprobe streams %q, want mjpeg video and pcm_mulaw audio", got)
 	}
 }

@@ -23,6 +23,8 @@ var (
 	_ gortsplib.ServerHandlerOnPlay             = (*handler)(nil)
 	_ gortsplib.ServerHandlerOnResponse         = (*handler)(nil)
 	_ gortsplib.ServerHandlerOnStreamWriteError = (*handler)(nil)
+	_ gortsplib.ServerHandlerOnPacketsLost      = (*handler)(nil)
+	_ gortsplib.ServerHandlerOnDecodeError      = (*handler)(nil)
 )
 
 func (h *handler) OnConnOpen(ctx *gortsplib.ServerHandlerOnConnOpenCtx) {
@@ -55,19 +57,25 @@ func (h *handler) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) 
 			st.feed.cancel()
 			st.feed = nil
 		}
+		if sess.audio {
+			st.audioPlaying--
+			if st.audioPlaying == 0 && st.afeed != nil {
+				st.afeed.cancel() // and the microphone's feed
+				st.afeed = nil
+			}
+		}
 	}
 	s.mu.Unlock()
+	if sess != nil && sess.talk != nil {
+		sess.talk.close(ctx.Error)
+	}
 	if sess != nil && sess.playing {
 		stats := ctx.Session.Stats()
 		dur := s.opts.Clock.Since(sess.since)
 		s.log.Info("rtsp: reader stopped", "user", displayUser(sess.user), "remote", sess.remote,
 			"duration", dur.Round(1e6), "bytes", stats.OutboundBytes, "reason", ctx.Error)
 		if s.opts.Audit != nil {
-			actor := "rtsp"
-			if sess.user != "" {
-				actor += ":" + sess.user
-			}
-			s.opts.Audit(audit.Entry{Action: audit.ActionLive, Actor: actor, From: sess.remote, Object: s.path,
+			s.opts.Audit(audit.Entry{Action: audit.ActionLive, Actor: actor(sess.user), From: sess.remote, Object: s.path,
 				Outcome: audit.OK, Reason: "rtsp", Duration: dur.Seconds()})
 		}
 	}
@@ -186,15 +194,36 @@ func (h *handler) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response,
 		h.catchUp(ctx.Session, st)
 	}
 
+	var withAudio, withBack bool
+	for _, m := range ctx.Session.Medias() {
+		withAudio = withAudio || m == st.audio && m != nil
+		withBack = withBack || m == st.back && m != nil
+	}
+	var t *talk
+	if withBack {
+		// Authenticated above, like watching: the same user may talk
+		// (from the first packet on).
+		t = s.startTalk(ctx.Session, st.back, sess.user, sess.remote)
+	}
+
 	s.mu.Lock()
 	st.playing++
 	sess.playing = true
 	sess.since = s.opts.Clock.Now()
+	sess.talk = t
+	if withAudio {
+		sess.audio = true
+		st.audioPlaying++
+		if st.afeed == nil && !st.closed {
+			s.startAudio(st)
+		}
+	}
 	s.pending[ctx.Conn] = st
 	s.mu.Unlock()
 	locked = false
 	s.log.Info("rtsp: reader started", "user", displayUser(sess.user), "remote", sess.remote,
-		"transport", ctx.Session.Transport().Protocol.String(), "tls", s.opts.TLSConfig != nil, "codec", st.info.Codec)
+		"transport", ctx.Session.Transport().Protocol.String(), "tls", s.opts.TLSConfig != nil, "codec", st.info.Codec,
+		"audio", withAudio, "talk", withBack)
 	return &base.Response{StatusCode: base.StatusOK}, nil
 }
 
@@ -238,4 +267,17 @@ func (h *handler) OnStreamWriteError(ctx *gortsplib.ServerHandlerOnStreamWriteEr
 		return
 	}
 	s.warnLimited("write", "rtsp: write to reader failed", "err", ctx.Error)
+}
+
+// OnPacketsLost is called for gaps in back-channel packets; talk counts
+// them itself (by sequence number, over TCP too), so this only keeps
+// gortsplib from logging on its own.
+func (h *handler) OnPacketsLost(ctx *gortsplib.ServerHandlerOnPacketsLostCtx) {
+	h.s.log.Debug("rtsp: back-channel packets lost", "lost", ctx.Lost)
+}
+
+// OnDecodeError logs undecodable packets from clients (RTCP, the
+// back-channel's RTP), rate-limited.
+func (h *handler) OnDecodeError(ctx *gortsplib.ServerHandlerOnDecodeErrorCtx) {
+	h.s.warnLimited("decode", "rtsp: undecodable packet from a client", "err", ctx.Error)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jonboulle/clockwork"
 
+	"github.com/doorbelld/doorbelld/capture"
 	"github.com/doorbelld/doorbelld/capture/live"
 	"github.com/doorbelld/doorbelld/firmware/audit"
 )
@@ -43,6 +44,42 @@ type Auth interface {
 	Open() bool
 	// Check reports whether user and pass are a valid account.
 	Check(user, pass string) bool
+}
+
+// AudioSource is the microphone, for the stream's audio track.
+type AudioSource interface {
+	// SubscribeAudio starts a feed of microphone chunks (kind "rtsp").
+	// live.ErrPrivate in privacy mode; any other error: no sound now.
+	SubscribeAudio(kind string) (AudioFeed, error)
+}
+
+// AudioFeed hands out the microphone chunks of one subscription.
+type AudioFeed interface {
+	// Next blocks for the next chunk (S16 interleaved, any rate
+	// 8000-48000, 1-2 channels, At = capture time); live.ErrPrivate when
+	// privacy switches on, live.ErrClosed. Chunks are shared: do not
+	// modify.
+	Next(ctx context.Context) (capture.AudioChunk, error)
+	// Close ends the subscription.
+	Close()
+}
+
+// Talker plays the owner's voice from the back-channel on the door's
+// speaker.
+type Talker interface {
+	// StartTalk begins a talk session; the sink gets 8000 Hz mono S16.
+	// The server calls it at the first back-channel packet of an RTSP
+	// session. user is "" when Auth is open. An error (speaker busy or
+	// absent) leaves the session playing without sound.
+	StartTalk(user, remote string) (TalkSink, error)
+}
+
+// TalkSink receives the decoded voice of one talk session.
+type TalkSink interface {
+	// Write takes samples (the sink owns the slice); it never blocks.
+	Write(samples []int16)
+	// Close ends the talk session.
+	Close()
 }
 
 // AutoUDP as Options.UDPRTPPort picks a free even/odd port pair at Start.
@@ -92,7 +129,17 @@ type Options struct {
 	// Audit, when set, records every reader's session when it ends: who
 	// (Actor "rtsp:<user>"), from where, how long (audit.ActionLive).
 	Audit func(audit.Entry)
-	// Clock times the rate-limited log lines and session durations.
+	// Audio, when set, adds the microphone to each stream as a second
+	// media, G.711 µ-law (PCMU, payload type 0, 8000 Hz mono). nil: video
+	// only (the SDP is exactly as without this field).
+	Audio AudioSource
+	// Talk, when set, adds an ONVIF back-channel (G.711 µ-law or A-law,
+	// 8000 Hz mono) that clients asking for it ("Require:
+	// www.onvif.org/ver20/backchannel") can send their voice on; it is
+	// played with Talk.StartTalk and audited (audit.ActionTalk).
+	Talk Talker
+	// Clock times the rate-limited log lines, session durations and the
+	// microphone's retries.
 	Clock clockwork.Clock
 }
 

@@ -54,6 +54,9 @@ type Server struct {
 	challenged, refusedAuth, refusedPrivacy, refusedNoCamera, refusedBusy atomic.Uint64
 	endedPrivacy, feeds, framesSent, framesSkipped, dropped               atomic.Uint64
 	replayedPackets, replayedBytes                                        atomic.Uint64
+	audioFeeds, audioChunks, audioPackets, audioSkipped, audioFailures    atomic.Uint64
+	talkSessions, talkRefused, talkPackets, talkSamples                   atomic.Uint64
+	talkLate, talkLost, talkDropped                                       atomic.Uint64
 }
 
 // session is what the server knows of one RTSP session.
@@ -61,6 +64,8 @@ type session struct {
 	user, remote string
 	stream       *stream
 	playing      bool
+	audio        bool  // playing with the audio media set up
+	talk         *talk // playing with the back-channel set up
 	since        time.Time
 }
 
@@ -94,6 +99,20 @@ type Stats struct {
 	PacketsSent   uint64 // RTP packets queued to readers (one per reader)
 	BytesSent     uint64 // their bytes
 	Dropped       uint64 // packets dropped: a reader's write queue was full
+
+	AudioFeeds    uint64 // microphone feeds opened
+	AudioChunks   uint64 // microphone chunks encoded
+	AudioPackets  uint64 // audio RTP packets written to the stream (once for all readers)
+	AudioSkipped  uint64 // chunks not usable (rate, channels)
+	AudioFailures uint64 // microphone failures (no sound for a while, the video went on)
+
+	TalkSessions uint64 // back-channel sessions that started a talk
+	TalkRefused  uint64 // back-channel sessions the Talker refused (they play without sound)
+	TalkPackets  uint64 // back-channel RTP packets received
+	TalkSamples  uint64 // samples written to a TalkSink
+	TalkLate     uint64 // packets dropped: late or repeated (by sequence number)
+	TalkLost     uint64 // packets missing (gaps in sequence numbers)
+	TalkDropped  uint64 // packets dropped: no sink (the Talker refused) or the talk had ended
 }
 
 // New returns a server; it starts nothing.
@@ -277,6 +296,18 @@ func (s *Server) Stats() Stats {
 		FramesSent:      s.framesSent.Load(),
 		FramesSkipped:   s.framesSkipped.Load(),
 		Dropped:         s.dropped.Load(),
+		AudioFeeds:      s.audioFeeds.Load(),
+		AudioChunks:     s.audioChunks.Load(),
+		AudioPackets:    s.audioPackets.Load(),
+		AudioSkipped:    s.audioSkipped.Load(),
+		AudioFailures:   s.audioFailures.Load(),
+		TalkSessions:    s.talkSessions.Load(),
+		TalkRefused:     s.talkRefused.Load(),
+		TalkPackets:     s.talkPackets.Load(),
+		TalkSamples:     s.talkSamples.Load(),
+		TalkLate:        s.talkLate.Load(),
+		TalkLost:        s.talkLost.Load(),
+		TalkDropped:     s.talkDropped.Load(),
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -351,7 +382,7 @@ func (s *Server) currentStream(sc *gortsplib.ServerConn, method base.Method) (*s
 		}
 		return st, nil
 	}
-	st, err := newStream(s.srv, info, s.opts.WriteQueueSize/2)
+	st, err := newStream(s.srv, info, s.opts.WriteQueueSize/2, s.opts.Audio != nil, s.opts.Talk != nil)
 	if err != nil {
 		if errors.Is(err, errBadJPEG) {
 			return nil, s.refusal(sc, method, err)
@@ -379,6 +410,10 @@ func (s *Server) endStreamLocked(st *stream) {
 	if st.feed != nil {
 		st.feed.cancel()
 		st.feed = nil
+	}
+	if st.afeed != nil {
+		st.afeed.cancel()
+		st.afeed = nil
 	}
 	st.ss.Close()
 	stats := st.ss.Stats()
@@ -447,9 +482,14 @@ func (s *Server) writeFrame(st *stream, f *live.Frame) error {
 	return nil
 }
 
-// endFeed ends st because the source ended the viewer.
+// endFeed ends st because the source ended the viewer (or the
+// microphone's feed: privacy); only the first of them counts and logs.
 func (s *Server) endFeed(st *stream, err error) {
 	s.mu.Lock()
+	if st.closed {
+		s.mu.Unlock()
+		return
+	}
 	n := st.playing
 	s.endStreamLocked(st)
 	s.mu.Unlock()

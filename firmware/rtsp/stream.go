@@ -33,12 +33,21 @@ type stream struct {
 	info  live.Info
 	ss    *gortsplib.ServerStream
 	media *description.Media
-	h264f *format.H264 // nil for JPEG
+	h264f *format.H264       // nil for JPEG
+	audio *description.Media // the microphone (PCMU), nil without Options.Audio
+	back  *description.Media // the back-channel (PCMU, PCMA), nil without Options.Talk
 
 	// Guarded by Server.mu.
-	closed  bool
-	playing int   // sessions that sent PLAY
-	feed    *feed // the running feeder, nil when none
+	closed       bool
+	playing      int   // sessions that sent PLAY
+	feed         *feed // the running feeder, nil when none
+	audioPlaying int   // playing sessions that set up the audio media
+	afeed        *feed // the running audio feeder, nil when none
+
+	// amu guards aenc: the audio feeder's packetizer (a stopping feeder
+	// and its successor may overlap).
+	amu  sync.Mutex
+	aenc *audioEnc
 
 	// mu is the write lock: held while a frame's packets are written, and
 	// by a joining reader from its PLAY until the PLAY response, so that
@@ -67,7 +76,11 @@ type feed struct {
 	cancel context.CancelFunc
 }
 
-func newStream(srv *gortsplib.Server, info live.Info, maxCache int) (*stream, error) {
+// newStream makes the stream of one camera format: its video media, and
+// with audio the microphone's, with talk the back-channel (last, so that
+// the others keep their track ids; gortsplib shows it only to clients
+// that ask for back-channels).
+func newStream(srv *gortsplib.Server, info live.Info, maxCache int, audio, talk bool) (*stream, error) {
 	st := &stream{info: info, maxCache: maxCache}
 	var forma format.Format
 	switch info.Codec {
@@ -97,9 +110,28 @@ func newStream(srv *gortsplib.Server, info live.Info, maxCache int) (*stream, er
 	}
 	st.tsBase = binary.BigEndian.Uint32(b[:])
 	st.media = &description.Media{Type: description.MediaTypeVideo, Formats: []format.Format{forma}}
+	medias := []*description.Media{st.media}
+	if audio {
+		enc, err := newAudioEnc()
+		if err != nil {
+			return nil, fmt.Errorf("audio: %w", err)
+		}
+		st.aenc = enc
+		st.audio = &description.Media{Type: description.MediaTypeAudio, Formats: []format.Format{
+			&format.G711{PayloadTyp: ptPCMU, MULaw: true, SampleRate: audioRate, ChannelCount: 1},
+		}}
+		medias = append(medias, st.audio)
+	}
+	if talk {
+		st.back = &description.Media{Type: description.MediaTypeAudio, IsBackChannel: true, Formats: []format.Format{
+			&format.G711{PayloadTyp: ptPCMU, MULaw: true, SampleRate: audioRate, ChannelCount: 1},
+			&format.G711{PayloadTyp: ptPCMA, MULaw: false, SampleRate: audioRate, ChannelCount: 1},
+		}}
+		medias = append(medias, st.back)
+	}
 	st.ss = &gortsplib.ServerStream{Server: srv, Desc: &description.Session{
 		Title:  "doorbell",
-		Medias: []*description.Media{st.media},
+		Medias: medias,
 	}}
 	if err := st.ss.Initialize(); err != nil {
 		return nil, fmt.Errorf("server stream: %w", err)
@@ -132,12 +164,19 @@ func (st *stream) timestamp(at time.Time) uint32 {
 		st.tsStarted, st.t0, st.lastTS = true, at, st.tsBase
 		return st.tsBase
 	}
-	ts := st.tsBase + uint32(at.Sub(st.t0)*rtpClock/time.Second)
+	ts := st.tsBase + rtpTicks(at.Sub(st.t0), rtpClock)
 	if int32(ts-st.lastTS) < 0 {
 		ts = st.lastTS
 	}
 	st.lastTS = ts
 	return ts
+}
+
+// rtpTicks is d on a clock of rate Hz, mod 2^32 (d*rate would overflow
+// int64 nanoseconds after a day of streaming at 90 kHz).
+func rtpTicks(d time.Duration, rate int64) uint32 {
+	sec, rest := int64(d/time.Second), int64(d%time.Second)
+	return uint32(sec*rate + rest*rate/int64(time.Second))
 }
 
 // packetize turns one frame into RTP packets; errFormat when it does not

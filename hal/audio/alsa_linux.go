@@ -9,15 +9,20 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/gen2brain/alsa"
 )
 
 // Buffering: 20 ms periods; the speaker buffers 10 of them (200 ms: a
-// starved writer does not underrun), the microphone 25 (500 ms).
+// starved writer does not underrun), the microphone 25 (500 ms). A live
+// stream (talk) buffers StreamDelay (4 periods, 80 ms): each period
+// buffered is heard that much later, and the talk's own jitter buffer
+// rides out the network.
 const (
 	periodsPerSecond = 50
 	speakerPeriods   = 10
+	streamPeriods    = int(StreamDelay * periodsPerSecond / time.Second)
 	micPeriods       = 25
 )
 
@@ -250,6 +255,59 @@ func (s *alsaSpeaker) Play(ctx context.Context, snd *Sound) error {
 		return err
 	}
 	return nil
+}
+
+// Stream reopens the device for the stream's rate and channels with a
+// short buffer (StreamDelay) and writes periods from src until ctx is
+// done; see Speaker. The device stays open with that buffer.
+func (s *alsaSpeaker) Stream(ctx context.Context, rate, channels int, src func(p []int16) int) error {
+	if err := validStream(rate, channels); err != nil {
+		return fmt.Errorf("audio: speaker %q: %w", s.d.name, err)
+	}
+	if s.pcm == nil {
+		return fmt.Errorf("audio: speaker %q: %w", s.d.name, ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.xruns += s.pcm.Xruns()
+	s.pcm.Close()
+	s.pcm = nil
+	pcm, f, c, err := s.d.open(rate, channels, 16, streamPeriods)
+	if err != nil {
+		return err
+	}
+	s.pcm, s.format, s.caps = pcm, f, c
+	conv, err := NewStreamConverter(rate, channels, f)
+	if err != nil {
+		return s.d.errorf("stream", err)
+	}
+	// As in Play: dropping the stream from another goroutine wakes a
+	// blocked write at once.
+	done := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		pcm.Stop()
+		close(done)
+	})
+	defer func() {
+		if !stop() {
+			<-done
+		}
+		// A write racing the drop may have prepared the device again:
+		// drop once more (idempotent) so nothing buffered is heard.
+		pcm.Stop()
+	}()
+	buf := make([]byte, int(pcm.PeriodSize())*f.FrameBytes())
+	for ctx.Err() == nil {
+		conv.Convert(buf, src)
+		if _, err := pcm.Write(buf); err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			return s.d.errorf("stream write", err)
+		}
+	}
+	return ctx.Err()
 }
 
 // alsaMicrophone is an ALSA capture device.

@@ -22,7 +22,36 @@
 // ring, an event or the chime is never delayed by sound, and a stuck
 // device is dropped after its sound's length plus PlayerOptions.Slack.
 //
-// The speaker is opened afresh for each playback (and probed at start
+// Two-way talk streams the owner's voice (the RTSP back-channel: G.711,
+// 8 kHz mono, 20 ms packets with network jitter) to the same speaker:
+//
+//	back-channel ──Write([]int16)──▶ Talk: jitter buffer ──fill──▶ Run's goroutine
+//	  never blocks;                  prefill 60 ms, then play;     Speaker.Stream:
+//	  voice (> -50 dBFS) sets        dry: silence, Underruns++,    StreamConverter per
+//	  Status.TalkVoiceUntil          gather the prefill again;     20 ms period ▶ ALSA
+//	                                 over 300 ms: drop the         (80 ms buffer; ctx
+//	                                 oldest, Dropped++             done: DROP, no drain)
+//
+// Talk has PRIORITY over quick replies:
+//   - Player.Talk cuts the running reply and drops a waiting one (both
+//     counted Replaced);
+//   - a Play while a talk is open is dropped, counted Refused and logged
+//     "reply refused: talk in progress";
+//   - a second Talk replaces the first: the first ends (Done, Err is
+//     ErrTalkReplaced) and its Writes do nothing;
+//   - Talk.Close stops the speaker at once (what is buffered is dropped)
+//     and replies play again.
+//
+// Play, Talk, Talk.Write and Status never block on the device. Without a
+// speaker Talk still returns a session: it ends at once with the open's
+// error (Err, Done), its writes are dropped, and Status shows the speaker
+// unavailable with LastError (degraded, never a crash).
+// Status.TalkVoiceUntil is when the voice written so far will have come
+// out of the speaker (the write's time, plus what is buffered ahead of
+// it, plus the device's buffer): the daemon mutes the microphone's live
+// track until then (half-duplex echo suppression).
+//
+// The speaker is opened afresh for each playback and talk (and probed at start
 // and every PlayerOptions.Probe while idle), so a USB card plugged in
 // later works and one pulled out shows in Status as degraded, never a
 // crash.

@@ -9,6 +9,17 @@ type Speaker interface {
 	// (drops what is buffered, no drain) and returns ctx's error. Play
 	// calls must not overlap, nor Close a running Play.
 	Play(ctx context.Context, s *Sound) error
+	// Stream plays a live stream of interleaved signed 16-bit samples at
+	// rate Hz (MinRate-MaxRate) and 1 or 2 channels: it opens the device
+	// afresh, at that rate and channels if it takes them (else it
+	// converts, as Play does), with a short buffer, then asks src for up
+	// to one period of samples at a time (a whole number of frames; src
+	// returns how many it filled, and the rest of p is played as silence)
+	// and writes each period, paced by the device, until ctx is done: then
+	// it drops what is buffered (no drain) and returns ctx's error. src
+	// is called on Stream's goroutine and must not block. Stream calls
+	// must not overlap a Play or another Stream.
+	Stream(ctx context.Context, rate, channels int, src func(p []int16) int) error
 	// Close releases the device.
 	Close() error
 	// Format is what the device takes now (it may change with the next

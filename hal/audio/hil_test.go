@@ -39,12 +39,14 @@ func loopbackCard(t *testing.T) string {
 
 // testSignal is 1 s at 16 kHz mono: three 200 ms tones, then a 400 ms
 // chirp from 300 Hz to 3 kHz, at half scale.
-func testSignal() *audio.Sound {
-	const rate = 16000
+func testSignal() *audio.Sound { return signalAt(16000) }
+
+// signalAt is testSignal at rate Hz (at least 8000: the chirp ends at 3 kHz).
+func signalAt(rate int) *audio.Sound {
 	s := &audio.Sound{Rate: rate, Channels: 1, Samples: make([]int16, rate)}
 	phase := 0.0
 	for i := range s.Samples {
-		t := float64(i) / rate
+		t := float64(i) / float64(rate)
 		var f float64
 		switch {
 		case t < 0.2:
@@ -56,7 +58,7 @@ func testSignal() *audio.Sound {
 		default:
 			f = 300 + (3000-300)*(t-0.6)/0.4
 		}
-		phase += 2 * math.Pi * f / rate
+		phase += 2 * math.Pi * f / float64(rate)
 		s.Samples[i] = int16(16000 * math.Sin(phase))
 	}
 	return s
@@ -353,8 +355,92 @@ func TestHILLoopbackReply(t *testing.T) {
 	})
 }
 
+// TestHILLoopbackTalk writes 1 s of 8 kHz mono (the back-channel's G.711
+// rate) to a Talk in 20 ms packets at the real-time pace, as the network
+// brings them, and judges what the loopback carried. The microphone,
+// opened first at 16 kHz, fixes the loopback's format, so the stream is
+// resampled on the way. The lag from the first Write to the signal's
+// onset is logged (jitter buffer prefill + the device's buffer), not
+// asserted.
+func TestHILLoopbackTalk(t *testing.T) {
+	lb := loopbackCard(t)
+	snd := signalAt(8000)
+	mic, err := audio.OpenMicrophone("hw:"+lb+",1", audio.Format{Rate: 16000, Channels: 1, Bits: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := mic.Format()
+	p := audio.NewPlayer(audio.PlayerOptions{Probe: -1, Logger: slog.Default(),
+		Open: func() (audio.Speaker, error) { return audio.OpenSpeaker("hw:" + lb + ",0") }})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	rec := record(mic)
+	// Let capture run for 100 ms before talking, so the onset is inside it.
+	deadline := time.Now().Add(20 * time.Second)
+	for rec.frames() < f.Rate/10 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	tk := p.Talk("hil_talk", snd.Rate, 1)
+	defer tk.Close()
+	// 20 ms packets at the network's pace.
+	pkt := snd.Rate / 50
+	tick := time.NewTicker(20 * time.Millisecond)
+	at0 := rec.frames() // captured when the first packet is written
+	for i := 0; i < len(snd.Samples); i += pkt {
+		if i > 0 {
+			<-tick.C
+		}
+		tk.Write(snd.Samples[i:min(i+pkt, len(snd.Samples))])
+	}
+	tick.Stop()
+	// Until the speaker has had it all, then 300 ms more of capture
+	// (its buffer) before the talk ends and drops what is left.
+	for p.Status().TalkPlayed < uint64(snd.Frames()) && tk.Err() == nil && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	want := rec.frames() + f.Rate*3/10
+	for rec.frames() < want && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	st := p.Status()
+	if err := tk.Err(); err != nil {
+		rec.stop(t)
+		t.Fatalf("talk ended before it was closed: %v (status %+v)", err, st)
+	}
+	tk.Close()
+	samples := rec.stop(t)
+	got := make([]float64, len(samples)/f.Channels)
+	for i := range got {
+		got[i] = float64(samples[i*f.Channels])
+	}
+	refB := audio.Convert(snd, audio.Format{Rate: f.Rate, Channels: 1, Bits: 16})
+	ref := make([]float64, len(refB)/2)
+	for i := range ref {
+		ref[i] = float64(int16(binary.LittleEndian.Uint16(refB[2*i:])))
+	}
+	corr, lag, gotLen, refLen := match(got, ref)
+	ms := func(frames int) time.Duration { return time.Duration(frames) * time.Second / time.Duration(f.Rate) }
+	t.Logf("loopback talk %v: captured %d frames; normalised correlation %.4f; signal %v long (sent %v); "+
+		"onset ≈ %v after the first Write (prefill + device buffer + capture period); "+
+		"talk played %d frames, %d underruns, %d dropped",
+		f, len(got), corr, ms(gotLen), ms(refLen), ms(lag-at0), st.TalkPlayed, st.TalkUnderruns, st.TalkDropped)
+	if corr < 0.9 {
+		t.Errorf("normalised correlation %.4f, want ≥ 0.9", corr)
+	}
+	if st.Talks != 1 || st.TalkFailed != 0 || st.TalkPlayed < uint64(snd.Frames()) {
+		t.Errorf("player status %+v, want one talk that played all %d frames", st, snd.Frames())
+	}
+}
+
 // TestHILUnpluggedCard removes snd-aloop: the card is gone, as when a USB
-// card is pulled. Run it last.
+// card is pulled. Run it last (tests run in the order of this file).
 func TestHILUnpluggedCard(t *testing.T) {
 	lb := loopbackCard(t)
 	if out, err := exec.Command("rmmod", "snd_aloop").CombinedOutput(); err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -23,9 +24,20 @@ type PlayerOptions struct {
 	Probe time.Duration
 	// Slack is how much longer than its sound a playback may take before
 	// the Player gives up on it (drops it and counts it failed). Default 5 s.
-	Slack  time.Duration
-	Logger *slog.Logger
-	Clock  clockwork.Clock
+	Slack time.Duration
+	// TalkPrefill is how much talk sound the jitter buffer gathers before
+	// it plays, and again after it ran dry. Default 60 ms.
+	TalkPrefill time.Duration
+	// TalkMax caps the jitter buffer: beyond it the oldest talk sound is
+	// dropped, so a burst from the network does not grow the delay.
+	// Default 300 ms (at least TalkPrefill).
+	TalkMax time.Duration
+	// TalkDelay is how long sound handed to the speaker's Stream takes to
+	// come out (its device buffer), for Status.TalkVoiceUntil. Default
+	// StreamDelay, the ALSA speaker's.
+	TalkDelay time.Duration
+	Logger    *slog.Logger
+	Clock     clockwork.Clock
 }
 
 func (o *PlayerOptions) ensureDefaults() {
@@ -34,6 +46,16 @@ func (o *PlayerOptions) ensureDefaults() {
 	}
 	if o.Slack <= 0 {
 		o.Slack = 5 * time.Second
+	}
+	if o.TalkPrefill <= 0 {
+		o.TalkPrefill = 60 * time.Millisecond
+	}
+	if o.TalkMax <= 0 {
+		o.TalkMax = 300 * time.Millisecond
+	}
+	o.TalkMax = max(o.TalkMax, o.TalkPrefill)
+	if o.TalkDelay <= 0 {
+		o.TalkDelay = StreamDelay
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -54,23 +76,50 @@ type Status struct {
 	Playing string
 	// Played counts replies played to the end; Replaced those cut short
 	// or dropped unplayed by a newer one; Failed those that could not be
-	// played (no device, write error, stuck).
-	Played, Replaced, Failed uint64
+	// played (no device, write error, stuck); Refused those dropped
+	// because a talk was open.
+	Played, Replaced, Failed, Refused uint64
+
+	// Talking: a talk session is open (waiting for the speaker or
+	// playing); quick replies are refused meanwhile.
+	Talking bool
+	// Talks counts talk sessions opened; TalkFailed those ended by a
+	// speaker error (no device, write error).
+	Talks, TalkFailed uint64
+	// TalkPlayed counts talk frames handed to the speaker; TalkUnderruns
+	// the times the jitter buffer ran dry while playing (silence until it
+	// had gathered the prefill again); TalkDropped the frames dropped,
+	// oldest first, when it overflowed (and partial frames written).
+	TalkPlayed, TalkUnderruns, TalkDropped uint64
+	// TalkVoiceUntil is when the talk sound written so far with energy
+	// (RMS above -50 dBFS per Write) will have come out of the speaker:
+	// the time of its Write, plus what is buffered ahead of it (at least
+	// the prefill while the buffer gathers it), plus the speaker's buffer
+	// (PlayerOptions.TalkDelay). Lowered to the end's time when a session
+	// ends (the speaker drops its buffer). Zero if there was never any.
+	// For half-duplex echo suppression: mute the microphone until then.
+	TalkVoiceUntil time.Time
 }
 
-// Player plays quick replies, one at a time. A new Play REPLACES the
-// running one (the visitor hears the newest reply) and any waiting one.
-// Run's goroutine owns the speaker and opens it afresh for each playback;
-// Play and Status never block, whatever the device does.
+// Player plays quick replies, one at a time, and talk sessions, which
+// have priority. A new Play REPLACES the running reply (the visitor hears
+// the newest reply) and any waiting one; a Talk cuts both, and Plays are
+// refused while it is open. Run's goroutine owns the speaker and opens
+// it afresh for each playback and talk; Play, Talk, Talk.Write and Status
+// never block, whatever the device does.
 type Player struct {
 	opts PlayerOptions
 	wake chan struct{}
 
 	mu      sync.Mutex
 	pending *request
-	cancel  context.CancelFunc // of the running playback
+	cancel  context.CancelCauseFunc // of the running reply
+	talk    *Talk                   // the open talk session
 	st      Status
 	tried   bool // an open was attempted
+
+	talkPlayed, talkUnderruns, talkDropped atomic.Uint64
+	voice                                  atomic.Int64 // TalkVoiceUntil, Unix ns
 }
 
 type request struct {
@@ -86,15 +135,22 @@ func NewPlayer(opts PlayerOptions) *Player {
 
 // Play asks for s to be played under name (for logs and stats,
 // "leave_at_door"). It replaces the running and any waiting reply, and
-// returns at once.
+// returns at once. While a talk session is open the reply is refused
+// (counted Refused, logged): the owner is speaking.
 func (p *Player) Play(name string, s *Sound) {
 	p.mu.Lock()
+	if t := p.talk; t != nil {
+		p.st.Refused++
+		p.mu.Unlock()
+		p.opts.Logger.Warn("audio: reply refused: talk in progress", "reply", name, "talk", t.name)
+		return
+	}
 	if p.pending != nil {
 		p.st.Replaced++
 	}
 	p.pending = &request{name: name, s: s}
 	if p.cancel != nil {
-		p.cancel()
+		p.cancel(errNewerReply)
 		p.cancel = nil
 		p.st.Replaced++
 	}
@@ -108,13 +164,24 @@ func (p *Player) Play(name string, s *Sound) {
 // Status returns the Player's state.
 func (p *Player) Status() Status {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.st
+	st := p.st
+	st.Talking = p.talk != nil
+	p.mu.Unlock()
+	st.TalkPlayed = p.talkPlayed.Load()
+	st.TalkUnderruns = p.talkUnderruns.Load()
+	st.TalkDropped = p.talkDropped.Load()
+	if v := p.voice.Load(); v != 0 {
+		st.TalkVoiceUntil = time.Unix(0, v)
+	}
+	return st
 }
 
-// Run plays what Play asks for until ctx is done. It probes the speaker at
-// start and every Probe while idle; a missing device only marks Status
-// unavailable, and the next playback tries again.
+var errNewerReply = errors.New("replaced by a newer reply")
+
+// Run plays what Play and Talk ask for until ctx is done (then it ends
+// the open talk session with ErrStopped). It probes the speaker at start
+// and every Probe while idle; a missing device only marks Status
+// unavailable, and the next playback or talk tries again.
 func (p *Player) Run(ctx context.Context) error {
 	if p.opts.Open == nil {
 		return errors.New("audio: player: no Open function")
@@ -126,6 +193,14 @@ func (p *Player) Run(ctx context.Context) error {
 		defer t.Stop()
 		tick = t.Chan()
 	}
+	defer func() {
+		p.mu.Lock()
+		t := p.talk
+		p.mu.Unlock()
+		if t != nil {
+			t.end(ErrStopped)
+		}
+	}()
 	for {
 		select {
 		case <-ctx.Done():
@@ -136,18 +211,24 @@ func (p *Player) Run(ctx context.Context) error {
 		case <-p.wake:
 		}
 		p.mu.Lock()
+		if t := p.talk; t != nil && !t.running {
+			t.running = true
+			p.mu.Unlock()
+			p.runTalk(ctx, t)
+			continue
+		}
 		req := p.pending
 		p.pending = nil
 		if req == nil {
 			p.mu.Unlock()
 			continue
 		}
-		pctx, cancel := context.WithCancel(ctx)
+		pctx, cancel := context.WithCancelCause(ctx)
 		p.cancel = cancel
 		p.st.Playing = req.name
 		p.mu.Unlock()
 		outcome := p.play(ctx, pctx, req)
-		cancel()
+		cancel(nil)
 		p.mu.Lock()
 		p.cancel = nil
 		p.st.Playing = ""
@@ -226,8 +307,8 @@ func (p *Player) play(ctx, pctx context.Context, req *request) func(*Status) {
 	case errors.Is(context.Cause(wctx), errStuck):
 		log.Error("audio: playback stuck, dropped", "limit", limit)
 		return failed(errStuck)
-	case pctx.Err() != nil: // counted in Replaced by Play
-		log.Info("audio: playback replaced by a newer reply")
+	case pctx.Err() != nil: // counted in Replaced by Play or Talk
+		log.Info("audio: playback cut short", "why", context.Cause(pctx))
 	case err == nil:
 		log.Info("audio: played", "duration", req.s.Duration(), "format", spk.Format().String(),
 			"took", p.opts.Clock.Since(start).Round(time.Millisecond))

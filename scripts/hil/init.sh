@@ -72,6 +72,7 @@ echo "HIL: start doorbelld $(/bin/doorbelld --version) at $(up)s"
 /bin/doorbelld --config /etc/doorbell/config.yaml > /tmp/doorbelld.log 2>&1 &
 DPID=$!
 /bin/hilcheck -gpiosim "$SIM" -pre-roll 2s -post-roll 1s -clips /tmp/doorbell/clips -pid $DPID -version "$(cat /etc/doorbell/VERSION)" \
+  -restart "/bin/doorbelld --config /etc/doorbell/config.yaml" \
   -load-presses "$(cat /etc/load-presses 2>/dev/null || echo 0)" -load-hogs "$(cat /etc/load-hogs 2>/dev/null || echo 4)" -log /tmp/doorbelld.log
 rc=$?
 sleep 1

@@ -5,6 +5,7 @@
 //	doorbelld [--config FILE]                 run on the board (default /etc/doorbell/config.yaml)
 //	doorbelld --sim [--config FILE]           run on a laptop: simulated button, PIR and camera
 //	doorbelld --check-config --config FILE    validate a config: exit 0, or 2 with one line per problem
+//	doorbelld --release-outputs --config FILE drive the chime, door and LED relays inactive (systemd ExecStopPost)
 //	doorbelld --version
 //
 // --cpuprofile FILE writes a Go CPU profile of the run to FILE on exit (for
@@ -60,6 +61,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	check := fs.Bool("check-config", false, "validate the config file and exit: 0 valid, 2 invalid")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to `file` on exit")
+	release := fs.Bool("release-outputs", false, "drive the chime, door and LED lines of the config inactive and exit (systemd ExecStopPost)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -91,6 +93,17 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "doorbelld: config %s does not fit this machine:\n%v\n", configSource(*cfgPath, *sim), err)
 		return 2
+	}
+	if *release {
+		done, err := daemon.ReleaseOutputs(cfg.GPIO)
+		for _, d := range done {
+			fmt.Fprintln(stdout, "released", d)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "doorbelld:", err)
+			return 1
+		}
+		return 0
 	}
 	if *check {
 		for _, w := range warnings {

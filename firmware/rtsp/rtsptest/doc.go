@@ -8,4 +8,9 @@
 //	H264Frames(ctx, …) ───ffmpeg/libx264──▶ access units ──────┴─▶ Source ─▶ Publish / Run(ctx) at fps
 //	                                                                  │
 //	                                    Subscribe ─▶ viewer.Next ◀───┘
+//
+// For sound: Mic, a fake microphone (Push a chunk, Tone makes one, Run
+// paces a tone in real time; SetPrivate, Fail), and Speaker, a fake door
+// speaker recording each talk and its samples. Play reads the video,
+// PlayAV every media (video frames counted, PCMU audio decoded).
 package rtsptest

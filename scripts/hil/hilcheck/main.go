@@ -610,6 +610,7 @@ func main() {
 	frameTol := flag.Duration("frame-tolerance", 80*time.Millisecond, "max |frame_at - at| of a snapshot")
 	unbind := flag.String("camera-unbind", "/sys/bus/platform/drivers/vivid/unbind=vivid.0", "FILE=VALUE written to remove the camera")
 	pid := flag.Int("pid", 0, "doorbelld's pid: SIGTERM it at the end (0: skip)")
+	restart := flag.String("restart", "", "doorbelld's command line: after the SIGTERM check, start it again and SIGKILL it mid-pulse (\"\": skip)")
 	version := flag.String("version", "", "version doorbelld's health must report")
 	preRoll := flag.Duration("pre-roll", 2*time.Second, "capture.pre_roll of the config")
 	postRoll := flag.Duration("post-roll", time.Second, "capture.post_roll of the config")
@@ -685,6 +686,9 @@ func main() {
 	c.cameraGone(*unbind)
 	if *pid > 0 {
 		c.shutdown(cl, *pid)
+		if *restart != "" {
+			c.killMidPulse(*broker, *prefix, strings.Fields(*restart), *logPath)
+		}
 	}
 	cl.Disconnect(100)
 }
