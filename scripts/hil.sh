@@ -266,6 +266,22 @@ clip_ffprobe() {
   if [[ $codec == mjpeg && $frames == "$want_frames" && -n $dur ]] &&
      awk -v d="$dur" -v w="$want_ms" 'BEGIN { e = d*1000 - w; if (e < 0) e = -e; exit !(e <= 40) }'; then ok=PASS; fi
   echo "HIL-RESULT: clip-ffprobe $ok ffprobe: $got(want mjpeg, $want_frames frames, ${want_ms}ms ±40ms; $(stat -c %s "$mp4") bytes)" | tee -a "$txt"
+  clip_tone "$txt" "$mp4"
+}
+
+# clip_tone finds the tone hilcheck played into the microphone in the clip's
+# sound track (decoded by the host's ffmpeg): its onset must lie where the
+# clip's start and the time it was played put it (HIL-CLIPTONE: the play
+# call bracketed), within 40 ms.
+clip_tone() {
+  local txt=$1 mp4=$2 from to onset ok=FAIL
+  read -r from to < <(sed -n 's/^HIL-CLIPTONE: from_ms=\([-0-9.]*\) to_ms=\([-0-9.]*\).*/\1 \2/p' "$txt" | head -1)
+  [[ -n ${from:-} ]] || return 0
+  # first sample of at least 20 % of full scale, in ms from the track's start
+  onset=$(ffmpeg -v error -nostdin -i "$mp4" -map 0:a:0 -f s16le -ac 1 -ar 16000 - 2>/dev/null |
+    od -An -v -td2 -w2 | awk '{ if ($1 > 6553 || $1 < -6553) { printf "%.1f", (NR-1)/16; exit } }')
+  if [[ -n $onset ]] && awk -v o="$onset" -v f="$from" -v t="$to" 'BEGIN { exit !(o >= f-40 && o <= t+40) }'; then ok=PASS; fi
+  echo "HIL-RESULT: clip-sound-sync $ok tone onset at ${onset:-none} ms in the clip's sound; played between $from and $to ms after the clip's start (want within 40 ms of that)" | tee -a "$txt"
 }
 
 boot() {

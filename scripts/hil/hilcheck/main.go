@@ -70,6 +70,7 @@ type clipMeta struct {
 	Width    int       `json:"width"`
 	Height   int       `json:"height"`
 	Size     int64     `json:"size"`
+	Audio    string    `json:"audio"`
 }
 
 type health struct {
@@ -80,6 +81,7 @@ type health struct {
 	CameraError  string `json:"camera_error"`
 	PIR          string `json:"pir"`
 	Chime        string `json:"chime"`
+	Microphone   string `json:"microphone"`
 }
 
 // store keeps everything received on <prefix>/#.
@@ -321,6 +323,7 @@ func abs(d time.Duration) time.Duration {
 type checker struct {
 	s                        *store
 	button, pir, chime, door line
+	tone                     tone
 	doorPIN, cmdDoor         string
 	doorPulse                time.Duration
 	longPress, hold, pulse   time.Duration
@@ -355,6 +358,7 @@ func (c *checker) checkClip(e event) {
 	}
 	result("clip-file", true, "%s, %d bytes", filepath.Base(files[0]), len(b))
 	fmt.Printf("HIL-CLIP: %s frames=%d duration_ms=%d\n", cm.ID, cm.Frames, cm.End.Sub(cm.Start).Milliseconds())
+	c.tone.report(cm.ID, cm.Start, cm.Audio)
 	enc := base64.StdEncoding.EncodeToString(b)
 	for len(enc) > 0 {
 		n := min(len(enc), 96)
@@ -420,6 +424,7 @@ func (c *checker) ringBouncing() {
 	time.Sleep(3 * time.Millisecond)
 	p.set(c.button, true)
 	waitFor(3*time.Second, func() bool { return c.s.count() > n0 })
+	c.tone.play() // into the clip's post-roll
 	time.Sleep(c.debounce + 1200*time.Millisecond) // room for a wrong second ring or long_press
 	close(stop)
 	es := c.s.since(n0)
@@ -610,6 +615,7 @@ func main() {
 	frameTol := flag.Duration("frame-tolerance", 80*time.Millisecond, "max |frame_at - at| of a snapshot")
 	unbind := flag.String("camera-unbind", "/sys/bus/platform/drivers/vivid/unbind=vivid.0", "FILE=VALUE written to remove the camera")
 	pid := flag.Int("pid", 0, "doorbelld's pid: SIGTERM it at the end (0: skip)")
+	toneDev := flag.String("tone", "", "ALSA playback device doorbelld's microphone hears (hw:Loopback,0): a tone is played into the ring's clip (\"\": skip)")
 	restart := flag.String("restart", "", "doorbelld's command line: after the SIGTERM check, start it again and SIGKILL it mid-pulse (\"\": skip)")
 	version := flag.String("version", "", "version doorbelld's health must report")
 	preRoll := flag.Duration("pre-roll", 2*time.Second, "capture.pre_roll of the config")
@@ -633,6 +639,7 @@ func main() {
 		longPress: *longPress, hold: *hold, pulse: *pulse, debounce: *debounce,
 		frameTolerance: *frameTol, width: 640, height: 480,
 		preRoll: *preRoll, postRoll: *postRoll, clipsDir: *clipsDir,
+		tone: tone{dev: *toneDev},
 	}
 	defer func() {
 		fmt.Printf("HIL-SUMMARY: hilcheck %d passed, %d failed\n", passed, failed)
@@ -661,8 +668,8 @@ func main() {
 	})
 	h := c.s.getHealth()
 	result("startup-health", ready && (*version == "" || h.Version == *version),
-		"after %v: status=%q health status=%s camera=%s (%s) pir=%s chime=%s version=%s",
-		time.Since(t0).Round(time.Millisecond), c.s.lastStatus(), h.Status, h.Camera, h.CameraFormat, h.PIR, h.Chime, h.Version)
+		"after %v: status=%q health status=%s camera=%s (%s) pir=%s chime=%s microphone=%s version=%s",
+		time.Since(t0).Round(time.Millisecond), c.s.lastStatus(), h.Status, h.Camera, h.CameraFormat, h.PIR, h.Chime, h.Microphone, h.Version)
 	if !ready {
 		return
 	}
