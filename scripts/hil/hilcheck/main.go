@@ -424,7 +424,7 @@ func (c *checker) ringBouncing() {
 	time.Sleep(3 * time.Millisecond)
 	p.set(c.button, true)
 	waitFor(3*time.Second, func() bool { return c.s.count() > n0 })
-	c.tone.play() // into the clip's post-roll
+	c.tone.play()                                  // into the clip's post-roll
 	time.Sleep(c.debounce + 1200*time.Millisecond) // room for a wrong second ring or long_press
 	close(stop)
 	es := c.s.since(n0)
