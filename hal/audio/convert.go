@@ -54,7 +54,6 @@ func (c converter) convert(dst []byte, j0, n int) {
 	last := c.in - 1
 	o := 0
 	for k := 0; k < n; k++ {
-		var l, r int32 // the frame's left and right (or mono) values
 		a := i
 		if a > last {
 			a = last
@@ -63,34 +62,7 @@ func (c converter) convert(dst []byte, j0, n int) {
 		if b > last {
 			b = last
 		}
-		if inCh == 1 {
-			x, y := int32(src[a]), int32(src[b])
-			l = x + int32((int64(y-x)*frac)/outRate)
-			r = l
-		} else {
-			x0, y0 := int32(src[2*a]), int32(src[2*b])
-			x1, y1 := int32(src[2*a+1]), int32(src[2*b+1])
-			l = x0 + int32((int64(y0-x0)*frac)/outRate)
-			r = x1 + int32((int64(y1-x1)*frac)/outRate)
-		}
-		if outCh == 1 && inCh == 2 {
-			l = (l + r) >> 1
-		}
-		if wide {
-			binary.LittleEndian.PutUint32(dst[o:], uint32(l<<16))
-			o += 4
-			if outCh == 2 {
-				binary.LittleEndian.PutUint32(dst[o:], uint32(r<<16))
-				o += 4
-			}
-		} else {
-			binary.LittleEndian.PutUint16(dst[o:], uint16(l))
-			o += 2
-			if outCh == 2 {
-				binary.LittleEndian.PutUint16(dst[o:], uint16(r))
-				o += 2
-			}
-		}
+		o = lerpFrame(dst, o, src, a, b, inCh, outCh, frac, outRate, wide)
 		i += step
 		frac += stepFrac
 		if frac >= outRate {
@@ -98,4 +70,41 @@ func (c converter) convert(dst []byte, j0, n int) {
 			i++
 		}
 	}
+}
+
+// lerpFrame interpolates between input frames a and b of src (inCh
+// channels) at frac/outRate of the way, remixes to outCh channels and
+// writes the frame at dst[o:] as S16_LE, or S32_LE when wide. It returns
+// the offset after it.
+func lerpFrame(dst []byte, o int, src []int16, a, b, inCh, outCh int, frac, outRate int64, wide bool) int {
+	var l, r int32 // the frame's left and right (or mono) values
+	if inCh == 1 {
+		x, y := int32(src[a]), int32(src[b])
+		l = x + int32((int64(y-x)*frac)/outRate)
+		r = l
+	} else {
+		x0, y0 := int32(src[2*a]), int32(src[2*b])
+		x1, y1 := int32(src[2*a+1]), int32(src[2*b+1])
+		l = x0 + int32((int64(y0-x0)*frac)/outRate)
+		r = x1 + int32((int64(y1-x1)*frac)/outRate)
+	}
+	if outCh == 1 && inCh == 2 {
+		l = (l + r) >> 1
+	}
+	if wide {
+		binary.LittleEndian.PutUint32(dst[o:], uint32(l<<16))
+		o += 4
+		if outCh == 2 {
+			binary.LittleEndian.PutUint32(dst[o:], uint32(r<<16))
+			o += 4
+		}
+		return o
+	}
+	binary.LittleEndian.PutUint16(dst[o:], uint16(l))
+	o += 2
+	if outCh == 2 {
+		binary.LittleEndian.PutUint16(dst[o:], uint16(r))
+		o += 2
+	}
+	return o
 }

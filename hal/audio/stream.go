@@ -1,7 +1,6 @@
 package audio
 
 import (
-	"encoding/binary"
 	"fmt"
 )
 
@@ -96,35 +95,7 @@ func (c *StreamConverter) Convert(dst []byte, src func(p []int16) int) int {
 	o := 0
 	for range frames {
 		b := min(a+1, last)
-		var l, r int32
-		if ch == 1 {
-			x, y := int32(win[a]), int32(win[b])
-			l = x + int32((int64(y-x)*frac)/outRate)
-			r = l
-		} else {
-			x0, y0 := int32(win[2*a]), int32(win[2*b])
-			x1, y1 := int32(win[2*a+1]), int32(win[2*b+1])
-			l = x0 + int32((int64(y0-x0)*frac)/outRate)
-			r = x1 + int32((int64(y1-x1)*frac)/outRate)
-		}
-		if outCh == 1 && ch == 2 {
-			l = (l + r) >> 1
-		}
-		if wide {
-			binary.LittleEndian.PutUint32(dst[o:], uint32(l<<16))
-			o += 4
-			if outCh == 2 {
-				binary.LittleEndian.PutUint32(dst[o:], uint32(r<<16))
-				o += 4
-			}
-		} else {
-			binary.LittleEndian.PutUint16(dst[o:], uint16(l))
-			o += 2
-			if outCh == 2 {
-				binary.LittleEndian.PutUint16(dst[o:], uint16(r))
-				o += 2
-			}
-		}
+		o = lerpFrame(dst, o, win, a, b, ch, outCh, frac, outRate, wide)
 		a += step
 		frac += stepFrac
 		if frac >= outRate {
