@@ -24,6 +24,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/eclipse/paho.mqtt.golang/packets"
 
 	"github.com/doorbelld/doorbelld/firmware/mqttapi"
 )
@@ -101,7 +102,7 @@ func New(opts Options) *Client {
 		// The ordered store resends what was in flight at a disconnect
 		// in the order it was published (the default store's map order
 		// would reorder events after a reconnect).
-		SetStore(paho.NewOrderedMemoryStore()).
+		SetStore(ownStore{paho.NewOrderedMemoryStore()}).
 		SetOrderMatters(false).
 		SetWriteTimeout(10*time.Second).
 		SetConnectTimeout(10*time.Second).
@@ -251,4 +252,23 @@ func Wait(t paho.Token, timeout time.Duration, what string) error {
 		return fmt.Errorf("mqtt: %s: %w", what, err)
 	}
 	return nil
+}
+
+// ownStore is paho's ordered memory store holding its own copy of each
+// PUBLISH packet. paho (1.5.1) stores the very packet Publish then queues
+// for sending; when the connection comes up, resume() takes what the
+// store holds and sets Dup on it, while the writer may be sending the
+// same packet for Publish: a data race the race detector reports (a
+// message published in the instant of a (re)connect). With a copy made
+// at Put, before any writer has the packet, resume only touches the
+// store's copy; such a message may go out twice, which QoS 1 allows (the
+// outbox deduplicates events by id).
+type ownStore struct{ *paho.OrderedMemoryStore }
+
+func (s ownStore) Put(key string, m packets.ControlPacket) {
+	if p, ok := m.(*packets.PublishPacket); ok {
+		c := *p
+		m = &c
+	}
+	s.OrderedMemoryStore.Put(key, m)
 }

@@ -165,3 +165,4 @@ func canceled() context.Context {
 	cancel()
 	return ctx
 }
+
