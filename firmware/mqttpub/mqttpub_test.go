@@ -165,4 +165,3 @@ func canceled() context.Context {
 	cancel()
 	return ctx
 }
-
