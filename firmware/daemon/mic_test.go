@@ -171,3 +171,71 @@ func TestSoundInClips(t *testing.T) {
 	publish(t, r.d.brokerURL(), r.d.Topics().Command(mqttapi.CmdPrivacy), false, "OFF")
 	waitFor(t, "the microphone open again", func() bool { return mics.last() != dev && r.d.mic.Status().Open })
 }
+
+// TestHalfDuplexMutesTheEcho: while the owner's voice plays at the door
+// (a talk), the microphone's live feed (the RTSP audio track) gets
+// silence instead of it coming back; clips keep what was heard.
+func TestHalfDuplexMutesTheEcho(t *testing.T) {
+	c := simConfig(t, testBroker())
+	c.Audio.Speaker = "hw:Fake,0"
+	spk := audiotest.NewSpeaker(audio.Format{Rate: 8000, Channels: 1, Bits: 16})
+	mics := &micOpener{}
+	r := startWith(t, c, func(o *Options) {
+		o.Speaker = audiotest.NewOpener(spk).Open
+		o.Microphone = mics.open
+	})
+	waitFor(t, "the microphone open", func() bool { return r.d.mic.Status().Open })
+	mics.last().setTone(time.Now()) // the microphone hears a loud tone from now on: the echo
+	f, err := r.d.mic.Subscribe("rtsp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ctx := t.Context()
+	loud := func() bool {
+		ch, err := f.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range ch.Samples {
+			if v > 1000 || v < -1000 {
+				return true
+			}
+		}
+		return false
+	}
+	waitFor(t, "the tone on the live feed", loud)
+
+	talk := r.d.speaker.player.Talk("owner", talkRate, 1)
+	defer talk.Close()
+	voice := make([]int16, talkRate) // 1 s of voice
+	for i := range voice {
+		voice[i] = int16(8000 * math.Sin(2*math.Pi*300*float64(i)/talkRate))
+	}
+	talk.Write(voice)
+	until := r.d.speaker.player.Status().TalkVoiceUntil
+	if !until.After(time.Now()) {
+		t.Fatalf("TalkVoiceUntil %v is not ahead after a second of voice", until)
+	}
+	// Chunks captured before until are silence on the feed; the ring
+	// keeps the tone.
+	muted := r.d.mic.Status().Muted
+	waitFor(t, "a muted chunk", func() bool { return r.d.mic.Status().Muted > muted })
+	for {
+		ch, err := f.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ch.At.Before(until) {
+			break // past the voice: the tone may come through again
+		}
+		for _, v := range ch.Samples {
+			if v != 0 {
+				t.Fatalf("chunk at %v (voice plays until %v) carries sound on the live feed", ch.At, until)
+			}
+		}
+		if len(r.d.sound.Range(ch.At, ch.End())) == 0 {
+			t.Fatalf("the ring lost the chunk at %v", ch.At)
+		}
+	}
+}

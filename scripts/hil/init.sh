@@ -74,15 +74,15 @@ if [ -n "$HIL_LOOPBACK" ] && [ ! -e /proc/asound/Loopback ]; then
     insmod "/lib/modules/$KVER/$m" $args || echo "HIL: insmod $m again FAILED"
   done
 fi
-TONE=""
-[ -e /proc/asound/Loopback ] && TONE="hw:Loopback,0"
+TONE="" TALK=false
+[ -e /proc/asound/Loopback ] && TONE="hw:Loopback,0" TALK=true
 
 # 2. The real daemon with its embedded broker, checked over MQTT.
 echo "HIL: start doorbelld $(/bin/doorbelld --version) at $(up)s"
 /bin/doorbelld --config /etc/doorbell/config.yaml > /tmp/doorbelld.log 2>&1 &
 DPID=$!
 /bin/hilcheck -gpiosim "$SIM" -pre-roll 2s -post-roll 1s -clips /tmp/doorbell/clips -pid $DPID -version "$(cat /etc/doorbell/VERSION)" \
-  -restart "/bin/doorbelld --config /etc/doorbell/config.yaml" -tone "$TONE" \
+  -restart "/bin/doorbelld --config /etc/doorbell/config.yaml" -tone "$TONE" -talk=$TALK \
   -load-presses "$(cat /etc/load-presses 2>/dev/null || echo 0)" -load-hogs "$(cat /etc/load-hogs 2>/dev/null || echo 4)" -log /tmp/doorbelld.log
 rc=$?
 sleep 1

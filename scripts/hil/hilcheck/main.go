@@ -616,6 +616,7 @@ func main() {
 	unbind := flag.String("camera-unbind", "/sys/bus/platform/drivers/vivid/unbind=vivid.0", "FILE=VALUE written to remove the camera")
 	pid := flag.Int("pid", 0, "doorbelld's pid: SIGTERM it at the end (0: skip)")
 	toneDev := flag.String("tone", "", "ALSA playback device doorbelld's microphone hears (hw:Loopback,0): a tone is played into the ring's clip (\"\": skip)")
+	talk := flag.Bool("talk", false, "talk over the RTSP back-channel and hear it come back (speaker and microphone on one loopback card)")
 	restart := flag.String("restart", "", "doorbelld's command line: after the SIGTERM check, start it again and SIGKILL it mid-pulse (\"\": skip)")
 	version := flag.String("version", "", "version doorbelld's health must report")
 	preRoll := flag.Duration("pre-roll", 2*time.Second, "capture.pre_roll of the config")
@@ -685,6 +686,9 @@ func main() {
 	}
 	if *rtspURL != "" {
 		c.liveRTSP(*rtspURL)
+		if *talk {
+			c.talkRoundTrip(*rtspURL)
+		}
 	}
 	if *httpAddr != "" {
 		c.livePrivacy(cl, *prefix+"/cmd/privacy", "http://"+*httpAddr+"/api/live.mjpeg")
