@@ -4,7 +4,7 @@
 #   1. installs what it needs (gcc, mosquitto, mosquitto-clients, ffmpeg, chromium, age, nftables,
 #      tcpdump) if missing
 #   2. gofmt, go vet, builds for other platforms (no cgo, macOS)
-#   3. unit tests with the race detector
+#   3. unit tests with the race detector (with go2rtc, built by scripts/go2rtc.sh)
 #   4. integration tests against a real Mosquitto started here on a free loopback port
 #   5. every benchmark once (-benchtime=1x), with the figures printed
 #   6. release builds for amd64/arm64/armv7/armv6, unit tests under qemu-user on the ARM ones
@@ -40,6 +40,11 @@ go vet -tags integration ./...
 go vet -tags egress ./firmware/cmd/doorbelld/
 CGO_ENABLED=0 go build ./...
 GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 go build ./...
+
+say "go2rtc, built from the module proxy (firmware/rtsp's TestGo2RTC: watching and two-way audio through it)"
+DOORBELL_GO2RTC=$(scripts/go2rtc.sh)
+export DOORBELL_GO2RTC
+echo "$DOORBELL_GO2RTC"
 
 say "unit tests (-race)"
 go test -race -count=1 ./...
@@ -77,7 +82,7 @@ say "release builds: amd64, arm64, armv7, armv6 (scripts/build.sh)"
 scripts/build.sh
 
 say "unit tests on arm64, armv7, armv6 under qemu-user (scripts/cross-test.sh)"
-scripts/cross-test.sh
+env -u DOORBELL_GO2RTC scripts/cross-test.sh
 
 if [[ $(id -u) == 0 ]]; then
   say "proof of no egress: doorbelld in network namespaces, every packet counted (scripts/egress.sh)"
