@@ -329,3 +329,265 @@ func BenchmarkCopyBaseline(b *testing.B) {
 		off += benchFrame
 	}
 }
+
+// drain takes every frame h has now.
+func drain(h *Hold) []Frame {
+	var out []Frame
+	for {
+		f, ok := h.Next()
+		if !ok {
+			return out
+		}
+		out = append(out, f)
+	}
+}
+
+func seqsOf(fs []Frame) []uint64 {
+	var out []uint64
+	for _, f := range fs {
+		out = append(out, f.Seq)
+	}
+	return out
+}
+
+func seqRange(from, to uint64) []uint64 {
+	var out []uint64
+	for s := from; s <= to; s++ {
+		out = append(out, s)
+	}
+	return out
+}
+
+// at10 is the time of frame i at 10 frames a second.
+func at10(i int) time.Time { return t0.Add(time.Duration(i) * 100 * time.Millisecond) }
+
+// A hold gets every frame it wants, although the ring evicted most of
+// them before it looked: they were copied aside. Frames it does not want
+// are not copied.
+func TestHoldKeepsEvicted(t *testing.T) {
+	r := NewRingSize(1<<20, 10)
+	h := r.Hold()
+	for i := 1; i <= 8; i++ {
+		r.Push(frameData(i, 100+i), at10(i), testFmt)
+	}
+	if oldest := h.Want(at10(5), at10(20)); !oldest.Equal(at10(1)) {
+		t.Errorf("Want = %v, want the oldest frame's time %v", oldest, at10(1))
+	}
+	for i := 9; i <= 40; i++ {
+		r.Push(frameData(i, 100+i), at10(i), testFmt)
+	}
+	st := r.Stats()
+	// The ring holds 31..40: 5..20 were all evicted, and copied aside.
+	if st.Kept != 16 || st.Lost != 0 || st.Held != 16*100+(5+20)*16/2 || st.Holds != 1 {
+		t.Errorf("RingStats = %+v, want frames 5..20 kept aside, none lost", st)
+	}
+	if hs := h.Stats(); hs.Frames != 16 || hs.Bytes != 1800 || hs.Lost != 0 {
+		t.Errorf("HoldStats = %+v", hs)
+	}
+	got := drain(h)
+	if !slices.Equal(seqsOf(got), seqRange(5, 20)) {
+		t.Fatalf("Next gave %v, want 5..20", seqsOf(got))
+	}
+	for _, f := range got {
+		if !bytes.Equal(f.Data, frameData(int(f.Seq), 100+int(f.Seq))) || !f.At.Equal(at10(int(f.Seq))) || f.Format != testFmt {
+			t.Errorf("frame %d: wrong data, time or format", f.Seq)
+		}
+	}
+	if st := r.Stats(); st.Held != 0 {
+		t.Errorf("Held = %d after the hold took everything", st.Held)
+	}
+	h.Close()
+	h.Close()
+	if _, ok := h.Next(); ok || r.Stats().Holds != 0 {
+		t.Error("a closed hold still delivers or is still registered")
+	}
+}
+
+// Past the hold limit, wanted frames are evicted like others and counted.
+func TestHoldLimit(t *testing.T) {
+	r := NewRingSize(1<<20, 10)
+	r.SetHoldLimit(3 * 100)
+	h := r.Hold()
+	h.Want(at10(1), at10(30))
+	for i := 1; i <= 30; i++ {
+		r.Push(frameData(i, 100), at10(i), testFmt)
+	}
+	// Evicted: 1..20. Kept: 1..3; lost: 4..20.
+	if st := r.Stats(); st.Kept != 3 || st.Lost != 17 || st.Held != 300 {
+		t.Errorf("RingStats = %+v, want 3 kept, 17 lost", st)
+	}
+	if hs := h.Stats(); hs.Lost != 17 {
+		t.Errorf("HoldStats.Lost = %d, want 17", hs.Lost)
+	}
+	want := append(seqRange(1, 3), seqRange(21, 30)...)
+	if got := seqsOf(drain(h)); !slices.Equal(got, want) {
+		t.Errorf("Next gave %v, want %v", got, want)
+	}
+}
+
+// A Want that reaches back to frames the hold passed over (or delivered)
+// makes Next deliver them again; frames the ring no longer has are not.
+func TestHoldWantReachesBack(t *testing.T) {
+	r := NewRingSize(1<<20, 10)
+	h := r.Hold()
+	h.Want(at10(3), at10(4))
+	for i := 1; i <= 12; i++ {
+		r.Push(frameData(i, 100), at10(i), testFmt)
+	}
+	// The ring holds 3..12.
+	if got := seqsOf(drain(h)); !slices.Equal(got, []uint64{3, 4}) {
+		t.Fatalf("Next gave %v, want 3 4", got)
+	}
+	h.Want(at10(8), at10(10))
+	if got := seqsOf(drain(h)); !slices.Equal(got, []uint64{8, 9, 10}) {
+		t.Errorf("Next gave %v, want 8 9 10 (passed over before the Want)", got)
+	}
+	if oldest := h.Want(at10(1), at10(5)); !oldest.Equal(at10(3)) {
+		t.Errorf("Want = %v, want %v (the ring starts at frame 3)", oldest, at10(3))
+	}
+	if got := seqsOf(drain(h)); !slices.Equal(got, []uint64{3, 4, 5, 8, 9, 10}) {
+		t.Errorf("after reaching back, Next gave %v, want 3 4 5 8 9 10", got)
+	}
+}
+
+// A hold that wants nothing costs Push nothing.
+func TestHoldIdlePushAllocs(t *testing.T) {
+	r := NewRing(4 << 20)
+	h := r.Hold()
+	defer h.Close()
+	h.Want(t0.Add(-time.Hour), t0.Add(-time.Minute)) // long gone
+	data := frameData(0, 50_000)
+	at := t0
+	push := func() {
+		at = at.Add(time.Millisecond)
+		r.Push(data, at, testFmt)
+	}
+	for range 500 {
+		push()
+	}
+	if n := testing.AllocsPerRun(1000, push); n != 0 {
+		t.Fatalf("Push allocates %v times per frame with an idle hold, want 0", n)
+	}
+}
+
+// One writer, one slow reader of a hold that wants everything: every
+// frame is delivered, in order and untorn, or counted as lost.
+func TestHoldConcurrent(t *testing.T) {
+	r := NewRingSize(64<<10, 16)
+	r.SetHoldLimit(32 << 10)
+	h := r.Hold()
+	h.Want(t0, t0.Add(time.Hour))
+	const frames = 3000
+	pushed, done := make(chan struct{}), make(chan struct{})
+	var got []uint64
+	go func() {
+		defer close(done)
+		last := false
+		for {
+			f, ok := h.Next()
+			if !ok {
+				if last {
+					return
+				}
+				select {
+				case <-pushed: // all pushed: take what is left, then stop
+					last = true
+				default:
+				}
+				continue
+			}
+			if !bytes.Equal(f.Data, frameData(int(f.Seq), len(f.Data))) {
+				t.Errorf("frame %d torn", f.Seq)
+			}
+			got = append(got, f.Seq)
+		}
+	}()
+	for i := 1; i <= frames; i++ {
+		r.Push(frameData(i, 1000+i%3000), t0.Add(time.Duration(i)*time.Millisecond), testFmt)
+	}
+	close(pushed)
+	<-done
+	if !slices.IsSorted(got) {
+		t.Error("frames out of order")
+	}
+	lost := h.Stats().Lost
+	if uint64(len(got))+lost != frames || len(slices.Compact(slices.Clone(got))) != len(got) {
+		t.Errorf("%d delivered + %d lost, want %d", len(got), lost, frames)
+	}
+	t.Logf("%d delivered, %d lost", len(got), lost)
+}
+
+const yuyvFrame = 640 * 480 * 2 // a 640x480 YUYV frame
+
+// copyNs measures a plain copy of n bytes, the baseline the hold
+// benchmarks report their cost against.
+func copyNs(n int) float64 {
+	src, dst := frameData(1, n), make([]byte, n)
+	copy(dst, src) // fault the pages in
+	const rounds = 20
+	start := time.Now()
+	for range rounds {
+		copy(dst, src)
+	}
+	return float64(time.Since(start).Nanoseconds()) / rounds
+}
+
+// BenchmarkRingPushHeld measures Push of a 640x480 YUYV frame into a
+// full ring while a hold that lags behind wants every frame it evicts:
+// each Push then also copies the evicted frame aside. x_copy is the cost
+// as a multiple of a plain copy of the frame's bytes (a Push alone is
+// about 1).
+func BenchmarkRingPushHeld(b *testing.B) {
+	r := NewRingSize(8*yuyvFrame, 8)
+	r.SetHoldLimit(64 * yuyvFrame)
+	h := r.Hold()
+	h.Want(t0, t0.Add(time.Hour))
+	data := frameData(0, yuyvFrame)
+	at := t0
+	for range 8 {
+		at = at.Add(66 * time.Millisecond)
+		r.Push(data, at, testFmt)
+	}
+	b.SetBytes(yuyvFrame)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		at = at.Add(66 * time.Millisecond)
+		r.Push(data, at, testFmt)
+		if i%32 == 31 { // a new reader, wanting the frames in the ring: off the clock
+			b.StopTimer()
+			h.Close()
+			h = r.Hold()
+			h.Want(t0, t0.Add(time.Hour))
+			b.StartTimer()
+		}
+	}
+	b.StopTimer()
+	if r.Stats().Kept == 0 {
+		b.Fatal("nothing was copied aside")
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/copyNs(yuyvFrame), "x_copy")
+}
+
+// BenchmarkHoldWant measures reserving a clip's frames (what a trigger
+// does) in a ring holding 2.5 s of 640x480 YUYV at 15 fps: it looks at
+// frame times only. x_copy is its cost as a fraction of copying one
+// frame's bytes.
+func BenchmarkHoldWant(b *testing.B) {
+	r := NewRingSize(38*yuyvFrame, 64)
+	data := frameData(0, yuyvFrame)
+	at := t0
+	for range 38 {
+		at = at.Add(66 * time.Millisecond)
+		r.Push(data, at, testFmt)
+	}
+	h := r.Hold()
+	drain(h) // passed over: Want must look back
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		h.Want(at.Add(-2*time.Second), at.Add(3*time.Second))
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/copyNs(yuyvFrame), "x_copy")
+}

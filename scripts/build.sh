@@ -15,7 +15,9 @@
 # armhf gcc and glibc are ARMv7+Thumb-2 code (SIGILL on a Pi Zero/1), so the
 # C side is built with the armel (ARMv5TE) toolchain, whose libc is linked in.
 #
-# Output: dist/<cmd>-linux-<arch> and dist/SHA256SUMS.
+# Output: dist/<cmd>-linux-<arch>, dist/doorbelld-<version>-linux-<arch>.tar.gz
+# (the release: binaries, install.sh, the unit, the example config, README) and
+# dist/SHA256SUMS.
 # Usage:  scripts/build.sh [arch...]        (default: amd64 arm64 armv7 armv6)
 #         scripts/build.sh deps             only install the cross compilers
 # Env:    VERSION (default: git describe --tags --always --dirty)
@@ -106,7 +108,26 @@ for a in "${arches[@]}"; do
   done
 done
 
-# SHA256SUMS covers every binary in dist/ (also those of earlier runs for other arches).
+# A release tarball per arch: what a user copies to the board, unpacks and
+# installs from (README "Install on a Raspberry Pi"; scripts/board.sh does
+# exactly that on an emulated board):
+#   doorbelld-<version>-linux-<arch>/{dist/*-linux-<arch>, scripts/install.sh,
+#     scripts/doorbelld.service, firmware/config/example.yaml, README.md}
+if [[ -z ${BUILD_CMDS:-} ]]; then
+  rm -f "$DIST"/doorbelld-*-linux-*.tar.gz
+  for a in "${arches[@]}"; do
+    stage=$(mktemp -d); top=doorbelld-$VERSION-linux-$a
+    mkdir -p "$stage/$top/dist" "$stage/$top/scripts" "$stage/$top/firmware/config"
+    cp "$DIST"/*-linux-"$a" "$stage/$top/dist/"
+    cp scripts/install.sh scripts/doorbelld.service "$stage/$top/scripts/"
+    cp firmware/config/example.yaml "$stage/$top/firmware/config/"
+    cp README.md "$stage/$top/"
+    tar -C "$stage" --owner=0 --group=0 -czf "$DIST/$top.tar.gz" "$top"
+    rm -rf "$stage"
+  done
+fi
+
+# SHA256SUMS covers every binary and tarball in dist/ (also those of earlier runs for other arches).
 (cd "$DIST" && find . -maxdepth 1 -type f -name '*-linux-*' ! -name '*.sha256' -printf '%f\n' | sort |
   xargs -r sha256sum > SHA256SUMS)
 echo "build.sh: $DIST/SHA256SUMS"

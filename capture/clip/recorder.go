@@ -2,6 +2,7 @@ package clip
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"log/slog"
 	"slices"
@@ -27,8 +28,10 @@ var _ Sink = (*storage.Store)(nil)
 // Timing of the Recorder's work.
 const (
 	// collectEvery is how often the frames of the clips being recorded are
-	// copied out of the ring, so the ring needs to hold only PreRoll plus
-	// this, not a whole clip.
+	// taken out of the ring (and their sound out of the audio ring). The
+	// ring keeps a clip's frames for the Recorder (a capture.Hold) however
+	// late it comes, but a ring that holds PreRoll plus this has nothing
+	// to copy aside while the encoder keeps up.
 	collectEvery = time.Second
 	// settle is how long after a clip's end the Recorder waits at least
 	// for the camera to deliver the last frames taken before the end (and
@@ -55,7 +58,11 @@ const DefaultMaxLength = time.Minute
 // Options configures a Recorder.
 type Options struct {
 	// PreRoll is the video kept from before a trigger; 0 starts the clip
-	// at the trigger. The ring must hold at least PreRoll plus one second.
+	// at the trigger. The ring must hold at least PreRoll; the frames of a
+	// clip are reserved in it (a capture.Hold) when Trigger is called, so
+	// a slow encoder delays a clip but does not lose its pre-roll. A ring
+	// that holds PreRoll plus a second or two seldom needs to copy
+	// reserved frames aside (see capture.Ring.SetHoldLimit).
 	PreRoll time.Duration
 	// PostRoll is the video kept after a trigger.
 	PostRoll time.Duration
@@ -123,13 +130,20 @@ type Stats struct {
 	Recording int    // clips being recorded now
 	Encoded   uint64 // YUYV frames encoded to JPEG (once, however many clips hold them)
 	WithSound uint64 // clips stored with a sound track
+	// Lost counts frames clips wanted that the ring evicted before the
+	// Recorder took them: the encoder fell behind the camera by more than
+	// the ring's hold limit (capture.Ring.SetHoldLimit). Each frame counts
+	// once, however many clips wanted it.
+	Lost uint64
 }
 
 // Recorder turns triggers into clips: the frames from PreRoll before a
 // trigger to PostRoll after it, muxed into an MP4 file and handed to a
-// Sink. One goroutine, Run, does all the work; Trigger only queues.
+// Sink. One goroutine, Run, does all the work; Trigger only reserves the
+// clip's frames in the ring and queues.
 type Recorder struct {
 	ring  *capture.Ring
+	hold  *capture.Hold // the frames of the clips triggered and not yet taken
 	sink  Sink
 	opts  Options
 	log   *slog.Logger
@@ -149,6 +163,12 @@ type Recorder struct {
 	// Run; frames older than the pre-roll (and a margin) are dropped.
 	jpeg   map[uint64]encoded
 	newest time.Time // newest frame time collected
+	// encode turns a YUYV frame into a JPEG: capture.EncodeJPEG, or a
+	// test's stand-in that is as slow as the test wants.
+	encode    func(capture.Frame, int) ([]byte, error)
+	lost      uint64    // the hold's Lost count already in stats; owned by Run
+	nextAudio time.Time // when the pump next collects sound; owned by Run
+	stopped   bool      // Run has returned; under mu
 }
 
 type encoded struct {
@@ -159,19 +179,17 @@ type encoded struct {
 type trigger struct {
 	at      time.Time
 	eventID string
+	oldest  time.Time // the oldest frame the ring could still give when it came
 }
 
 // recording is one clip being recorded.
 type recording struct {
 	id       string
 	eventIDs []string
-	from     time.Time // first frame time wanted
-	end      time.Time // last frame time wanted
-	limit    time.Time // end may not pass this (from + MaxLength)
-	frames   []capture.Frame
-	lastSeq  uint64               // Seq of the newest frame collected
-	lastAt   time.Time            // and its time
-	looked   bool                 // the ring has been looked at once (pre-roll check)
+	from     time.Time            // first frame time wanted
+	end      time.Time            // last frame time wanted
+	limit    time.Time            // end may not pass this (from + MaxLength)
+	frames   []capture.Frame      // by Seq, each once
 	skipped  int                  // frames that could not be encoded
 	audio    []capture.AudioChunk // copied out of Options.Audio
 	audioSeq uint64               // Seq of the newest chunk collected
@@ -186,20 +204,26 @@ func New(ring *capture.Ring, sink Sink, opts Options) *Recorder {
 	}
 	opts = opts.withDefaults()
 	return &Recorder{
-		ring:  ring,
-		sink:  sink,
-		opts:  opts,
-		log:   opts.Logger,
-		clk:   opts.Clock,
-		mux:   Muxer{JPEGQuality: opts.JPEGQuality},
-		wake:  make(chan struct{}, 1),
-		ready: make(chan storage.Meta, readyBuffer),
+		ring:   ring,
+		hold:   ring.Hold(),
+		encode: capture.EncodeJPEG,
+		sink:   sink,
+		opts:   opts,
+		log:    opts.Logger,
+		clk:    opts.Clock,
+		mux:    Muxer{JPEGQuality: opts.JPEGQuality},
+		wake:   make(chan struct{}, 1),
+		ready:  make(chan storage.Meta, readyBuffer),
 	}
 }
 
-// Trigger asks for a clip around at for event eventID. It never blocks.
-// The clip is stored PostRoll (plus a quarter second) after at, or later
-// if a merged trigger extends it.
+// Trigger asks for a clip around at for event eventID. It reserves the
+// clip's frames, from at - PreRoll to at + PostRoll, in the ring (copying
+// none: it only looks at the times of the frames held, and waits at most
+// for the camera's Push of one frame to finish) and queues the rest of
+// the work for Run; it never waits for Run. The clip is stored PostRoll
+// (plus a quarter second) after at, or later if a merged trigger extends
+// it or the encoder is behind.
 func (r *Recorder) Trigger(at time.Time, eventID string) {
 	r.mu.Lock()
 	r.stats.Triggers++
@@ -207,7 +231,15 @@ func (r *Recorder) Trigger(at time.Time, eventID string) {
 		r.pending = slices.Delete(r.pending, 0, 1)
 		r.stats.Dropped++
 	}
-	r.pending = append(r.pending, trigger{at: at, eventID: eventID})
+	t := trigger{at: at, eventID: eventID}
+	if !r.stopped {
+		// Under mu, so that Run's pump, which takes a frame from the hold
+		// and then admits the triggers queued, cannot take a frame this
+		// trigger wants before it sees the trigger (Want makes the hold
+		// deliver again the frames it wants that were taken before).
+		t.oldest = r.hold.Want(at.Add(-r.opts.PreRoll), at.Add(r.opts.PostRoll))
+	}
+	r.pending = append(r.pending, t)
 	r.mu.Unlock()
 	select {
 	case r.wake <- struct{}{}:
@@ -227,23 +259,33 @@ func (r *Recorder) Stats() Stats {
 	return r.stats
 }
 
-// Run records clips until ctx is done. Every second it copies the new
-// frames of the clips being recorded out of the ring (encoding YUYV frames
-// to JPEG as it goes); once a clip's end has passed it muxes the clip and
-// puts it into the sink. When ctx is done it stores the clips being
-// recorded with the frames they have so far, closes Ready and returns nil.
+// Run records clips until ctx is done. Every second it takes the frames
+// reserved for the clips being recorded out of the ring (encoding YUYV
+// frames to JPEG as it goes; frames the ring evicted meanwhile were
+// copied aside for it); once a clip's end has passed it muxes the clip
+// and puts it into the sink. When ctx is done it stores the clips being
+// recorded with the frames they have so far, closes Ready and returns
+// nil.
 func (r *Recorder) Run(ctx context.Context) error {
 	defer close(r.ready)
+	defer r.hold.Close()
 	for {
 		r.admit()
+		// Every frame up to the newest one now, and so every frame taken
+		// up to its time, is taken before a clip is finished; and a
+		// camera that has delivered nothing up to a clip's end by now
+		// (not by the end of a long pump) has stopped.
 		now := r.clk.Now()
+		_, newest, n := r.ring.Span()
+		r.pump(ctx, r.ring.Seq(), false)
+		r.noteLost()
 		next := now.Add(collectEvery)
 		keep := r.open[:0]
 		for _, c := range r.open {
-			r.collect(ctx, c, false)
+			r.collectAudio(c)
 			due := c.end.Add(settle)
 			if !now.Before(due) {
-				if _, newest, n := r.ring.Span(); (n > 0 && !newest.Before(c.end) && r.soundIn(c)) || !now.Before(c.end.Add(maxSettle)) {
+				if (n > 0 && !newest.Before(c.end) && r.soundIn(c)) || !now.Before(c.end.Add(maxSettle)) {
 					r.finish(c, false)
 					continue
 				}
@@ -270,9 +312,14 @@ func (r *Recorder) Run(ctx context.Context) error {
 			if timer != nil {
 				timer.Stop()
 			}
+			r.mu.Lock()
+			r.stopped = true // no more reservations: the hold closes now
+			r.mu.Unlock()
 			r.admit()
+			r.pump(ctx, r.ring.Seq(), true)
+			r.noteLost()
 			for _, c := range r.open {
-				r.collect(ctx, c, true)
+				r.collectAudio(c)
 				r.finish(c, true)
 			}
 			r.open, r.jpeg = nil, nil
@@ -319,6 +366,10 @@ func (r *Recorder) admit() {
 		}
 		c := r.newRecording(t.at.Add(-r.opts.PreRoll), end, t.eventID)
 		r.log.Debug("clip: recording", "clip", c.id, "event", t.eventID, "from", c.from, "end", c.end)
+		if !t.oldest.IsZero() && t.oldest.After(c.from) {
+			r.log.Info("clip: the ring does not reach back to the start of the pre-roll; the clip starts at the oldest frame",
+				"clip", c.id, "wanted", c.from, "oldest", t.oldest, "short_by", t.oldest.Sub(c.from))
+		}
 	}
 }
 
@@ -367,58 +418,119 @@ func (c *recording) addEvent(id string) {
 	}
 }
 
-// collect copies the frames of c that are new in the ring, encoding YUYV
-// frames to JPEG.
+// pump takes the frames the hold has for the clips, oldest first, up to
+// the frame with Seq upto (the newest when it was called: a pump behind a
+// camera faster than the encoder must end for clips to be finished), and
+// gives each to the clips being recorded that span its time, encoding
+// YUYV frames to JPEG on the way. After each frame it admits the triggers
+// queued meanwhile, so a clip triggered while the pump runs gets every
+// frame of its span (the hold delivers again those it wants that were
+// taken before), and every second it collects the clips' sound.
 //
-// At shutdown (quick, or ctx done while encoding) frames that would need
-// encoding are left out: the daemon must stop within seconds, and a busy
-// board may be far behind with several overlapping clips. Frames already
-// collected are kept.
-func (r *Recorder) collect(ctx context.Context, c *recording, quick bool) {
-	r.collectAudio(c)
-	from := c.from
-	if !c.looked {
-		c.looked = true
-		if oldest, _, n := r.ring.Span(); n > 0 && oldest.After(c.from) {
-			r.log.Info("clip: the ring does not reach back to the start of the pre-roll; the clip starts at the oldest frame",
-				"clip", c.id, "wanted", c.from, "oldest", oldest, "short_by", oldest.Sub(c.from))
+// At shutdown (quick, or ctx done while encoding) the pump stops at the
+// first frame that would need encoding: the daemon must stop within
+// seconds, and a busy board may be far behind with several overlapping
+// clips. Frames already collected are kept.
+func (r *Recorder) pump(ctx context.Context, upto uint64, quick bool) {
+	for {
+		f, ok := r.hold.Next()
+		if !ok {
+			return
 		}
-	} else if c.lastSeq > 0 {
-		from = c.lastAt
-	}
-	for _, f := range r.ring.Frames(from, c.end) {
-		if f.Seq <= c.lastSeq {
-			continue
+		r.admit()
+		if !r.take(ctx, f, quick) {
+			return
 		}
-		c.lastSeq, c.lastAt = f.Seq, f.At
-		if f.Format.PixelFormat == capture.PixYUYV {
-			e, ok := r.jpeg[f.Seq]
-			jpg := e.data
-			if !ok {
-				if quick || ctx.Err() != nil {
-					r.log.Info("clip: shutting down: the last frames are left out rather than encoded", "clip", c.id, "from", f.At)
-					return
-				}
-				var err error
-				if jpg, err = capture.EncodeJPEG(f, r.opts.JPEGQuality); err != nil {
-					c.skipped++
-					r.log.Debug("clip: skipping frame", "clip", c.id, "err", err)
-					continue
-				}
-				if r.jpeg == nil {
-					r.jpeg = map[uint64]encoded{}
-				}
-				r.jpeg[f.Seq] = encoded{f.At, jpg}
-				r.count(func(s *Stats) { s.Encoded++ })
+		if f.Seq >= upto {
+			return
+		}
+		if now := r.clk.Now(); !now.Before(r.nextAudio) {
+			r.nextAudio = now.Add(collectEvery)
+			for _, c := range r.open {
+				r.collectAudio(c)
 			}
-			if f.At.After(r.newest) {
-				r.newest = f.At
-			}
-			f.Data = jpg
-			f.Format.PixelFormat = capture.PixMJPEG
 		}
-		c.frames = append(c.frames, f)
 	}
+}
+
+// take gives frame f to the clips that span its time, encoding it first
+// if it is YUYV. It returns false if it left f out because of shutdown.
+func (r *Recorder) take(ctx context.Context, f capture.Frame, quick bool) bool {
+	if f.At.After(r.newest) {
+		r.newest = f.At
+	}
+	wanted := false
+	for _, c := range r.open {
+		wanted = wanted || c.spans(f.At)
+	}
+	if !wanted {
+		return true
+	}
+	if f.Format.PixelFormat == capture.PixYUYV {
+		e, ok := r.jpeg[f.Seq]
+		jpg := e.data
+		if !ok {
+			if quick || ctx.Err() != nil {
+				r.log.Info("clip: shutting down: the last frames are left out rather than encoded", "from", f.At)
+				return false
+			}
+			var err error
+			if jpg, err = r.encode(f, r.opts.JPEGQuality); err != nil {
+				for _, c := range r.open {
+					if c.spans(f.At) {
+						c.skipped++
+					}
+				}
+				r.log.Debug("clip: skipping frame", "seq", f.Seq, "err", err)
+				return true
+			}
+			if r.jpeg == nil {
+				r.jpeg = map[uint64]encoded{}
+			}
+			r.jpeg[f.Seq] = encoded{f.At, jpg}
+			r.count(func(s *Stats) { s.Encoded++ })
+		}
+		f.Data = jpg
+		f.Format.PixelFormat = capture.PixMJPEG
+	}
+	for _, c := range r.open {
+		if c.spans(f.At) {
+			c.add(f)
+		}
+	}
+	return true
+}
+
+// spans says whether a frame taken at at belongs in c.
+func (c *recording) spans(at time.Time) bool {
+	return !at.Before(c.from) && !at.After(c.end)
+}
+
+// add puts f into c's frames, in Seq order, unless c has it already (the
+// hold delivers a frame again when a new clip reaches back to it).
+func (c *recording) add(f capture.Frame) {
+	i, found := slices.BinarySearchFunc(c.frames, f.Seq, func(g capture.Frame, seq uint64) int {
+		return cmp.Compare(g.Seq, seq)
+	})
+	if !found {
+		c.frames = slices.Insert(c.frames, i, f)
+	}
+}
+
+// noteLost counts the frames the hold lost since it last looked, and logs
+// them: the encoder has fallen behind the camera by more than the ring's
+// hold limit.
+func (r *Recorder) noteLost() {
+	lost := r.hold.Stats().Lost
+	if lost == r.lost {
+		return
+	}
+	n := lost - r.lost
+	r.lost = lost
+	r.count(func(s *Stats) { s.Lost += n })
+	st := r.ring.Stats()
+	r.log.Warn("clip: the encoder fell behind the camera by more than the ring's hold limit; frames of clips lost",
+		"lost", n, "hold_limit", st.HoldLimit, "held", st.Held)
 }
 
 // collectAudio copies the chunks of c's sound that are new in the audio
@@ -483,6 +595,10 @@ func (r *Recorder) count(f func(*Stats)) {
 func (r *Recorder) finish(c *recording, shutdown bool) {
 	frames, audio := c.frames, c.audio
 	c.frames, c.audio = nil, nil
+	missing := 0 // frames within c that never came (lost: see noteLost)
+	if len(frames) > 0 {
+		missing = max(int(frames[len(frames)-1].Seq-frames[0].Seq+1)-len(frames)-c.skipped, 0)
+	}
 	count := r.count
 	if len(frames) == 0 {
 		count(func(s *Stats) { s.Empty++ })
@@ -529,7 +645,7 @@ func (r *Recorder) finish(c *recording, shutdown bool) {
 	})
 	r.log.Info("clip: stored", "clip", c.id, "events", c.eventIDs, "start", info.Start,
 		"duration", info.Duration().Round(time.Millisecond), "frames", info.Frames,
-		"skipped", info.Skipped+c.skipped, "bytes", info.Size, "cut_short", shutdown)
+		"skipped", info.Skipped+c.skipped, "missing", missing, "bytes", info.Size, "cut_short", shutdown)
 	if a := info.Audio; a.Rate > 0 && (a.Silence > 0 || a.Overlap > 0 || a.Skipped > 0) {
 		r.log.Info("clip: sound incomplete", "clip", c.id, "audio", a.String(),
 			"silence", time.Duration(a.Silence*int64(time.Second)/int64(a.Rate)).Round(time.Millisecond),

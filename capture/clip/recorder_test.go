@@ -42,6 +42,13 @@ var fmt10 = capture.Format{PixelFormat: capture.PixMJPEG, Width: 64, Height: 48,
 
 func newRig(t *testing.T, ring *capture.Ring, sink clip.Sink, f capture.Format, opts clip.Options) *rig {
 	t.Helper()
+	return newRigWith(t, ring, sink, f, opts, nil)
+}
+
+// newRigWith is newRig calling setup (if not nil) on the Recorder before
+// it runs.
+func newRigWith(t *testing.T, ring *capture.Ring, sink clip.Sink, f capture.Format, opts clip.Options, setup func(*clip.Recorder)) *rig {
+	t.Helper()
 	r := &rig{t: t, clk: clockwork.NewFakeClockAt(t0), ring: ring, format: f, done: make(chan error, 1)}
 	if sink == nil {
 		var err error
@@ -53,6 +60,9 @@ func newRig(t *testing.T, ring *capture.Ring, sink clip.Sink, f capture.Format, 
 	}
 	opts.Clock, opts.Logger = r.clk, quiet()
 	r.rec = clip.New(ring, sink, opts)
+	if setup != nil {
+		setup(r.rec)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	go func() { r.done <- r.rec.Run(ctx) }()

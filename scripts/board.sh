@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# A whole board in the emulator: Debian bookworm on an ext4 disk image,
+# booted by qemu with systemd as PID 1, doorbelld installed from the release
+# tarball by scripts/install.sh and run by systemd with the hardened unit,
+# against the kernel's vivid (camera), gpio-sim (button, PIR, relays) and
+# snd-aloop (microphone) drivers. Checked from the host by
+# scripts/board/boardcheck over MQTT (the host's Mosquitto, which the guest
+# reaches as 10.0.2.2 through qemu's user-mode network: the board talks to a
+# broker elsewhere in the house, as a real one does) and over a root shell
+# on a virtio console (the harness's hands: press the button, read the
+# disk's counters; a real board has none).
+#
+#   host                                   guest (qemu-system-*, TCG)
+#   board.img (ext4, cache=none) ───────▶ /dev/vda: systemd, journald, udev
+#   Mosquitto 127.0.0.1:P ◀── slirp ───── doorbelld.service (tcp://10.0.2.2:P)
+#   boardcheck ─── unix socket ─────────▶ /dev/hvc0: board-ctl.service (sh)
+#
+# The image: debootstrap (minbase + systemd, udev, kmod, iproute2, procps;
+# second stage under qemu-user for arm64), the kernel's modules for the
+# disk, network, vivid, snd-aloop and the out-of-tree gpio-sim (scripts/
+# hil.sh builds it), modules-load.d and board-gpio.service for the wiring.
+# The kernel boots with a small busybox initramfs that loads virtio and ext4
+# and switches to systemd on /dev/vda (Debian's kernel has them as modules).
+# The rootfs tarball and kernel are cached (like hil.sh's); the image is
+# made afresh for every run.
+#
+# Usage: [BOARD_ARCH=amd64|arm64] scripts/board.sh [step...]
+#   steps: kernel rootfs image check (default: all, in order)
+# Env: BOARD_ARCH (amd64), HIL_CACHE (shared with hil.sh), BOARD_TIMEOUT (900 s),
+#      BOARD_MEM (1024 MiB), BOARD_SMP (2), MIRROR (the Debian mirror).
+set -euo pipefail
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+HERE=$REPO/scripts/board
+ARCH=${BOARD_ARCH:-amd64}
+H=${HIL_CACHE:-${XDG_CACHE_HOME:-${HOME:-/var/cache}/.cache}/doorbelld-hil}
+A=$H/$ARCH
+B=$H/board-$ARCH
+OUT=$B/run
+mkdir -p "$B" "$OUT"
+case $ARCH in
+  amd64) QEMU=(qemu-system-x86_64 -accel tcg); CONSOLE=ttyS0; DIST=amd64 ;;
+  arm64) QEMU=(qemu-system-aarch64 -M virt -cpu cortex-a72); CONSOLE=ttyAMA0; DIST=arm64 ;;
+  *) echo "board.sh: BOARD_ARCH must be amd64 or arm64"; exit 2 ;;
+esac
+[[ $(id -u) == 0 ]] || { echo "board.sh: run as root (debootstrap, chroot, image ownership)"; exit 1; }
+timed() { local s=$SECONDS; "$@"; echo "board.sh[$ARCH]: step $1 $((SECONDS - s)) s"; }
+KVER() { cat "$A/KVER"; }
+
+# The kernel, its modules and gpio-sim.ko: hil.sh's cache.
+kernel() {
+  HIL_ARCH=$ARCH "$REPO/scripts/hil.sh" deps kernel module
+  command -v debootstrap >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
+  command -v mkfs.ext4 >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends e2fsprogs >/dev/null
+}
+
+PKGS=systemd,systemd-sysv,udev,kmod,iproute2,procps,netbase,e2fsprogs
+rootfs() {
+  local tarball=$B/bookworm-$ARCH-board.tgz mirror
+  mirror=${MIRROR:-$(awk '/^URIs:/ && !/security/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)}
+  mirror=${mirror:-http://deb.debian.org/debian}
+  if [[ -f $tarball ]]; then echo "rootfs: cached $tarball"; return; fi
+  local w; w=$(mktemp -d)
+  echo "rootfs: debootstrap --arch=$ARCH bookworm ($PKGS) from $mirror"
+  debootstrap --arch="$ARCH" --variant=minbase --include="$PKGS" --make-tarball="$tarball.tmp" bookworm "$w/mk" "$mirror" \
+    >"$B/debootstrap.log" 2>&1 || { tail -20 "$B/debootstrap.log"; rm -rf "$w"; exit 1; }
+  rm -rf "$w"
+  mv "$tarball.tmp" "$tarball"
+}
+
+# resolve NAME: the module and its dependencies, in load order.
+declare -A seen=()
+order=()
+resolve() {
+  local name=$1 deps d kver; kver=$(KVER)
+  [[ -n ${seen[$name]:-} ]] && return; seen[$name]=1
+  deps=$(modinfo -b "$A/kimage" -k "$kver" -F depends "$name" 2>/dev/null) || { echo "board.sh: no module $name"; exit 1; }
+  for d in ${deps//,/ }; do resolve "$d"; done
+  order+=("$name")
+}
+
+image() {
+  local kver R I tarball=$B/bookworm-$ARCH-board.tgz mirror
+  kver=$(KVER); R=$OUT/root; I=$OUT/initrd
+  rm -rf "$R" "$I"; mkdir -p "$R" "$I"
+  mirror=${MIRROR:-http://deb.debian.org/debian}
+  debootstrap --arch="$ARCH" --variant=minbase --include="$PKGS" --unpack-tarball="$tarball" bookworm "$R" "$mirror" \
+    >"$OUT/debootstrap.log" 2>&1 || { tail -20 "$OUT/debootstrap.log"; exit 1; }
+  # The board's own configuration, as an OS image brings it.
+  echo doorbell-board > "$R/etc/hostname"
+  echo "/dev/vda / ext4 defaults,errors=remount-ro 0 1" > "$R/etc/fstab"
+  chroot "$R" passwd -d root >/dev/null
+  mkdir -p "$R/etc/systemd/network"
+  printf '[Match]\nName=en* eth*\n[Network]\nDHCP=yes\n' > "$R/etc/systemd/network/50-wired.network"
+  chroot "$R" systemctl enable systemd-networkd.service >/dev/null 2>&1
+  ln -sfn /dev/null "$R/etc/systemd/system/systemd-networkd-wait-online.service"
+  # The hardware: modules, their options, the wiring.
+  local m f
+  for m in vivid configfs snd-aloop virtio_net virtio_console; do resolve "$m"; done
+  mkdir -p "$R/lib/modules/$kver/kernel" "$R/lib/modules/$kver/extra"
+  for m in "${order[@]}"; do
+    f=$(modinfo -b "$A/kimage" -k "$kver" -n "$m")
+    [[ $f == builtin ]] && continue
+    mkdir -p "$R/$(dirname "${f#"$A/kimage"}")"
+    cp "$f" "$R/${f#"$A/kimage"}"
+  done
+  cp "$A/mod/gpio-sim.ko" "$R/lib/modules/$kver/extra/"
+  cp "$A/kimage/lib/modules/$kver/modules.builtin"* "$A/kimage/lib/modules/$kver/modules.order" "$R/lib/modules/$kver/"
+  depmod -b "$R" "$kver"
+  install -m 0644 "$HERE/modules-load.conf" "$R/etc/modules-load.d/doorbell-board.conf"
+  install -m 0644 "$HERE/modprobe.conf" "$R/etc/modprobe.d/doorbell-board.conf"
+  install -m 0755 "$HERE/board-gpio.sh" "$R/usr/local/sbin/board-gpio.sh"
+  install -m 0644 "$HERE/board-gpio.service" "$HERE/board-ctl.service" "$R/etc/systemd/system/"
+  chroot "$R" systemctl enable board-gpio.service board-ctl.service >/dev/null 2>&1
+  # What the user copies to the board: the release tarball and their config.
+  local rel; rel=$(ls "$REPO"/dist/doorbelld-*-linux-"$DIST".tar.gz 2>/dev/null | head -1)
+  [[ -n $rel ]] || { echo "board.sh: no dist/doorbelld-*-linux-$DIST.tar.gz: run scripts/build.sh $DIST"; exit 1; }
+  cp "$rel" "$R/root/"
+  cp "$HERE/doorbell.yaml" "$R/root/board.yaml"
+  # The disk: ext4 made from the tree, as a flashed SD card.
+  rm -f "$OUT/board.img"
+  truncate -s "${BOARD_DISK:-2G}" "$OUT/board.img"
+  mkfs.ext4 -q -F -L doorbell-root -d "$R" "$OUT/board.img"
+  # The boot initramfs: busybox, virtio and ext4.
+  local bb; bb=$(ls "$A"/busybox/bin/busybox)
+  mkdir -p "$I/bin" "$I/lib/modules/$kver"
+  cp "$bb" "$I/bin/busybox"
+  seen=(); order=()
+  # crc32c: a soft dependency of ext4 (metadata checksums), not in its "depends".
+  for m in virtio_pci virtio_mmio virtio_blk crc32c_generic ext4; do resolve "$m" 2>/dev/null || true; done
+  : > "$I/modules.order"
+  for m in "${order[@]}"; do
+    f=$(modinfo -b "$A/kimage" -k "$kver" -n "$m" 2>/dev/null) || continue
+    [[ $f == builtin || ! -f $f ]] && continue
+    case $f in *.xz) xz -dc "$f" > "$I/lib/modules/$kver/$m.ko" ;; *) cp "$f" "$I/lib/modules/$kver/$m.ko" ;; esac
+    echo "$m.ko" >> "$I/modules.order"
+  done
+  install -m 0755 "$HERE/init.sh" "$I/init"
+  (cd "$I" && find . -print0 | cpio --null -o -H newc --quiet | gzip -1 > "$OUT/initrd.gz")
+  rm -rf "$R" "$I"
+  echo "image: $OUT/board.img ($(du -h --apparent-size "$OUT/board.img" | cut -f1), $(du -h "$OUT/board.img" | cut -f1) used), initrd $(du -h "$OUT/initrd.gz" | cut -f1), release $(basename "$rel")"
+}
+
+free_port() {
+  local p
+  while :; do p=$((20000 + RANDOM % 20000)); (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }; done
+}
+
+check() {
+  local kver port mpid qpid rc=0
+  kver=$(KVER); port=$(free_port)
+  local MOSQ; MOSQ=$(command -v mosquitto || echo /usr/sbin/mosquitto)
+  printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$port" > "$OUT/mosquitto.conf"
+  "$MOSQ" -c "$OUT/mosquitto.conf" >"$OUT/mosquitto.log" 2>&1 & mpid=$!
+  (cd "$REPO" && CGO_ENABLED=0 go build -o "$OUT/boardcheck" ./scripts/board/boardcheck)
+  rm -f "$OUT/ctl.sock"
+  "${QEMU[@]}" -smp "${BOARD_SMP:-2}" -m "${BOARD_MEM:-1024}" -nographic -no-reboot \
+    -kernel "$A/kimage/boot/vmlinuz-$kver" -initrd "$OUT/initrd.gz" \
+    -append "console=$CONSOLE root=/dev/vda quiet systemd.show_status=0 panic=-1" \
+    -drive "file=$OUT/board.img,if=virtio,format=raw,cache=none" \
+    -nic "user,model=virtio-net-pci" \
+    -device virtio-serial -chardev "socket,id=ctl,path=$OUT/ctl.sock,server=on,wait=off" -device virtconsole,chardev=ctl \
+    </dev/null >"$OUT/console.log" 2>&1 & qpid=$!
+  "$OUT/boardcheck" -broker "tcp://127.0.0.1:$port" -ctl "$OUT/ctl.sock" -qemu-pid "$qpid" -port "$port" \
+    -timeout "${BOARD_TIMEOUT:-900}s" 2>&1 | tee "$OUT/boardcheck.log" || rc=$?
+  kill "$qpid" 2>/dev/null; wait "$qpid" 2>/dev/null || true
+  kill "$mpid" 2>/dev/null; wait "$mpid" 2>/dev/null || true
+  tr -d '\r' < "$OUT/console.log" > "$OUT/console.txt"
+  local pass fail
+  pass=$(grep -c '^BOARD-RESULT: [^ ]* PASS' "$OUT/boardcheck.log" || true)
+  fail=$(grep -c '^BOARD-RESULT: [^ ]* FAIL' "$OUT/boardcheck.log" || true)
+  echo "BOARD: $pass passed, $fail failed ($ARCH, kernel $kver)"
+  if ((fail > 0 || pass == 0 || rc != 0)); then
+    echo "BOARD: console (last 40 lines):"; tail -40 "$OUT/console.txt" | sed 's/^/  /'
+    return 1
+  fi
+}
+
+steps=("$@"); ((${#steps[@]})) || steps=(kernel rootfs image check)
+for s in "${steps[@]}"; do timed "$s"; done

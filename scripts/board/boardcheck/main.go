@@ -1,0 +1,272 @@
+// Command boardcheck checks the emulated board (scripts/board.sh) from the
+// host: it drives the guest through the root shell on its virtio console
+// (install, configure, press the button, ask systemd) and watches what
+// doorbelld publishes on the host's Mosquitto. One BOARD-RESULT line per
+// check: name PASS|FAIL detail.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+)
+
+var passed, failed int
+
+func result(name string, ok bool, format string, args ...any) {
+	s := "FAIL"
+	if ok {
+		s, passed = "PASS", passed+1
+	} else {
+		failed++
+	}
+	fmt.Printf("BOARD-RESULT: %s %s %s\n", name, s, fmt.Sprintf(format, args...))
+}
+
+// shell is the guest's root shell on /dev/hvc0.
+type shell struct {
+	c  net.Conn
+	r  *bufio.Reader
+	mu sync.Mutex
+	n  int
+}
+
+func dialShell(path string, deadline time.Time) (*shell, error) {
+	var c net.Conn
+	var err error
+	for time.Now().Before(deadline) {
+		if c, err = net.Dial("unix", path); err == nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if c == nil {
+		return nil, fmt.Errorf("console socket %s: %w", path, err)
+	}
+	s := &shell{c: c, r: bufio.NewReader(c)}
+	// The shell starts when systemd reaches board-ctl.service: ask until it
+	// answers.
+	answered := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-answered:
+				return
+			case <-time.After(2 * time.Second):
+				fmt.Fprintf(c, "\nstty -echo; export PS1= PS2=; echo __UP__\n")
+			}
+		}
+	}()
+	defer close(answered)
+	c.SetReadDeadline(deadline)
+	fmt.Fprintf(c, "\nstty -echo; export PS1= PS2=; echo __UP__\n")
+	for {
+		line, err := s.r.ReadString('\n')
+		if err != nil {
+			return nil, fmt.Errorf("waiting for the board's shell: %w", err)
+		}
+		if strings.TrimSpace(line) == "__UP__" {
+			return s, nil
+		}
+	}
+}
+
+var rcLine = regexp.MustCompile(`__RC(\d+)_(\d+)__`)
+
+// run runs cmd in the guest and returns its output and exit status.
+func (s *shell) run(cmd string, timeout time.Duration) (string, int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n++
+	id := s.n
+	// Drain what an earlier command left (late output, prompts).
+	s.c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	for {
+		if _, err := s.r.ReadString('\n'); err != nil {
+			break
+		}
+	}
+	s.c.SetReadDeadline(time.Now().Add(timeout))
+	if _, err := fmt.Fprintf(s.c, "{ %s\n} 2>&1; echo __RC%d_$?__\n", cmd, id); err != nil {
+		return "", -1, err
+	}
+	var out strings.Builder
+	for {
+		line, err := s.r.ReadString('\n')
+		if err != nil {
+			return out.String(), -1, fmt.Errorf("%q: %w", cmd, err)
+		}
+		if m := rcLine.FindStringSubmatch(line); m != nil && m[1] == strconv.Itoa(id) {
+			rc, _ := strconv.Atoi(m[2])
+			return out.String(), rc, nil
+		}
+		out.WriteString(line)
+	}
+}
+
+// store keeps what doorbelld publishes.
+type store struct {
+	mu     sync.Mutex
+	status string
+	health map[string]any
+	events []map[string]any
+}
+
+func (s *store) handle(prefix string, m mqtt.Message) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch strings.TrimPrefix(m.Topic(), prefix+"/") {
+	case "status":
+		s.status = string(m.Payload())
+	case "health":
+		var h map[string]any
+		if json.Unmarshal(m.Payload(), &h) == nil {
+			s.health = h
+		}
+	case "event":
+		var e map[string]any
+		if json.Unmarshal(m.Payload(), &e) == nil {
+			s.events = append(s.events, e)
+		}
+	}
+}
+
+func (s *store) get() (string, map[string]any, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.status, s.health, len(s.events)
+}
+
+func waitFor(d time.Duration, cond func() bool) bool {
+	end := time.Now().Add(d)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(end) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func main() {
+	broker := flag.String("broker", "", "the host's Mosquitto (tcp://127.0.0.1:P)")
+	ctl := flag.String("ctl", "", "the guest console's unix socket")
+	port := flag.Int("port", 0, "the Mosquitto port the guest reaches as 10.0.2.2")
+	prefix := flag.String("prefix", "doorbell/board", "<topic_prefix>/<device.id>")
+	timeout := flag.Duration("timeout", 15*time.Minute, "for the whole run")
+	flag.Int("qemu-pid", 0, "qemu's pid (power cuts)")
+	flag.Parse()
+	defer func() {
+		fmt.Printf("BOARD-SUMMARY: %d passed, %d failed\n", passed, failed)
+		if failed > 0 {
+			os.Exit(1)
+		}
+	}()
+	t0 := time.Now()
+	deadline := t0.Add(*timeout)
+
+	st := &store{}
+	opts := mqtt.NewClientOptions().AddBroker(*broker).SetClientID("boardcheck").SetConnectRetry(true)
+	opts.OnConnect = func(c mqtt.Client) {
+		c.Subscribe(*prefix+"/#", 1, func(_ mqtt.Client, m mqtt.Message) { st.handle(*prefix, m) })
+	}
+	cl := mqtt.NewClient(opts)
+	if tok := cl.Connect(); !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
+		result("host-broker", false, "connect %s: %v", *broker, tok.Error())
+		return
+	}
+	defer cl.Disconnect(100)
+
+	sh, err := dialShell(*ctl, deadline)
+	if err != nil {
+		result("boot", false, "%v", err)
+		return
+	}
+	result("boot", true, "the board's shell answered %v after qemu started", time.Since(t0).Round(time.Second))
+	run := func(cmd string, d time.Duration) (string, int) {
+		out, rc, err := sh.run(cmd, d)
+		if err != nil {
+			return out + err.Error(), -1
+		}
+		return out, rc
+	}
+
+	out, _ := run("systemctl is-system-running --wait; systemctl --failed --no-legend --plain | head; uname -r; cat /proc/1/comm", 5*time.Minute)
+	state := strings.Fields(out)
+	result("systemd-pid1", len(state) > 0 && (state[0] == "running" || state[0] == "degraded") && strings.Contains(out, "systemd"),
+		"%s", strings.Join(strings.Fields(out), " "))
+	out, rc := run("ls /dev/video0 /dev/gpiochip* /dev/snd/pcmC*D1c && systemctl is-active board-gpio.service", time.Minute)
+	result("board-hardware", rc == 0, "%s", strings.Join(strings.Fields(out), " "))
+
+	// As a user does: unpack the release, run the installer, edit the config, start.
+	out, rc = run("cd /root && tar xzf doorbelld-*.tar.gz && cd doorbelld-*/ && scripts/install.sh", 5*time.Minute)
+	result("install", rc == 0, "rc=%d: %s", rc, lastLines(out, 6))
+	out, rc = run(fmt.Sprintf("sed 's/@PORT@/%d/' /root/board.yaml > /tmp/c.yaml && install -m 0640 -o root -g doorbell /tmp/c.yaml /etc/doorbell/config.yaml && doorbelld --check-config --config /etc/doorbell/config.yaml", *port), time.Minute)
+	result("config", rc == 0, "rc=%d: %s", rc, lastLines(out, 3))
+	s0 := time.Now()
+	out, rc = run("systemctl start doorbelld", 2*time.Minute)
+	online := rc == 0 && waitFor(3*time.Minute, func() bool {
+		s, h, _ := st.get()
+		return s == "online" && h != nil && h["status"] == "ok"
+	})
+	s, h, _ := st.get()
+	result("service-start", online, "systemctl start rc=%d %s; status %q, health %v after %v", rc, strings.TrimSpace(out), s, h, time.Since(s0).Round(100*time.Millisecond))
+	if !online {
+		out, _ = run("systemctl status doorbelld --no-pager -l | tail -30; journalctl -u doorbelld --no-pager | tail -30", time.Minute)
+		fmt.Println(out)
+		return
+	}
+
+	// A press through the wiring: gpio-sim's pull.
+	_, _, n0 := st.get()
+	_, rc = run("echo pull-down > /run/gpiosim/sim_gpio0/pull; sleep 0.3; echo pull-up > /run/gpiosim/sim_gpio0/pull", time.Minute)
+	rang := rc == 0 && waitFor(time.Minute, func() bool { _, _, n := st.get(); return n > n0 })
+	st.mu.Lock()
+	var ev map[string]any
+	if rang {
+		ev = st.events[n0]
+	}
+	st.mu.Unlock()
+	result("ring", rang && ev["event_type"] == "ring" && ev["snapshot"] != nil, "event %v", ev)
+
+	out, _ = run("systemd-analyze security doorbelld.service --no-pager", 2*time.Minute)
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "✗") || strings.HasPrefix(l, "→") {
+			fmt.Printf("BOARD-SECURITY: %s\n", l)
+		}
+	}
+	out = lastLines(out, 1)
+	score := -1.0
+	if m := regexp.MustCompile(`exposure level for doorbelld.service:\s*([0-9.]+)\s*(\S+)`).FindStringSubmatch(out); m != nil {
+		score, _ = strconv.ParseFloat(m[1], 64)
+	}
+	result("security-exposure", score >= 0, "systemd-analyze security: %s (goal ≤ 2.0)", strings.TrimSpace(out))
+
+	out, _ = run("journalctl -u doorbelld --no-pager -o cat | grep -c 'doorbelld running'", time.Minute)
+	result("journal", strings.TrimSpace(out) != "0" && strings.TrimSpace(out) != "", "journalctl -u doorbelld: %s line(s) 'doorbelld running'", strings.TrimSpace(out))
+
+	out, rc = run("systemctl stop doorbelld", 2*time.Minute)
+	off := rc == 0 && waitFor(time.Minute, func() bool { s, _, _ := st.get(); return s == "offline" })
+	result("service-stop", off, "rc=%d %s; status %q", rc, strings.TrimSpace(out), func() string { s, _, _ := st.get(); return s }())
+	run("systemctl poweroff", 10*time.Second)
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}
