@@ -10,7 +10,7 @@
 # static, tags netgo,osusergo, so what runs here is what ships. armv6 runs on
 # an ARM1176 CPU model, so an ARMv7 instruction anywhere (Go or C) is a SIGILL.
 # Each package is compiled once per arch and run once (-count=1), with a
-# per-package -timeout (CROSS_TEST_TIMEOUT, default 5m) so a hang fails fast.
+# per-package -timeout (CROSS_TEST_TIMEOUT, default 10m: the daemon package takes 1.5 min alone under qemu-user, over 5 on a loaded machine) so a hang fails fast.
 #
 # Usage: scripts/cross-test.sh [arm64|armv7|armv6 ...]   (default: all three)
 # Env:   DOORBELL_SKIP_APT=1 never runs apt-get.
@@ -61,11 +61,14 @@ for a in "${arches[@]}"; do
   esac
   echo "== $a: go test ./... under $runner ${envs[*]}"
   s=$SECONDS
-  if env CGO_ENABLED=1 GOOS=linux "${envs[@]}" go test -count=1 -timeout "${CROSS_TEST_TIMEOUT:-5m}" -tags netgo,osusergo \
+  if env CGO_ENABLED=1 GOOS=linux "${envs[@]}" go test -count=1 -timeout "${CROSS_TEST_TIMEOUT:-10m}" -tags netgo,osusergo \
        -ldflags '-linkmode external -extldflags -static' -exec "$runner" ./... >"$log/$a" 2>&1; then
     r=ok
   else
     r=FAILED; rc=1
+    # A timeout's panic names the tests that were running: show that first.
+    grep -A8 '^panic: test timed out' "$log/$a" || true
+    grep -E '^(--- FAIL|FAIL)' "$log/$a" || true
     grep -vE '^(ok|\?) ' "$log/$a" | tail -60
   fi
   npkg=$(grep -cE '^ok ' "$log/$a" || true)

@@ -10,7 +10,9 @@
 #   6. release builds for amd64/arm64/armv7/armv6, unit tests under qemu-user on the ARM ones
 #   7. (as root) the proof of no egress (doorbelld in network namespaces, every packet counted),
 #      the install script in a debootstrap root, and the emulated-hardware tests:
-#      the real doorbelld in qemu (amd64 and arm64 guests) with the vivid and gpio-sim drivers
+#      the real doorbelld in qemu (amd64 and arm64 guests) with the vivid and gpio-sim drivers,
+#      and a whole board: Debian booted from a disk image with systemd as PID 1, the release
+#      tarball installed by install.sh, doorbelld run by systemd (scripts/board.sh)
 # Usage: scripts/test.sh            Env: DOORBELL_SKIP_APT=1 skips the apt step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -92,8 +94,10 @@ if [[ $(id -u) == 0 ]]; then
   say "emulated hardware: the real doorbelld in qemu with vivid + gpio-sim, amd64 and arm64 (scripts/hil.sh)"
   scripts/hil.sh
   HIL_ARCH=arm64 scripts/hil.sh
+  say "a whole board: Debian on a disk image, systemd as PID 1, the release tarball installed by install.sh (scripts/board.sh)"
+  scripts/board.sh
 else
-  say "skipped egress.sh, test-install.sh and hil.sh: they need root (CI runs as root)"
+  say "skipped egress.sh, test-install.sh, hil.sh and board.sh: they need root (CI runs as root)"
 fi
 
 say "all tests passed"

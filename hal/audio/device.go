@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -49,12 +50,42 @@ func parseCards(b []byte) []card {
 func readCards() ([]card, error) {
 	b, err := os.ReadFile(cardsFile)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil // no ALSA in the kernel, or no card: no cards
+		// No ALSA in the kernel, no card, or /proc hidden (systemd's
+		// ProcSubset=pid, which the unit sets): sysfs knows the cards too.
+		return sysfsCards(sysSoundDir)
 	}
 	if err != nil {
 		return nil, err
 	}
 	return parseCards(b), nil
+}
+
+// sysSoundDir holds a cardN directory per sound card, with its id.
+var sysSoundDir = "/sys/class/sound"
+
+// sysfsCards lists the cards of dir/cardN/id (no short names there).
+func sysfsCards(dir string) ([]card, error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var cards []card
+	for _, e := range ents {
+		n, err := strconv.Atoi(strings.TrimPrefix(e.Name(), "card"))
+		if !strings.HasPrefix(e.Name(), "card") || err != nil {
+			continue
+		}
+		id, err := os.ReadFile(dir + "/" + e.Name() + "/id")
+		if err != nil {
+			continue
+		}
+		cards = append(cards, card{num: n, id: strings.TrimSpace(string(id))})
+	}
+	slices.SortFunc(cards, func(a, b card) int { return a.num - b.num })
+	return cards, nil
 }
 
 func cardList(cards []card) string {

@@ -2,6 +2,8 @@ package audio
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -101,5 +103,37 @@ func TestPick(t *testing.T) {
 		if f, err := c.pick(16000, 1, 16); !errors.Is(err, ErrNoFormat) || !strings.Contains(err.Error(), "takes rates") {
 			t.Errorf("%v.pick = %v, %v; want ErrNoFormat saying what it takes", c, f, err)
 		}
+	}
+}
+
+// TestSysfsCards: with /proc/asound hidden (systemd's ProcSubset=pid),
+// cards are found in /sys/class/sound/cardN/id.
+func TestSysfsCards(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct{ dir, id string }{{"card1", "Device"}, {"card0", "Loopback"}} {
+		if err := os.MkdirAll(filepath.Join(dir, c.dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, c.dir, "id"), []byte(c.id+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Not cards: controlC0, pcmC0D0p, timer.
+	for _, d := range []string{"controlC0", "pcmC0D0p", "timer"} {
+		os.MkdirAll(filepath.Join(dir, d), 0o755)
+	}
+	cards, err := sysfsCards(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cards) != 2 || cards[0].num != 0 || cards[0].id != "Loopback" || cards[1].num != 1 || cards[1].id != "Device" {
+		t.Fatalf("cards %+v, want 0 Loopback, 1 Device", cards)
+	}
+	n, d, err := parseDevice("hw:Device,0", func() ([]card, error) { return cards, nil })
+	if err != nil || n != 1 || d != 0 {
+		t.Fatalf("hw:Device,0 → %d,%d %v", n, d, err)
+	}
+	if cards, err := sysfsCards(filepath.Join(dir, "missing")); err != nil || cards != nil {
+		t.Fatalf("no sysfs: %v %v", cards, err)
 	}
 }
