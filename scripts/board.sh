@@ -146,11 +146,9 @@ free_port() {
 }
 
 check() {
-  local kver port mpid qpid rc=0
+  local kver port qpid rc=0
   kver=$(KVER); port=$(free_port)
   local MOSQ; MOSQ=$(command -v mosquitto || echo /usr/sbin/mosquitto)
-  printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$port" > "$OUT/mosquitto.conf"
-  "$MOSQ" -c "$OUT/mosquitto.conf" >"$OUT/mosquitto.log" 2>&1 & mpid=$!
   (cd "$REPO" && CGO_ENABLED=0 go build -o "$OUT/boardcheck" ./scripts/board/boardcheck)
   rm -f "$OUT/ctl.sock"
   "${QEMU[@]}" -smp "${BOARD_SMP:-2}" -m "${BOARD_MEM:-1024}" -nographic -no-reboot \
@@ -160,10 +158,10 @@ check() {
     -nic "user,model=virtio-net-pci" \
     -device virtio-serial -chardev "socket,id=ctl,path=$OUT/ctl.sock,server=on,wait=off" -device virtconsole,chardev=ctl \
     </dev/null >"$OUT/console.log" 2>&1 & qpid=$!
-  "$OUT/boardcheck" -broker "tcp://127.0.0.1:$port" -ctl "$OUT/ctl.sock" -qemu-pid "$qpid" -port "$port" \
+  # boardcheck runs the host's Mosquitto itself (it stops it to play a broker outage).
+  "$OUT/boardcheck" -mosquitto "$MOSQ" -dir "$OUT" -port "$port" -ctl "$OUT/ctl.sock" -qemu-pid "$qpid" \
     -timeout "${BOARD_TIMEOUT:-900}s" 2>&1 | tee "$OUT/boardcheck.log" || rc=$?
   kill "$qpid" 2>/dev/null; wait "$qpid" 2>/dev/null || true
-  kill "$mpid" 2>/dev/null; wait "$mpid" 2>/dev/null || true
   tr -d '\r' < "$OUT/console.log" > "$OUT/console.txt"
   local pass fail
   pass=$(grep -c '^BOARD-RESULT: [^ ]* PASS' "$OUT/boardcheck.log" || true)

@@ -164,7 +164,8 @@ func waitFor(d time.Duration, cond func() bool) bool {
 }
 
 func main() {
-	broker := flag.String("broker", "", "the host's Mosquitto (tcp://127.0.0.1:P)")
+	mosqBin := flag.String("mosquitto", "mosquitto", "the Mosquitto binary to run on the host")
+	workDir := flag.String("dir", os.TempDir(), "for Mosquitto's config and log")
 	ctl := flag.String("ctl", "", "the guest console's unix socket")
 	port := flag.Int("port", 0, "the Mosquitto port the guest reaches as 10.0.2.2")
 	prefix := flag.String("prefix", "doorbell/board", "<topic_prefix>/<device.id>")
@@ -180,8 +181,16 @@ func main() {
 	t0 := time.Now()
 	deadline := t0.Add(*timeout)
 
+	mq := &mosquitto{bin: *mosqBin, dir: *workDir, port: *port}
+	if err := mq.start(); err != nil {
+		result("host-broker", false, "%v", err)
+		return
+	}
+	defer mq.stop()
+	broker := ptr(fmt.Sprintf("tcp://127.0.0.1:%d", *port))
 	st := &store{}
-	opts := mqtt.NewClientOptions().AddBroker(*broker).SetClientID("boardcheck").SetConnectRetry(true)
+	opts := mqtt.NewClientOptions().AddBroker(*broker).SetClientID("boardcheck").SetConnectRetry(true).
+		SetAutoReconnect(true).SetMaxReconnectInterval(time.Second)
 	opts.OnConnect = func(c mqtt.Client) {
 		c.Subscribe(*prefix+"/#", 1, func(_ mqtt.Client, m mqtt.Message) { st.handle(*prefix, m) })
 	}
@@ -259,6 +268,10 @@ func main() {
 
 	out, _ = run("journalctl -u doorbelld --no-pager -o cat | grep -c 'doorbelld running'", time.Minute)
 	result("journal", strings.TrimSpace(out) != "0" && strings.TrimSpace(out) != "", "journalctl -u doorbelld: %s line(s) 'doorbelld running'", strings.TrimSpace(out))
+
+	c := &checks{run: run, st: st, mq: mq}
+	c.watchdog()
+	c.crashReplay()
 
 	out, rc = run("systemctl stop doorbelld", 2*time.Minute)
 	off := rc == 0 && waitFor(time.Minute, func() bool { s, _, _ := st.get(); return s == "offline" })
