@@ -126,7 +126,7 @@ func (c *checks) crashReplay() {
 		return
 	}
 	journaled := waitFor(time.Minute, func() bool {
-		out, _ := c.run("grep -ac "+id+" /var/lib/doorbell/outbox/* 2>/dev/null | awk -F: '{s+=$2} END {print s+0}'", 30*time.Second)
+		out, _ := c.run("cat /var/lib/doorbell/outbox/* 2>/dev/null | grep -ac "+id, 30*time.Second)
 		return strings.TrimSpace(out) != "0"
 	})
 	pid0, r0 := c.mainPID()
