@@ -390,6 +390,13 @@ func TestRetentionMaxAge(t *testing.T) {
 			for i := range 5 {
 				put(t, s, i, 100)
 			}
+			// The Puts left a change signal: taken now, Run's first timer
+			// is the one BlockUntil below sees (else Run may stop that
+			// timer for the signal and set its next one after Advance).
+			select {
+			case <-s.changed:
+			default:
+			}
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error)
 			go func() { done <- s.Run(ctx) }()
