@@ -54,9 +54,10 @@ type Options struct {
 	// TLS configures ssl:// brokers; nil uses the system's CA certificates.
 	TLS         *tls.Config
 	StatusTopic string // availability topic: Last Will "offline", "online" on connect
-	// OnConnect runs after every (re)connect, 300ms after connecting, once
-	// "online" is queued; use it to publish retained state and subscribe.
-	// It must not block for long.
+	// OnConnect runs after every (re)connect, 300ms after connecting, just
+	// before "online" is queued; use it to subscribe and publish retained
+	// state: whoever sees "online" finds the subscriptions in place. It
+	// must not block for long.
 	OnConnect func()
 	Logger    *slog.Logger
 	// MaxReconnectInterval bounds the reconnect backoff. Default 10s.
@@ -123,10 +124,13 @@ func New(opts Options) *Client {
 					return
 				}
 				cl.connected.Store(true)
-				cl.c.Publish(opts.StatusTopic, 1, true, Online)
+				// OnConnect subscribes (commands) before "online" goes out:
+				// the broker takes one client's packets in order, so whoever
+				// sees "online" and sends a command reaches a subscriber.
 				if opts.OnConnect != nil {
 					opts.OnConnect()
 				}
+				cl.c.Publish(opts.StatusTopic, 1, true, Online)
 			})
 		}).
 		SetConnectionNotificationHandler(func(_ paho.Client, n paho.ConnectionNotification) {

@@ -59,9 +59,9 @@ func (c *checker) killMidPulse(broker, prefix string, argv []string, logPath str
 	defer cl.Disconnect(100)
 
 	stop := make(chan struct{})
-	relay := watch(c.door, stop)
+	relay, seen := watchN(c.door, stop)
 	c.openDoor(cl, c.doorPIN)
-	high := waitFor(15*time.Second, func() bool { return c.door.value() == 1 })
+	high := waitFor(15*time.Second, func() bool { return seen.Load() >= 1 })
 	highAt := time.Now()
 	if !high {
 		close(stop)

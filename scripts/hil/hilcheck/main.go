@@ -32,6 +32,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -281,6 +282,16 @@ type transition struct {
 // watch samples l every millisecond until stop is closed and returns the
 // value changes it saw.
 func watch(l line, stop <-chan struct{}) <-chan []transition {
+	out, _ := watchN(l, stop)
+	return out
+}
+
+// watchN is watch, with the number of transitions seen so far: a caller
+// that must act while the line is high (SIGTERM mid-pulse) waits for the
+// watch itself to have seen the rise, not for a look of its own, which a
+// starved watch goroutine could miss.
+func watchN(l line, stop <-chan struct{}) (<-chan []transition, *atomic.Int32) {
+	var n atomic.Int32
 	out := make(chan []transition, 1)
 	last := l.value() // before returning: the goroutine may start after the press
 	lastAt := time.Now()
@@ -292,6 +303,7 @@ func watch(l line, stop <-chan struct{}) <-chan []transition {
 			if v != last {
 				tr = append(tr, transition{prev: lastAt, at: now, value: v})
 				last = v
+				n.Add(1)
 			}
 			lastAt = now
 		}
@@ -310,7 +322,7 @@ func watch(l line, stop <-chan struct{}) <-chan []transition {
 			time.Sleep(time.Millisecond)
 		}
 	}()
-	return out
+	return out, &n
 }
 
 func abs(d time.Duration) time.Duration {
@@ -561,9 +573,9 @@ func (c *checker) shutdown(cl mqtt.Client, pid int) {
 	// Open the door first: SIGTERM mid-pulse must release the relay at
 	// once, not when the pulse would have ended.
 	stop := make(chan struct{})
-	relay := watch(c.door, stop)
+	relay, seen := watchN(c.door, stop)
 	c.openDoor(cl, c.doorPIN)
-	high := waitFor(15*time.Second, func() bool { return c.door.value() == 1 })
+	high := waitFor(15*time.Second, func() bool { return seen.Load() >= 1 })
 	highAt := time.Now()
 	t0 := time.Now()
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
