@@ -114,13 +114,32 @@ func (d pcmDev) open(rate, channels, bits, periods int) (*alsa.PCM, Format, caps
 	if f.Bits == 32 {
 		pf = alsa.SNDRV_PCM_FORMAT_S32_LE
 	}
-	pcm, err := alsa.PcmOpen(d.card, d.dev, d.flags, &alsa.Config{
-		Channels:    uint32(f.Channels),
-		Rate:        uint32(f.Rate),
-		PeriodSize:  uint32(max(f.Rate/periodsPerSecond, 32)),
-		PeriodCount: uint32(periods),
-		Format:      pf,
-	})
+	openAt := func(f Format) (*alsa.PCM, error) {
+		return alsa.PcmOpen(d.card, d.dev, d.flags, &alsa.Config{
+			Channels:    uint32(f.Channels),
+			Rate:        uint32(f.Rate),
+			PeriodSize:  uint32(max(f.Rate/periodsPerSecond, 32)),
+			PeriodCount: uint32(periods),
+			Format:      pf,
+		})
+	}
+	pcm, err := openAt(f)
+	if err != nil && errors.Is(err, syscall.EINVAL) {
+		// The card's range allows the rate, but its clock is fixed by
+		// the other direction (a full-duplex codec on an I2S HAT, the
+		// other side of snd-aloop): try the other standard rates.
+		for _, r := range standardRates {
+			if r == f.Rate || r < c.rateMin || r > c.rateMax {
+				continue
+			}
+			g := f
+			g.Rate = r
+			if p, e := openAt(g); e == nil {
+				pcm, f, err = p, g, nil
+				break
+			}
+		}
+	}
 	if err != nil {
 		return nil, f, c, d.errorf("open at "+f.String(), err)
 	}
