@@ -150,7 +150,7 @@ check() {
   kver=$(KVER); port=$(free_port)
   local MOSQ; MOSQ=$(command -v mosquitto || echo /usr/sbin/mosquitto)
   (cd "$REPO" && CGO_ENABLED=0 go build -o "$OUT/boardcheck" ./scripts/board/boardcheck)
-  rm -f "$OUT/ctl.sock"
+  rm -f "$OUT/ctl.sock" "$OUT/mosquitto.db"
   "${QEMU[@]}" -smp "${BOARD_SMP:-2}" -m "${BOARD_MEM:-1024}" -nographic -no-reboot \
     -kernel "$A/kimage/boot/vmlinuz-$kver" -initrd "$OUT/initrd.gz" \
     -append "console=$CONSOLE root=/dev/vda quiet systemd.show_status=0 panic=-1" \

@@ -189,7 +189,8 @@ func main() {
 	defer mq.stop()
 	broker := ptr(fmt.Sprintf("tcp://127.0.0.1:%d", *port))
 	st := &store{}
-	opts := mqtt.NewClientOptions().AddBroker(*broker).SetClientID("boardcheck").SetConnectRetry(true).SetConnectRetryInterval(200 * time.Millisecond).
+	opts := mqtt.NewClientOptions().AddBroker(*broker).SetClientID("boardcheck").SetCleanSession(false).
+		SetConnectRetry(true).SetConnectRetryInterval(200 * time.Millisecond).
 		SetAutoReconnect(true).SetMaxReconnectInterval(time.Second)
 	opts.OnConnect = func(c mqtt.Client) {
 		c.Subscribe(*prefix+"/#", 1, func(_ mqtt.Client, m mqtt.Message) { st.handle(*prefix, m) })

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -23,7 +24,11 @@ type mosquitto struct {
 
 func (m *mosquitto) start() error {
 	conf := filepath.Join(m.dir, "mosquitto.conf")
-	if err := os.WriteFile(conf, fmt.Appendf(nil, "listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n", m.port), 0o644); err != nil {
+	// Persistence keeps boardcheck's session (CleanSession false, QoS 1)
+	// across an outage: what doorbelld replays before boardcheck is back
+	// is queued for it, not missed.
+	if err := os.WriteFile(conf, fmt.Appendf(nil, "listener %d 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location %s/\nuser root\n",
+		m.port, m.dir), 0o644); err != nil {
 		return err
 	}
 	logf, err := os.OpenFile(filepath.Join(m.dir, "mosquitto.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
@@ -40,7 +45,7 @@ func (m *mosquitto) start() error {
 
 func (m *mosquitto) stop() {
 	if m.cmd != nil && m.cmd.Process != nil {
-		m.cmd.Process.Kill()
+		m.cmd.Process.Signal(syscall.SIGTERM) // saves the sessions
 		m.cmd.Wait()
 		m.cmd = nil
 	}
@@ -152,6 +157,10 @@ func (c *checks) crashReplay() {
 	// Once: wait until doorbelld is online again and then a little (a
 	// second delivery would come with the replay, before "online").
 	waitFor(time.Minute, c.online)
+	if !arrived {
+		out, _ := c.run("journalctl -u doorbelld --no-pager -o cat | grep -E 'outbox|mqtt|event|stopping|running' | tail -25", time.Minute)
+		fmt.Println(out)
+	}
 	result("crash-replay", journaled && restarted && arrived && count() == 1,
 		"ring %s journaled=%v; SIGKILL → restarted=%v (pid %d→%d, restarts %d→%d); delivered after the broker came back: %d time(s)",
 		id, journaled, restarted, pid0, pid, r0, r, count())
