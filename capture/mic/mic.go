@@ -83,7 +83,7 @@ type Status struct {
 	Paused    bool   // closed on purpose: privacy mode
 	LastError string // why it is not open ("" when it is, or paused)
 	Format    string // what the device gives, e.g. "16000 Hz 1ch S16_LE"
-	Chunks    uint64 // chunks read
+	Chunks    uint64 // chunks read and delivered (ring and feeds)
 	Resyncs   uint64 // times the stamp was set again from the wall clock (a lost buffer, a drifting card)
 	Failures  uint64 // failed opens and reads
 	Feeds     int    // live feeds now
@@ -302,25 +302,27 @@ func (m *Mic) deliver(c capture.AudioChunk) {
 		m.opts.Ring.Push(c)
 	}
 	m.mu.Lock()
-	m.st.Chunks++
-	if len(m.feeds) == 0 {
-		m.mu.Unlock()
-		return
-	}
 	feeds := make([]*Feed, 0, len(m.feeds))
 	for f := range m.feeds {
 		feeds = append(feeds, f)
 	}
 	m.mu.Unlock()
-	if m.opts.Mute != nil && m.opts.Mute(c) {
+	muted := false
+	if len(feeds) > 0 && m.opts.Mute != nil && m.opts.Mute(c) {
 		c.Samples = make([]int16, len(c.Samples))
-		m.mu.Lock()
-		m.st.Muted++
-		m.mu.Unlock()
+		muted = true
 	}
 	for _, f := range feeds {
 		f.put(c)
 	}
+	// Counted once the chunk is everywhere it goes: a reader of Status
+	// that sees it counted sees it delivered.
+	m.mu.Lock()
+	m.st.Chunks++
+	if muted {
+		m.st.Muted++
+	}
+	m.mu.Unlock()
 }
 
 // Subscribe opens a live feed of the microphone's chunks (kind: "rtsp").
