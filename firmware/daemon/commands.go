@@ -126,8 +126,11 @@ func (d *Daemon) execute(c command.Command) {
 		if d.mic != nil {
 			d.mic.SetPaused(c.On) // at once too: nothing more is heard
 		}
-		d.sw.set(func(s *switches) { s.Privacy = c.On })
-		d.mq.Publish(d.topics.PrivacyState, 1, true, mqttapi.OnOff(c.On))
+		// Acknowledged once saved: a privacy mode the owner saw switched
+		// on stays on after a power cut.
+		d.sw.set(func(s *switches) { s.Privacy = c.On }, func() {
+			d.mq.Publish(d.topics.PrivacyState, 1, true, mqttapi.OnOff(c.On))
+		})
 		d.bus.Privacy(c.On)
 		d.record(audit.Entry{Action: audit.ActionPrivacy, Actor: actor(c.From), Object: strings.ToLower(string(mqttapi.OnOff(c.On)))})
 	case command.Chime:
@@ -135,9 +138,10 @@ func (d *Daemon) execute(c command.Command) {
 			d.reject(topic, errors.New("no chime relay configured (gpio.chime.line)"))
 			return
 		}
-		d.sw.set(func(s *switches) { s.Chime = c.On })
 		d.chime.SetEnabled(c.On)
-		d.mq.Publish(d.topics.ChimeState, 1, true, mqttapi.OnOff(c.On))
+		d.sw.set(func(s *switches) { s.Chime = c.On }, func() {
+			d.mq.Publish(d.topics.ChimeState, 1, true, mqttapi.OnOff(c.On))
+		})
 		d.publishHealth(false)
 	case command.TestChime:
 		if d.chime != nil {

@@ -199,7 +199,12 @@ func New(opts Options) (*Daemon, error) {
 		d.log.Warn("daemon: event sequence restarted", "err", err)
 	}
 	d.seq = seq
-	if d.outbox, err = outbox.Open(filepath.Join(cfg.Storage.Dir, "outbox"), outbox.Options{Logger: d.log, Sync: opts.OutboxSync}); err != nil {
+	if d.outbox, err = outbox.Open(filepath.Join(cfg.Storage.Dir, "outbox"), outbox.Options{
+		Logger: d.log, Sync: opts.OutboxSync,
+		// The line the power-cut campaign (scripts/board.sh) reads: from
+		// here on the event survives a power cut.
+		OnDurable: func(id string) { d.log.Info("outbox: journaled", "id", id) },
+	}); err != nil {
 		return nil, fmt.Errorf("daemon: %w", err)
 	}
 	if err := d.buildPrivacy(); err != nil {

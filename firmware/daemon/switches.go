@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/doorbelld/doorbelld/firmware/fsync"
 	"github.com/google/renameio/v2"
 )
 
@@ -19,13 +20,16 @@ import (
 // promise) in <storage.dir>/switches.json. A change takes effect in memory
 // at once; Run saves the newest state behind it, so neither the command
 // path nor the event loop (get) ever waits for a write and fsync, and a
-// burst of changes costs one write.
+// burst of changes costs one write. What set is given as saved runs once
+// the state is durable (file and directory fsynced): the acknowledgement
+// on the state topic, so an acknowledged switch survives a power cut.
 type switches struct {
 	mu      sync.Mutex
 	path    string
 	Privacy bool          `json:"privacy"`
 	Chime   bool          `json:"chime"`
 	dirty   chan struct{} // capacity 1: a change waits to be saved
+	saved   []func()      // to run after the next save
 	log     *slog.Logger
 }
 
@@ -53,10 +57,14 @@ func (s *switches) get() (privacy, chime bool) {
 	return s.Privacy, s.Chime
 }
 
-// set changes switches in memory; Run saves them.
-func (s *switches) set(f func(*switches)) {
+// set changes switches in memory; Run saves them, then calls saved (if
+// not nil).
+func (s *switches) set(f func(*switches), saved func()) {
 	s.mu.Lock()
 	f(s)
+	if saved != nil {
+		s.saved = append(s.saved, saved)
+	}
 	s.mu.Unlock()
 	select {
 	case s.dirty <- struct{}{}:
@@ -85,8 +93,21 @@ func (s *switches) Run(ctx context.Context) error {
 func (s *switches) save() {
 	s.mu.Lock()
 	b, _ := json.Marshal(s)
+	saved := s.saved
+	s.saved = nil
 	s.mu.Unlock()
-	if err := renameio.WriteFile(s.path, b, 0o640); err != nil {
+	// renameio fsyncs the file; the directory's fsync makes the rename
+	// itself durable.
+	err := renameio.WriteFile(s.path, b, 0o640)
+	if err == nil {
+		err = fsync.Dir(filepath.Dir(s.path))
+	}
+	if err != nil {
+		// The switch is in effect all the same; only a restart would
+		// forget it.
 		s.log.Error("daemon: save switches", "path", s.path, "err", err)
+	}
+	for _, f := range saved {
+		f()
 	}
 }

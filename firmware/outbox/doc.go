@@ -36,8 +36,10 @@
 //   - still queued for the journal: it leaves memory and is never written
 //     (Stats.Skipped). On a slow card most events never touch the disk.
 //   - being written or already in the log: an ack record is queued behind
-//     it and appended without a sync, as for any acknowledgement. Losing
-//     that record to a power cut only means one late duplicate.
+//     it and appended with a sync (batched with whatever else the next pass
+//     writes). A power cut before that sync returns means one late
+//     duplicate; after it, none: the power-cut campaign of scripts/board.sh
+//     counts duplicates.
 //
 // Evictions work the same way: an evicted event that is still queued is
 // dropped from the queue, and one already in the log gets a drop record,

@@ -472,9 +472,9 @@ func (o *Outbox) Add(e event.Event, payload []byte) (Entry, error) {
 // (PUBACK). Acking an ID that is not pending (acknowledged before, or
 // evicted) does nothing. It never waits for the disk: an event whose add
 // record is not written yet is never written; otherwise an ack record is
-// queued for the journal and written without sync. If power fails before
-// the kernel writes it, the event is published once more after the
-// restart, and subscribers drop the duplicate by id.
+// queued for the journal and written with a sync in its next pass. Only if
+// power fails before that sync returns is the event published once more
+// after the restart (subscribers drop the duplicate by id).
 func (o *Outbox) Ack(id string) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -524,7 +524,11 @@ func (o *Outbox) pass() bool {
 			o.inFile += r.e.size
 			adds = append(adds, r.e)
 			sync = true
-		case opDrop:
+		case opDrop, opAck:
+			// An ack is synced too: lost to a power cut, it would bring
+			// the event back as a late duplicate. Only events written
+			// before their PUBACK have one (a broker slower than the
+			// card, or a replay), so this costs nothing on the live path.
 			sync = true
 		}
 	}

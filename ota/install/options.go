@@ -154,8 +154,16 @@ func (o *Options) ensureDefaults() error {
 	if o.FreeSpace == nil {
 		o.FreeSpace = freeSpace
 	}
-	if o.Hook == nil {
-		o.Hook = func(Step) {}
+	// Every step is logged: the journal says how far an interrupted
+	// install got (the power-cut campaign of scripts/board.sh reads it).
+	hook, log := o.Hook, o.Logger
+	o.Hook = func(s Step) {
+		if log != nil {
+			log.Info("ota: step", "step", string(s))
+		}
+		if hook != nil {
+			hook(s)
+		}
 	}
 	return nil
 }
