@@ -38,8 +38,8 @@ B=$H/board-$ARCH
 OUT=$B/run
 mkdir -p "$B" "$OUT"
 case $ARCH in
-  amd64) QEMU=(qemu-system-x86_64 -accel tcg); CONSOLE=ttyS0; DIST=amd64 ;;
-  arm64) QEMU=(qemu-system-aarch64 -M virt -cpu cortex-a72); CONSOLE=ttyAMA0; DIST=arm64 ;;
+  amd64) QEMU=(qemu-system-x86_64 -accel tcg); CONSOLE=ttyS0; DIST=amd64; GOARCH=amd64 ;;
+  arm64) QEMU=(qemu-system-aarch64 -M virt -cpu cortex-a72); CONSOLE=ttyAMA0; DIST=arm64; GOARCH=arm64 ;;
   *) echo "board.sh: BOARD_ARCH must be amd64 or arm64"; exit 2 ;;
 esac
 [[ $(id -u) == 0 ]] || { echo "board.sh: run as root (debootstrap, chroot, image ownership)"; exit 1; }
@@ -110,6 +110,11 @@ image() {
   install -m 0644 "$HERE/modprobe.conf" "$R/etc/modprobe.d/doorbell-board.conf"
   install -m 0755 "$HERE/board-gpio.sh" "$R/usr/local/sbin/board-gpio.sh"
   install -m 0644 "$HERE/board-gpio.service" "$HERE/board-ctl.service" "$R/etc/systemd/system/"
+  # The harness's ears: journald copies every log line to the serial
+  # console, which the host reads as it comes (what the guest reported
+  # before a power cut). A real board has no one listening there.
+  mkdir -p "$R/etc/systemd/journald.conf.d"
+  install -m 0644 "$HERE/journald-console.conf" "$R/etc/systemd/journald.conf.d/board-console.conf"
   chroot "$R" systemctl enable board-gpio.service board-ctl.service >/dev/null 2>&1
   # What the user copies to the board: the release tarball and their config.
   local rel; rel=$(ls "$REPO"/dist/doorbelld-*-linux-"$DIST".tar.gz 2>/dev/null | head -1)
@@ -146,29 +151,36 @@ free_port() {
 }
 
 check() {
-  local kver port qpid rc=0
+  local kver port rc=0 cuts=${BOARD_CUTS:-2}
   kver=$(KVER); port=$(free_port)
   local MOSQ; MOSQ=$(command -v mosquitto || echo /usr/sbin/mosquitto)
-  (cd "$REPO" && CGO_ENABLED=0 go build -o "$OUT/boardcheck" ./scripts/board/boardcheck)
-  rm -f "$OUT/ctl.sock" "$OUT/mosquitto.db"
-  "${QEMU[@]}" -smp "${BOARD_SMP:-2}" -m "${BOARD_MEM:-1024}" -nographic -no-reboot \
-    -kernel "$A/kimage/boot/vmlinuz-$kver" -initrd "$OUT/initrd.gz" \
-    -append "console=$CONSOLE root=/dev/vda quiet systemd.show_status=0 panic=-1" \
-    -drive "file=$OUT/board.img,if=virtio,format=raw,cache=none" \
-    -nic "user,model=virtio-net-pci" \
-    -device virtio-serial -chardev "socket,id=ctl,path=$OUT/ctl.sock,server=on,wait=off" -device virtconsole,chardev=ctl \
-    </dev/null >"$OUT/console.log" 2>&1 & qpid=$!
-  # boardcheck runs the host's Mosquitto itself (it stops it to play a broker outage).
-  "$OUT/boardcheck" -mosquitto "$MOSQ" -dir "$OUT" -port "$port" -ctl "$OUT/ctl.sock" -qemu-pid "$qpid" \
-    -timeout "${BOARD_TIMEOUT:-900}s" 2>&1 | tee "$OUT/boardcheck.log" || rc=$?
-  kill "$qpid" 2>/dev/null; wait "$qpid" 2>/dev/null || true
-  tr -d '\r' < "$OUT/console.log" > "$OUT/console.txt"
-  local pass fail
+  (cd "$REPO" && CGO_ENABLED=0 go build -o "$OUT/boardcheck" ./scripts/board/boardcheck &&
+    CGO_ENABLED=0 go build -o "$OUT/doorbellctl" ./firmware/cmd/doorbellctl)
+  rm -rf "$OUT/ctl.sock" "$OUT/mosquitto.db" "$OUT/ota" "$OUT"/console-*.log
+  # The board: its disk image with cache=none (what the guest has not
+  # written is lost when qemu dies; what it wrote is in the image), the
+  # serial console on qemu's stdout (boardcheck reads it: the kernel's and
+  # journald's console), the control shell on a virtio console.
+  local qemu=("${QEMU[@]}" -smp "${BOARD_SMP:-2}" -m "${BOARD_MEM:-1024}" -nographic -no-reboot
+    -kernel "$A/kimage/boot/vmlinuz-$kver" -initrd "$OUT/initrd.gz"
+    -append "console=$CONSOLE root=/dev/vda quiet systemd.show_status=0 panic=-1"
+    -drive "file=$OUT/board.img,if=virtio,format=raw,cache=none"
+    -nic "user,model=virtio-net-pci"
+    -device virtio-serial -chardev "socket,id=ctl,path=$OUT/ctl.sock,server=on,wait=off" -device virtconsole,chardev=ctl)
+  # boardcheck powers the board on and off (power cuts: BOARD_CUTS per
+  # scenario), and runs the host's Mosquitto itself (it stops it to play a
+  # broker outage).
+  "$OUT/boardcheck" -mosquitto "$MOSQ" -dir "$OUT" -port "$port" -ctl "$OUT/ctl.sock" -image "$OUT/board.img" \
+    -doorbellctl "$OUT/doorbellctl" -repo "$REPO" -goarch "$GOARCH" -cuts "$cuts" -wear-idle "${BOARD_WEAR_IDLE:-60s}" ${BOARD_SEED:+-seed "$BOARD_SEED"} \
+    -timeout "${BOARD_TIMEOUT:-$((900 + cuts * 4 * 120))}s" -- "${qemu[@]}" 2>&1 | tee "$OUT/boardcheck.log" || rc=$?
+  local pass fail last
   pass=$(grep -c '^BOARD-RESULT: [^ ]* PASS' "$OUT/boardcheck.log" || true)
   fail=$(grep -c '^BOARD-RESULT: [^ ]* FAIL' "$OUT/boardcheck.log" || true)
-  echo "BOARD: $pass passed, $fail failed ($ARCH, kernel $kver)"
+  echo "BOARD: $pass passed, $fail failed ($ARCH, kernel $kver, $cuts power cuts per scenario)"
+  grep '^POWERCUT-TABLE: ' "$OUT/boardcheck.log" | sed 's/^POWERCUT-TABLE: /  /' || true
   if ((fail > 0 || pass == 0 || rc != 0)); then
-    echo "BOARD: console (last 40 lines):"; tail -40 "$OUT/console.txt" | sed 's/^/  /'
+    last=$(ls "$OUT"/console-*.log 2>/dev/null | tail -1)
+    [[ -z $last ]] || { echo "BOARD: console of the last boot (last 40 lines):"; tr -d '\r' < "$last" | tail -40 | sed 's/^/  /'; }
     return 1
   fi
 }

@@ -10,8 +10,10 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -119,18 +121,28 @@ func (s *shell) run(cmd string, timeout time.Duration) (string, int, error) {
 
 // store keeps what doorbelld publishes.
 type store struct {
-	mu     sync.Mutex
-	status string
-	health map[string]any
-	events []map[string]any
+	mu            sync.Mutex
+	status        string
+	onlines       int // "online" published live (not a retained copy on subscribe)
+	health        map[string]any
+	events        []map[string]any
+	seen          map[string]int    // event id → deliveries
+	manifests     map[string]string // clip id → sha256: the clips offered (retained)
+	manifestsSeen int               // manifests published (not withdrawals)
+	privacy       []string          // privacy/state messages, in order
+	update        map[string]any    // update/status
 }
 
 func (s *store) handle(prefix string, m mqtt.Message) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch strings.TrimPrefix(m.Topic(), prefix+"/") {
+	topic := strings.TrimPrefix(m.Topic(), prefix+"/")
+	switch topic {
 	case "status":
 		s.status = string(m.Payload())
+		if s.status == "online" && !m.Retained() {
+			s.onlines++
+		}
 	case "health":
 		var h map[string]any
 		if json.Unmarshal(m.Payload(), &h) == nil {
@@ -140,6 +152,35 @@ func (s *store) handle(prefix string, m mqtt.Message) {
 		var e map[string]any
 		if json.Unmarshal(m.Payload(), &e) == nil {
 			s.events = append(s.events, e)
+			if s.seen == nil {
+				s.seen = map[string]int{}
+			}
+			if id, _ := e["id"].(string); id != "" {
+				s.seen[id]++
+			}
+		}
+	case "privacy/state":
+		s.privacy = append(s.privacy, string(m.Payload()))
+	case "update/status":
+		var u map[string]any
+		if json.Unmarshal(m.Payload(), &u) == nil {
+			s.update = u
+		}
+	default:
+		if id, ok := strings.CutPrefix(topic, "clips/"); ok && strings.HasSuffix(id, "/manifest") {
+			id = strings.TrimSuffix(id, "/manifest")
+			if s.manifests == nil {
+				s.manifests = map[string]string{}
+			}
+			var man struct {
+				SHA256 string `json:"sha256"`
+			}
+			if len(m.Payload()) == 0 {
+				delete(s.manifests, id)
+			} else if json.Unmarshal(m.Payload(), &man) == nil {
+				s.manifests[id] = man.SHA256
+				s.manifestsSeen++
+			}
 		}
 	}
 }
@@ -166,11 +207,22 @@ func waitFor(d time.Duration, cond func() bool) bool {
 func main() {
 	mosqBin := flag.String("mosquitto", "mosquitto", "the Mosquitto binary to run on the host")
 	workDir := flag.String("dir", os.TempDir(), "for Mosquitto's config and log")
-	ctl := flag.String("ctl", "", "the guest console's unix socket")
+	ctl := flag.String("ctl", "", "the unix socket of the guest's control console (qemu's -chardev socket)")
 	port := flag.Int("port", 0, "the Mosquitto port the guest reaches as 10.0.2.2")
 	prefix := flag.String("prefix", "doorbell/board", "<topic_prefix>/<device.id>")
 	timeout := flag.Duration("timeout", 15*time.Minute, "for the whole run")
-	flag.Int("qemu-pid", 0, "qemu's pid (power cuts)")
+	image := flag.String("image", "", "the board's disk image (e2fsck after each power cut)")
+	ctlBin := flag.String("doorbellctl", "doorbellctl", "doorbellctl on the host (OTA keys, bundles, push)")
+	repo := flag.String("repo", ".", "the source tree (update binaries are built from it)")
+	cuts := flag.Int("cuts", 0, "power cuts per scenario (0: no campaign)")
+	scenarios := flag.String("scenarios", "outbox,clips,ota,config", "power-cut scenarios, in order")
+	goarch := flag.String("goarch", "amd64", "the board's GOARCH (for the bundle of a script)")
+	wearIdle := flag.Duration("wear-idle", time.Minute, "how long the idle writes are measured")
+	seed := flag.Uint64("seed", 0, "random seed of the cut moments (0: from the clock)")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: boardcheck [flags] -- qemu-system-... args\n")
+		flag.PrintDefaults()
+	}
 	flag.Parse()
 	defer func() {
 		fmt.Printf("BOARD-SUMMARY: %d passed, %d failed\n", passed, failed)
@@ -178,6 +230,10 @@ func main() {
 			os.Exit(1)
 		}
 	}()
+	if flag.NArg() == 0 {
+		result("usage", false, "no qemu command line after --")
+		return
+	}
 	t0 := time.Now()
 	deadline := t0.Add(*timeout)
 
@@ -202,19 +258,27 @@ func main() {
 	}
 	defer cl.Disconnect(100)
 
-	sh, err := dialShell(*ctl, deadline)
-	if err != nil {
+	b := &board{argv: flag.Args(), dir: *workDir, ctl: *ctl}
+	defer b.cut()
+	if err := b.powerOn(deadline); err != nil {
 		result("boot", false, "%v", err)
 		return
 	}
 	result("boot", true, "the board's shell answered %v after qemu started", time.Since(t0).Round(time.Second))
-	run := func(cmd string, d time.Duration) (string, int) {
-		out, rc, err := sh.run(cmd, d)
-		if err != nil {
-			return out + err.Error(), -1
-		}
-		return out, rc
+	run := b.run
+	rng := rand.New(rand.NewPCG(*seed, *seed^0x9e3779b97f4a7c15))
+	if *seed == 0 {
+		s := uint64(time.Now().UnixNano())
+		rng = rand.New(rand.NewPCG(s, s^0x9e3779b97f4a7c15))
+		fmt.Printf("BOARD: power-cut seed %d\n", s)
 	}
+	cp := &campaign{b: b, st: st, mq: mq, img: *image, port: *port, prefix: *prefix, rng: rng, ctl: *ctlBin, repo: *repo,
+		keyDir: filepath.Join(*workDir, "ota"), goarch: *goarch, deadline: deadline, journaled: map[string]bool{},
+		publish: func(topic, payload string) error {
+			tok := cl.Publish(topic, 1, false, payload)
+			tok.WaitTimeout(10 * time.Second)
+			return tok.Error()
+		}}
 
 	out, _ := run("systemctl is-system-running --wait; systemctl --failed --no-legend --plain | head; uname -r; cat /proc/1/comm", 5*time.Minute)
 	state := strings.Fields(out)
@@ -226,7 +290,14 @@ func main() {
 	// As a user does: unpack the release, run the installer, edit the config, start.
 	out, rc = run("cd /root && tar xzf doorbelld-*.tar.gz && cd doorbelld-*/ && scripts/install.sh", 5*time.Minute)
 	result("install", rc == 0, "rc=%d: %s", rc, lastLines(out, 6))
-	out, rc = run(fmt.Sprintf("sed 's/@PORT@/%d/' /root/board.yaml > /tmp/c.yaml && install -m 0640 -o root -g doorbell /tmp/c.yaml /etc/doorbell/config.yaml && doorbelld --check-config --config /etc/doorbell/config.yaml", *port), time.Minute)
+	// The owner's update key (README "Updates"): made on the host, the
+	// public half in the default ota.keys_file.
+	pub, err := cp.keygen()
+	if err != nil {
+		result("config", false, "%v", err)
+		return
+	}
+	out, rc = run(fmt.Sprintf("sed 's/@PORT@/%d/' /root/board.yaml > /tmp/c.yaml && install -m 0640 -o root -g doorbell /tmp/c.yaml /etc/doorbell/config.yaml && doorbelld --check-config --config /etc/doorbell/config.yaml && cat > /etc/doorbell/ota-keys.pub <<'__KEY__'\n%s__KEY__\n", *port, pub), time.Minute)
 	result("config", rc == 0, "rc=%d: %s", rc, lastLines(out, 3))
 	s0 := time.Now()
 	out, rc = run("systemctl start doorbelld", 2*time.Minute)
@@ -270,14 +341,40 @@ func main() {
 	out, _ = run("journalctl -u doorbelld --no-pager -o cat | grep -c 'doorbelld running'", time.Minute)
 	result("journal", strings.TrimSpace(out) != "0" && strings.TrimSpace(out) != "", "journalctl -u doorbelld: %s line(s) 'doorbelld running'", strings.TrimSpace(out))
 
-	c := &checks{run: run, st: st, mq: mq}
+	c := &checks{run: run, st: st, mq: mq, cp: cp}
+	c.wear(*wearIdle)
 	c.watchdog()
 	c.crashReplay()
-
-	out, rc = run("systemctl stop doorbelld", 2*time.Minute)
-	off := rc == 0 && waitFor(time.Minute, func() bool { s, _, _ := st.get(); return s == "offline" })
-	result("service-stop", off, "rc=%d %s; status %q", rc, strings.TrimSpace(out), func() string { s, _, _ := st.get(); return s }())
-	run("systemctl poweroff", 10*time.Second)
+	c.otaUpdate()
+	c.otaRollback()
+	c.stop()
+	if *cuts <= 0 {
+		b.powerOff()
+		return
+	}
+	if !cp.setup() {
+		return
+	}
+	for _, sc := range strings.Split(*scenarios, ",") {
+		var r row
+		switch sc {
+		case "outbox":
+			r = cp.outbox(*cuts)
+		case "clips":
+			r = cp.clips(*cuts)
+		case "ota":
+			r = cp.ota(*cuts)
+		case "config":
+			r = cp.config(*cuts)
+		default:
+			result("powercut", false, "unknown scenario %q", sc)
+			continue
+		}
+		cp.rows = append(cp.rows, r)
+		fmt.Printf("BOARD: power cuts, %s: %d cuts in %v\n", sc, r.cuts, r.total.Round(time.Second))
+	}
+	cp.report()
+	b.powerOff()
 }
 
 func lastLines(s string, n int) string {

@@ -55,6 +55,7 @@ type checks struct {
 	run func(string, time.Duration) (string, int)
 	st  *store
 	mq  *mosquitto
+	cp  *campaign
 }
 
 // mainPID is doorbelld's main process and systemd's restart count.
@@ -164,4 +165,184 @@ func (c *checks) crashReplay() {
 	result("crash-replay", journaled && restarted && arrived && count() == 1,
 		"ring %s journaled=%v; SIGKILL → restarted=%v (pid %d→%d, restarts %d→%d); delivered after the broker came back: %d time(s)",
 		id, journaled, restarted, pid0, pid, r0, r, count())
+}
+
+// otaUpdate: README's update path. A bundle of version 1.0.1 signed with
+// the owner's key, pushed over MQTT by doorbellctl; doorbelld installs it
+// in the other slot and exits 75; systemd starts the launcher again,
+// which runs the new slot; the new version confirms its health.
+func (c *checks) otaUpdate() {
+	b, err := c.cp.bundle("1.0.1")
+	if err != nil {
+		result("ota-update", false, "%v", err)
+		return
+	}
+	pid0, r0 := c.mainPID()
+	t0 := time.Now()
+	out, err := c.cp.push(b, 3*time.Minute).CombinedOutput()
+	took := time.Since(t0)
+	pid, r := c.mainPID()
+	v, trial, verr := c.cp.otaRunning()
+	exit, _ := c.run("journalctl -u doorbelld --no-pager -o cat | grep -E 'update installed|code=exited, status=75|version confirmed' | tail -3", 30*time.Second)
+	result("ota-update", err == nil && verr == nil && v == "1.0.1" && !trial && pid != pid0,
+		"doorbellctl ota push: %v (%s) in %v; running %q (trial pending %v, %v), pid %d→%d, systemd restarts %d→%d (exit 75 is a forced restart, not counted as a failure); journal: %s",
+		err, lastLines(string(out), 1), took.Round(100*time.Millisecond), v, trial, verr, pid0, pid, r0, r, lastLines(exit, 3))
+	os.Remove(b)
+	c.cp.version = v
+}
+
+// otaRollback: an update whose binary cannot start (exits 1 at once) is
+// installed; systemd restarts it (Restart=on-failure), the launcher
+// counts the starts and, after the third without a health confirmation,
+// puts the previous slot back; the previous version runs and says
+// rolled_back.
+func (c *checks) otaRollback() {
+	bin := filepath.Join(c.cp.keyDir, "crashing")
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\necho 'doorbelld 1.0.2: cannot start (a broken build)' >&2\nexit 1\n"), 0o755); err != nil {
+		result("ota-rollback", false, "%v", err)
+		return
+	}
+	b := bin + ".bundle"
+	if err := c.cp.sign(bin, "1.0.2", b, "--goos", "linux", "--goarch", c.cp.goarch); err != nil {
+		result("ota-rollback", false, "%v", err)
+		return
+	}
+	defer os.Remove(b)
+	_, r0 := c.mainPID()
+	t0 := time.Now()
+	out, err := c.cp.push(b, 0).CombinedOutput()
+	if err != nil {
+		result("ota-rollback", false, "push: %v %s", err, lastLines(string(out), 3))
+		return
+	}
+	var state any
+	back := waitFor(3*time.Minute, func() bool {
+		c.st.mu.Lock()
+		state = c.st.update["status"]
+		c.st.mu.Unlock()
+		return state == "rolled_back" && c.online()
+	})
+	took := time.Since(t0)
+	v, trial, verr := c.cp.otaRunning()
+	_, r := c.mainPID()
+	log, _ := c.run("journalctl -u doorbelld --no-pager -o cat | grep -E 'cannot start|rolling back|confirmed' | tail -4", 30*time.Second)
+	c.st.mu.Lock()
+	why := c.st.update["error"]
+	c.st.mu.Unlock()
+	result("ota-rollback", back && v == "1.0.1" && verr == nil,
+		"a 1.0.2 that exits 1 at start: update/status %v (%v) after %v; running %q (trial pending %v, %v); systemd restarts %d→%d; journal: %s",
+		state, why, took.Round(100*time.Millisecond), v, trial, verr, r0, r, lastLines(log, 4))
+}
+
+// stop: systemctl stop while the chime relay is pulled in (a press's
+// pulse): "offline" is published and the relay is released.
+func (c *checks) stop() {
+	c.st.mu.Lock()
+	c.st.status = ""
+	c.st.mu.Unlock()
+	out, rc := c.run(`echo pull-down > /run/gpiosim/sim_gpio0/pull; i=0; while [ "$(cat /run/gpiosim/sim_gpio2/value)" != 1 ] && [ $i -lt 100 ]; do sleep 0.01; i=$((i+1)); done; echo "chime at stop: $(cat /run/gpiosim/sim_gpio2/value)"; systemctl stop doorbelld; echo "chime after stop: $(cat /run/gpiosim/sim_gpio2/value)"; echo pull-up > /run/gpiosim/sim_gpio0/pull`, 2*time.Minute)
+	off := rc == 0 && waitFor(time.Minute, func() bool { s, _, _ := c.st.get(); return s == "offline" })
+	result("service-stop", off && strings.Contains(out, "chime after stop: 0"), "rc=%d; status %q; %s",
+		rc, func() string { s, _, _ := c.st.get(); return s }(), strings.Join(strings.Fields(out), " "))
+}
+
+// sectorsWritten flushes the guest's dirty pages (sync) and returns the
+// sectors (512 bytes) written to its disk so far (/sys/block/vda/stat,
+// field 7): what reached the SD card, the journal's commits included.
+func (c *checks) sectorsWritten() (int64, error) {
+	out, rc := c.run("sync; cat /sys/block/vda/stat", time.Minute)
+	f := strings.Fields(out)
+	if rc != 0 || len(f) < 7 {
+		return 0, fmt.Errorf("read /sys/block/vda/stat: rc=%d %q", rc, out)
+	}
+	return strconv.ParseInt(f[6], 10, 64)
+}
+
+// written returns the bytes do() made the guest write to its disk, and
+// the files it changed (a marker file's mtime against find -newer).
+func (c *checks) written(do func() bool) (int64, []string, bool) {
+	c.run("touch /run/wear-mark", 30*time.Second)
+	s0, err := c.sectorsWritten()
+	if err != nil {
+		return 0, []string{err.Error()}, false
+	}
+	ok := do()
+	s1, err := c.sectorsWritten()
+	if err != nil {
+		return 0, []string{err.Error()}, false
+	}
+	out, _ := c.run("find / -xdev -newer /run/wear-mark -type f -printf '%s %p\\n' 2>/dev/null | sort -k2 | head -40", time.Minute)
+	var files []string
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if l != "" {
+			files = append(files, l)
+		}
+	}
+	return (s1 - s0) * 512, files, ok
+}
+
+// wear measures what doorbelld costs the SD card: bytes written per hour
+// at idle, per ring (with a clip, and in privacy mode: no camera, no
+// clip), per motion event (with its clip), and per day at 20 rings and
+// 100 motion events. Every figure brackets the work between two syncs.
+func (c *checks) wear(idle time.Duration) {
+	// Idle: the broker connected, nothing happening (the clip of the ring
+	// before is stored).
+	waitFor(time.Minute, func() bool { c.st.mu.Lock(); defer c.st.mu.Unlock(); return c.st.manifestsSeen > 0 })
+	n, files, _ := c.written(func() bool { time.Sleep(idle); return true }) // the idle span is what is measured
+	perHour := float64(n) * float64(time.Hour) / float64(idle)
+	fmt.Printf("BOARD-WEAR: idle %v: %d bytes (%s/hour); files written: %s\n", idle, n, mib(perHour), strings.Join(files, ", "))
+	result("wear-idle", perHour <= 1<<20, "%s/hour at idle, measured over %v (goal ≤ 1 MiB/hour); files: %s", mib(perHour), idle, strings.Join(files, ", "))
+
+	event := func(line, kind string, clip bool) (int64, []string, bool) {
+		c.st.mu.Lock()
+		n0, gone0 := len(c.st.events), c.st.manifestsSeen
+		c.st.mu.Unlock()
+		return c.written(func() bool {
+			c.run(fmt.Sprintf("echo %s > /run/gpiosim/sim_gpio%s/pull; sleep 0.3; echo %s > /run/gpiosim/sim_gpio%s/pull",
+				map[bool]string{true: "pull-down", false: "pull-up"}[line == "0"], line,
+				map[bool]string{true: "pull-up", false: "pull-down"}[line == "0"], line), time.Minute)
+			return waitFor(time.Minute, func() bool {
+				c.st.mu.Lock()
+				defer c.st.mu.Unlock()
+				got := false
+				for _, e := range c.st.events[n0:] {
+					got = got || e["event_type"] == kind
+				}
+				return got && (!clip || c.st.manifestsSeen > gone0)
+			})
+		})
+	}
+	ring, rf, ok1 := event("0", "ring", true)
+	fmt.Printf("BOARD-WEAR: ring with clip: %d bytes; files: %s\n", ring, strings.Join(rf, ", "))
+	// PIR: motion_start (with its clip), then motion_end after gpio.pir.hold.
+	motion, mf, ok2 := event("1", "motion_end", true)
+	fmt.Printf("BOARD-WEAR: motion event with clip: %d bytes; files: %s\n", motion, strings.Join(mf, ", "))
+	// Privacy mode: the camera closed, a ring is an event only.
+	c.cp.publish(c.cp.prefix+"/cmd/privacy", "ON")
+	waitFor(time.Minute, func() bool {
+		c.st.mu.Lock()
+		defer c.st.mu.Unlock()
+		return len(c.st.privacy) > 0 && c.st.privacy[len(c.st.privacy)-1] == "ON"
+	})
+	bare, bf, ok3 := event("0", "ring", false)
+	c.cp.publish(c.cp.prefix+"/cmd/privacy", "OFF")
+	waitFor(time.Minute, func() bool {
+		c.st.mu.Lock()
+		defer c.st.mu.Unlock()
+		return c.st.privacy[len(c.st.privacy)-1] == "OFF"
+	})
+	fmt.Printf("BOARD-WEAR: ring without clip (privacy mode): %d bytes; files: %s\n", bare, strings.Join(bf, ", "))
+	day := 24*perHour + 20*float64(ring) + 100*float64(motion)
+	result("wear", ok1 && ok2 && ok3, "idle %s/hour; a ring with its clip %s, without (privacy mode) %s; a motion event with its clip %s; a day of 20 rings and 100 motion events %s",
+		mib(perHour), mib(float64(ring)), mib(float64(bare)), mib(float64(motion)), mib(day))
+}
+
+func mib(b float64) string {
+	switch {
+	case b >= 1<<20:
+		return fmt.Sprintf("%.2f MiB", b/(1<<20))
+	default:
+		return fmt.Sprintf("%.1f KiB", b/1024)
+	}
 }

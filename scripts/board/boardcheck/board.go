@@ -1,0 +1,135 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// board is the emulated board as a process the campaign powers on and
+// off: qemu with the disk image, its serial console (the kernel's and
+// journald's console: ForwardToConsole) read line by line, and the root
+// shell on its virtio console. Killing qemu is pulling the power plug:
+// what the guest had not written to the disk image is gone.
+type board struct {
+	argv    []string // qemu's command line
+	dir     string   // console logs
+	ctl     string   // the control socket qemu creates
+	boots   int
+	cmd     *exec.Cmd
+	sh      *shell
+	mu      sync.Mutex
+	lines   []string // the serial console of this boot
+	flushed chan struct{}
+}
+
+// powerOn starts qemu and waits for the board's shell.
+func (b *board) powerOn(deadline time.Time) error {
+	b.boots++
+	os.Remove(b.ctl)
+	b.mu.Lock()
+	b.lines = nil
+	b.mu.Unlock()
+	b.cmd = exec.Command(b.argv[0], b.argv[1:]...)
+	out, err := b.cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	b.cmd.Stderr = b.cmd.Stdout
+	logf, err := os.Create(filepath.Join(b.dir, fmt.Sprintf("console-%03d.log", b.boots)))
+	if err != nil {
+		return err
+	}
+	if err := b.cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("power on: start %s: %w", b.argv[0], err)
+	}
+	b.flushed = make(chan struct{})
+	go func() {
+		defer close(b.flushed)
+		defer logf.Close()
+		r := bufio.NewReader(io.TeeReader(out, logf))
+		for {
+			l, err := r.ReadString('\n')
+			if l != "" {
+				b.mu.Lock()
+				b.lines = append(b.lines, strings.TrimRight(l, "\r\n"))
+				b.mu.Unlock()
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	b.sh, err = dialShell(b.ctl, deadline)
+	if err != nil {
+		return fmt.Errorf("power on (boot %d): %w", b.boots, err)
+	}
+	return nil
+}
+
+// cut pulls the plug: SIGKILL to qemu, then the console's last lines are
+// read to the end (what the guest reported before the cut).
+func (b *board) cut() {
+	if b.cmd == nil {
+		return
+	}
+	b.cmd.Process.Signal(syscall.SIGKILL)
+	b.cmd.Wait()
+	<-b.flushed
+	if b.sh != nil {
+		b.sh.c.Close()
+	}
+	b.cmd, b.sh = nil, nil
+}
+
+// powerOff shuts the guest down cleanly.
+func (b *board) powerOff() {
+	if b.cmd == nil {
+		return
+	}
+	b.sh.run("systemctl poweroff", 10*time.Second)
+	done := make(chan struct{})
+	go func() { b.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute):
+		b.cmd.Process.Signal(syscall.SIGKILL)
+		<-done
+	}
+	<-b.flushed
+	b.sh.c.Close()
+	b.cmd, b.sh = nil, nil
+}
+
+// find returns the first submatch of re on each console line of this boot.
+func (b *board) find(re *regexp.Regexp) []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []string
+	for _, l := range b.lines {
+		if m := re.FindStringSubmatch(l); m != nil {
+			out = append(out, m[1])
+		}
+	}
+	return out
+}
+
+func (b *board) run(cmd string, d time.Duration) (string, int) {
+	if b.sh == nil {
+		return "board is off", -1
+	}
+	out, rc, err := b.sh.run(cmd, d)
+	if err != nil {
+		return out + err.Error(), -1
+	}
+	return out, rc
+}
