@@ -24,9 +24,20 @@
 # The rootfs tarball and kernel are cached (like hil.sh's); the image is
 # made afresh for every run.
 #
-# Usage: [BOARD_ARCH=amd64|arm64] scripts/board.sh [step...]
+# The check (boardcheck, which powers qemu on and off itself): install,
+# config, start, a ring, the security score, SD-card writes (idle, per ring,
+# per motion event), the watchdog, a crash with the broker down, a signed
+# update pushed and one that cannot start rolled back, stop; then the
+# power-cut campaign: BOARD_CUTS cuts (qemu killed at a random moment) in
+# each scenario (outbox, clips, ota, config), each followed by e2fsck of
+# the image (after its journal replay), a boot and the scenario's checks.
+#
+# Usage: [BOARD_ARCH=amd64|arm64] [BOARD_CUTS=N] scripts/board.sh [step...]
 #   steps: kernel rootfs image check (default: all, in order)
-# Env: BOARD_ARCH (amd64), HIL_CACHE (shared with hil.sh), BOARD_TIMEOUT (900 s),
+# Env: BOARD_ARCH (amd64), BOARD_CUTS (2 per scenario; 50 for the figures in
+#      README), BOARD_SEED (the cut moments' random seed, printed by every
+#      run), BOARD_WEAR_IDLE (60s: how long idle writes are measured),
+#      HIL_CACHE (shared with hil.sh), BOARD_TIMEOUT (900 s + 480 s per cut),
 #      BOARD_MEM (1024 MiB), BOARD_SMP (2), MIRROR (the Debian mirror).
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -78,8 +89,20 @@ resolve() {
   order+=("$name")
 }
 
+# binfmt: a foreign arch's second debootstrap stage runs its programs in
+# the chroot through qemu-user (qemu-user-static's binfmt entry,
+# registered here when nothing else, such as systemd-binfmt, did).
+binfmt() {
+  [[ $ARCH != "$(dpkg --print-architecture)" ]] || return 0
+  local q; q=$(case $ARCH in arm64) echo aarch64 ;; armhf) echo arm ;; esac)
+  [[ -f /usr/lib/binfmt.d/qemu-$q.conf ]] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-user-static >/dev/null
+  [[ -e /proc/sys/fs/binfmt_misc/register ]] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+  [[ -e /proc/sys/fs/binfmt_misc/qemu-$q ]] || cat "/usr/lib/binfmt.d/qemu-$q.conf" > /proc/sys/fs/binfmt_misc/register
+}
+
 image() {
   local kver R I tarball=$B/bookworm-$ARCH-board.tgz mirror
+  binfmt
   kver=$(KVER); R=$OUT/root; I=$OUT/initrd
   rm -rf "$R" "$I"; mkdir -p "$R" "$I"
   mirror=${MIRROR:-http://deb.debian.org/debian}
@@ -124,7 +147,10 @@ image() {
   # The disk: ext4 made from the tree, as a flashed SD card.
   rm -f "$OUT/board.img"
   truncate -s "${BOARD_DISK:-2G}" "$OUT/board.img"
-  mkfs.ext4 -q -F -L doorbell-root -d "$R" "$OUT/board.img"
+  # Inode tables and the journal initialised now, as on a card flashed
+  # from an image: otherwise the kernel's ext4lazyinit zeroes them in the
+  # background for the first hours, and the wear figures would count it.
+  mkfs.ext4 -q -F -L doorbell-root -E lazy_itable_init=0,lazy_journal_init=0 -d "$R" "$OUT/board.img"
   # The boot initramfs: busybox, virtio and ext4.
   local bb; bb=$(ls "$A"/busybox/bin/busybox)
   mkdir -p "$I/bin" "$I/lib/modules/$kver"

@@ -212,6 +212,7 @@ initramfs() {
     cp "$A/motion/motion" "$R/motion/motion"
     cp "$HERE/motion.conf" "$R/etc/motion.conf"
     echo "${PEER_SECONDS:-40}" > "$R/etc/peer-seconds"
+    echo "${PEER_SIZES:-640x480 1280x720}" > "$R/etc/peer-sizes"
     sed -i 's/^  level: debug$/  level: info/' "$R/etc/doorbell/config.yaml"
   fi
   cp "$OUT/VERSION" "$R/etc/doorbell/VERSION"
@@ -321,8 +322,9 @@ peer_report() {
       split($3, t, "="); split($4, w, "="); split($5, f, "=")
       nominal = w[2] * 25; frames = (f[2] > 0) ? f[2] : nominal
       split($6, k, "=")
-      printf "PEER-RESULT: %-9s %6.2f CPU s per 1,000 frames (%.2f CPU s, %.0f%% of it in the kernel, over %.1f s wall, %d frames%s)\n",
-        $2, t[2] / 100 / frames * 1000, t[2] / 100, (t[2] > 0) ? 100 * k[2] / t[2] : 0, w[2], frames, (f[2] > 0) ? " counted" : " at the nominal 25 fps"
+      split($8, z, "="); split($9, x, "=")
+      printf "PEER-RESULT: %-9s %-9s %6.2f CPU s per 1,000 frames, %.1f context switches per frame (%.2f CPU s, %.0f%% of it in the kernel, over %.1f s wall, %d frames%s)\n",
+        $2, z[2], t[2] / 100 / frames * 1000, x[2] / frames, t[2] / 100, (t[2] > 0) ? 100 * k[2] / t[2] : 0, w[2], frames, (f[2] > 0) ? " counted" : " at the nominal 25 fps"
     }' "$1"
 }
 

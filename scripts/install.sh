@@ -12,6 +12,8 @@
 #   /var/lib/doorbell                          state (doorbell:doorbell 0750)
 #   /etc/systemd/system/doorbelld.service      scripts/doorbelld.service, enabled
 #   /etc/udev/rules.d/60-doorbelld-gpio.rules  /dev/gpiochip* to group gpio, 0660
+#   /etc/systemd/journald.conf.d/60-doorbelld.conf  a size-bounded journal (SD-card wear), only if
+#                                              absent (an edited one is kept)
 # Running it again upgrades the launcher, /usr/local/bin/doorbelld and the unit and keeps config
 # and state; the running version then comes from signed OTA updates (README "Updates"), or from
 # --reseed, which puts BINARY in the slots and resets the OTA version floor.
@@ -58,6 +60,7 @@ STATE=/var/lib/doorbell
 UNIT=/etc/systemd/system/doorbelld.service
 WANTS=/etc/systemd/system/multi-user.target.wants/doorbelld.service
 UDEV=/etc/udev/rules.d/60-doorbelld-gpio.rules
+JOURNALD=/etc/systemd/journald.conf.d/60-doorbelld.conf
 
 say() { echo "install.sh: $*"; }
 # id_of passwd|group NAME: numeric id inside $R (chown by name would ask this machine's NSS).
@@ -66,6 +69,8 @@ id_of() { awk -F: -v n="$2" '$1 == n { print $3; found = 1 } END { exit !found }
 if [[ $mode == uninstall ]]; then
   if ((live)); then systemctl disable --now doorbelld.service 2>/dev/null || true; fi
   rm -f "$R$WANTS" "$R$UNIT" "$R$BIN" "$R$BOOT" "$R$UDEV"
+  # The journal's bounds go with the doorbell, unless the owner edited them.
+  if [[ -f $R$JOURNALD ]] && grep -q '^# doorbelld install.sh: unedited' "$R$JOURNALD"; then rm -f "$R$JOURNALD"; fi
   ((live)) && systemctl daemon-reload
   say "removed the service, $BIN and the udev rule"
   if ((purge)); then
@@ -155,6 +160,20 @@ mkdir -p "$(dirname "$R$UDEV")"
 printf '%s\n' '# doorbelld: the GPIO character devices belong to group gpio (Raspberry Pi OS does this too).' \
   'SUBSYSTEM=="gpio", KERNEL=="gpiochip*", GROUP="gpio", MODE="0660"' > "$R$UDEV"
 chmod 0644 "$R$UDEV"
+
+# The journal on an SD card: bounded in size, written at most every 5
+# minutes for ordinary lines (journald's SyncIntervalSec default; errors at
+# once). Storage=volatile (commented) keeps it in RAM: no writes at all,
+# and no logs after a power cut. An existing file is the owner's: kept.
+if [[ ! -e $R$JOURNALD ]]; then
+  mkdir -p "$(dirname "$R$JOURNALD")"
+  printf '%s\n' '# doorbelld install.sh: unedited (--uninstall removes this file while this line is here)' \
+    '# A journal that spares the SD card (README "SD-card wear"). Uncomment Storage=volatile' \
+    '# to keep logs in RAM only: no writes, but nothing survives a reboot.' \
+    '[Journal]' 'SystemMaxUse=32M' 'SystemMaxFileSize=8M' 'RuntimeMaxUse=16M' 'SyncIntervalSec=5m' '#Storage=volatile' > "$R$JOURNALD"
+  chmod 0644 "$R$JOURNALD"
+  say "bounded the journal: $JOURNALD (from the next boot)"
+fi
 
 # Enable (what systemctl enable does for WantedBy=multi-user.target).
 if ((live)); then

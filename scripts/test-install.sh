@@ -115,6 +115,8 @@ want_mode /etc/doorbell/config.yaml "640 root:doorbell"
 want_mode /var/lib/doorbell "750 doorbell:doorbell"
 want_mode /etc/systemd/system/doorbelld.service "644 root:root"
 want_mode /etc/udev/rules.d/60-doorbelld-gpio.rules "644 root:root"
+want_mode /etc/systemd/journald.conf.d/60-doorbelld.conf "644 root:root"
+check "the journal is bounded (SystemMaxUse=32M)" grep -qx 'SystemMaxUse=32M' "$root/etc/systemd/journald.conf.d/60-doorbelld.conf"
 check "config.yaml is the example" cmp "$root/etc/doorbell/config.yaml" firmware/config/example.yaml
 check "unit is scripts/doorbelld.service" cmp "$root/etc/systemd/system/doorbelld.service" scripts/doorbelld.service
 check "enabled: multi-user.target.wants symlink" \
@@ -151,7 +153,8 @@ want_mode /var/lib/doorbell "750 doorbell:doorbell"
 # Uninstall keeps data; purge removes it.
 if inroot "$src/scripts/install.sh" --uninstall > "$W/uninstall.log" 2>&1; then ok "--uninstall"; else bad "--uninstall"; cat "$W/uninstall.log"; fi
 for f in /usr/local/bin/doorbelld /etc/systemd/system/doorbelld.service \
-         /etc/systemd/system/multi-user.target.wants/doorbelld.service /etc/udev/rules.d/60-doorbelld-gpio.rules; do
+         /etc/systemd/system/multi-user.target.wants/doorbelld.service /etc/udev/rules.d/60-doorbelld-gpio.rules \
+         /etc/systemd/journald.conf.d/60-doorbelld.conf; do
   check "--uninstall removed $f" test ! -e "$root$f" -a ! -L "$root$f"
 done
 check "--uninstall kept the config" test "$(sha256sum < "$root/etc/doorbell/config.yaml")" = "$sum"

@@ -1,7 +1,8 @@
 #!/bin/busybox sh
 # /init of the peer-comparison guest (scripts/hil/peer.sh): runs doorbelld and
-# then Debian's motion on the same vivid stream (YUYV 640x480@25) for
-# PEER_SECONDS each and prints their CPU time as PEER lines.
+# then Debian's motion on the same vivid stream (YUYV at 25 fps) for
+# PEER_SECONDS each, at each size of PEER_SIZES (/etc/peer-sizes), and
+# prints their CPU time and context switches as PEER lines.
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
@@ -29,18 +30,25 @@ threads() {   # tid utime stime context-switches, one line per thread
     echo "${t##*/} $(awk '{print $14, $15}' $t/stat) $(awk '/ctxt_switches/ {n += $2} END {print n}' $t/status)"
   done
 }
+ctxsw() { cat /proc/$1/task/*/status | awk '/ctxt_switches/ {n += $2} END {print n}'; }  # every thread's, voluntary and not
 frames() { wget -q -O - http://127.0.0.1:8080/api/status 2>/dev/null | tr -d " \n" | sed -n 's/.*"Frames":\([0-9]*\).*/\1/p'; }
 
 # measure NAME PID: CPU ticks over T seconds after a 5 s warm-up.
 measure() {
   sleep 5
-  c0=$(ticks $2); k0=$(sticks $2); p0=$(faults $2); f0=$(frames); s0=$(cut -d' ' -f1 /proc/uptime); threads $2 > /tmp/threads.0
+  c0=$(ticks $2); k0=$(sticks $2); p0=$(faults $2); f0=$(frames); x0=$(ctxsw $2); s0=$(cut -d' ' -f1 /proc/uptime); threads $2 > /tmp/threads.0
   sleep "$T"
-  c1=$(ticks $2); k1=$(sticks $2); p1=$(faults $2); f1=$(frames); s1=$(cut -d' ' -f1 /proc/uptime); threads $2 > /tmp/threads.1
-  echo "PEER: $1 ticks=$((c1 - c0)) wall=$(awk "BEGIN{print $s1 - $s0}") frames_counted=$(( ${f1:-0} - ${f0:-0} )) system_ticks=$((k1 - k0)) page_faults=$((p1 - p0))"
+  c1=$(ticks $2); k1=$(sticks $2); p1=$(faults $2); f1=$(frames); x1=$(ctxsw $2); s1=$(cut -d' ' -f1 /proc/uptime); threads $2 > /tmp/threads.1
+  echo "PEER: $1 ticks=$((c1 - c0)) wall=$(awk "BEGIN{print $s1 - $s0}") frames_counted=$(( ${f1:-0} - ${f0:-0} )) system_ticks=$((k1 - k0)) page_faults=$((p1 - p0)) size=$SIZE context_switches=$((x1 - x0))"
 }
 
-/bin/doorbelld --config /etc/doorbell/config.yaml --cpuprofile /tmp/doorbelld.pprof > /tmp/doorbelld.log 2>&1 &
+for SIZE in $(cat /etc/peer-sizes); do
+W=${SIZE%x*} H=${SIZE#*x}
+sed -i "s/^  width: .*/  width: $W/; s/^  height: .*/  height: $H/" /etc/doorbell/config.yaml
+sed -i "s/^width .*/width $W/; s/^height .*/height $H/" /etc/motion.conf
+echo "HIL: peer comparison at $SIZE"
+
+/bin/doorbelld --config /etc/doorbell/config.yaml --cpuprofile /tmp/doorbelld-$SIZE.pprof > /tmp/doorbelld.log 2>&1 &
 pid=$!
 measure doorbelld $pid
 echo "HIL: /api/status $(wget -q -O - http://127.0.0.1:8080/api/status | tr -d " \n" | head -c 900)"
@@ -51,7 +59,7 @@ awk 'NR == FNR { u[$1] = $2; k[$1] = $3; v[$1] = $4; next }
 kill $pid; wait $pid
 grep -m3 -iE 'camera|error' /tmp/doorbelld.log | sed 's/^/doorbelld: /'
 # the whole run's CPU profile, for go tool pprof on the host (peer.sh)
-base64 /tmp/doorbelld.pprof | sed 's/^/PEER-PPROF: /'
+[ "$SIZE" != "$(head -c 20 /etc/peer-sizes | cut -d' ' -f1)" ] || base64 /tmp/doorbelld-$SIZE.pprof | sed 's/^/PEER-PPROF: /'
 
 mkdir -p /tmp/motion
 /motion/lib/ld.so --library-path /motion/lib /motion/motion -n -c /etc/motion.conf > /tmp/motion.log 2>&1 &
@@ -59,5 +67,6 @@ pid=$!
 measure motion $pid
 kill $pid; sleep 1; kill -9 $pid 2>/dev/null
 grep -iE 'palette|fps|frame|size|error|fail|warn|skipp' /tmp/motion.log | grep -v capability | head -15 | sed 's/^/motion: /'
+done
 echo "HIL-EXIT: 0"
 poweroff -f

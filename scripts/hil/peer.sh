@@ -13,7 +13,8 @@
 # microseconds: that added a third to doorbelld's CPU per frame (3.26 vs 2.42 s per
 # 1,000 frames, motion 2.42 vs 2.41) while no board reads its clock that
 # way (a Pi's arch timer is read in the vDSO, like the TSC here).
-# Usage: scripts/hil/peer.sh      Env: PEER_SECONDS (40 = 1,000 frames each), HIL_CACHE, HIL_APPEND
+# Usage: scripts/hil/peer.sh      Env: PEER_SECONDS (40 = 1,000 frames each), PEER_SIZES
+#        ("640x480 1280x720": each size measured for both programs), HIL_CACHE, HIL_APPEND
 set -euo pipefail
 export HIL_PEER=1 HIL_ARCH=amd64 HIL_MEM=${HIL_MEM:-2048} HIL_TIMEOUT=${HIL_TIMEOUT:-600}
 export HIL_APPEND=${HIL_APPEND-clocksource=tsc tsc=reliable}

@@ -271,7 +271,10 @@ func (c *checks) written(do func() bool) (int64, []string, bool) {
 	if err != nil {
 		return 0, []string{err.Error()}, false
 	}
-	out, _ := c.run("find / -xdev -newer /run/wear-mark -type f -printf '%s %p\\n' 2>/dev/null | sort -k2 | head -40", time.Minute)
+	// Files and directories (a temporary file created and removed shows
+	// as its directory), and the journal's entries at every level.
+	out, _ := c.run("find / -xdev -newer /run/wear-mark \\( -type f -o -type d \\) -printf '%s %p\\n' 2>/dev/null | sort -k2 | head -40; "+
+		"echo \"$(journalctl -q --since \"@$(stat -c %Y /run/wear-mark)\" -o cat | wc -l) journal entries\"", time.Minute)
 	var files []string
 	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
 		if l != "" {
