@@ -84,7 +84,9 @@ func (b *board) cut() {
 	}
 	b.cmd.Process.Signal(syscall.SIGKILL)
 	b.cmd.Wait()
-	<-b.flushed
+	if b.flushed != nil {
+		<-b.flushed
+	}
 	if b.sh != nil {
 		b.sh.c.Close()
 	}
@@ -132,4 +134,15 @@ func (b *board) run(cmd string, d time.Duration) (string, int) {
 		return out + err.Error(), -1
 	}
 	return out, rc
+}
+
+// tail returns the last n console lines of this boot, joined.
+func (b *board) tail(n int) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	l := b.lines
+	if len(l) > n {
+		l = l[len(l)-n:]
+	}
+	return strings.Join(l, " | ")
 }

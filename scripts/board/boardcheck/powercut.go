@@ -64,6 +64,7 @@ type row struct {
 	scenario                  string
 	cuts, boots, fsClean      int
 	replays                   int // boots whose ext4 journal was replayed
+	hung                      int // boots the emulator hung in (power-cycled again)
 	started                   int
 	journaled, delivered, dup int
 	lost, corrupt             int
@@ -83,12 +84,29 @@ func (c *campaign) fail(r *row, format string, args ...any) {
 	fmt.Printf("POWERCUT: %s FAIL %s\n", r.scenario, msg)
 }
 
-// boot powers the board on and waits for doorbelld's "online".
+// boot powers the board on and waits for doorbelld's "online". A boot
+// whose shell does not answer within 4 minutes is an emulator hang (seen
+// once in ~30 boots: both vCPUs in soft lockups early in systemd's start,
+// a TCG artefact no board shows): the plug is pulled again and the hang
+// counted, at most twice per boot.
 func (c *campaign) boot(r *row) bool {
 	n0 := c.onlines()
-	if err := c.b.powerOn(c.deadline); err != nil {
-		c.fail(r, "%v", err)
-		return false
+	for try := 0; ; try++ {
+		by := time.Now().Add(4 * time.Minute)
+		if c.deadline.Before(by) {
+			by = c.deadline
+		}
+		err := c.b.powerOn(by)
+		if err == nil {
+			break
+		}
+		c.b.cut()
+		if try == 2 || time.Now().After(c.deadline) {
+			c.fail(r, "%v", err)
+			return false
+		}
+		r.hung++
+		fmt.Printf("POWERCUT: %s boot %d hung (%v); console: %s\n", r.scenario, c.b.boots, err, c.b.tail(6))
 	}
 	r.boots++
 	if !waitFor(3*time.Minute, func() bool { return c.onlines() > n0 }) {
@@ -540,10 +558,10 @@ func (c *campaign) config(cuts int) row {
 
 func (c *campaign) report() bool {
 	ok := true
-	fmt.Println("POWERCUT-TABLE: | scenario | cuts | ext4 clean after journal replay | boots with a journal replay | doorbelld online after boot | journaled / offered / acked | delivered / taken | twice | lost | corrupt | time |")
-	fmt.Println("POWERCUT-TABLE: |---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Println("POWERCUT-TABLE: | scenario | cuts | ext4 clean after journal replay | boots with a journal replay | doorbelld online after boot | emulator hangs | journaled / offered / acked | delivered / taken | twice | lost | corrupt | time |")
+	fmt.Println("POWERCUT-TABLE: |---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range c.rows {
-		fmt.Printf("POWERCUT-TABLE: | %s | %d | %d | %d | %d | %d | %d | %d | %d | %d | %v |\n", r.scenario, r.cuts, r.fsClean, r.replays, r.started,
+		fmt.Printf("POWERCUT-TABLE: | %s | %d | %d | %d | %d | %d | %d | %d | %d | %d | %d | %v |\n", r.scenario, r.cuts, r.fsClean, r.replays, r.started, r.hung,
 			r.journaled, r.delivered, r.dup, r.lost, r.corrupt, r.total.Round(time.Second))
 		good := r.cuts > 0 && r.fsClean == r.cuts && r.started == r.boots && r.boots == r.cuts && r.lost == 0 && r.corrupt == 0 && r.dup == 0
 		ok = ok && good
