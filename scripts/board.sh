@@ -140,7 +140,7 @@ image() {
   install -m 0644 "$HERE/journald-console.conf" "$R/etc/systemd/journald.conf.d/board-console.conf"
   chroot "$R" systemctl enable board-gpio.service board-ctl.service >/dev/null 2>&1
   # What the user copies to the board: the release tarball and their config.
-  local rel; rel=$(ls "$REPO"/dist/doorbelld-*-linux-"$DIST".tar.gz 2>/dev/null | head -1)
+  local rel; rel=$(ls "$REPO"/dist/doorbelld-*-linux-"$DIST".tar.gz 2>/dev/null | head -1 || true)
   [[ -n $rel ]] || { echo "board.sh: no dist/doorbelld-*-linux-$DIST.tar.gz: run scripts/build.sh $DIST"; exit 1; }
   cp "$rel" "$R/root/"
   cp "$HERE/doorbell.yaml" "$R/root/board.yaml"

@@ -114,8 +114,8 @@ done
 #   doorbelld-<version>-linux-<arch>/{dist/*-linux-<arch>, scripts/install.sh,
 #     scripts/doorbelld.service, firmware/config/example.yaml, README.md}
 if [[ -z ${BUILD_CMDS:-} ]]; then
-  rm -f "$DIST"/doorbelld-*-linux-*.tar.gz
   for a in "${arches[@]}"; do
+    rm -f "$DIST"/doorbelld-*-linux-"$a".tar.gz # this arch's older ones; other arches' stay
     stage=$(mktemp -d); top=doorbelld-$VERSION-linux-$a
     mkdir -p "$stage/$top/dist" "$stage/$top/scripts" "$stage/$top/firmware/config"
     cp "$DIST"/*-linux-"$a" "$stage/$top/dist/"

@@ -51,10 +51,13 @@ var attacks = []attack{
 		// An owner sets privacy off after the flood: it sticks.
 		setPrivacyOff(t, r)
 		// The flood paused and resumed the camera (privacy closes the
-		// device); the ring below wants its snapshot from a streaming one.
+		// device); the ring below wants its snapshot from a streaming one:
+		// a frame captured after privacy went off (the ring still holds
+		// older ones, which a loaded machine showed are no proof).
+		last, _ := r.d.camera.Ring().Latest()
 		waitFor(t, "the camera streaming again after privacy off", func() bool {
-			_, ok := r.d.camera.Ring().Latest()
-			return ok && r.d.camera.Status().Available && !r.d.camera.Paused()
+			f, ok := r.d.camera.Ring().Latest()
+			return ok && f.Seq > last.Seq && r.d.camera.Status().Available && !r.d.camera.Paused()
 		})
 	}},
 	{name: "2k snapshot commands", run: func(t *testing.T, r *running) {

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -258,24 +259,48 @@ func (c *checks) sectorsWritten() (int64, error) {
 	return strconv.ParseInt(f[6], 10, 64)
 }
 
+// ioByProcess is what each process has caused to be written to storage
+// (/proc/PID/io write_bytes: charged to whoever dirtied the pages), by
+// command name.
+func (c *checks) ioByProcess() map[string]int64 {
+	out, _ := c.run(`for p in /proc/[0-9]*; do w=$(sed -n 's/^write_bytes: //p' $p/io 2>/dev/null); [ -n "$w" ] && [ "$w" != 0 ] && echo "$(cat $p/comm 2>/dev/null | tr ' ' _) $w"; done`, time.Minute)
+	m := map[string]int64{}
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) == 2 {
+			n, _ := strconv.ParseInt(f[1], 10, 64)
+			m[f[0]] += n
+		}
+	}
+	return m
+}
+
 // written returns the bytes do() made the guest write to its disk, and
-// the files it changed (a marker file's mtime against find -newer).
+// the files it changed (a marker file's mtime against find -newer) and
+// which processes dirtied what.
 func (c *checks) written(do func() bool) (int64, []string, bool) {
 	c.run("touch /run/wear-mark", 30*time.Second)
 	s0, err := c.sectorsWritten()
 	if err != nil {
 		return 0, []string{err.Error()}, false
 	}
+	p0 := c.ioByProcess()
 	ok := do()
 	s1, err := c.sectorsWritten()
 	if err != nil {
 		return 0, []string{err.Error()}, false
 	}
+	var procs []string
+	for name, n := range c.ioByProcess() {
+		if d := n - p0[name]; d > 0 {
+			procs = append(procs, fmt.Sprintf("%s %s", name, mib(float64(d))))
+		}
+	}
+	sort.Strings(procs)
 	// Files and directories (a temporary file created and removed shows
 	// as its directory), and the journal's entries at every level.
 	out, _ := c.run("find / -xdev -newer /run/wear-mark \\( -type f -o -type d \\) -printf '%s %p\\n' 2>/dev/null | sort -k2 | head -40; "+
 		"echo \"$(journalctl -q --since \"@$(stat -c %Y /run/wear-mark)\" -o cat | wc -l) journal entries\"", time.Minute)
-	var files []string
+	files := []string{"dirtied by: " + strings.Join(procs, ", ")}
 	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
 		if l != "" {
 			files = append(files, l)
