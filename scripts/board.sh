@@ -37,7 +37,8 @@
 # Env: BOARD_ARCH (amd64), BOARD_CUTS (2 per scenario; 50 for the figures in
 #      README), BOARD_SEED (the cut moments' random seed, printed by every
 #      run), BOARD_WEAR_IDLE (60s: how long idle writes are measured),
-#      HIL_CACHE (shared with hil.sh), BOARD_TIMEOUT (900 s + 480 s per cut),
+#      HIL_CACHE (shared with hil.sh), BOARD_OUT (the run's directory:
+#      image, logs; default $HIL_CACHE/board-<arch>/run), BOARD_TIMEOUT (900 s + 480 s per cut),
 #      BOARD_MEM (1024 MiB), BOARD_SMP (2), MIRROR (the Debian mirror).
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -46,7 +47,7 @@ ARCH=${BOARD_ARCH:-amd64}
 H=${HIL_CACHE:-${XDG_CACHE_HOME:-${HOME:-/var/cache}/.cache}/doorbelld-hil}
 A=$H/$ARCH
 B=$H/board-$ARCH
-OUT=$B/run
+OUT=${BOARD_OUT:-$B/run}
 mkdir -p "$B" "$OUT"
 case $ARCH in
   amd64) QEMU=(qemu-system-x86_64 -accel tcg); CONSOLE=ttyS0; DIST=amd64; GOARCH=amd64 ;;
