@@ -371,7 +371,8 @@ func main() {
 			continue
 		}
 		cp.rows = append(cp.rows, r)
-		fmt.Printf("BOARD: power cuts, %s: %d cuts in %v\n", sc, r.cuts, r.total.Round(time.Second))
+		fmt.Printf("BOARD: power cuts, %s: %d cuts in %v: %d boots (%d emulator hangs), ext4 clean %d, journal replays %d, online %d, journaled/offered/acked %d, delivered/taken %d, twice %d, lost %d, corrupt %d\n",
+			sc, r.cuts, r.total.Round(time.Second), r.boots, r.hung, r.fsClean, r.replays, r.started, r.journaled, r.delivered, r.dup, r.lost, r.corrupt)
 	}
 	cp.report()
 	b.powerOff()
