@@ -23,9 +23,10 @@ func TestSwitchAcknowledgedOnceSaved(t *testing.T) {
 	go func() { done <- s.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 
-	onDisk := make(chan switches, 2)
+	type saved struct{ Privacy, Chime bool }
+	onDisk := make(chan saved, 2)
 	read := func() {
-		var got switches
+		var got saved
 		b, err := os.ReadFile(filepath.Join(dir, "switches.json"))
 		if err == nil {
 			err = json.Unmarshal(b, &got)
