@@ -372,18 +372,19 @@ func (c *campaign) otaRunning() (version string, trial bool, err error) {
 	return v, st.Trial != nil, nil
 }
 
-// buildVersion links doorbelld with version v and signs it.
+// bundle builds doorbelld as version v with scripts/build.sh (the release
+// build, so the update is what a release is) and signs it.
 func (c *campaign) bundle(v string) (string, error) {
-	bin := filepath.Join(c.keyDir, "doorbelld-"+v)
-	out := bin + ".bundle"
-	build := exec.Command("go", "build", "-trimpath", "-tags", "netgo,osusergo", "-o", bin,
-		"-ldflags", "-s -w -X main.version="+v+" -linkmode external -extldflags -static", "./firmware/cmd/doorbelld")
+	dist := filepath.Join(c.keyDir, "dist-"+v)
+	defer os.RemoveAll(dist)
+	build := exec.Command("scripts/build.sh", c.goarch)
 	build.Dir = c.repo
-	build.Env = append(os.Environ(), "CGO_ENABLED=1")
+	build.Env = append(os.Environ(), "VERSION="+v, "BUILD_CMDS=firmware/cmd/doorbelld", "DIST="+dist, "DOORBELL_SKIP_APT=1")
 	if o, err := build.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build %s: %v %s", v, err, o)
+		return "", fmt.Errorf("build %s: %v %s", v, err, lastLines(string(o), 5))
 	}
-	return out, c.sign(bin, v, out)
+	out := filepath.Join(c.keyDir, "doorbelld-"+v+".bundle")
+	return out, c.sign(filepath.Join(dist, "doorbelld-linux-"+c.goarch), v, out)
 }
 
 func (c *campaign) sign(bin, v, out string, extra ...string) error {

@@ -329,14 +329,15 @@ func (c *checks) wear(idle time.Duration) {
 	result("wear-idle", perHour <= 1<<20, "%s/hour at idle (%d bytes over %v, %d over %v: the difference; goal ≤ 1 MiB/hour)",
 		mib(perHour), n1, short, n2, idle)
 
+	// The button (line 0) is active low, the PIR (line 1) active high.
+	pulls := map[string][2]string{"0": {"pull-down", "pull-up"}, "1": {"pull-up", "pull-down"}}
 	event := func(line, kind string, clip bool) (int64, []string, bool) {
 		c.st.mu.Lock()
 		n0, gone0 := len(c.st.events), c.st.manifestsSeen
 		c.st.mu.Unlock()
 		return c.written(func() bool {
 			c.run(fmt.Sprintf("echo %s > /run/gpiosim/sim_gpio%s/pull; sleep 0.3; echo %s > /run/gpiosim/sim_gpio%s/pull",
-				map[bool]string{true: "pull-down", false: "pull-up"}[line == "0"], line,
-				map[bool]string{true: "pull-up", false: "pull-down"}[line == "0"], line), time.Minute)
+				pulls[line][0], line, pulls[line][1], line), time.Minute)
 			return waitFor(time.Minute, func() bool {
 				c.st.mu.Lock()
 				defer c.st.mu.Unlock()
