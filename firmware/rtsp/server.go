@@ -491,11 +491,15 @@ func (s *Server) endFeed(st *stream, err error) {
 		return
 	}
 	n := st.playing
+	if errors.Is(err, live.ErrPrivate) {
+		// Counted before the sessions close, so whoever sees them closed
+		// sees the count too.
+		s.endedPrivacy.Add(uint64(n))
+	}
 	s.endStreamLocked(st)
 	s.mu.Unlock()
 	switch {
 	case errors.Is(err, live.ErrPrivate):
-		s.endedPrivacy.Add(uint64(n))
 		s.log.Info("rtsp: privacy mode on: reader sessions closed", "readers", n)
 	case errors.Is(err, live.ErrFormatChanged):
 		s.log.Info("rtsp: camera format changed: reader sessions closed", "readers", n, "err", err)

@@ -242,6 +242,8 @@ func TestSharing(t *testing.T) {
 	if n := src.Subscribes(); n != 1 {
 		t.Fatalf("%d viewers opened at the source, want 1 shared", n)
 	}
+	// A frame is counted after its packets are written: wait for the count.
+	waitFor(t, "3 frames counted", func() bool { return s.Stats().FramesSent >= 3 })
 	if st := s.Stats(); st.FramesSent != 3 || st.Readers != 4 {
 		t.Fatalf("stats %+v: want 3 frames packetized once each, 4 readers", st)
 	}
