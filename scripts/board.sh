@@ -35,7 +35,7 @@
 # Usage: [BOARD_ARCH=amd64|arm64] [BOARD_CUTS=N] scripts/board.sh [step...]
 #   steps: kernel rootfs image check (default: all, in order)
 # Env: BOARD_ARCH (amd64), BOARD_CUTS (2 per scenario; 50 for the figures in
-#      README), BOARD_SEED (the cut moments' random seed, printed by every
+#      README), BOARD_SCENARIOS (outbox,clips,ota,config), BOARD_SEED (the cut moments' random seed, printed by every
 #      run), BOARD_WEAR_IDLE (60s: how long idle writes are measured),
 #      HIL_CACHE (shared with hil.sh), BOARD_OUT (the run's directory:
 #      image, logs; default $HIL_CACHE/board-<arch>/run), BOARD_TIMEOUT (900 s + 480 s per cut),
@@ -198,7 +198,7 @@ check() {
   # scenario), and runs the host's Mosquitto itself (it stops it to play a
   # broker outage).
   "$OUT/boardcheck" -mosquitto "$MOSQ" -dir "$OUT" -port "$port" -ctl "$OUT/ctl.sock" -image "$OUT/board.img" \
-    -doorbellctl "$OUT/doorbellctl" -repo "$REPO" -goarch "$GOARCH" -cuts "$cuts" -wear-idle "${BOARD_WEAR_IDLE:-60s}" ${BOARD_SEED:+-seed "$BOARD_SEED"} \
+    -doorbellctl "$OUT/doorbellctl" -repo "$REPO" -goarch "$GOARCH" -cuts "$cuts" -wear-idle "${BOARD_WEAR_IDLE:-60s}" ${BOARD_SEED:+-seed "$BOARD_SEED"} ${BOARD_SCENARIOS:+-scenarios "$BOARD_SCENARIOS"} \
     -timeout "${BOARD_TIMEOUT:-$((900 + cuts * 4 * 120))}s" -- "${qemu[@]}" 2>&1 | tee "$OUT/boardcheck.log" || rc=$?
   local pass fail last
   pass=$(grep -c '^BOARD-RESULT: [^ ]* PASS' "$OUT/boardcheck.log" || true)

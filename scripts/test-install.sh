@@ -77,7 +77,8 @@ else
 fi
 for k in Type=notify WatchdogSec= Restart=on-failure NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes \
          PrivateTmp=yes 'DeviceAllow=char-gpiochip rw' 'DeviceAllow=char-video4linux rw' 'DeviceAllow=char-alsa rw' \
-         'ExecStopPost=/var/lib/doorbell/ota/current/doorbelld --release-outputs' ReadWritePaths=/var/lib/doorbell; do
+         'ExecStopPost=/usr/local/bin/doorbelld-boot --dir /var/lib/doorbell/ota --or-good -- --release-outputs' \
+         'Environment=DOORBELLD_LAST_GOOD_CONFIG=/var/lib/doorbell/' ReadWritePaths=/var/lib/doorbell; do
   check "unit has $k" grep -qx "$k.*" scripts/doorbelld.service
 done
 check "--root: user doorbell in $V/etc/passwd only" bash -c "grep -q '^doorbell:' '$V/etc/passwd' && ! grep -q '^doorbell:' /etc/passwd"

@@ -61,6 +61,14 @@ func load(path string, base Config, sim bool) (Config, error) {
 	if err != nil {
 		return base, fmt.Errorf("config: load %s: %w", path, err)
 	}
+	return loadData(path, data, base, sim)
+}
+
+// loadData is load of data, read from path.
+func loadData(path string, data []byte, base Config, sim bool) (Config, error) {
+	if err := damage(data); err != nil {
+		return base, fmt.Errorf("config: load %s: %w", path, err)
+	}
 	cfg, lines, err := parse(data, base)
 	var probs Errors
 	if err != nil && !errors.As(err, &probs) {

@@ -568,6 +568,27 @@ func (i *Installer) Status() (Status, error) {
 	return s, nil
 }
 
+// Candidates returns the binaries to try, in order, for a job every
+// version can do and that must be done even when a new version cannot
+// start (doorbelld --release-outputs after a stop): current's, then the
+// known-good slot's when that is another slot with a binary. It takes no
+// lock and changes nothing; a broken state gives current's alone.
+func (i *Installer) Candidates() []string {
+	var bins []string
+	cur, err := i.currentSlot()
+	if err == nil {
+		bins = append(bins, i.SlotBinary(cur))
+	}
+	st, err := i.load()
+	if err != nil || !validSlot(st.Good) || st.Good == cur {
+		return bins
+	}
+	if fi, err := os.Stat(i.SlotBinary(st.Good)); err == nil && fi.Mode().IsRegular() {
+		bins = append(bins, i.SlotBinary(st.Good))
+	}
+	return bins
+}
+
 // Seed sets up a fresh OTA directory: the binary read from r (version
 // version) in slot a, current pointing at it, version as the floor. It is
 // what an install script does once; it fails when current exists already.

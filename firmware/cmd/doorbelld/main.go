@@ -10,6 +10,13 @@
 //
 // --cpuprofile FILE writes a Go CPU profile of the run to FILE on exit (for
 // scripts/hil/peer.sh and anyone measuring the daemon on a board).
+//
+// With DOORBELLD_LAST_GOOD_CONFIG=FILE in its environment (the systemd
+// unit sets it), doorbelld keeps a copy of the config it started with in
+// FILE, and runs on that copy when the config file is damaged on disk (NUL
+// bytes, what a power cut leaves of an append not yet synced), logging an
+// error at every start until the file is fixed. A config with a mistake
+// in it is refused as always: the copy never hides an edit.
 package main
 
 import (
@@ -34,6 +41,9 @@ import (
 var version = "dev"
 
 const defaultConfig = "/etc/doorbell/config.yaml"
+
+// envLastGood names the file for the last good copy of the config.
+const envLastGood = "DOORBELLD_LAST_GOOD_CONFIG"
 
 // exitRestart is the exit status after the MQTT restart command: non-zero,
 // so systemd's Restart=on-failure starts the daemon again (EX_TEMPFAIL).
@@ -74,7 +84,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 0
 	}
 
-	cfg, err := loadConfig(*cfgPath, *sim)
+	lastGood := os.Getenv(envLastGood)
+	if *sim || *check {
+		lastGood = "" // --check-config judges the file itself
+	}
+	cfg, data, damaged, err := loadConfig(*cfgPath, *sim, lastGood)
 	if err != nil {
 		var probs config.Errors
 		if errors.As(err, &probs) {
@@ -115,6 +129,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	log := newLogger(cfg.Log, stderr)
 	slog.SetDefault(log)
+	if damaged != nil {
+		log.Error("doorbelld: config damaged on disk: running on the last good copy until it is fixed",
+			"config", pathOr(*cfgPath), "last_good", lastGood, "err", damaged)
+	} else if lastGood != "" {
+		if err := config.KeepLastGood(lastGood, data); err != nil {
+			log.Warn("doorbelld: config", "err", err)
+		}
+	}
 	for _, w := range warnings {
 		log.Warn("doorbelld: config", "warning", w)
 	}
@@ -195,16 +217,20 @@ func pathOr(p string) string {
 	return p
 }
 
-func loadConfig(path string, sim bool) (config.Config, error) {
+// loadConfig loads the config (see config.LoadFallback for lastGood):
+// data is the text cfg came from, damaged the config file's damage when
+// cfg came from the last good copy instead.
+func loadConfig(path string, sim bool, lastGood string) (cfg config.Config, data []byte, damaged, err error) {
 	if sim {
 		if path == "" {
 			c := config.SimDefault()
 			err := c.Validate(true)
-			return c, err
+			return c, nil, nil, err
 		}
-		return config.LoadSim(path, config.SimDefault())
+		cfg, err := config.LoadSim(path, config.SimDefault())
+		return cfg, nil, nil, err
 	}
-	return config.Load(pathOr(path), config.Default())
+	return config.LoadFallback(pathOr(path), lastGood, config.Default())
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {

@@ -38,6 +38,7 @@ func TestCheckConfig(t *testing.T) {
 		{"two problems", "device:\n  id: Front Door\ngpio:\n  button:\n    line: GPIO17\ncamera:\n  fps: 0\n", 2, []string{"device.id", "camera.fps"}},
 		{"unknown key", "gpio:\n  buton:\n    line: GPIO17\n", 2, []string{"gpio.buton"}},
 		{"button line required on a board", "device:\n  id: x\n", 2, []string{"gpio.button.line"}},
+		{"damaged on disk", valid + "\x00\x00\x00", 2, []string{"damaged on disk", "3 NUL bytes"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

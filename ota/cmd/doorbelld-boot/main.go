@@ -16,6 +16,13 @@
 //
 // sets up a fresh DIR once (the install script does this): FILE in slot a,
 // current pointing at it, V as the version floor.
+//
+//	doorbelld-boot --dir DIR --or-good -- [doorbelld arguments]
+//
+// runs (does not exec, and counts nothing) current's binary with the
+// arguments, and when that fails, the known-good slot's: systemd's
+// ExecStopPost, whose doorbelld --release-outputs must drive the relays
+// inactive even after an update that cannot start at all.
 package main
 
 import (
@@ -24,6 +31,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 
 	"github.com/doorbelld/doorbelld/ota/install"
 )
@@ -37,6 +45,7 @@ func run(args []string, stderr io.Writer) int {
 	maxBoots := fs.Int("max-boots", install.DefaultMaxBoots, "starts a new version gets to confirm its health before the previous one comes back")
 	seed := fs.String("seed", "", "set up a fresh OTA directory with this doorbelld binary, then exit")
 	seedVersion := fs.String("seed-version", "", "the version of the --seed binary (what its --version prints)")
+	orGood := fs.Bool("or-good", false, "run current's binary with the arguments and, if it fails, the known-good slot's; count nothing (ExecStopPost)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -60,6 +69,9 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "doorbelld-boot: %s set up with %s in slot a\n", *dir, *seedVersion)
 		return 0
 	}
+	if *orGood {
+		return runOrGood(inst, fs.Args(), stderr, log)
+	}
 	res, err := inst.Boot()
 	if err != nil {
 		log.Error("doorbelld-boot: OTA state", "err", err)
@@ -72,5 +84,29 @@ func run(args []string, stderr io.Writer) int {
 		"start", res.Boots, "rolled_back", res.RolledBack)
 	err = execve(res.Path, append([]string{res.Path}, fs.Args()...), os.Environ())
 	log.Error("doorbelld-boot: exec", "binary", res.Path, "err", err)
+	return 1
+}
+
+// runOrGood runs each of inst's candidate binaries with args until one
+// exits 0.
+func runOrGood(inst *install.Installer, args []string, stderr io.Writer, log *slog.Logger) int {
+	bins := inst.Candidates()
+	if len(bins) == 0 {
+		log.Error("doorbelld-boot: nothing to run", "dir", inst.Dir())
+		return 1
+	}
+	for k, bin := range bins {
+		cmd := exec.Command(bin, args...)
+		cmd.Stdout, cmd.Stderr = os.Stdout, stderr
+		err := cmd.Run()
+		if err == nil {
+			return 0
+		}
+		if k+1 < len(bins) {
+			log.Warn("doorbelld-boot: failed; running the known-good version's binary", "binary", bin, "err", err, "next", bins[k+1])
+		} else {
+			log.Error("doorbelld-boot: failed", "binary", bin, "err", err)
+		}
+	}
 	return 1
 }

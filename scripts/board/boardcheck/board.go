@@ -125,6 +125,12 @@ func (b *board) find(re *regexp.Regexp) []string {
 	return out
 }
 
+// waitLine waits up to d for a console line of this boot matching re
+// (which has one group).
+func (b *board) waitLine(re *regexp.Regexp, d time.Duration) bool {
+	return waitFor(d, func() bool { return len(b.find(re)) > 0 })
+}
+
 func (b *board) run(cmd string, d time.Duration) (string, int) {
 	if b.sh == nil {
 		return "board is off", -1

@@ -30,12 +30,15 @@ import (
 //	        retention: the clips offered (retained manifests) are exactly
 //	        the files on the card, each whole (its sha256)
 //	ota     an update pushed, cut anywhere from the transfer to the
-//	        restart: one valid firmware runs (current's binary matches its
-//	        recorded hash), the old one or the new one, the new one if
-//	        the swap was reported
+//	        restart (every other cut aimed at the install's last steps,
+//	        within 1.5 s after the binary is written): one valid firmware
+//	        runs (current's binary matches its recorded hash), the old one
+//	        or the new one, the new one if the swap was reported
 //	config  the privacy switch flipped over MQTT while the owner edits
-//	        config.yaml and restarts the service: the config parses and is
-//	        the old or the new text, an acknowledged switch survived
+//	        config.yaml and restarts the service: an editor's save leaves
+//	        the old or the new text, an unsynced append may come back as
+//	        NUL bytes and doorbelld then runs on its last good copy; an
+//	        acknowledged switch survived
 //
 // After every cut: the image's ext4 is clean once its journal is replayed
 // (e2fsck on a copy, on the host), the board boots and doorbelld comes
@@ -75,6 +78,9 @@ type row struct {
 var (
 	reJournaled = regexp.MustCompile(`outbox: journaled" id=([0-9a-v]{20})`)
 	reOTAStep   = regexp.MustCompile(`ota: step" step=([a-z-]+)`)
+	reWritten   = regexp.MustCompile(`ota: step" step=(written)`)
+	rePrivacy   = regexp.MustCompile(`mqtt: command" kind=(privacy)`)
+	reLastGood  = regexp.MustCompile(`(running on the last good copy)`)
 	reRecovery  = regexp.MustCompile(`EXT4-fs \(vda\): (recovery complete|orphan cleanup|error.*)`)
 )
 
@@ -445,6 +451,7 @@ func (c *campaign) ota(cuts int) row {
 	c.version = "1.1.0"
 	r.notes = append(r.notes, fmt.Sprintf("an update without a cut: %v from push to confirmed", span.Round(100*time.Millisecond)))
 	steps := map[string]int{}
+	aimed := 0 // cuts that came within 1.5 s after the binary was written
 	for k := 1; k <= cuts; k++ {
 		next := fmt.Sprintf("1.1.%d", k)
 		b, err := c.bundle(next)
@@ -454,7 +461,18 @@ func (c *campaign) ota(cuts int) row {
 		}
 		p := c.push(b, 0)
 		p.Start()
-		c.cutAt(&r, c.uniform(500*time.Millisecond, span+3*time.Second))
+		if k%2 == 0 {
+			// Aimed at the install: the steps after the transfer (fsync,
+			// rename, arm, swap, exit 75, the new version's first start)
+			// take about a second of the update's seconds, so uniform cuts
+			// rarely land in them.
+			if c.b.waitLine(reWritten, span+30*time.Second) {
+				aimed++
+			}
+			c.cutAt(&r, c.uniform(0, 1500*time.Millisecond))
+		} else {
+			c.cutAt(&r, c.uniform(500*time.Millisecond, span+3*time.Second))
+		}
 		p.Process.Kill()
 		p.Wait()
 		os.Remove(b)
@@ -486,14 +504,17 @@ func (c *campaign) ota(cuts int) row {
 		ks = append(ks, fmt.Sprintf("%s %d", k, n))
 	}
 	sort.Strings(ks)
-	r.notes = append(r.notes, "last step reported before the cut: "+strings.Join(ks, ", "))
+	r.notes = append(r.notes, fmt.Sprintf("%d of %d cuts aimed at the install (within 1.5 s after step written), the others uniform over the update", aimed, cuts/2),
+		"last step reported before the cut: "+strings.Join(ks, ", "))
 	r.total = time.Since(t0)
 	return r
 }
 
-// config: the owner flips privacy over MQTT and edits config.yaml
-// (sed -i, as an editor saves) and restarts doorbelld, the plug pulled
-// meanwhile.
+// config: the owner flips privacy over MQTT and edits config.yaml, then
+// restarts doorbelld, the plug pulled meanwhile. Every other edit is an
+// editor's save (sed -i: a new file renamed over the old), the others an
+// append not synced (echo >>), which a cut can leave as NUL bytes: then
+// doorbelld must run on its last good copy of the config, and say so.
 func (c *campaign) config(cuts int) row {
 	r := row{scenario: "config"}
 	t0 := time.Now()
@@ -505,19 +526,27 @@ func (c *campaign) config(cuts int) row {
 		}
 		return c.st.privacy[len(c.st.privacy)-1], len(c.st.privacy)
 	}
-	acked := 0
+	const cfg = "/etc/doorbell/config.yaml"
+	acked, reached, damaged, fellBack := 0, 0, 0, 0
 	for k := 0; k < cuts; k++ {
 		before, n0 := lastPrivacy()
 		want := map[string]string{"ON": "OFF", "OFF": "ON"}[before]
 		if want == "" {
 			want = "ON"
 		}
-		post := []string{"1s", "2s"}[k%2]
-		edit := fmt.Sprintf("(sleep %.1f; sed -i 's/^  post_roll: .*/  post_roll: %s/' /etc/doorbell/config.yaml && systemctl restart doorbelld) >/dev/null 2>&1 &",
-			c.uniform(0, 3*time.Second).Seconds(), post)
-		c.b.run(edit, 30*time.Second)
-		c.publish(c.prefix+"/cmd/privacy", want)
+		edit := fmt.Sprintf("sed -i 's/^  post_roll: .*/  post_roll: %s/' %s", []string{"1s", "2s"}[k/2%2], cfg)
+		appended := k%2 == 1
+		if appended {
+			edit = fmt.Sprintf("printf '# note %d\\n' >> %s", k, cfg)
+		}
+		c.b.run(fmt.Sprintf("(sleep %.1f; %s && systemctl restart doorbelld) >/dev/null 2>&1 &", c.uniform(0, 3*time.Second).Seconds(), edit), 30*time.Second)
+		if err := c.publish(c.prefix+"/cmd/privacy", want); err != nil {
+			c.fail(&r, "cut %d: publish the privacy command: %v", r.cuts+1, err)
+		}
 		c.cutAt(&r, c.uniform(300*time.Millisecond, 5*time.Second))
+		if len(c.b.find(rePrivacy)) > 0 {
+			reached++ // doorbelld logged the command before the cut
+		}
 		// Acknowledged before the cut?
 		sawAck := false
 		c.st.mu.Lock()
@@ -543,16 +572,39 @@ func (c *campaign) config(cuts int) row {
 			c.fail(&r, "cut %d: privacy %q after the reboot (was %s, commanded %s)", r.cuts, now, before, want)
 			r.corrupt++
 		}
-		out, rc := c.b.run("doorbelld --check-config --config /etc/doorbell/config.yaml >/dev/null && grep -E '^  post_roll:' /etc/doorbell/config.yaml && cat /var/lib/doorbell/switches.json && echo", time.Minute)
+		out, rc := c.b.run(fmt.Sprintf("doorbelld --check-config --config %[1]s >/dev/null 2>&1; echo check=$?; echo nul=$(tr -dc '\\000' < %[1]s | wc -c); grep -E '^  post_roll:' %[1]s; echo __SW__; cat /var/lib/doorbell/switches.json", cfg), time.Minute)
+		head, js, _ := strings.Cut(out, "__SW__")
 		var sw map[string]any
-		_, js, _ := strings.Cut(out, "\n")
-		if rc != 0 || !strings.Contains(out, "post_roll: 1s") && !strings.Contains(out, "post_roll: 2s") || json.Unmarshal([]byte(strings.TrimSpace(js)), &sw) != nil {
-			c.fail(&r, "cut %d: config or switches damaged: rc=%d %s", r.cuts, rc, out)
+		if rc != 0 || json.Unmarshal([]byte(strings.TrimSpace(js)), &sw) != nil {
+			c.fail(&r, "cut %d: switches.json damaged: rc=%d %s", r.cuts, rc, out)
+			r.corrupt++
+		}
+		switch {
+		case strings.Contains(head, "check=0") && (strings.Contains(head, "post_roll: 1s") || strings.Contains(head, "post_roll: 2s")):
+			// intact: the old text or the new
+		case appended && !strings.Contains(head, "nul=0"):
+			// The unsynced append came back as NUL bytes: doorbelld (online,
+			// or boot would have failed) must say it runs on the last good
+			// copy. The owner's fix: drop the NULs.
+			damaged++
+			if !c.b.waitLine(reLastGood, time.Minute) {
+				c.fail(&r, "cut %d: config.yaml damaged (%s) and doorbelld did not say it runs on the last good copy", r.cuts, strings.Join(strings.Fields(head), " "))
+				r.corrupt++
+				break
+			}
+			fellBack++
+			if out, rc := c.b.run(fmt.Sprintf("tr -d '\\000' < %[1]s > /tmp/c.yaml && install -m 0640 -o root -g doorbell /tmp/c.yaml %[1]s && sync", cfg), time.Minute); rc != 0 {
+				c.fail(&r, "cut %d: repair config.yaml: %s", r.cuts, out)
+				return r
+			}
+		default:
+			c.fail(&r, "cut %d: config damaged: %s", r.cuts, strings.Join(strings.Fields(head), " "))
 			r.corrupt++
 		}
 	}
 	r.journaled = acked
-	r.notes = append(r.notes, fmt.Sprintf("%d of %d privacy changes acknowledged before the cut", acked, r.cuts))
+	r.notes = append(r.notes, fmt.Sprintf("%d of %d privacy commands logged by doorbelld before the cut, %d acknowledged", reached, r.cuts, acked),
+		fmt.Sprintf("%d unsynced appends came back damaged (NUL bytes), doorbelld ran on its last good copy in %d", damaged, fellBack))
 	r.total = time.Since(t0)
 	return r
 }

@@ -210,6 +210,7 @@ func (c *checks) otaRollback() {
 	}
 	defer os.Remove(b)
 	_, r0 := c.mainPID()
+	since, _ := c.run("date +%s", 30*time.Second)
 	t0 := time.Now()
 	out, err := c.cp.push(b, 0).CombinedOutput()
 	if err != nil {
@@ -230,9 +231,14 @@ func (c *checks) otaRollback() {
 	c.st.mu.Lock()
 	why := c.st.update["error"]
 	c.st.mu.Unlock()
-	result("ota-rollback", back && v == "1.0.1" && verr == nil,
-		"a 1.0.2 that exits 1 at start: update/status %v (%v) after %v; running %q (trial pending %v, %v); systemd restarts %d→%d; journal: %s",
-		state, why, took.Round(100*time.Millisecond), v, trial, verr, r0, r, lastLines(log, 4))
+	// ExecStopPost after each failed start: 1.0.2's --release-outputs
+	// fails, so doorbelld-boot --or-good runs 1.0.1's, and the unit's
+	// stop-post step must never fail (the relays are released).
+	stopPost, _ := c.run(fmt.Sprintf("j=$(journalctl -u doorbelld --since @%s --no-pager -o cat); echo \"or-good=$(echo \"$j\" | grep -c 'running the known-good') control-failed=$(echo \"$j\" | grep -c 'Control process exited')\"", strings.TrimSpace(since)), 30*time.Second)
+	stopPost = strings.TrimSpace(stopPost)
+	result("ota-rollback", back && v == "1.0.1" && verr == nil && strings.Contains(stopPost, "control-failed=0") && !strings.Contains(stopPost, "or-good=0"),
+		"a 1.0.2 that exits 1 at start: update/status %v (%v) after %v; running %q (trial pending %v, %v); systemd restarts %d→%d; ExecStopPost: %s (want or-good>0: the known-good binary released the outputs, control-failed=0); journal: %s",
+		state, why, took.Round(100*time.Millisecond), v, trial, verr, r0, r, stopPost, lastLines(log, 4))
 }
 
 // stop: systemctl stop while the chime relay is pulled in (a press's
