@@ -27,7 +27,8 @@ type board struct {
 	cmd     *exec.Cmd
 	sh      *shell
 	mu      sync.Mutex
-	lines   []string // the serial console of this boot
+	lines   []string    // the serial console of this boot
+	times   []time.Time // when each line arrived
 	flushed chan struct{}
 }
 
@@ -36,7 +37,7 @@ func (b *board) powerOn(deadline time.Time) error {
 	b.boots++
 	os.Remove(b.ctl)
 	b.mu.Lock()
-	b.lines = nil
+	b.lines, b.times = nil, nil
 	b.mu.Unlock()
 	b.cmd = exec.Command(b.argv[0], b.argv[1:]...)
 	out, err := b.cmd.StdoutPipe()
@@ -62,6 +63,7 @@ func (b *board) powerOn(deadline time.Time) error {
 			if l != "" {
 				b.mu.Lock()
 				b.lines = append(b.lines, strings.TrimRight(l, "\r\n"))
+				b.times = append(b.times, time.Now())
 				b.mu.Unlock()
 			}
 			if err != nil {
@@ -125,10 +127,45 @@ func (b *board) find(re *regexp.Regexp) []string {
 	return out
 }
 
+// The board's wiring as the harness drives it (board-gpio.service makes
+// the gpio-sim lines): the button is line 0 of sim_gpio, pressed when
+// pulled down; the chime relay is line 2.
+const (
+	buttonPull = "/run/gpiosim/sim_gpio0/pull"
+	chimeValue = "/run/gpiosim/sim_gpio2/value"
+)
+
+// pressCmd is the shell line for one press of the button held for hold
+// (a sleep(1) duration).
+func pressCmd(hold string) string {
+	return "echo pull-down > " + buttonPull + "; sleep " + hold + "; echo pull-up > " + buttonPull
+}
+
 // waitLine waits up to d for a console line of this boot matching re
-// (which has one group).
+// (which has one group), polling every 5 ms: a cut aimed after a line
+// is no more than that late.
 func (b *board) waitLine(re *regexp.Regexp, d time.Duration) bool {
-	return waitFor(d, func() bool { return len(b.find(re)) > 0 })
+	end := time.Now().Add(d)
+	for len(b.find(re)) == 0 {
+		if time.Now().After(end) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
+}
+
+// lastAt returns when the last console line of this boot matching re
+// arrived.
+func (b *board) lastAt(re *regexp.Regexp) (time.Time, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for k := len(b.lines) - 1; k >= 0; k-- {
+		if re.MatchString(b.lines[k]) {
+			return b.times[k], true
+		}
+	}
+	return time.Time{}, false
 }
 
 func (b *board) run(cmd string, d time.Duration) (string, int) {

@@ -315,7 +315,7 @@ func main() {
 
 	// A press through the wiring: gpio-sim's pull.
 	_, _, n0 := st.get()
-	_, rc = run("echo pull-down > /run/gpiosim/sim_gpio0/pull; sleep 0.3; echo pull-up > /run/gpiosim/sim_gpio0/pull", time.Minute)
+	_, rc = run(pressCmd("0.3"), time.Minute)
 	rang := rc == 0 && waitFor(time.Minute, func() bool { _, _, n := st.get(); return n > n0 })
 	st.mu.Lock()
 	var ev map[string]any

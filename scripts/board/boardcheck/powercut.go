@@ -78,6 +78,7 @@ type row struct {
 var (
 	reJournaled = regexp.MustCompile(`outbox: journaled" id=([0-9a-v]{20})`)
 	reOTAStep   = regexp.MustCompile(`ota: step" step=([a-z-]+)`)
+	reWriting   = regexp.MustCompile(`ota: step" step=(writing)`)
 	reWritten   = regexp.MustCompile(`ota: step" step=(written)`)
 	rePrivacy   = regexp.MustCompile(`mqtt: command" kind=(privacy)`)
 	reLastGood  = regexp.MustCompile(`(running on the last good copy)`)
@@ -174,7 +175,7 @@ func (c *campaign) cutAt(r *row, d time.Duration) {
 }
 
 func (c *campaign) press(n int, gap string) string {
-	return fmt.Sprintf("(for i in $(seq %d); do echo pull-down > /run/gpiosim/sim_gpio0/pull; sleep 0.12; echo pull-up > /run/gpiosim/sim_gpio0/pull; sleep %s; done) >/dev/null 2>&1 &", n, gap)
+	return fmt.Sprintf("(for i in $(seq %d); do %s; sleep %s; done) >/dev/null 2>&1 &", n, pressCmd("0.12"), gap)
 }
 
 func (c *campaign) uniform(lo, hi time.Duration) time.Duration {
@@ -443,6 +444,14 @@ func (c *campaign) ota(cuts int) row {
 		return r
 	}
 	span := time.Since(s)
+	// How long the transfer takes (first bytes written to the whole
+	// binary written): the install's own steps follow within ~0.1 s.
+	transfer := 2 * time.Second
+	if a, ok := c.b.lastAt(reWriting); ok {
+		if b, ok := c.b.lastAt(reWritten); ok && b.After(a) {
+			transfer = b.Sub(a)
+		}
+	}
 	waitFor(time.Minute, func() bool { return c.onlines() > n0 })
 	if v := c.waitConfirmed(&r); v != "1.1.0" {
 		c.fail(&r, "after the push without a cut, %q runs", v)
@@ -451,7 +460,7 @@ func (c *campaign) ota(cuts int) row {
 	c.version = "1.1.0"
 	r.notes = append(r.notes, fmt.Sprintf("an update without a cut: %v from push to confirmed", span.Round(100*time.Millisecond)))
 	steps := map[string]int{}
-	aimed := 0 // cuts that came within 1.5 s after the binary was written
+	aimed := 0 // cuts aimed at the install or at the restart
 	for k := 1; k <= cuts; k++ {
 		next := fmt.Sprintf("1.1.%d", k)
 		b, err := c.bundle(next)
@@ -461,16 +470,24 @@ func (c *campaign) ota(cuts int) row {
 		}
 		p := c.push(b, 0)
 		p.Start()
-		if k%2 == 0 {
-			// Aimed at the install: the steps after the transfer (fsync,
-			// rename, arm, swap, exit 75, the new version's first start)
-			// take about a second of the update's seconds, so uniform cuts
-			// rarely land in them.
+		switch k % 4 {
+		case 0:
+			// Aimed at the install's own steps (fsync, rename, arm, swap):
+			// ~60 ms after the transfer, which takes seconds, so uniform
+			// cuts almost never land in them. Cut around the transfer's
+			// end as the uncut update measured it.
+			if c.b.waitLine(reWriting, span+30*time.Second) {
+				aimed++
+			}
+			c.cutAt(&r, c.uniform(transfer-150*time.Millisecond, transfer+150*time.Millisecond))
+		case 2:
+			// Aimed at the restart: the exit 75, systemd's restart and
+			// the new version's first start and its counting.
 			if c.b.waitLine(reWritten, span+30*time.Second) {
 				aimed++
 			}
-			c.cutAt(&r, c.uniform(0, 1500*time.Millisecond))
-		} else {
+			c.cutAt(&r, c.uniform(0, 3500*time.Millisecond))
+		default:
 			c.cutAt(&r, c.uniform(500*time.Millisecond, span+3*time.Second))
 		}
 		p.Process.Kill()
@@ -504,7 +521,7 @@ func (c *campaign) ota(cuts int) row {
 		ks = append(ks, fmt.Sprintf("%s %d", k, n))
 	}
 	sort.Strings(ks)
-	r.notes = append(r.notes, fmt.Sprintf("%d of %d cuts aimed at the install (within 1.5 s after step written), the others uniform over the update", aimed, cuts/2),
+	r.notes = append(r.notes, fmt.Sprintf("%d of %d cuts aimed: a quarter at the end of the transfer (%v ± 150 ms after step writing), a quarter within 3.5 s after step written (the restart), the others uniform over the update", aimed, cuts/2, transfer.Round(10*time.Millisecond)),
 		"last step reported before the cut: "+strings.Join(ks, ", "))
 	r.total = time.Since(t0)
 	return r
@@ -572,7 +589,7 @@ func (c *campaign) config(cuts int) row {
 			c.fail(&r, "cut %d: privacy %q after the reboot (was %s, commanded %s)", r.cuts, now, before, want)
 			r.corrupt++
 		}
-		out, rc := c.b.run(fmt.Sprintf("doorbelld --check-config --config %[1]s >/dev/null 2>&1; echo check=$?; echo nul=$(tr -dc '\\000' < %[1]s | wc -c); grep -E '^  post_roll:' %[1]s; echo __SW__; cat /var/lib/doorbell/switches.json", cfg), time.Minute)
+		out, rc := c.b.run(fmt.Sprintf("doorbelld --check-config --config %[1]s >/dev/null 2>&1; echo check=$?; echo nul=$(tr -dc '\\000' < %[1]s | wc -c); grep -E '^  post_roll:' %[1]s; echo __SW__; cat /var/lib/doorbell/switches.json; echo", cfg), time.Minute)
 		head, js, _ := strings.Cut(out, "__SW__")
 		var sw map[string]any
 		if rc != 0 || json.Unmarshal([]byte(strings.TrimSpace(js)), &sw) != nil {

@@ -117,7 +117,7 @@ func (c *checks) crashReplay() {
 		}
 	}()
 	before, _ := c.run("journalctl -u doorbelld --no-pager -o cat | grep -c 'msg=event type=ring'", 30*time.Second)
-	c.run("echo pull-down > /run/gpiosim/sim_gpio0/pull; sleep 0.3; echo pull-up > /run/gpiosim/sim_gpio0/pull", time.Minute)
+	c.run(pressCmd("0.3"), time.Minute)
 	var id string
 	waitFor(time.Minute, func() bool {
 		out, _ := c.run("journalctl -u doorbelld --no-pager -o cat | grep 'msg=event type=ring' | tail -1", 30*time.Second)
@@ -247,7 +247,8 @@ func (c *checks) stop() {
 	c.st.mu.Lock()
 	c.st.status = ""
 	c.st.mu.Unlock()
-	out, rc := c.run(`echo pull-down > /run/gpiosim/sim_gpio0/pull; i=0; while [ "$(cat /run/gpiosim/sim_gpio2/value)" != 1 ] && [ $i -lt 100 ]; do sleep 0.01; i=$((i+1)); done; echo "chime at stop: $(cat /run/gpiosim/sim_gpio2/value)"; systemctl stop doorbelld; echo "chime after stop: $(cat /run/gpiosim/sim_gpio2/value)"; echo pull-up > /run/gpiosim/sim_gpio0/pull`, 2*time.Minute)
+	out, rc := c.run(strings.NewReplacer("BUTTON", buttonPull, "CHIME", chimeValue).Replace(
+		`echo pull-down > BUTTON; i=0; while [ "$(cat CHIME)" != 1 ] && [ $i -lt 100 ]; do sleep 0.01; i=$((i+1)); done; echo "chime at stop: $(cat CHIME)"; systemctl stop doorbelld; echo "chime after stop: $(cat CHIME)"; echo pull-up > BUTTON`), 2*time.Minute)
 	off := rc == 0 && waitFor(time.Minute, func() bool { s, _, _ := c.st.get(); return s == "offline" })
 	result("service-stop", off && strings.Contains(out, "chime after stop: 0"), "rc=%d; status %q; %s",
 		rc, func() string { s, _, _ := c.st.get(); return s }(), strings.Join(strings.Fields(out), " "))
