@@ -205,6 +205,7 @@ initramfs() {
   cp "$OUT/bin/doorbelld" "$OUT/bin/hilcheck" "$R/bin/"
   cp "$OUT"/bin/tests/* "$R/tests/" 2>/dev/null || true
   cp "$HERE/init.sh" "$R/init"; chmod +x "$R/init"
+  cp "$HERE/../board/board-gpio.sh" "$R/board-gpio.sh"; chmod +x "$R/board-gpio.sh"
   cp "$HERE/doorbell.yaml" "$R/etc/doorbell/config.yaml"
   if [[ ${HIL_PEER:-0} == 1 ]]; then
     cp "$HERE/peer-init.sh" "$R/init"

@@ -17,18 +17,9 @@ while read -r m args; do
 done < /modules.order
 mkdir -p /sys/kernel/config && mount -t configfs none /sys/kernel/config   # after configfs.ko
 
-# gpio-sim bank: BUTTON, PIR, CHIME, spare lines for hil tests, DOOR (the
-# door relay, pulled down: what a released line reads), SPARE7.
+# The gpio-sim bank: the emulated board's wiring (scripts/board/board-gpio.sh).
 G=/sys/kernel/config/gpio-sim/doorbell
-mkdir $G $G/bank0
-echo 8 > $G/bank0/num_lines
-echo doorbell-sim > $G/bank0/label
-i=0
-for n in BUTTON PIR CHIME SPARE3 SPARE4 SPARE5 DOOR SPARE7; do
-  mkdir $G/bank0/line$i && echo $n > $G/bank0/line$i/name
-  i=$((i + 1))
-done
-echo 1 > $G/live
+/board-gpio.sh
 CHIP=$(cat $G/bank0/chip_name)
 SIM=/sys/devices/platform/$(cat $G/dev_name)/$CHIP
 if [ -c /dev/$CHIP ] && [ -e $SIM/sim_gpio0/pull ] && [ -c /dev/video0 ]; then

@@ -14,11 +14,7 @@ while read -r m args; do
 done < /modules.order
 mkdir -p /sys/kernel/config && mount -t configfs none /sys/kernel/config
 ifconfig lo 127.0.0.1 up
-G=/sys/kernel/config/gpio-sim/doorbell
-mkdir $G $G/bank0 && echo 8 > $G/bank0/num_lines
-i=0
-for n in BUTTON PIR CHIME; do mkdir $G/bank0/line$i && echo $n > $G/bank0/line$i/name; i=$((i + 1)); done
-echo 1 > $G/live
+/board-gpio.sh >/dev/null   # the gpio-sim bank (scripts/board/board-gpio.sh)
 T=$(cat /etc/peer-seconds)
 echo "HIL: peer comparison, $T s per program, $(grep -c ^processor /proc/cpuinfo) cpu, clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource), uptime $(cut -d' ' -f1 /proc/uptime)s"
 
