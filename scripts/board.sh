@@ -35,7 +35,8 @@
 # Usage: [BOARD_ARCH=amd64|arm64] [BOARD_CUTS=N] scripts/board.sh [step...]
 #   steps: kernel rootfs image check (default: all, in order)
 # Env: BOARD_ARCH (amd64), BOARD_CUTS (2 per scenario; 50 for the figures in
-#      README), BOARD_SCENARIOS (outbox,clips,ota,config), BOARD_SEED (the cut moments' random seed, printed by every
+#      README), BOARD_SCENARIOS (outbox,clips,ota,config), BOARD_BENCH (1: run
+#      the JPEG encode benchmark in the guest), BOARD_SEED (the cut moments' random seed, printed by every
 #      run), BOARD_WEAR_IDLE (60s: how long idle writes are measured),
 #      HIL_CACHE (shared with hil.sh), BOARD_OUT (the run's directory:
 #      image, logs; default $HIL_CACHE/board-<arch>/run), BOARD_TIMEOUT (900 s + 480 s per cut),
@@ -145,6 +146,11 @@ image() {
   [[ -n $rel ]] || { echo "board.sh: no dist/doorbelld-*-linux-$DIST.tar.gz: run scripts/build.sh $DIST"; exit 1; }
   cp "$rel" "$R/root/"
   cp "$HERE/doorbell.yaml" "$R/root/board.yaml"
+  # BOARD_BENCH=1: the clip recorder's benchmarks, run in the guest (the
+  # JPEG encode cost per frame on this board's CPU).
+  if [[ ${BOARD_BENCH:-0} == 1 ]]; then
+    (cd "$REPO" && CGO_ENABLED=0 GOARCH=$GOARCH go test -c -o "$R/root/clip.test" ./capture/clip)
+  fi
   # The disk: ext4 made from the tree, as a flashed SD card.
   rm -f "$OUT/board.img"
   truncate -s "${BOARD_DISK:-2G}" "$OUT/board.img"

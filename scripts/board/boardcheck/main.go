@@ -342,6 +342,7 @@ func main() {
 	result("journal", strings.TrimSpace(out) != "0" && strings.TrimSpace(out) != "", "journalctl -u doorbelld: %s line(s) 'doorbelld running'", strings.TrimSpace(out))
 
 	c := &checks{run: run, st: st, mq: mq, cp: cp}
+	c.bench()
 	c.wear(*wearIdle)
 	c.watchdog()
 	c.crashReplay()

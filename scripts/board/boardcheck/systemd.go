@@ -389,3 +389,20 @@ func mib(b float64) string {
 		return fmt.Sprintf("%.1f KiB", b/1024)
 	}
 }
+
+// bench runs the clip recorder's JPEG encode benchmark in the guest when
+// the image has it (BOARD_BENCH=1 puts capture/clip's test binary in
+// /root): what a YUYV camera's clip frames cost this board's CPU.
+// Informational: no goal to pass.
+func (c *checks) bench() {
+	out, rc := c.run("[ -x /root/clip.test ] || exit 3; cd /tmp && /root/clip.test -test.run '^$' -test.bench 'EncodeJPEG' -test.benchtime 20x", 15*time.Minute)
+	if rc == 3 {
+		return
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "Benchmark") || strings.HasPrefix(l, "cpu:") || strings.HasPrefix(l, "goarch:") {
+			fmt.Printf("BOARD-BENCH: %s\n", strings.TrimSpace(l))
+		}
+	}
+	result("bench-encode", rc == 0, "BenchmarkEncodeJPEG in the guest: rc=%d", rc)
+}
