@@ -76,6 +76,10 @@ type Options struct {
 	OutboxSync func(*os.File) error
 	// Ready, if set, is called once every part is up.
 	Ready func(*Daemon)
+	// ConfigDamaged, when set, is why the config file was not used: it is
+	// damaged on disk and Config is the last good copy. Health shows it
+	// (degraded) until a start with the file fixed.
+	ConfigDamaged error
 }
 
 // Daemon is the running doorbell.

@@ -46,6 +46,10 @@ func (d *Daemon) health() Health {
 			h.Status = mqttapi.HealthDegraded
 		}
 	}
+	if err := d.opts.ConfigDamaged; err != nil {
+		h.ConfigError = err.Error() + "; running on the last good copy"
+		h.Status = mqttapi.HealthDegraded
+	}
 	if d.pir != nil && h.PIR == mqttapi.PartNone {
 		h.PIR = mqttapi.PartOK // before Run
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -30,6 +31,17 @@ func (p *brokenPin) In(pull gpio.Pull, e gpio.Edge) error {
 		return errors.New("line busy")
 	}
 	return p.Pin.In(pull, e)
+}
+
+// A config file damaged on disk, with the daemon on its last good copy,
+// makes health degraded and says why.
+func TestHealthConfigDamaged(t *testing.T) {
+	damaged := errors.New("config: load /etc/doorbell/config.yaml: damaged on disk: 3 NUL bytes, the first at byte 120")
+	r := startWith(t, simConfig(t, testBroker()), func(o *Options) { o.ConfigDamaged = damaged })
+	h := r.d.health()
+	if h.Status != "degraded" || !strings.Contains(h.ConfigError, damaged.Error()) || !strings.Contains(h.ConfigError, "last good copy") {
+		t.Fatalf("health %+v: want degraded with the config error", h)
+	}
 }
 
 // A non-critical part that fails is restarted, and health shows it while

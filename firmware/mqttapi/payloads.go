@@ -130,6 +130,9 @@ type Health struct {
 	// MQTTError says why the broker connection is down (a refused login, a
 	// TLS failure); shown on /api/status, since it cannot reach the broker.
 	MQTTError string `json:"mqtt_error,omitempty"`
+	// ConfigError says the config file is damaged on disk and doorbelld
+	// runs on its last good copy (see config.LoadFallback).
+	ConfigError string `json:"config_error,omitempty"`
 	// Parts lists the supervised parts that are not running (restarting
 	// after a failure, or stopped), with their last error.
 	Parts []PartHealth `json:"parts,omitempty"`

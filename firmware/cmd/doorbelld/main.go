@@ -151,7 +151,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	opts := daemon.Options{Config: cfg, Sim: *sim, Version: fullVersion(), Logger: log}
+	opts := daemon.Options{Config: cfg, Sim: *sim, Version: fullVersion(), Logger: log, ConfigDamaged: damaged}
 	var board *simboard.Board
 	if *sim || cfg.Camera.Device == "sim" {
 		// The simulated board: pins in sim mode, the synthetic camera
