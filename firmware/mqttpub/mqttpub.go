@@ -86,6 +86,8 @@ type Client struct {
 	mu        sync.Mutex
 	logged    time.Time // last failure logged
 	unlogged  int       // failures not logged since then
+	dropped   atomic.Uint64
+	droppedAt atomic.Int64 // unix ns of the last dropped message logged
 }
 
 // New configures a client. It connects nothing until Connect.
@@ -105,6 +107,17 @@ func New(opts Options) *Client {
 		// would reorder events after a reconnect).
 		SetStore(ownStore{paho.NewOrderedMemoryStore()}).
 		SetOrderMatters(false).
+		// With a persistent session the broker sends, right at connect,
+		// what it kept for this client id: messages that arrived while the
+		// daemon was down, and any it had sent to the previous process
+		// without getting its acknowledgement (a power cut, a crash). They
+		// come before OnConnect subscribes, when no handler is routed, and
+		// paho leaves a message without a handler unacknowledged: it then
+		// stays in flight at the broker, and once max_inflight_messages
+		// (Mosquitto: 20) are stuck, the broker sends this client nothing
+		// more, ever. The default handler acknowledges them and drops them
+		// (a command from before this start is stale).
+		SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) { cl.unrouted(m) }).
 		SetWriteTimeout(10*time.Second).
 		SetConnectTimeout(10*time.Second).
 		SetKeepAlive(30*time.Second).
@@ -183,6 +196,24 @@ func (c *Client) failed(err error) {
 	c.opts.Logger.Error("mqtt: cannot connect to the broker; retrying", "broker", c.opts.Broker, "user", c.opts.Username,
 		"err", err, "why", failureHint(err), "failures_since_last_line", n)
 }
+
+// unrouted drops a message no subscription of this process asked for
+// yet (paho acknowledges it after this returns), logging at most once
+// per failLogEvery.
+func (c *Client) unrouted(m paho.Message) {
+	n := c.dropped.Add(1)
+	now := time.Now().UnixNano()
+	last := c.droppedAt.Load()
+	if last != 0 && now-last < int64(failLogEvery) || !c.droppedAt.CompareAndSwap(last, now) {
+		return
+	}
+	c.opts.Logger.Info("mqtt: message the broker kept from before this start: acknowledged and dropped",
+		"topic", m.Topic(), "duplicate", m.Duplicate(), "dropped_total", n)
+}
+
+// Dropped returns how many messages came before their subscription (see
+// unrouted).
+func (c *Client) Dropped() uint64 { return c.dropped.Load() }
 
 // failLogEvery paces the connection-failure log.
 const failLogEvery = time.Minute

@@ -3,6 +3,7 @@ package mqttpub_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -164,4 +165,85 @@ func canceled() context.Context {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	return ctx
+}
+
+// TestStaleMessagesDoNotBlockTheSession: what the broker kept for this
+// client id while the daemon was down comes at connect, before OnConnect
+// subscribes. Unacknowledged (paho's way with a message no handler is
+// routed for), each such message stayed in flight at the broker, and
+// once max_inflight_messages of them were stuck Mosquitto sent the daemon
+// nothing more: the emulated board's power cuts found commands and
+// updates stopping after ~10 cuts. Here the broker allows 2 in flight and
+// 4 restarts each leave one behind; a command after the last start must
+// still arrive.
+func TestStaleMessagesDoNotBlockTheSession(t *testing.T) {
+	b := mosquittotest.New(t, "max_inflight_messages 2\npersistence false")
+	status := subURL(t, b.URL(), "d/status")
+	type proc struct {
+		c      *mqttpub.Client
+		got    chan paho.Message
+		cancel context.CancelFunc
+		done   chan error
+	}
+	start := func() *proc {
+		t.Helper()
+		p := &proc{got: make(chan paho.Message, 10), done: make(chan error, 1)}
+		p.c = mqttpub.New(mqttpub.Options{Broker: b.URL(), ClientID: "dev", StatusTopic: "d/status",
+			OnConnect: func() {
+				p.c.Subscribe("d/cmd", 1, func(_ paho.Client, m paho.Message) { p.got <- m })
+			}})
+		p.c.Connect()
+		var ctx context.Context
+		ctx, p.cancel = context.WithCancel(context.Background())
+		go func() { p.done <- p.c.Run(ctx) }()
+		for m := recv(t, status, "d/status"); string(m.Payload()) != mqttpub.Online; m = recv(t, status, "d/status") {
+		}
+		return p
+	}
+	stop := func(p *proc) {
+		t.Helper()
+		p.cancel()
+		<-p.done
+		for m := recv(t, status, "d/status"); string(m.Payload()) != mqttpub.Offline; m = recv(t, status, "d/status") {
+		}
+	}
+	pub := paho.NewClient(paho.NewClientOptions().AddBroker(b.URL()).SetClientID("owner"))
+	if tok := pub.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect: %v", tok.Error())
+	}
+	defer pub.Disconnect(50)
+	send := func(payload string) {
+		t.Helper()
+		if tok := pub.Publish("d/cmd", 1, false, payload); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			t.Fatalf("publish %s: %v", payload, tok.Error())
+		}
+	}
+	stop(start()) // the session and its subscription exist at the broker
+	dropped := uint64(0)
+	for i := range 4 {
+		send(fmt.Sprintf("stale %d", i)) // while the daemon is down
+		p := start()
+		stop(p)
+		dropped += p.c.Dropped()
+	}
+	p := start()
+	defer stop(p)
+	send("fresh")
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case m := <-p.got:
+			if string(m.Payload()) == "fresh" {
+				t.Logf("%d stale messages acknowledged and dropped at the 4 starts", dropped)
+				return
+			}
+		case <-deadline:
+			t.Fatalf("a command after 4 restarts with stale messages did not arrive (%d dropped)", dropped)
+		}
+	}
+}
+
+func subURL(t *testing.T, url, filter string) <-chan paho.Message {
+	t.Helper()
+	return sub(t, strings.TrimPrefix(url, "tcp://"), "", "", filter)
 }
