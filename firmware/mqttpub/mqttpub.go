@@ -26,6 +26,8 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/eclipse/paho.mqtt.golang/packets"
 
+	"github.com/doorbelld/doorbelld/firmware/ratelog"
+
 	"github.com/doorbelld/doorbelld/firmware/mqttapi"
 )
 
@@ -87,13 +89,13 @@ type Client struct {
 	logged    time.Time // last failure logged
 	unlogged  int       // failures not logged since then
 	dropped   atomic.Uint64
-	droppedAt atomic.Int64 // unix ns of the last dropped message logged
+	dropLog   *ratelog.Keys // paces the log of dropped messages
 }
 
 // New configures a client. It connects nothing until Connect.
 func New(opts Options) *Client {
 	opts.ensureDefaults()
-	cl := &Client{opts: opts}
+	cl := &Client{opts: opts, dropLog: ratelog.New(failLogEvery, 1)}
 	o := paho.NewClientOptions().
 		AddBroker(opts.Broker).
 		SetClientID(opts.ClientID).
@@ -202,9 +204,7 @@ func (c *Client) failed(err error) {
 // per failLogEvery.
 func (c *Client) unrouted(m paho.Message) {
 	n := c.dropped.Add(1)
-	now := time.Now().UnixNano()
-	last := c.droppedAt.Load()
-	if last != 0 && now-last < int64(failLogEvery) || !c.droppedAt.CompareAndSwap(last, now) {
+	if !c.dropLog.Allow(time.Now(), "unrouted").OK {
 		return
 	}
 	c.opts.Logger.Info("mqtt: message the broker kept from before this start: acknowledged and dropped",

@@ -8,6 +8,7 @@
 //	                          │      "suppressed_other" (keys not remembered)
 //	                          └─ not ok: counted, nothing logged
 //
-// The command parser, the embedded broker and the clip publisher use it;
+// The command parser, the embedded broker, the clip publisher and the MQTT
+// client (messages dropped at connect) use it;
 // it logs nothing itself.
 package ratelog

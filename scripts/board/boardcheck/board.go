@@ -145,14 +145,7 @@ func pressCmd(hold string) string {
 // (which has one group), polling every 5 ms: a cut aimed after a line
 // is no more than that late.
 func (b *board) waitLine(re *regexp.Regexp, d time.Duration) bool {
-	end := time.Now().Add(d)
-	for len(b.find(re)) == 0 {
-		if time.Now().After(end) {
-			return false
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return true
+	return poll(d, 5*time.Millisecond, func() bool { return len(b.find(re)) > 0 })
 }
 
 // lastAt returns when the last console line of this boot matching re

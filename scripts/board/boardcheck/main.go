@@ -191,7 +191,10 @@ func (s *store) get() (string, map[string]any, int) {
 	return s.status, s.health, len(s.events)
 }
 
-func waitFor(d time.Duration, cond func() bool) bool {
+func waitFor(d time.Duration, cond func() bool) bool { return poll(d, 50*time.Millisecond, cond) }
+
+// poll checks cond every interval until it holds or d has passed.
+func poll(d, every time.Duration, cond func() bool) bool {
 	end := time.Now().Add(d)
 	for {
 		if cond() {
@@ -200,7 +203,7 @@ func waitFor(d time.Duration, cond func() bool) bool {
 		if time.Now().After(end) {
 			return false
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(every)
 	}
 }
 
