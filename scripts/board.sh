@@ -28,9 +28,11 @@
 # config, start, a ring, the security score, SD-card writes (idle, per ring,
 # per motion event), the watchdog, a crash with the broker down, a signed
 # update pushed and one that cannot start rolled back, stop; then the
-# power-cut campaign: BOARD_CUTS cuts (qemu killed at a random moment) in
-# each scenario (outbox, clips, ota, config), each followed by e2fsck of
-# the image (after its journal replay), a boot and the scenario's checks.
+# power-cut campaign: BOARD_CUTS cuts (qemu killed at a random moment, or,
+# for half the ota cuts, the guest reset by plugpull, a test-image tool, at
+# one exact install step; qemu's -no-reboot ends qemu then) in each
+# scenario (outbox, clips, ota, config), each followed by e2fsck of the
+# image (after its journal replay), a boot and the scenario's checks.
 #
 # Usage: [BOARD_ARCH=amd64|arm64] [BOARD_CUTS=N] scripts/board.sh [step...]
 #   steps: kernel rootfs image check (default: all, in order)
@@ -146,6 +148,9 @@ image() {
   [[ -n $rel ]] || { echo "board.sh: no dist/doorbelld-*-linux-$DIST.tar.gz: run scripts/build.sh $DIST"; exit 1; }
   cp "$rel" "$R/root/"
   cp "$HERE/doorbell.yaml" "$R/root/board.yaml"
+  # The harness's hand on the plug (test image only): plugpull resets the
+  # guest at one exact OTA install step (the power-cut campaign).
+  (cd "$REPO" && CGO_ENABLED=0 GOARCH=$GOARCH go build -o "$R/usr/local/sbin/plugpull" ./scripts/board/plugpull)
   # BOARD_BENCH=1: the clip recorder's benchmarks, run in the guest (the
   # JPEG encode cost per frame on this board's CPU).
   if [[ ${BOARD_BENCH:-0} == 1 ]]; then

@@ -30,6 +30,7 @@ type board struct {
 	lines   []string    // the serial console of this boot
 	times   []time.Time // when each line arrived
 	flushed chan struct{}
+	exited  chan struct{} // closed when qemu has ended
 }
 
 // powerOn starts qemu and waits for the board's shell.
@@ -53,7 +54,12 @@ func (b *board) powerOn(deadline time.Time) error {
 		logf.Close()
 		return fmt.Errorf("power on: start %s: %w", b.argv[0], err)
 	}
-	b.flushed = make(chan struct{})
+	b.flushed, b.exited = make(chan struct{}), make(chan struct{})
+	go func(cmd *exec.Cmd, flushed, exited chan struct{}) {
+		<-flushed // Wait closes the pipe: read it to the end first
+		cmd.Wait()
+		close(exited)
+	}(b.cmd, b.flushed, b.exited)
 	go func() {
 		defer close(b.flushed)
 		defer logf.Close()
@@ -79,16 +85,14 @@ func (b *board) powerOn(deadline time.Time) error {
 }
 
 // cut pulls the plug: SIGKILL to qemu, then the console's last lines are
-// read to the end (what the guest reported before the cut).
+// read to the end (what the guest reported before the cut). A board that
+// has already gone off (the guest pulled its own plug) is only tidied.
 func (b *board) cut() {
 	if b.cmd == nil {
 		return
 	}
 	b.cmd.Process.Signal(syscall.SIGKILL)
-	b.cmd.Wait()
-	if b.flushed != nil {
-		<-b.flushed
-	}
+	<-b.exited
 	if b.sh != nil {
 		b.sh.c.Close()
 	}
@@ -101,25 +105,40 @@ func (b *board) powerOff() {
 		return
 	}
 	b.sh.run("systemctl poweroff", 10*time.Second)
-	done := make(chan struct{})
-	go func() { b.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(2 * time.Minute):
+	if !b.wentOff(2 * time.Minute) {
 		b.cmd.Process.Signal(syscall.SIGKILL)
-		<-done
+		<-b.exited
 	}
-	<-b.flushed
 	b.sh.c.Close()
 	b.cmd, b.sh = nil, nil
 }
 
-// find returns the first submatch of re on each console line of this boot.
-func (b *board) find(re *regexp.Regexp) []string {
+// wentOff waits up to d for qemu to end by itself (a poweroff, or the
+// guest's own reset under -no-reboot) and says whether it did.
+func (b *board) wentOff(d time.Duration) bool {
+	select {
+	case <-b.exited:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+// mark returns how many console lines this boot has shown so far: a
+// later find or waitLine from it sees only what came after.
+func (b *board) mark() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.lines)
+}
+
+// find returns the first submatch of re on each console line of this
+// boot from line from (a mark) on.
+func (b *board) find(re *regexp.Regexp, from int) []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var out []string
-	for _, l := range b.lines {
+	for _, l := range b.lines[min(from, len(b.lines)):] {
 		if m := re.FindStringSubmatch(l); m != nil {
 			out = append(out, m[1])
 		}
@@ -141,24 +160,11 @@ func pressCmd(hold string) string {
 	return "echo pull-down > " + buttonPull + "; sleep " + hold + "; echo pull-up > " + buttonPull
 }
 
-// waitLine waits up to d for a console line of this boot matching re
-// (which has one group), polling every 5 ms: a cut aimed after a line
-// is no more than that late.
-func (b *board) waitLine(re *regexp.Regexp, d time.Duration) bool {
-	return poll(d, 5*time.Millisecond, func() bool { return len(b.find(re)) > 0 })
-}
-
-// lastAt returns when the last console line of this boot matching re
-// arrived.
-func (b *board) lastAt(re *regexp.Regexp) (time.Time, bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for k := len(b.lines) - 1; k >= 0; k-- {
-		if re.MatchString(b.lines[k]) {
-			return b.times[k], true
-		}
-	}
-	return time.Time{}, false
+// waitLine waits up to d for a console line of this boot from line from
+// on matching re (which has one group), polling every 5 ms: a cut aimed
+// after a line is no more than that late.
+func (b *board) waitLine(re *regexp.Regexp, from int, d time.Duration) bool {
+	return poll(d, 5*time.Millisecond, func() bool { return len(b.find(re, from)) > 0 })
 }
 
 func (b *board) run(cmd string, d time.Duration) (string, int) {

@@ -30,10 +30,12 @@ import (
 //	        retention: the clips offered (retained manifests) are exactly
 //	        the files on the card, each whole (its sha256)
 //	ota     an update pushed, cut anywhere from the transfer to the
-//	        restart (every other cut aimed at the install's last steps,
-//	        within 1.5 s after the binary is written): one valid firmware
-//	        runs (current's binary matches its recorded hash), the old one
-//	        or the new one, the new one if the swap was reported
+//	        restart (half the cuts pulled by the guest itself, plugpull,
+//	        right after one of the install's last steps changed the disk
+//	        and before its fsync returned; a quarter in the restart): one
+//	        valid firmware runs (current's binary matches its recorded
+//	        hash), the old one or the new one, the new one if the swap was
+//	        reported
 //	config  the privacy switch flipped over MQTT while the owner edits
 //	        config.yaml and restarts the service: an editor's save leaves
 //	        the old or the new text, an unsynced append may come back as
@@ -78,7 +80,8 @@ type row struct {
 var (
 	reJournaled = regexp.MustCompile(`outbox: journaled" id=([0-9a-v]{20})`)
 	reOTAStep   = regexp.MustCompile(`ota: step" step=([a-z-]+)`)
-	reWriting   = regexp.MustCompile(`ota: step" step=(writing)`)
+	rePlugWatch = regexp.MustCompile(`plugpull: (watching)`)
+	rePlugPull  = regexp.MustCompile(`plugpull: pulling the plug at ([a-z]+)`)
 	reWritten   = regexp.MustCompile(`ota: step" step=(written)`)
 	rePrivacy   = regexp.MustCompile(`mqtt: command" kind=(privacy)`)
 	reLastGood  = regexp.MustCompile(`(running on the last good copy)`)
@@ -192,7 +195,7 @@ func (c *campaign) outbox(cuts int) row {
 		c.mq.stop()
 		c.b.run(c.press(40, "0.2"), 30*time.Second)
 		c.cutAt(&r, c.uniform(time.Second, 10*time.Second))
-		for _, id := range c.b.find(reJournaled) {
+		for _, id := range c.b.find(reJournaled, 0) {
 			c.journaled[id] = true
 		}
 		if err := c.mq.start(); err != nil {
@@ -380,18 +383,24 @@ func (c *campaign) otaRunning() (version string, trial bool, err error) {
 }
 
 // bundle builds doorbelld as version v with scripts/build.sh (the release
-// build, so the update is what a release is) and signs it.
-func (c *campaign) bundle(v string) (string, error) {
+// build, so the update is what a release is) and signs it. It returns the
+// bundle and the size of the binary in it.
+func (c *campaign) bundle(v string) (string, int64, error) {
 	dist := filepath.Join(c.keyDir, "dist-"+v)
 	defer os.RemoveAll(dist)
 	build := exec.Command("scripts/build.sh", c.goarch)
 	build.Dir = c.repo
 	build.Env = append(os.Environ(), "VERSION="+v, "BUILD_CMDS=firmware/cmd/doorbelld", "DIST="+dist, "DOORBELL_SKIP_APT=1")
 	if o, err := build.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build %s: %v %s", v, err, lastLines(string(o), 5))
+		return "", 0, fmt.Errorf("build %s: %v %s", v, err, lastLines(string(o), 5))
+	}
+	bin := filepath.Join(dist, "doorbelld-linux-"+c.goarch)
+	fi, err := os.Stat(bin)
+	if err != nil {
+		return "", 0, fmt.Errorf("build %s: %w", v, err)
 	}
 	out := filepath.Join(c.keyDir, "doorbelld-"+v+".bundle")
-	return out, c.sign(filepath.Join(dist, "doorbelld-linux-"+c.goarch), v, out)
+	return out, fi.Size(), c.sign(bin, v, out)
 }
 
 func (c *campaign) sign(bin, v, out string, extra ...string) error {
@@ -426,13 +435,19 @@ func (c *campaign) waitConfirmed(r *row) string {
 }
 
 // ota: an update pushed, the plug pulled anywhere from the transfer to
-// the new version's first start.
+// the new version's first start. Half the cuts are pulled by the guest
+// itself (plugpull, in the test image) at one of the install's last
+// steps in turn, right after its file-system change and before the fsync
+// that makes it durable: ~55 ms of a ~6 s update, which a cut timed from
+// the host never hits. A quarter fall in the 3.5 s after the binary is
+// written (the exit 75, systemd's restart, the new version's first start
+// and its counting), a quarter anywhere in the update.
 func (c *campaign) ota(cuts int) row {
 	r := row{scenario: "ota"}
 	t0 := time.Now()
 	c.version = c.waitConfirmed(&r)
 	// One push without a cut: how long a whole update takes here.
-	b, err := c.bundle("1.1.0")
+	b, _, err := c.bundle("1.1.0")
 	if err != nil {
 		c.fail(&r, "%v", err)
 		return r
@@ -444,14 +459,6 @@ func (c *campaign) ota(cuts int) row {
 		return r
 	}
 	span := time.Since(s)
-	// How long the transfer takes (first bytes written to the whole
-	// binary written): the install's own steps follow within ~0.1 s.
-	transfer := 2 * time.Second
-	if a, ok := c.b.lastAt(reWriting); ok {
-		if b, ok := c.b.lastAt(reWritten); ok && b.After(a) {
-			transfer = b.Sub(a)
-		}
-	}
 	waitFor(time.Minute, func() bool { return c.onlines() > n0 })
 	if v := c.waitConfirmed(&r); v != "1.1.0" {
 		c.fail(&r, "after the push without a cut, %q runs", v)
@@ -460,31 +467,54 @@ func (c *campaign) ota(cuts int) row {
 	c.version = "1.1.0"
 	r.notes = append(r.notes, fmt.Sprintf("an update without a cut: %v from push to confirmed", span.Round(100*time.Millisecond)))
 	steps := map[string]int{}
-	aimed := 0 // cuts aimed at the install or at the restart
+	type pulled struct{ cuts, old, new int }
+	atStep := map[string]*pulled{} // the guest's own cuts, by the step it cut at
+	pullAt := []string{"written", "placed", "armed", "swapped"}
+	restart, missed := 0, 0
 	for k := 1; k <= cuts; k++ {
 		next := fmt.Sprintf("1.1.%d", k)
-		b, err := c.bundle(next)
+		b, size, err := c.bundle(next)
 		if err != nil {
 			c.fail(&r, "%v", err)
 			break
 		}
+		// Only what this update logs counts: the boot may have shown an
+		// earlier one's steps.
+		from := c.b.mark()
+		at, pulledAt := "", ""
+		if k%2 == 1 {
+			at = pullAt[(k/2)%len(pullAt)]
+			c.b.run(fmt.Sprintf("plugpull --at %s --size %d >/dev/null 2>&1 &", at, size), 30*time.Second)
+			if !c.b.waitLine(rePlugWatch, from, time.Minute) {
+				c.fail(&r, "cut %d: plugpull did not start: %s", r.cuts+1, c.b.tail(4))
+				at = ""
+			}
+		}
 		p := c.push(b, 0)
 		p.Start()
-		switch k % 4 {
-		case 0:
-			// Aimed at the install's own steps (fsync, rename, arm, swap):
-			// ~60 ms after the transfer, which takes seconds, so uniform
-			// cuts almost never land in them. Cut around the transfer's
-			// end as the uncut update measured it.
-			if c.b.waitLine(reWriting, span+30*time.Second) {
-				aimed++
+		switch {
+		case at != "":
+			// The guest pulls its own plug; the host only waits for qemu
+			// to end (and pulls it itself if the step never comes).
+			if c.b.wentOff(span + time.Minute) {
+				pulledAt = "?"
+				if got := c.b.find(rePlugPull, from); len(got) > 0 {
+					pulledAt = got[0]
+				} else {
+					c.fail(&r, "cut %d: qemu ended without plugpull's line: %s", r.cuts+1, c.b.tail(4))
+				}
+				if atStep[pulledAt] == nil {
+					atStep[pulledAt] = &pulled{}
+				}
+				atStep[pulledAt].cuts++
+			} else {
+				missed++
+				fmt.Printf("POWERCUT: ota cut %d: plugpull did not see step %s; cut from the host: %s\n", r.cuts+1, at, c.b.tail(4))
 			}
-			c.cutAt(&r, c.uniform(transfer-150*time.Millisecond, transfer+150*time.Millisecond))
-		case 2:
-			// Aimed at the restart: the exit 75, systemd's restart and
-			// the new version's first start and its counting.
-			if c.b.waitLine(reWritten, span+30*time.Second) {
-				aimed++
+			c.cutAt(&r, 0)
+		case k%4 == 2:
+			if c.b.waitLine(reWritten, from, span+30*time.Second) {
+				restart++
 			}
 			c.cutAt(&r, c.uniform(0, 3500*time.Millisecond))
 		default:
@@ -493,7 +523,7 @@ func (c *campaign) ota(cuts int) row {
 		p.Process.Kill()
 		p.Wait()
 		os.Remove(b)
-		reached := c.b.find(reOTAStep)
+		reached := c.b.find(reOTAStep, from)
 		last := "none"
 		if len(reached) > 0 {
 			last = reached[len(reached)-1]
@@ -511,17 +541,31 @@ func (c *campaign) ota(cuts int) row {
 			c.fail(&r, "cut %d: the swap to %s was reported, %s runs", r.cuts, next, v)
 			r.corrupt++
 		}
+		if p := atStep[pulledAt]; p != nil {
+			if v == next {
+				p.new++
+			} else {
+				p.old++
+			}
+		}
 		if v == next {
 			r.delivered++ // updates that took
 		}
 		c.version = v
 	}
-	var ks []string
+	var ks, ps []string
 	for k, n := range steps {
 		ks = append(ks, fmt.Sprintf("%s %d", k, n))
 	}
 	sort.Strings(ks)
-	r.notes = append(r.notes, fmt.Sprintf("%d of %d cuts aimed: a quarter at the end of the transfer (%v ± 150 ms after step writing), a quarter within 3.5 s after step written (the restart), the others uniform over the update", aimed, cuts/2, transfer.Round(10*time.Millisecond)),
+	for _, s := range pullAt {
+		if p := atStep[s]; p != nil {
+			ps = append(ps, fmt.Sprintf("%s %d (then old %d, new %d)", s, p.cuts, p.old, p.new))
+		}
+	}
+	r.notes = append(r.notes,
+		fmt.Sprintf("cut by the guest at an install step, right after its change and before its fsync returned: %s; step never seen (cut from the host) %d", strings.Join(ps, ", "), missed),
+		fmt.Sprintf("%d cuts within 3.5 s after step written (the restart), the others uniform over the update", restart),
 		"last step reported before the cut: "+strings.Join(ks, ", "))
 	r.total = time.Since(t0)
 	return r
@@ -551,6 +595,7 @@ func (c *campaign) config(cuts int) row {
 		if want == "" {
 			want = "ON"
 		}
+		from := c.b.mark()
 		edit := fmt.Sprintf("sed -i 's/^  post_roll: .*/  post_roll: %s/' %s", []string{"1s", "2s"}[k/2%2], cfg)
 		appended := k%2 == 1
 		if appended {
@@ -561,7 +606,7 @@ func (c *campaign) config(cuts int) row {
 			c.fail(&r, "cut %d: publish the privacy command: %v", r.cuts+1, err)
 		}
 		c.cutAt(&r, c.uniform(300*time.Millisecond, 5*time.Second))
-		if len(c.b.find(rePrivacy)) > 0 {
+		if len(c.b.find(rePrivacy, from)) > 0 {
 			reached++ // doorbelld logged the command before the cut
 		}
 		// Acknowledged before the cut?
@@ -604,7 +649,7 @@ func (c *campaign) config(cuts int) row {
 			// or boot would have failed) must say it runs on the last good
 			// copy. The owner's fix: drop the NULs.
 			damaged++
-			if !c.b.waitLine(reLastGood, time.Minute) {
+			if !c.b.waitLine(reLastGood, 0, time.Minute) {
 				c.fail(&r, "cut %d: config.yaml damaged (%s) and doorbelld did not say it runs on the last good copy", r.cuts, strings.Join(strings.Fields(head), " "))
 				r.corrupt++
 				break

@@ -173,7 +173,7 @@ func (c *checks) crashReplay() {
 // in the other slot and exits 75; systemd starts the launcher again,
 // which runs the new slot; the new version confirms its health.
 func (c *checks) otaUpdate() {
-	b, err := c.cp.bundle("1.0.1")
+	b, _, err := c.cp.bundle("1.0.1")
 	if err != nil {
 		result("ota-update", false, "%v", err)
 		return
