@@ -379,6 +379,39 @@ func (c *checks) wear(idle time.Duration) {
 	day := 24*perHour + 20*float64(ring) + 100*float64(motion)
 	result("wear", ok1 && ok2 && ok3, "idle %s/hour; a ring with its clip %s, without (privacy mode) %s; a motion event with its clip %s; a day of 20 rings and 100 motion events %s",
 		mib(perHour), mib(float64(ring)), mib(float64(bare)), mib(float64(motion)), mib(day))
+	c.wearRAM(event, perHour)
+}
+
+// wearRAM measures a ring and a motion event with storage.mode: ram
+// (clips kept in RAM until a receiver confirms them; README "SD-card
+// wear"): the owner key it needs, the config changed, doorbelld
+// restarted; afterwards the config is put back and doorbelld restarted
+// again.
+func (c *checks) wearRAM(event func(line, kind string, clip bool) (int64, []string, bool), perHour float64) {
+	const cfg = "/etc/doorbell/config.yaml"
+	restart := func() bool {
+		n0 := c.cp.onlines()
+		_, rc := c.run("systemctl restart doorbelld", 2*time.Minute)
+		return rc == 0 && waitFor(2*time.Minute, func() bool { return c.cp.onlines() > n0 })
+	}
+	out, rc := c.run("cp -p "+cfg+" /root/config.disk.yaml && "+
+		"head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > /tmp/owner.key && install -m 0640 -o root -g doorbell /tmp/owner.key /etc/doorbell/owner.key && "+
+		"printf 'storage:\\n  mode: ram\\n' >> "+cfg+" && sed -i 's|^mqtt:$|mqtt:\\n  owner_key_file: /etc/doorbell/owner.key|' "+cfg+" && "+
+		"sync && doorbelld --check-config --config "+cfg, time.Minute)
+	if rc != 0 || !restart() {
+		result("wear-ram", false, "storage.mode: ram: rc=%d %s", rc, lastLines(out, 4))
+		c.run("cp -p /root/config.disk.yaml "+cfg+" && systemctl restart doorbelld", 2*time.Minute)
+		return
+	}
+	ring, rf, ok1 := event("0", "ring", true)
+	fmt.Printf("BOARD-WEAR: storage.mode ram, ring with clip: %d bytes; files: %s\n", ring, strings.Join(rf, ", "))
+	motion, mf, ok2 := event("1", "motion_end", true)
+	fmt.Printf("BOARD-WEAR: storage.mode ram, motion event with clip: %d bytes; files: %s\n", motion, strings.Join(mf, ", "))
+	out, rc = c.run("cp -p /root/config.disk.yaml "+cfg+" && sync", time.Minute)
+	back := rc == 0 && restart()
+	day := 24*perHour + 20*float64(ring) + 100*float64(motion)
+	result("wear-ram", ok1 && ok2 && back, "storage.mode: ram: a ring with its clip %s, a motion event with its clip %s; a day of 20 rings and 100 motion events %s; config put back and restarted: %v %s",
+		mib(float64(ring)), mib(float64(motion)), mib(day), back, lastLines(out, 2))
 }
 
 func mib(b float64) string {
