@@ -27,8 +27,7 @@ type board struct {
 	cmd     *exec.Cmd
 	sh      *shell
 	mu      sync.Mutex
-	lines   []string    // the serial console of this boot
-	times   []time.Time // when each line arrived
+	lines   []string // the serial console of this boot
 	flushed chan struct{}
 	exited  chan struct{} // closed when qemu has ended
 }
@@ -38,7 +37,7 @@ func (b *board) powerOn(deadline time.Time) error {
 	b.boots++
 	os.Remove(b.ctl)
 	b.mu.Lock()
-	b.lines, b.times = nil, nil
+	b.lines = nil
 	b.mu.Unlock()
 	b.cmd = exec.Command(b.argv[0], b.argv[1:]...)
 	out, err := b.cmd.StdoutPipe()
@@ -69,7 +68,6 @@ func (b *board) powerOn(deadline time.Time) error {
 			if l != "" {
 				b.mu.Lock()
 				b.lines = append(b.lines, strings.TrimRight(l, "\r\n"))
-				b.times = append(b.times, time.Now())
 				b.mu.Unlock()
 			}
 			if err != nil {
