@@ -13,7 +13,7 @@
 # per-package -timeout (CROSS_TEST_TIMEOUT, default 10m: the daemon package takes 1.5 min alone under qemu-user, over 5 on a loaded machine) so a hang fails fast.
 #
 # Usage: scripts/cross-test.sh [arm64|armv7|armv6 ...]   (default: all three)
-# Env:   DOORBELL_SKIP_APT=1 never runs apt-get.
+# Env:   DOORBELL_SKIP_APT=1 never runs apt-get; CROSS_PKGS (./...): the packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -59,10 +59,10 @@ for a in "${arches[@]}"; do
     armv6) envs=(GOARCH=arm GOARM=6 CC=arm-linux-gnueabi-gcc QEMU_CPU=arm1176); runner=qemu-arm-static ;;
     *) echo "cross-test.sh: unknown arch $a (want arm64, armv7, armv6)" >&2; exit 2 ;;
   esac
-  echo "== $a: go test ./... under $runner ${envs[*]}"
+  echo "== $a: go test ${CROSS_PKGS:-./...} under $runner ${envs[*]}"
   s=$SECONDS
   if env CGO_ENABLED=1 GOOS=linux "${envs[@]}" go test -count=1 -timeout "${CROSS_TEST_TIMEOUT:-10m}" -tags netgo,osusergo \
-       -ldflags '-linkmode external -extldflags -static' -exec "$runner" ./... >"$log/$a" 2>&1; then
+       -ldflags '-linkmode external -extldflags -static' -exec "$runner" ${CROSS_PKGS:-./...} >"$log/$a" 2>&1; then
     r=ok
   else
     r=FAILED; rc=1
@@ -72,7 +72,8 @@ for a in "${arches[@]}"; do
     grep -vE '^(ok|\?) ' "$log/$a" | tail -60
   fi
   npkg=$(grep -cE '^ok ' "$log/$a" || true)
-  echo "   $a: $r, $npkg packages ok, $((SECONDS - s)) s"
+  echo "   $a: $r, $npkg packages ok, $((SECONDS - s)) s; slowest: $(awk -F'\t' '/^ok /{sub("s$", "", $3); print $3 " " $2}' "$log/$a" |
+    sort -rn | head -4 | awk '{sub(".*/doorbelld/", "", $2); printf "%s%s %.0f s", (NR > 1 ? ", " : ""), $2, $1}')"
   summary+=("$a $r")
 done
 echo "cross-test: ${summary[*]}"
