@@ -20,7 +20,7 @@
 # It prints HIL-RESULT lines on the serial console and powers off; this
 # script counts them and ends with "HIL: N passed, M failed ...".
 #
-# Usage: [HIL_ARCH=amd64|arm64] scripts/hil.sh [step...]
+# Usage: [HIL_ARCH=amd64|arm64|armhf] scripts/hil.sh [step...]
 #   steps: deps kernel module build initramfs boot (default: all, in order);
 #          motion is an extra step for scripts/hil/peer.sh (HIL_PEER=1)
 # Env: HIL_ARCH (amd64), HIL_CACHE (${XDG_CACHE_HOME:-~/.cache}/doorbelld-hil:
@@ -42,7 +42,11 @@ case $ARCH in
          QEMU=(qemu-system-x86_64 -accel tcg); CONSOLE=ttyS0 ;;
   arm64) KFLAVOR=arm64; GOENV=(GOARCH=arm64); CC_T=aarch64-linux-gnu-gcc; CROSS=aarch64-linux-gnu-
          QEMU=(qemu-system-aarch64 -M virt -cpu cortex-a72); CONSOLE=ttyAMA0 ;;
-  *) echo "hil.sh: HIL_ARCH must be amd64 or arm64"; exit 2 ;;
+  # 32-bit ARM (Debian armhf, the armmp kernel: ARMv7). The board (board.sh)
+  # runs the armv6 release build on it, as a Pi Zero does.
+  armhf) KFLAVOR=armmp; GOENV=(GOARCH=arm GOARM=7); CC_T=arm-linux-gnueabihf-gcc; CROSS=arm-linux-gnueabihf-
+         QEMU=(qemu-system-arm -M virt -cpu cortex-a15); CONSOLE=ttyAMA0 ;;
+  *) echo "hil.sh: HIL_ARCH must be amd64, arm64 or armhf"; exit 2 ;;
 esac
 A=$H/$ARCH                      # per-arch cache
 KROOT=$A/kimage                 # dpkg -x linux-image-*
@@ -70,6 +74,7 @@ deps() {
   case $ARCH in
     amd64) want+=(qemu-system-x86) ;;
     arm64) want+=(qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross) ;;
+    armhf) want+=(qemu-system-arm gcc-arm-linux-gnueabihf libc6-dev-armhf-cross) ;;
   esac
   for p in "${want[@]}"; do installed "$p" || missing+=("$p"); done
   if ((${#missing[@]})); then
@@ -314,18 +319,22 @@ boot() {
 
 # peer_report LOG: CPU seconds per 1,000 frames from the PEER lines.
 peer_report() {
-  grep -aE '^(HIL|PEER|PEER-THREAD|motion|doorbelld):' "$1" || true
+  grep -aE '^(HIL|PEER|PEER-THREAD|PEER-WAIT|motion|doorbelld|doorbelld-video|doorbelld-video-2p):' "$1" || true
   grep -aq '^PEER: motion ' "$1" && grep -aq '^PEER: doorbelld ' "$1" || { echo "PEER: incomplete, see $1"; return 1; }
-  if sed -n 's/^PEER-PPROF: //p' "$1" | base64 -d > "$OUT/doorbelld.pprof" 2>/dev/null && [[ -s $OUT/doorbelld.pprof ]]; then
-    echo "PEER: doorbelld CPU profile: go tool pprof -top $OUT/doorbelld $OUT/doorbelld.pprof"
-  fi
+  local n
+  for n in doorbelld doorbelld-video doorbelld-video-2p; do
+    if sed -n "s/^PEER-PPROF: $n //p" "$1" | base64 -d > "$OUT/$n.pprof" 2>/dev/null && [[ -s $OUT/$n.pprof ]]; then
+      echo "PEER: $n CPU profile: go tool pprof -top $OUT/bin/doorbelld $OUT/$n.pprof"
+    fi
+  done
   awk '/^PEER: / {
       split($3, t, "="); split($4, w, "="); split($5, f, "=")
-      nominal = w[2] * 25; frames = (f[2] > 0) ? f[2] : nominal
+      split($10, r, "=")
+      nominal = w[2] * r[2]; frames = (f[2] > 0) ? f[2] : nominal
       split($6, k, "=")
       split($8, z, "="); split($9, x, "=")
-      printf "PEER-RESULT: %-9s %-9s %6.2f CPU s per 1,000 frames, %.1f context switches per frame (%.2f CPU s, %.0f%% of it in the kernel, over %.1f s wall, %d frames%s)\n",
-        $2, z[2], t[2] / 100 / frames * 1000, x[2] / frames, t[2] / 100, (t[2] > 0) ? 100 * k[2] / t[2] : 0, w[2], frames, (f[2] > 0) ? " counted" : " at the nominal 25 fps"
+      printf "PEER-RESULT: %-18s %-9s %6.2f CPU s per 1,000 frames, %.1f context switches per frame (%.2f CPU s, %.0f%% of it in the kernel, over %.1f s wall, %d frames%s)\n",
+        $2, z[2], t[2] / 100 / frames * 1000, x[2] / frames, t[2] / 100, (t[2] > 0) ? 100 * k[2] / t[2] : 0, w[2], frames, (f[2] > 0) ? " counted" : " at the camera'"'"'s " r[2] " fps"
     }' "$1"
 }
 

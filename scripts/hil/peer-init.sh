@@ -27,15 +27,22 @@ threads() {   # tid utime stime context-switches, one line per thread
   done
 }
 ctxsw() { cat /proc/$1/task/*/status | awk '/ctxt_switches/ {n += $2} END {print n}'; }  # every thread's, voluntary and not
-frames() { wget -q -O - http://127.0.0.1:8080/api/status 2>/dev/null | tr -d " \n" | sed -n 's/.*"Frames":\([0-9]*\).*/\1/p'; }
+# the camera's frame count (the first "Frames" in /api/status is the camera's)
+frames() { wget -q -O - http://127.0.0.1:8080/api/status 2>/dev/null | tr -d " \n" |
+  grep -o '"camera":{"Available":[a-z]*,"Format":{[^}]*},"LastError":"[^"]*","Frames":[0-9]*' | sed 's/.*://'; }
+# where each thread waits: tid, kernel wait channel, syscall number
+waits() { for t in /proc/$1/task/*; do echo "${t##*/} $(cat $t/wchan 2>/dev/null) $(cut -d' ' -f1 $t/syscall 2>/dev/null)"; done; }
 
 # measure NAME PID: CPU ticks over T seconds after a 5 s warm-up.
 measure() {
   sleep 5
   c0=$(ticks $2); k0=$(sticks $2); p0=$(faults $2); f0=$(frames); x0=$(ctxsw $2); s0=$(cut -d' ' -f1 /proc/uptime); threads $2 > /tmp/threads.0
-  sleep "$T"
+  : > /tmp/waits
+  i=0; while [ $i -lt "$T" ]; do sleep 1; waits $2 >> /tmp/waits; i=$((i + 1)); done
   c1=$(ticks $2); k1=$(sticks $2); p1=$(faults $2); f1=$(frames); x1=$(ctxsw $2); s1=$(cut -d' ' -f1 /proc/uptime); threads $2 > /tmp/threads.1
-  echo "PEER: $1 ticks=$((c1 - c0)) wall=$(awk "BEGIN{print $s1 - $s0}") frames_counted=$(( ${f1:-0} - ${f0:-0} )) system_ticks=$((k1 - k0)) page_faults=$((p1 - p0)) size=$SIZE context_switches=$((x1 - x0))"
+  # each thread's most frequent wait channel and syscall, sampled once a second
+  sort /tmp/waits | uniq -c | sort -k2,2n -k1,1nr | awk '!seen[$2]++ {printf "PEER-WAIT: %s tid %s: %s (syscall %s) in %d of '"$T"' samples\n", name, $2, $3, $4, $1}' name="$1" > /tmp/waits.top
+  echo "PEER: $1 ticks=$((c1 - c0)) wall=$(awk "BEGIN{print $s1 - $s0}") frames_counted=$(( ${f1:-0} - ${f0:-0} )) system_ticks=$((k1 - k0)) page_faults=$((p1 - p0)) size=$SIZE context_switches=$((x1 - x0)) fps=${FPS:-25}"
 }
 
 for SIZE in $(cat /etc/peer-sizes); do
@@ -44,18 +51,31 @@ sed -i "s/^  width: .*/  width: $W/; s/^  height: .*/  height: $H/" /etc/doorbel
 sed -i "s/^width .*/width $W/; s/^height .*/height $H/" /etc/motion.conf
 echo "HIL: peer comparison at $SIZE"
 
-/bin/doorbelld --config /etc/doorbell/config.yaml --cpuprofile /tmp/doorbelld-$SIZE.pprof > /tmp/doorbelld.log 2>&1 &
+# doorbelld as the board runs it (camera, microphone, speaker; its Go code
+# on one CPU, its default), then with the camera alone (audio off), as
+# motion is, and that again with a P per CPU (GOMAXPROCS=2: doorbelld's
+# default before it took one).
+grep -vE '^  (speaker|microphone|echo):' /etc/doorbell/config.yaml > /etc/doorbell/video.yaml
+for v in doorbelld:config: doorbelld-video:video: doorbelld-video-2p:video:2; do
+name=${v%%:*} procs=${v##*:} v=${v%:*}
+env ${procs:+GOMAXPROCS=$procs} /bin/doorbelld --config /etc/doorbell/${v#*:}.yaml --cpuprofile /tmp/$name-$SIZE.pprof > /tmp/doorbelld.log 2>&1 &
 pid=$!
-measure doorbelld $pid
+# the rate the camera runs at this size (vivid: 25 fps up to 640x480, 12.5 at
+# 1280x720); motion, which has no frame counter, is credited with it
+FPS=$(sleep 3; wget -q -O - http://127.0.0.1:8080/api/status | tr -d " \n" | grep -o '"FPS":[0-9.]*' | head -1 | cut -d: -f2)
+measure $name $pid
 echo "HIL: /api/status $(wget -q -O - http://127.0.0.1:8080/api/status | tr -d " \n" | head -c 900)"
-# per thread over the measured window: user and kernel ticks, context switches
+# per thread over the measured window: user and kernel ticks, context
+# switches, and where it waited most (PEER-WAIT)
 awk 'NR == FNR { u[$1] = $2; k[$1] = $3; v[$1] = $4; next }
-  { printf "PEER-THREAD: doorbelld tid %s: user %d kernel %d ticks, %d context switches\n", $1, $2 - u[$1], $3 - k[$1], $4 - v[$1] }' \
-  /tmp/threads.0 /tmp/threads.1 | sort -t' ' -k8 -n -r | head -8
+  { printf "PEER-THREAD: %s tid %s: user %d kernel %d ticks, %d context switches\n", name, $1, $2 - u[$1], $3 - k[$1], $4 - v[$1] }' \
+  name=$name /tmp/threads.0 /tmp/threads.1 | sort -t' ' -k8 -n -r | head -8
+cat /tmp/waits.top
 kill $pid; wait $pid
-grep -m3 -iE 'camera|error' /tmp/doorbelld.log | sed 's/^/doorbelld: /'
+grep -m3 -iE 'camera|error' /tmp/doorbelld.log | sed "s/^/$name: /"
 # the whole run's CPU profile, for go tool pprof on the host (peer.sh)
-[ "$SIZE" != "$(head -c 20 /etc/peer-sizes | cut -d' ' -f1)" ] || base64 /tmp/doorbelld-$SIZE.pprof | sed 's/^/PEER-PPROF: /'
+[ "$SIZE" != "$(head -c 20 /etc/peer-sizes | cut -d' ' -f1)" ] || base64 /tmp/$name-$SIZE.pprof | sed "s/^/PEER-PPROF: $name /"
+done
 
 mkdir -p /tmp/motion
 /motion/lib/ld.so --library-path /motion/lib /motion/motion -n -c /etc/motion.conf > /tmp/motion.log 2>&1 &
