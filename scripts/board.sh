@@ -34,7 +34,7 @@
 # scenario (outbox, clips, ota, config), each followed by e2fsck of the
 # image (after its journal replay), a boot and the scenario's checks.
 #
-# Usage: [BOARD_ARCH=amd64|arm64] [BOARD_CUTS=N] scripts/board.sh [step...]
+# Usage: [BOARD_ARCH=amd64|arm64|armhf] [BOARD_CUTS=N] scripts/board.sh [step...]
 #   steps: kernel rootfs image check (default: all, in order)
 # Env: BOARD_ARCH (amd64), BOARD_CUTS (2 per scenario; 50 for the figures in
 #      README), BOARD_SCENARIOS (outbox,clips,ota,config), BOARD_BENCH (1: run
@@ -42,7 +42,7 @@
 #      run), BOARD_WEAR_IDLE (60s: how long idle writes are measured),
 #      HIL_CACHE (shared with hil.sh), BOARD_OUT (the run's directory:
 #      image, logs; default $HIL_CACHE/board-<arch>/run), BOARD_TIMEOUT (900 s + 480 s per cut),
-#      BOARD_MEM (1024 MiB), BOARD_SMP (2), MIRROR (the Debian mirror).
+#      BOARD_MEM (1024 MiB; armhf 512), BOARD_SMP (2; armhf 1), MIRROR (the Debian mirror).
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 HERE=$REPO/scripts/board
@@ -55,7 +55,13 @@ mkdir -p "$B" "$OUT"
 case $ARCH in
   amd64) QEMU=(qemu-system-x86_64 -accel tcg); CONSOLE=ttyS0; DIST=amd64; GOARCH=amd64 ;;
   arm64) QEMU=(qemu-system-aarch64 -M virt -cpu cortex-a72); CONSOLE=ttyAMA0; DIST=arm64; GOARCH=arm64 ;;
-  *) echo "board.sh: BOARD_ARCH must be amd64 or arm64"; exit 2 ;;
+  # Pi Zero-class: 32-bit Debian (armhf) on one ARMv7 core (the armmp kernel
+  # needs v7; a Pi Zero's ARM1176 is v6) with 512 MiB, running the armv6
+  # release build, the one a Pi Zero gets. highmem=off: armmp has no LPAE,
+  # so qemu's PCIe space above 4 GiB (where the disk would sit) is out of reach.
+  armhf) QEMU=(qemu-system-arm -M virt,highmem=off -cpu cortex-a15); CONSOLE=ttyAMA0; DIST=armv6; GOARCH=arm; GOARM=6
+         : "${BOARD_SMP:=1}" "${BOARD_MEM:=512}" ;;
+  *) echo "board.sh: BOARD_ARCH must be amd64, arm64 or armhf"; exit 2 ;;
 esac
 [[ $(id -u) == 0 ]] || { echo "board.sh: run as root (debootstrap, chroot, image ownership)"; exit 1; }
 timed() { local s=$SECONDS; "$@"; echo "board.sh[$ARCH]: step $1 $((SECONDS - s)) s"; }
@@ -150,11 +156,11 @@ image() {
   cp "$HERE/doorbell.yaml" "$R/root/board.yaml"
   # The harness's hand on the plug (test image only): plugpull resets the
   # guest at one exact OTA install step (the power-cut campaign).
-  (cd "$REPO" && CGO_ENABLED=0 GOARCH=$GOARCH go build -o "$R/usr/local/sbin/plugpull" ./scripts/board/plugpull)
+  (cd "$REPO" && CGO_ENABLED=0 GOARCH=$GOARCH GOARM=${GOARM:-} go build -o "$R/usr/local/sbin/plugpull" ./scripts/board/plugpull)
   # BOARD_BENCH=1: the clip recorder's benchmarks, run in the guest (the
   # JPEG encode cost per frame on this board's CPU).
   if [[ ${BOARD_BENCH:-0} == 1 ]]; then
-    (cd "$REPO" && CGO_ENABLED=0 GOARCH=$GOARCH go test -c -o "$R/root/clip.test" ./capture/clip)
+    (cd "$REPO" && CGO_ENABLED=0 GOARCH=$GOARCH GOARM=${GOARM:-} go test -c -o "$R/root/clip.test" ./capture/clip)
   fi
   # The disk: ext4 made from the tree, as a flashed SD card.
   rm -f "$OUT/board.img"
@@ -209,7 +215,7 @@ check() {
   # scenario), and runs the host's Mosquitto itself (it stops it to play a
   # broker outage).
   "$OUT/boardcheck" -mosquitto "$MOSQ" -dir "$OUT" -port "$port" -ctl "$OUT/ctl.sock" -image "$OUT/board.img" \
-    -doorbellctl "$OUT/doorbellctl" -repo "$REPO" -goarch "$GOARCH" -cuts "$cuts" -wear-idle "${BOARD_WEAR_IDLE:-60s}" ${BOARD_SEED:+-seed "$BOARD_SEED"} ${BOARD_SCENARIOS:+-scenarios "$BOARD_SCENARIOS"} \
+    -doorbellctl "$OUT/doorbellctl" -repo "$REPO" -goarch "$DIST" -cuts "$cuts" -wear-idle "${BOARD_WEAR_IDLE:-60s}" ${BOARD_SEED:+-seed "$BOARD_SEED"} ${BOARD_SCENARIOS:+-scenarios "$BOARD_SCENARIOS"} \
     -timeout "${BOARD_TIMEOUT:-$((900 + cuts * 4 * 120))}s" -- "${qemu[@]}" 2>&1 | tee "$OUT/boardcheck.log" || rc=$?
   local pass fail last
   pass=$(grep -c '^BOARD-RESULT: [^ ]* PASS' "$OUT/boardcheck.log" || true)

@@ -45,7 +45,7 @@ case $ARCH in
   # 32-bit ARM (Debian armhf, the armmp kernel: ARMv7). The board (board.sh)
   # runs the armv6 release build on it, as a Pi Zero does.
   armhf) KFLAVOR=armmp; GOENV=(GOARCH=arm GOARM=7); CC_T=arm-linux-gnueabihf-gcc; CROSS=arm-linux-gnueabihf-
-         QEMU=(qemu-system-arm -M virt -cpu cortex-a15); CONSOLE=ttyAMA0 ;;
+         QEMU=(qemu-system-arm -M virt,highmem=off -cpu cortex-a15); CONSOLE=ttyAMA0 ;;
   *) echo "hil.sh: HIL_ARCH must be amd64, arm64 or armhf"; exit 2 ;;
 esac
 A=$H/$ARCH                      # per-arch cache

@@ -219,7 +219,7 @@ func main() {
 	repo := flag.String("repo", ".", "the source tree (update binaries are built from it)")
 	cuts := flag.Int("cuts", 0, "power cuts per scenario (0: no campaign)")
 	scenarios := flag.String("scenarios", "outbox,clips,ota,config", "power-cut scenarios, in order")
-	goarch := flag.String("goarch", "amd64", "the board's GOARCH (for the bundle of a script)")
+	goarch := flag.String("goarch", "amd64", "the board's release arch as scripts/build.sh names it: amd64, arm64, armv7 or armv6 (update bundles)")
 	wearIdle := flag.Duration("wear-idle", time.Minute, "how long the idle writes are measured")
 	seed := flag.Uint64("seed", 0, "random seed of the cut moments (0: from the clock)")
 	flag.Usage = func() {
@@ -291,7 +291,13 @@ func main() {
 	result("board-hardware", rc == 0, "%s", strings.Join(strings.Fields(out), " "))
 
 	// As a user does: unpack the release, run the installer, edit the config, start.
-	out, rc = run("cd /root && tar xzf doorbelld-*.tar.gz && cd doorbelld-*/ && scripts/install.sh", 5*time.Minute)
+	// An armv6 board (Pi Zero, uname armv6l) gets the armv6 build from
+	// uname alone; the emulated one has an ARMv7 CPU, so it is named.
+	env := ""
+	if *goarch == "armv6" {
+		env = "DOORBELL_ARCH=armv6 "
+	}
+	out, rc = run("cd /root && tar xzf doorbelld-*.tar.gz && cd doorbelld-*/ && "+env+"scripts/install.sh", 5*time.Minute)
 	result("install", rc == 0, "rc=%d: %s", rc, lastLines(out, 6))
 	// The owner's update key (README "Updates"): made on the host, the
 	// public half in the default ota.keys_file.

@@ -57,7 +57,7 @@ type campaign struct {
 	ctl      string // doorbellctl on the host
 	repo     string // for building update binaries
 	keyDir   string
-	goarch   string // the board's
+	goarch   string // the board's release arch (scripts/build.sh's name)
 	deadline time.Time
 
 	journaled map[string]bool // event ids the guest reported journaled
@@ -401,6 +401,16 @@ func (c *campaign) bundle(v string) (string, int64, error) {
 	}
 	out := filepath.Join(c.keyDir, "doorbelld-"+v+".bundle")
 	return out, fi.Size(), c.sign(bin, v, out)
+}
+
+// goFlags: doorbellctl ota sign's platform flags for a release arch (a
+// script carries none of its own).
+func goFlags(arch string) []string {
+	switch arch {
+	case "armv7", "armv6":
+		return []string{"--goos", "linux", "--goarch", "arm", "--goarm", arch[len(arch)-1:]}
+	}
+	return []string{"--goos", "linux", "--goarch", arch}
 }
 
 func (c *campaign) sign(bin, v, out string, extra ...string) error {

@@ -205,7 +205,7 @@ func (c *checks) otaRollback() {
 		return
 	}
 	b := bin + ".bundle"
-	if err := c.cp.sign(bin, "1.0.2", b, "--goos", "linux", "--goarch", c.cp.goarch); err != nil {
+	if err := c.cp.sign(bin, "1.0.2", b, goFlags(c.cp.goarch)...); err != nil {
 		result("ota-rollback", false, "%v", err)
 		return
 	}
