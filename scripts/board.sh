@@ -16,7 +16,7 @@
 #   boardcheck ─── unix socket ─────────▶ /dev/hvc0: board-ctl.service (sh)
 #
 # The image: debootstrap (minbase + systemd, udev, kmod, iproute2, procps;
-# second stage under qemu-user for arm64), the kernel's modules for the
+# second stage under qemu-user for arm64 and armhf), the kernel's modules for the
 # disk, network, vivid, snd-aloop and the out-of-tree gpio-sim (scripts/
 # hil.sh builds it), modules-load.d and board-gpio.service for the wiring.
 # The kernel boots with a small busybox initramfs that loads virtio and ext4
