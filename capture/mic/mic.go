@@ -261,7 +261,15 @@ func (m *Mic) session(ctx context.Context) error {
 	for {
 		buf := make([]int16, frames*f.Channels)
 		n, err := dev.Read(buf)
-		now := m.opts.Clock.Now()
+		// What the device captured since this chunk's last sample and
+		// still holds: the chunk ended that long before now.
+		var held time.Duration
+		if dl, ok := dev.(audio.Delayer); ok && err == nil {
+			if d, derr := dl.Delay(); derr == nil && d > 0 {
+				held = time.Duration(int64(d) * int64(time.Second) / int64(f.Rate))
+			}
+		}
+		now := m.opts.Clock.Now().Add(-held)
 		if ctx.Err() != nil || m.Status().Paused {
 			return nil
 		}
@@ -272,8 +280,8 @@ func (m *Mic) session(ctx context.Context) error {
 			buf = buf[:n/f.Channels*f.Channels]
 		}
 		c := capture.AudioChunk{Rate: f.Rate, Channels: f.Channels, Samples: buf}
-		// The chunk ended about now; its first sample came Duration
-		// before. Counting samples is smoother than the clock, but a lost
+		// The chunk ended about now (less what the device still holds);
+		// its first sample came Duration before. Counting samples is smoother than the clock, but a lost
 		// buffer or a card whose crystal drifts moves the count away from
 		// the wall clock: then it is set again.
 		latest := now.Add(-c.Duration())

@@ -172,6 +172,70 @@ func TestStampsCountSamplesFromTheFirstRead(t *testing.T) {
 	}
 }
 
+// heldMic is a paced microphone that says how much it still holds.
+type heldMic struct {
+	*pacedMic
+	held atomic.Int64 // frames; -1: Delay fails
+}
+
+func (h *heldMic) Delay() (int, error) {
+	n := h.held.Load()
+	if n < 0 {
+		return 0, errors.New("delay: no such ioctl")
+	}
+	return int(n), nil
+}
+
+// A reader that comes late finds the device holding what it captured
+// since the chunk: the chunk is stamped that much earlier, so the sound
+// stays where it was heard. A device that cannot say (Delay fails) keeps
+// the counted stamps.
+func TestStampsAllowForWhatTheDeviceStillHolds(t *testing.T) {
+	r := &rig{clk: clockwork.NewFakeClockAt(time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)),
+		ring: capture.NewAudioRing(2 * time.Second), errc: make(chan error, 1)}
+	r.t0 = r.clk.Now()
+	h := &heldMic{pacedMic: newPaced()}
+	r.m = mic.New(mic.Options{Open: func() (audio.Microphone, error) { return h, nil }, Ring: r.ring, Clock: r.clk})
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { r.errc <- r.m.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-r.errc; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+
+	// The first chunk ends at t0+20ms; the reader comes at t0+70ms, when
+	// the device holds 800 frames (50 ms at 16 kHz) more; it reads on at
+	// once, the device holding 30 ms, then (Delay failing) 10 ms.
+	r.clk.Advance(70 * time.Millisecond)
+	for i, held := range []int64{800, 480, -1} {
+		h.held.Store(held)
+		r.feedOnly(t, h.pacedMic, int16(i+1))
+	}
+	got := r.ring.Range(r.t0.Add(-time.Hour), r.t0.Add(time.Hour))
+	if len(got) != 3 {
+		t.Fatalf("ring holds %d chunks, want 3", len(got))
+	}
+	for i, c := range got {
+		if want := r.t0.Add(time.Duration(i) * 20 * time.Millisecond); !c.At.Equal(want) {
+			t.Errorf("chunk %d At %v, want %v", i, c.At.Sub(r.t0), want.Sub(r.t0))
+		}
+	}
+	if s := r.m.Status(); s.Resyncs != 0 {
+		t.Errorf("resyncs %d, want 0", s.Resyncs)
+	}
+}
+
+// feedOnly has p deliver a chunk at the clock's time, waiting until the Mic
+// has taken it.
+func (r *rig) feedOnly(t *testing.T, p *pacedMic, v int16) {
+	t.Helper()
+	n := r.m.Status().Chunks
+	p.in <- chunk(v)
+	waitFor(t, "chunk taken", func() bool { return r.m.Status().Chunks > n })
+}
+
 func TestFeedsGetChunksMutedOnRequest(t *testing.T) {
 	r := start(t)
 	p := <-r.o.ready

@@ -399,6 +399,21 @@ func (m *alsaMicrophone) Read(p []int16) (int, error) {
 	return n * ch, nil
 }
 
+// Delay is the frames captured that no Read has returned yet
+// (SNDRV_PCM_IOCTL_DELAY, after the driver's position is brought up to date).
+func (m *alsaMicrophone) Delay() (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed.Load() {
+		return 0, fmt.Errorf("audio: microphone %q: %w", m.d.name, ErrClosed)
+	}
+	n, err := m.pcm.Delay()
+	if err != nil {
+		return 0, m.d.errorf("delay", err)
+	}
+	return n, nil
+}
+
 func (m *alsaMicrophone) Close() error {
 	if m.closed.Swap(true) {
 		return nil

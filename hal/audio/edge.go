@@ -39,3 +39,11 @@ type Microphone interface {
 	// Close stops capture and releases the device.
 	Close() error
 }
+
+// Delayer is a Microphone that can say how many frames it has captured
+// that no Read has returned yet. capture/mic stamps each chunk with it, so
+// a reader that comes late (a busy CPU) does not shift the sound against
+// the video.
+type Delayer interface {
+	Delay() (frames int, err error)
+}
