@@ -22,8 +22,9 @@
 // Stamps: ALSA hands a period over when it is full, so a Read returns
 // about when its last sample was captured, unless the reader came late and
 // the device captured more since: a device that says how much it holds
-// (audio.Delayer, ALSA's delay) has that taken off too. The first sample's
-// time is that minus the chunk's length. Later chunks are stamped by counting
+// (audio.Delayer, ALSA's delay) has that taken off the first stamp and off
+// every stamp set again from the clock. The first sample's time is that
+// minus the chunk's length. Later chunks are stamped by counting
 // samples (smooth, no scheduling jitter); when the count is ahead of the
 // clock by more than Resync, or behind by more than the device's buffer
 // (Latency) plus Resync, the stamp is taken from the clock again and

@@ -261,15 +261,16 @@ func (m *Mic) session(ctx context.Context) error {
 	for {
 		buf := make([]int16, frames*f.Channels)
 		n, err := dev.Read(buf)
+		now := m.opts.Clock.Now()
 		// What the device captured since this chunk's last sample and
-		// still holds: the chunk ended that long before now.
+		// still holds (a reader that came late): the stamp set from the
+		// clock is moved back by that much.
 		var held time.Duration
 		if dl, ok := dev.(audio.Delayer); ok && err == nil {
 			if d, derr := dl.Delay(); derr == nil && d > 0 {
 				held = time.Duration(int64(d) * int64(time.Second) / int64(f.Rate))
 			}
 		}
-		now := m.opts.Clock.Now().Add(-held)
 		if ctx.Err() != nil || m.Status().Paused {
 			return nil
 		}
@@ -280,13 +281,16 @@ func (m *Mic) session(ctx context.Context) error {
 			buf = buf[:n/f.Channels*f.Channels]
 		}
 		c := capture.AudioChunk{Rate: f.Rate, Channels: f.Channels, Samples: buf}
-		// The chunk ended about now (less what the device still holds);
-		// its first sample came Duration before. Counting samples is smoother than the clock, but a lost
+		// The chunk ended about now; its first sample came Duration
+		// before. Counting samples is smoother than the clock, but a lost
 		// buffer or a card whose crystal drifts moves the count away from
-		// the wall clock: then it is set again.
+		// the wall clock: then it is set again, from the clock less what
+		// the device still held. The drift test itself uses the clock
+		// alone: a loopback or USB card that hands over a burst must not
+		// read as a lost buffer.
 		latest := now.Add(-c.Duration())
 		if base.IsZero() {
-			base, counted = latest, 0
+			base, counted = latest.Add(-held), 0
 		}
 		next = base.Add(time.Duration(counted * int64(time.Second) / int64(f.Rate)))
 		if next.After(latest.Add(m.opts.Resync)) || next.Before(latest.Add(-m.opts.Latency-m.opts.Resync)) {
@@ -294,9 +298,9 @@ func (m *Mic) session(ctx context.Context) error {
 				m.mu.Lock()
 				m.st.Resyncs++
 				m.mu.Unlock()
-				m.opts.Logger.Debug("mic: stamp set again from the clock", "drift", next.Sub(latest))
+				m.opts.Logger.Debug("mic: stamp set again from the clock", "drift", next.Sub(latest), "held", held)
 			}
-			base, counted, next = latest, 0, latest
+			base, counted, next = latest.Add(-held), 0, latest.Add(-held)
 		}
 		c.At = next
 		counted += int64(c.Frames())
