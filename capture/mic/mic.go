@@ -262,15 +262,6 @@ func (m *Mic) session(ctx context.Context) error {
 		buf := make([]int16, frames*f.Channels)
 		n, err := dev.Read(buf)
 		now := m.opts.Clock.Now()
-		// What the device captured since this chunk's last sample and
-		// still holds (a reader that came late): the stamp set from the
-		// clock is moved back by that much.
-		var held time.Duration
-		if dl, ok := dev.(audio.Delayer); ok && err == nil {
-			if d, derr := dl.Delay(); derr == nil && d > 0 {
-				held = time.Duration(int64(d) * int64(time.Second) / int64(f.Rate))
-			}
-		}
 		if ctx.Err() != nil || m.Status().Paused {
 			return nil
 		}
@@ -284,13 +275,10 @@ func (m *Mic) session(ctx context.Context) error {
 		// The chunk ended about now; its first sample came Duration
 		// before. Counting samples is smoother than the clock, but a lost
 		// buffer or a card whose crystal drifts moves the count away from
-		// the wall clock: then it is set again, from the clock less what
-		// the device still held. The drift test itself uses the clock
-		// alone: a loopback or USB card that hands over a burst must not
-		// read as a lost buffer.
+		// the wall clock: then it is set again.
 		latest := now.Add(-c.Duration())
 		if base.IsZero() {
-			base, counted = latest.Add(-held), 0
+			base, counted = m.fromClock(dev, f, c, latest), 0
 		}
 		next = base.Add(time.Duration(counted * int64(time.Second) / int64(f.Rate)))
 		if next.After(latest.Add(m.opts.Resync)) || next.Before(latest.Add(-m.opts.Latency-m.opts.Resync)) {
@@ -298,14 +286,34 @@ func (m *Mic) session(ctx context.Context) error {
 				m.mu.Lock()
 				m.st.Resyncs++
 				m.mu.Unlock()
-				m.opts.Logger.Debug("mic: stamp set again from the clock", "drift", next.Sub(latest), "held", held)
+				m.opts.Logger.Debug("mic: stamp set again from the clock", "drift", next.Sub(latest))
 			}
-			base, counted, next = latest.Add(-held), 0, latest.Add(-held)
+			base, counted = m.fromClock(dev, f, c, latest), 0
+			next = base
 		}
 		c.At = next
 		counted += int64(c.Frames())
 		m.deliver(c)
 	}
+}
+
+// fromClock is the stamp of chunk c, just read, set from the clock: latest
+// (the read's end less c's length), or, when the device says how much it
+// has captured since c and still holds (a reader that came late), the
+// clock now less that and c's length. Only a stamp set from the clock asks
+// (the first, a resync): the drift test uses the clock alone, as a
+// loopback or USB card that hands over a burst is not a lost buffer.
+func (m *Mic) fromClock(dev audio.Microphone, f audio.Format, c capture.AudioChunk, latest time.Time) time.Time {
+	dl, ok := dev.(audio.Delayer)
+	if !ok {
+		return latest
+	}
+	d, err := dl.Delay()
+	if err != nil || d < 0 {
+		return latest
+	}
+	held := time.Duration(int64(d) * int64(time.Second) / int64(f.Rate))
+	return m.opts.Clock.Now().Add(-held - c.Duration())
 }
 
 // deliver puts c into the ring and every feed.

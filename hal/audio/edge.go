@@ -41,9 +41,9 @@ type Microphone interface {
 }
 
 // Delayer is a Microphone that can say how many frames it has captured
-// that no Read has returned yet. capture/mic stamps each chunk with it, so
-// a reader that comes late (a busy CPU) does not shift the sound against
-// the video.
+// that no Read has returned yet. capture/mic takes it off a stamp it sets
+// from the clock, so a reader that came late (a busy CPU) does not shift
+// the sound against the video.
 type Delayer interface {
 	Delay() (frames int, err error)
 }
