@@ -1,6 +1,6 @@
 #!/bin/busybox sh
-# /init of the peer-comparison guest (scripts/hil/peer.sh): runs doorbelld and
-# then Debian's motion on the same vivid stream (YUYV at 25 fps) for
+# /init of the peer-comparison guest (scripts/hil/peer.sh): runs doorbelld
+# (three ways, see below) and then Debian's motion on the same vivid stream for
 # PEER_SECONDS each, at each size of PEER_SIZES (/etc/peer-sizes), and
 # prints their CPU time and context switches as PEER lines.
 /bin/busybox --install -s /bin

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Peer comparison: CPU seconds per 1,000 frames of doorbelld and of Debian's
-# motion (4.5, motion detection on, all outputs off), one after the other on
-# the same vivid stream (YUYV 640x480@25) in the amd64 HIL guest (TCG: the
-# absolute numbers are emulated-CPU seconds, only the ratio means something).
+# Peer comparison: CPU seconds and context switches per 1,000 frames of
+# doorbelld and of Debian's motion (4.5, motion detection on, all outputs
+# off), one after the other on the same vivid YUYV stream in the amd64 HIL
+# guest (TCG: the absolute numbers are emulated-CPU seconds, only the ratio
+# means something). doorbelld runs three ways: as configured for the HIL
+# (camera, microphone, speaker), camera only (as motion), and camera only
+# with GOMAXPROCS=2; each thread's CPU, switches and most frequent wait
+# channel are printed (PEER-THREAD, PEER-WAIT), and a CPU profile of each.
 # motion is dynamically linked: it runs from the initramfs with its ~220
 # libraries (resolved with ldd on this amd64 bookworm host) and their loader.
 #
