@@ -145,11 +145,14 @@ func (m *Mic) SetPaused(on bool) {
 		f.end(live.ErrPrivate)
 	}
 	if on {
-		if dev != nil {
-			_ = dev.Close() // unblocks Run's Read
-		}
+		// No chunk reaches the ring once paused is set (deliver checks it
+		// under mu): empty it, then close the device, so whoever sees
+		// the device closed sees the ring empty.
 		if m.opts.Ring != nil {
 			m.opts.Ring.Reset()
+		}
+		if dev != nil {
+			_ = dev.Close() // unblocks Run's Read
 		}
 		m.opts.Logger.Info("mic: closed (privacy mode)")
 	} else {
@@ -318,10 +321,16 @@ func (m *Mic) fromClock(dev audio.Microphone, f audio.Format, c capture.AudioChu
 
 // deliver puts c into the ring and every feed.
 func (m *Mic) deliver(c capture.AudioChunk) {
+	m.mu.Lock()
+	if m.paused {
+		// Read before privacy mode came on: it goes nowhere (SetPaused
+		// empties the ring once no chunk can reach it any more).
+		m.mu.Unlock()
+		return
+	}
 	if m.opts.Ring != nil {
 		m.opts.Ring.Push(c)
 	}
-	m.mu.Lock()
 	feeds := make([]*Feed, 0, len(m.feeds))
 	for f := range m.feeds {
 		feeds = append(feeds, f)
