@@ -319,10 +319,10 @@ boot() {
 
 # peer_report LOG: CPU seconds per 1,000 frames from the PEER lines.
 peer_report() {
-  grep -aE '^(HIL|PEER|PEER-THREAD|PEER-WAIT|motion|doorbelld|doorbelld-video|doorbelld-video-2p):' "$1" || true
+  grep -aE '^(HIL|PEER|PEER-THREAD|PEER-WAIT|motion|doorbelld|doorbelld-video|doorbelld-video-1p):' "$1" || true
   grep -aq '^PEER: motion ' "$1" && grep -aq '^PEER: doorbelld ' "$1" || { echo "PEER: incomplete, see $1"; return 1; }
   local n
-  for n in doorbelld doorbelld-video doorbelld-video-2p; do
+  for n in doorbelld doorbelld-video doorbelld-video-1p; do
     if sed -n "s/^PEER-PPROF: $n //p" "$1" | base64 -d > "$OUT/$n.pprof" 2>/dev/null && [[ -s $OUT/$n.pprof ]]; then
       echo "PEER: $n CPU profile: go tool pprof -top $OUT/bin/doorbelld $OUT/$n.pprof"
     fi

@@ -51,12 +51,11 @@ sed -i "s/^  width: .*/  width: $W/; s/^  height: .*/  height: $H/" /etc/doorbel
 sed -i "s/^width .*/width $W/; s/^height .*/height $H/" /etc/motion.conf
 echo "HIL: peer comparison at $SIZE"
 
-# doorbelld as the board runs it (camera, microphone, speaker; its Go code
-# on one CPU, its default), then with the camera alone (audio off), as
-# motion is, and that again with a P per CPU (GOMAXPROCS=2: doorbelld's
-# default before it took one).
+# doorbelld as the board runs it (camera, microphone, speaker), then with
+# the camera alone (audio off), as motion is, and that again on one P
+# (GOMAXPROCS=1: what a one-core Pi Zero gets, and an option elsewhere).
 grep -vE '^  (speaker|microphone|echo):' /etc/doorbell/config.yaml > /etc/doorbell/video.yaml
-for v in doorbelld:config: doorbelld-video:video: doorbelld-video-2p:video:2; do
+for v in doorbelld:config: doorbelld-video:video: doorbelld-video-1p:video:1; do
 name=${v%%:*} procs=${v##*:} v=${v%:*}
 env ${procs:+GOMAXPROCS=$procs} /bin/doorbelld --config /etc/doorbell/${v#*:}.yaml --cpuprofile /tmp/$name-$SIZE.pprof > /tmp/doorbelld.log 2>&1 &
 pid=$!

@@ -5,7 +5,7 @@
 # guest (TCG: the absolute numbers are emulated-CPU seconds, only the ratio
 # means something). doorbelld runs three ways: as configured for the HIL
 # (camera, microphone, speaker), camera only (as motion), and camera only
-# with GOMAXPROCS=2; each thread's CPU, switches and most frequent wait
+# with GOMAXPROCS=1; each thread's CPU, switches and most frequent wait
 # channel are printed (PEER-THREAD, PEER-WAIT), and a CPU profile of each.
 # motion is dynamically linked: it runs from the initramfs with its ~220
 # libraries (resolved with ldd on this amd64 bookworm host) and their loader.

@@ -28,7 +28,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
@@ -50,25 +49,7 @@ const envLastGood = "DOORBELLD_LAST_GOOD_CONFIG"
 // so systemd's Restart=on-failure starts the daemon again (EX_TEMPFAIL).
 const exitRestart = 75
 
-func main() {
-	oneProc()
-	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
-}
-
-// oneProc runs doorbelld's Go code on one CPU at a time unless the
-// GOMAXPROCS environment variable asks for more. Its work is a frame every
-// 40-70 ms, a few sound chunks and a few network peers: with one P per
-// core the runtime hands each frame's wake-ups from thread to thread. In
-// the emulated board (scripts/hil/peer.sh, vivid at 640x480, 25 fps, two
-// CPUs) one P halved the CPU per 1,000 frames (4.54 s to 2.35 s; Debian's
-// motion 3.37 s) and cut context switches from 28.8 to 9.5 per frame.
-// A Pi Zero has one core anyway; the blocking reads (GPIO, V4L2, ALSA)
-// still run on their own threads.
-func oneProc() {
-	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(1)
-	}
-}
+func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
 
 func fullVersion() string {
 	v := version
