@@ -138,7 +138,10 @@ func (o *Options) capabilities() *mqtt.Capabilities {
 		return c
 	}
 	c.MaximumPacketSize = uint32(o.MaxPacketSize)
-	c.MaximumClients = int64(o.MaxClients)
+	// MaxClients is enforced by access.OnConnect, which counts kept
+	// sessions too and logs and counts each refusal. mochi's own cap
+	// (connected clients) is left open: it would refuse a login in the
+	// moment a leaving client is still counted, silently.
 	c.MaximumClientWritesPending = maxWritesPending
 	c.MaximumInflight = uint16(min(2*o.MaxQueued, 65535)) // a connected client's; see access.OnQosPublish
 	c.ReceiveMaximum = receiveMaximum
