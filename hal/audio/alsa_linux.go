@@ -316,6 +316,20 @@ func (s *alsaSpeaker) Stream(ctx context.Context, rate, channels int, src func(p
 		// drop once more (idempotent) so nothing buffered is heard.
 		pcm.Stop()
 	}()
+	// Silence in all of the device's buffer but one period, before src
+	// is first asked: from then on each write waits for a period to be
+	// played, so src is asked once a period. Without it the first
+	// writes would take a whole buffer (80 ms) from src at once, and a
+	// talk whose jitter buffer had gathered its prefill (60 ms) while the
+	// device opened would run dry at its start.
+	if prime := int(pcm.BufferSize()) - int(pcm.PeriodSize()); prime > 0 {
+		if _, err := pcm.Write(make([]byte, prime*f.FrameBytes())); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return s.d.errorf("stream write", err)
+		}
+	}
 	buf := make([]byte, int(pcm.PeriodSize())*f.FrameBytes())
 	for ctx.Err() == nil {
 		conv.Convert(buf, src)

@@ -28,9 +28,10 @@
 //	back-channel ──Write([]int16)──▶ Talk: jitter buffer ──fill──▶ Run's goroutine
 //	  never blocks;                  prefill 60 ms, then play;     Speaker.Stream:
 //	  voice (> -50 dBFS) sets        dry: silence, Underruns++,    StreamConverter per
-//	  Status.TalkVoiceUntil          gather the prefill again;     20 ms period ▶ ALSA
-//	                                 over 300 ms: drop the         (80 ms buffer; ctx
-//	                                 oldest, Dropped++             done: DROP, no drain)
+//	  Status.TalkVoiceUntil          gather a prefill 40 ms        20 ms period ▶ ALSA
+//	                                 longer (≤ 200 ms) again;      (80 ms buffer; ctx
+//	                                 over 300 ms: drop the         done: DROP, no drain)
+//	                                 oldest, Dropped++
 //
 // Talk has PRIORITY over quick replies:
 //   - Player.Talk cuts the running reply and drops a waiting one (both

@@ -16,7 +16,11 @@ type Speaker interface {
 	// to one period of samples at a time (a whole number of frames; src
 	// returns how many it filled, and the rest of p is played as silence)
 	// and writes each period, paced by the device, until ctx is done: then
-	// it drops what is buffered (no drain) and returns ctx's error. src
+	// it drops what is buffered (no drain) and returns ctx's error. It
+	// fills the device's buffer with silence but for one period before it
+	// first calls src, so src is asked for one period each period from
+	// the start (not for a whole buffer at once, which would drain what
+	// a jitter buffer gathered before the device was open). src
 	// is called on Stream's goroutine and must not block. Stream calls
 	// must not overlap a Play or another Stream.
 	Stream(ctx context.Context, rate, channels int, src func(p []int16) int) error

@@ -28,6 +28,12 @@ type PlayerOptions struct {
 	// TalkPrefill is how much talk sound the jitter buffer gathers before
 	// it plays, and again after it ran dry. Default 60 ms.
 	TalkPrefill time.Duration
+	// TalkPrefillMax: each time a session's jitter buffer runs dry, the
+	// prefill it gathers again grows by TalkPrefillStep, up to this
+	// (the sound came later than the prefill covered: the network or
+	// the board showed more jitter, so the session trades some delay for
+	// no more gaps). Default 200 ms; kept within TalkPrefill..TalkMax.
+	TalkPrefillMax time.Duration
 	// TalkMax caps the jitter buffer: beyond it the oldest talk sound is
 	// dropped, so a burst from the network does not grow the delay.
 	// Default 300 ms (at least TalkPrefill).
@@ -54,6 +60,10 @@ func (o *PlayerOptions) ensureDefaults() {
 		o.TalkMax = 300 * time.Millisecond
 	}
 	o.TalkMax = max(o.TalkMax, o.TalkPrefill)
+	if o.TalkPrefillMax <= 0 {
+		o.TalkPrefillMax = 200 * time.Millisecond
+	}
+	o.TalkPrefillMax = min(max(o.TalkPrefillMax, o.TalkPrefill), o.TalkMax)
 	if o.TalkDelay <= 0 {
 		o.TalkDelay = StreamDelay
 	}

@@ -20,6 +20,10 @@ var (
 	ErrStopped      = errors.New("audio player stopped")
 )
 
+// TalkPrefillStep is how much a talk session's prefill grows each time
+// its jitter buffer runs dry (up to PlayerOptions.TalkPrefillMax).
+const TalkPrefillStep = 40 * time.Millisecond
+
 // voiceFloor is the mean square (in S16 units²) above which written talk
 // sound counts as voice for Status.TalkVoiceUntil: -50 dBFS RMS.
 const voiceFloor = 32768 * 32768 * 1e-5
@@ -35,13 +39,16 @@ type Talk struct {
 	cancel         context.CancelCauseFunc
 	running        bool // Run has taken it (guarded by p.mu)
 
-	mu      sync.Mutex
-	over    bool
-	warned  bool    // a write of partial frames was logged
-	buf     []int16 // ring of up to TalkMax
-	head, n int     // samples: index of the oldest buffered, how many
-	prefill int     // samples to gather before playing
-	waiting bool    // gathering prefill: silence until then
+	mu        sync.Mutex
+	over      bool
+	warned    bool      // a write of partial frames was logged
+	buf       []int16   // ring of up to TalkMax
+	head, n   int       // samples: index of the oldest buffered, how many
+	prefill   int       // samples to gather before playing
+	step      int       // samples the prefill grows by after running dry
+	maxPre    int       // samples the prefill grows to at most
+	waiting   bool      // gathering prefill: silence until then
+	lastWrite time.Time // the last Write's time, for the log of an underrun
 	// this session's counts, in frames, for the end's log
 	played, underruns, dropped uint64
 }
@@ -77,6 +84,8 @@ func (p *Player) Talk(name string, rate, channels int) *Talk {
 	capFrames := max(frames(p.opts.TalkMax), frames(p.opts.TalkPrefill), 1)
 	t.buf = make([]int16, capFrames*channels)
 	t.prefill = frames(p.opts.TalkPrefill) * channels
+	t.step = frames(TalkPrefillStep) * channels
+	t.maxPre = max(frames(p.opts.TalkPrefillMax)*channels, t.prefill)
 
 	p.mu.Lock()
 	old := p.talk
@@ -111,7 +120,8 @@ var errCutByTalk = errors.New("cut short by a talk")
 // Write queues interleaved samples for the speaker and returns at once;
 // it copies them (the caller keeps samples). The jitter buffer gathers
 // PlayerOptions.TalkPrefill before it plays (and again after it ran dry,
-// counted TalkUnderruns); beyond TalkMax the oldest samples are dropped
+// counted TalkUnderruns, TalkPrefillStep more each time up to
+// PlayerOptions.TalkPrefillMax); beyond TalkMax the oldest samples are dropped
 // (TalkDropped). A trailing partial frame is dropped (counted, logged once
 // a session). After the session ended (Done), Write does nothing.
 func (t *Talk) Write(samples []int16) {
@@ -155,6 +165,7 @@ func (t *Talk) Write(samples []int16) {
 		t.dropped += uint64(over / ch)
 		t.p.talkDropped.Add(uint64(over / ch))
 	}
+	t.lastWrite = now
 	tail := (t.head + t.n) % c
 	k := copy(t.buf[tail:], samples)
 	copy(t.buf, samples[k:])
@@ -176,12 +187,13 @@ func (t *Talk) Write(samples []int16) {
 // into p and returns how many.
 func (t *Talk) fill(p []int16) int {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	if t.over {
+		t.mu.Unlock()
 		return 0
 	}
 	if t.waiting {
 		if t.n == 0 || t.n < t.prefill {
+			t.mu.Unlock()
 			return 0
 		}
 		t.waiting = false
@@ -191,14 +203,24 @@ func (t *Talk) fill(p []int16) int {
 	copy(p[m:k], t.buf)
 	t.head = (t.head + k) % c
 	t.n -= k
-	if k < len(p) {
-		// Ran dry: silence until the prefill is gathered again.
+	dry := k < len(p)
+	if dry {
+		// Ran dry: silence until the prefill is gathered again, and a
+		// larger one: the sound came later than the prefill covered.
 		t.waiting = true
+		t.prefill = min(t.prefill+t.step, t.maxPre)
 		t.underruns++
 		t.p.talkUnderruns.Add(1)
 	}
 	t.played += uint64(k / t.channels)
 	t.p.talkPlayed.Add(uint64(k / t.channels))
+	last, prefill := t.lastWrite, t.prefill
+	t.mu.Unlock()
+	if dry {
+		t.p.opts.Logger.Debug("audio: talk ran dry: silence until the prefill is gathered again",
+			"talk", t.name, "short_frames", (len(p)-k)/t.channels, "since_last_write", t.p.opts.Clock.Since(last),
+			"prefill", time.Duration(int64(prefill/t.channels)*int64(time.Second)/int64(t.rate)))
+	}
 	return k
 }
 
@@ -302,6 +324,7 @@ func (p *Player) runTalk(ctx context.Context, t *Talk) {
 	}
 	t.mu.Lock()
 	played, underruns, dropped := t.played, t.underruns, t.dropped
+	prefill := time.Duration(int64(t.prefill/t.channels) * int64(time.Second) / int64(t.rate))
 	t.mu.Unlock()
 	why := context.Cause(t.ctx)
 	if errors.Is(why, ErrTalkClosed) || errors.Is(why, ErrTalkReplaced) {
@@ -309,8 +332,8 @@ func (p *Player) runTalk(ctx context.Context, t *Talk) {
 		p.st.LastError = ""
 		p.mu.Unlock()
 		log.Info("audio: talk ended", "why", why, "format", spk.Format().String(),
-			"played", time.Duration(int64(played)*int64(time.Second)/int64(t.rate)), "underruns", underruns, "dropped_frames", dropped)
+			"played", time.Duration(int64(played)*int64(time.Second)/int64(t.rate)), "underruns", underruns, "dropped_frames", dropped, "prefill", prefill)
 		return
 	}
-	log.Error("audio: talk ended", "err", why, "underruns", underruns, "dropped_frames", dropped)
+	log.Error("audio: talk ended", "err", why, "underruns", underruns, "dropped_frames", dropped, "prefill", prefill)
 }

@@ -150,21 +150,50 @@ func TestTalkUnderrunPlaysSilenceAndRefills(t *testing.T) {
 	if st.TalkUnderruns != 1 || st.TalkPlayed != 4*pkt {
 		t.Fatalf("status %+v, want one underrun (counted once while dry), 4 packets played", st)
 	}
-	write(t, tk, packet(4)) // below the prefill again: still silent
+	// It ran dry, so it gathers 40 ms more than before: 100 ms, 5 packets.
+	write(t, tk, packets(4, 7)) // the old prefill's 3 packets: still silent
 	pull(t, r.spk, 1)
-	write(t, tk, packets(5, 7))
-	pull(t, r.spk, 3)
+	write(t, tk, packets(7, 9))
+	pull(t, r.spk, 5)
 	s := lastStream(t, r.spk)
 	silence := make([]int16, pkt)
 	var want []int16
 	want = append(want, packets(0, 4)...)
 	want = append(want, slices.Concat(silence, silence, silence)...)
-	want = append(want, packets(4, 7)...)
+	want = append(want, packets(4, 9)...)
 	if !slices.Equal(s.Samples, want) {
-		t.Fatalf("speaker got %v…, want 4 packets, 3 silent periods, packets 4-6", s.Samples[:min(len(s.Samples), 8)])
+		t.Fatalf("speaker got %v…, want 4 packets, 3 silent periods, packets 4-8", s.Samples[:min(len(s.Samples), 8)])
 	}
-	if st := r.p.Status(); st.TalkUnderruns != 1 || st.TalkPlayed != 7*pkt {
-		t.Errorf("status %+v, want 1 underrun, 7 packets played", st)
+	if st := r.p.Status(); st.TalkUnderruns != 1 || st.TalkPlayed != 9*pkt {
+		t.Errorf("status %+v, want 1 underrun, 9 packets played", st)
+	}
+}
+
+// Each time the buffer runs dry the prefill grows by 40 ms, to 200 ms at
+// most: a session on a jittery network trades some delay for no more gaps.
+func TestTalkPrefillGrowsAfterEachUnderrunUpToItsCap(t *testing.T) {
+	r := talkRig(t, g711)
+	r.run(t)
+	tk := openTalk(t, r.p)
+	streamStarted(t, r.spk)
+	// Prefills in packets: 3 (60 ms), then 5, 7, 9, 10 (200 ms), 10.
+	for i, pre := range []int{3, 5, 7, 9, 10, 10} {
+		before := r.p.Status().TalkPlayed
+		write(t, tk, packets(0, pre-1))
+		pull(t, r.spk, 1)
+		if st := r.p.Status(); st.TalkPlayed != before {
+			t.Fatalf("round %d: played with %d packets buffered: the prefill is under %d ms", i, pre-1, pre*20)
+		}
+		write(t, tk, packet(pre-1)) // the prefill is complete
+		pull(t, r.spk, pre+1)      // all of it, then dry
+		st := r.p.Status()
+		if got := st.TalkPlayed - before; got != uint64(pre*pkt) {
+			t.Fatalf("round %d: played %d frames once %d packets were buffered, want %d: the prefill is not %d ms",
+				i, got, pre, pre*pkt, pre*20)
+		}
+		if st.TalkUnderruns != uint64(i+1) {
+			t.Fatalf("round %d: %d underruns, want %d", i, st.TalkUnderruns, i+1)
+		}
 	}
 }
 
