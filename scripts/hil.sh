@@ -257,10 +257,16 @@ initramfs() {
 # clip_ffprobe judges the clip hilcheck dumped on the console (HIL-CLIPDATA)
 # with the host's ffprobe: codec, frame count and duration, as a HIL-RESULT line.
 clip_ffprobe() {
-  local txt=$1 mp4=$OUT/clip.mp4 want_frames want_ms got
+  local txt=$1 mp4=$OUT/clip.mp4 want_frames want_ms want_sum sum got
   grep -aq '^HIL-CLIP: ' "$txt" || return 0
-  read -r want_frames want_ms < <(sed -n 's/^HIL-CLIP: [^ ]* frames=\([0-9]*\) duration_ms=\([0-9]*\).*/\1 \2/p' "$txt" | head -1)
+  read -r want_frames want_ms want_sum < <(sed -n 's/^HIL-CLIP: [^ ]* frames=\([0-9]*\) duration_ms=\([0-9]*\) sha256=\([0-9a-f]*\).*/\1 \2 \3/p' "$txt" | head -1)
   sed -n 's/^HIL-CLIPDATA: //p' "$txt" | base64 -d > "$mp4" 2>/dev/null || true
+  sum=$(sha256sum "$mp4" | cut -d' ' -f1)
+  if [[ $sum != "${want_sum:-}" ]]; then
+    # Not the clip's fault: a line of its dump was broken on the way.
+    echo "HIL-RESULT: clip-ffprobe FAIL the clip's dump on the console does not decode to the clip: sha256 $sum of $(stat -c %s "$mp4") bytes, hilcheck read ${want_sum:-none} from the file" | tee -a "$txt"
+    return 0
+  fi
   if ! command -v ffprobe >/dev/null; then
     echo "HIL-RESULT: clip-ffprobe FAIL ffprobe not installed on the host" | tee -a "$txt"; return 0
   fi

@@ -7,6 +7,11 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 ifconfig lo 127.0.0.1 up
+# The console carries the results (and the clip, base64): kernel messages
+# stay in dmesg (its tail is printed at the end), or one printed in the
+# middle of a line corrupts it (vivid's "schedule_timeout: wrong timeout
+# value" with a stack trace, when its thread falls behind on an emulated CPU).
+dmesg -n 1
 KVER=$(uname -r)
 up() { cut -d' ' -f1 /proc/uptime; }
 res() { echo "HIL-RESULT: $*"; }

@@ -21,6 +21,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"flag"
@@ -369,7 +370,7 @@ func (c *checker) checkClip(e event) {
 		return
 	}
 	result("clip-file", true, "%s, %d bytes", filepath.Base(files[0]), len(b))
-	fmt.Printf("HIL-CLIP: %s frames=%d duration_ms=%d\n", cm.ID, cm.Frames, cm.End.Sub(cm.Start).Milliseconds())
+	fmt.Printf("HIL-CLIP: %s frames=%d duration_ms=%d sha256=%x\n", cm.ID, cm.Frames, cm.End.Sub(cm.Start).Milliseconds(), sha256.Sum256(b))
 	c.tone.report(cm.ID, cm.Start, cm.Audio)
 	enc := base64.StdEncoding.EncodeToString(b)
 	for len(enc) > 0 {
@@ -699,7 +700,7 @@ func main() {
 	if *rtspURL != "" {
 		c.liveRTSP(*rtspURL)
 		if *talk {
-			c.talkRoundTrip(*rtspURL)
+			c.talkRoundTrip(*rtspURL, *logPath)
 		}
 	}
 	if *httpAddr != "" {

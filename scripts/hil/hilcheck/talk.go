@@ -1,7 +1,12 @@
 package main
 
 import (
+	"bufio"
+	"fmt"
+	"io"
 	"math"
+	"os"
+	"regexp"
 	"sync"
 	"time"
 
@@ -28,8 +33,9 @@ const (
 // it back. The received track must hold the chirp (normalised
 // correlation ≥ 0.8): the whole talk path, RTSP → ALSA → ALSA → RTSP, on
 // real drivers. The lag is the round trip.
-func (c *checker) talkRoundTrip(url string) {
+func (c *checker) talkRoundTrip(url, logPath string) {
 	const name = "talk-roundtrip"
+	defer logSince(logPath, logSize(logPath), talkLogRE)
 	u, err := base.ParseURL(url)
 	if err != nil {
 		result(name, false, "URL %s: %v", url, err)
@@ -104,19 +110,19 @@ func (c *checker) talkRoundTrip(url string) {
 	}
 
 	// A chirp, 300 to 2500 Hz over 1 s: one clear correlation peak.
-	sent := make([]int16, talkRate)
-	for i := range sent {
-		x := float64(i) / talkRate
-		sent[i] = int16(12000 * math.Sin(2*math.Pi*(300*x+1100*x*x)))
-	}
+	sent := chirp()
 	enc, err := backF.CreateEncoder()
 	if err != nil {
 		result(name, false, "encoder: %v", err)
 		return
 	}
 	sentAt := heard() // where in the track the talk began, give or take the track's delay
-	tick := time.NewTicker(20 * time.Millisecond)
+	// Each packet leaves at its own time from the first, as a phone's
+	// microphone makes them: when this sender is held up, the late ones
+	// follow at once (a network burst), and the pace never drifts.
+	t0 := time.Now()
 	for i := 0; i < len(sent); i += talkPacket {
+		time.Sleep(time.Until(t0.Add(time.Duration(i) * time.Second / talkRate))) // the pace of a voice, not a wait for a result
 		lpcm := make(g711.Mulaw, 0, 2*talkPacket)
 		for _, v := range sent[i : i+talkPacket] {
 			lpcm = append(lpcm, byte(uint16(v)>>8), byte(v))
@@ -132,13 +138,10 @@ func (c *checker) talkRoundTrip(url string) {
 			}
 		}
 		if err != nil {
-			tick.Stop()
 			result(name, false, "send packet %d: %v", i/talkPacket, err)
 			return
 		}
-		<-tick.C // the pace of a voice, not a wait for a result
 	}
-	tick.Stop()
 	want := sentAt + 3*talkRate // the chirp and 2 s for it to come back
 	if !waitFor(15*time.Second, func() bool { return heard() >= want }) {
 		result(name, false, "the audio track stopped at %d samples", heard())
@@ -148,10 +151,70 @@ func (c *checker) talkRoundTrip(url string) {
 	track8k := append([]int16(nil), got[:want]...)
 	mu.Unlock()
 	corr, lag := bestCorrelation(track8k, sent, sentAt)
-	// 0.8, not 0.9: on an emulated CPU the jitter buffer may run dry once
-	// (an underrun splices silence into the chirp; 0.90-0.97 measured).
-	result(name, corr >= 0.8, "normalised correlation %.4f of the chirp sent on the back-channel with the stream's audio track, found %v after where the talk began in the track (round trip: jitter buffer, speaker buffer, capture period, track delay)",
+	p := findPieces(track8k, sent, sentAt)
+	// Judged by pieces, not by the whole: on an emulated CPU the jitter
+	// buffer may run dry once, and what comes after arrives later by the
+	// new prefill (a splice of silence). That costs the whole chirp's
+	// correlation (0.77-0.86 measured with one splice, 0.90-0.97 with
+	// none) but loses no sound; a lost or garbled piece fails.
+	ok := p.found >= talkPieces-2 && p.inOrder
+	result(name, ok, "%d of %d pieces of 50 ms of the chirp sent on the back-channel found in the stream's audio track (want ≥ %d, in order; correlation ≥ %.1f each), %d splices, first at %v after where the talk began in the track, last %v later (round trip: jitter buffer, speaker buffer, capture period, track delay); whole chirp: normalised correlation %.4f at %v",
+		p.found, talkPieces, talkPieces-2, pieceCorr, p.splices, time.Duration(p.first)*time.Second/talkRate, time.Duration(p.last-p.first)*time.Second/talkRate,
 		corr, time.Duration(lag)*time.Second/talkRate)
+}
+
+// The 1 s chirp is judged in talkPieces pieces of 50 ms.
+const (
+	talkPieces = 20
+	pieceCorr  = 0.8
+)
+
+// pieces is what findPieces found.
+type pieces struct {
+	found       int  // pieces with a normalised correlation ≥ pieceCorr
+	inOrder     bool // each found piece at least as late as the one before (5 ms slack)
+	splices     int  // steps of more than 5 ms in lag between found pieces
+	first, last int  // the first and last found piece's lag, in samples
+}
+
+// findPieces looks for each 50 ms piece of want in got from index from on,
+// anywhere in what follows.
+func findPieces(got, want []int16, from int) pieces {
+	const slack = talkRate / 200 // 5 ms
+	n := len(want) / talkPieces
+	p := pieces{inOrder: true, first: -1}
+	prev := -1
+	for k := range talkPieces {
+		c, lag := bestCorrelation(got, want[k*n:(k+1)*n], from+k*n)
+		if c < pieceCorr {
+			continue
+		}
+		p.found++
+		if p.first < 0 {
+			p.first = lag
+		}
+		p.last = lag
+		if prev >= 0 {
+			if lag < prev-slack {
+				p.inOrder = false
+			}
+			if lag > prev+slack {
+				p.splices++
+			}
+		}
+		prev = lag
+	}
+	return p
+}
+
+// chirp is 1 s sweeping from 300 to 2500 Hz at talkRate.
+func chirp() []int16 {
+	s := make([]int16, talkRate)
+	for i := range s {
+		x := float64(i) / talkRate
+		s[i] = int16(12000 * math.Sin(2*math.Pi*(300*x+1100*x*x)))
+	}
+	return s
 }
 
 // bestCorrelation slides want over got from index from on and returns
@@ -178,4 +241,40 @@ func bestCorrelation(got, want []int16, from int) (float64, int) {
 		}
 	}
 	return best, at
+}
+
+// talkLogRE picks doorbelld's log lines that explain a talk round trip:
+// the talk session's end (played, underruns, dropped), the microphone's
+// stamps and reopenings, the RTSP back-channel.
+var talkLogRE = regexp.MustCompile(`audio: talk|mic: |rtsp: talk|back-channel|underrun|xrun`)
+
+// logSize is the size of the log at path now (0 if it cannot be read).
+func logSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// logSince prints the lines of the log at path after offset that match
+// re, as "hilcheck: log" lines: what doorbelld said during a check.
+func logSince(path string, offset int64, re *regexp.Regexp) {
+	f, err := os.Open(path)
+	if err != nil {
+		fmt.Printf("hilcheck: log %s: %v\n", path, err)
+		return
+	}
+	defer f.Close()
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		fmt.Printf("hilcheck: log %s: %v\n", path, err)
+		return
+	}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if re.MatchString(sc.Text()) {
+			fmt.Printf("hilcheck: log %s\n", sc.Text())
+		}
+	}
 }
