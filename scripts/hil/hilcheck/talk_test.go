@@ -7,14 +7,14 @@ import (
 
 // track is what the stream's audio track would hold: lead samples of
 // silence, then the chirp with gap samples of silence spliced in at
-// splice (no gap: none), then 2 s of silence.
+// splice (no gap: none), then 0.2 s of silence.
 func track(lead, splice, gap int) []int16 {
 	c := chirp()
 	t := make([]int16, lead)
 	t = append(t, c[:splice]...)
 	t = append(t, make([]int16, gap)...)
 	t = append(t, c[splice:]...)
-	return append(t, make([]int16, 2*talkRate)...)
+	return append(t, make([]int16, talkRate/5)...)
 }
 
 func TestPiecesOfAWholeChirp(t *testing.T) {
