@@ -102,6 +102,16 @@ func openTalk(t *testing.T, p *audio.Player) *audio.Talk {
 	return tk
 }
 
+// talking is a running talkRig with a talk open and its stream started.
+func talking(t *testing.T) (*rig, *audio.Talk) {
+	t.Helper()
+	r := talkRig(t, g711)
+	r.run(t)
+	tk := openTalk(t, r.p)
+	streamStarted(t, r.spk)
+	return r, tk
+}
+
 func lastStream(t *testing.T, spk *audiotest.Speaker) audiotest.Streamed {
 	t.Helper()
 	s := spk.Streams()
@@ -140,10 +150,7 @@ func TestTalkPlaysTheWrittenSamplesInOrder(t *testing.T) {
 }
 
 func TestTalkUnderrunPlaysSilenceAndRefills(t *testing.T) {
-	r := talkRig(t, g711)
-	r.run(t)
-	tk := openTalk(t, r.p)
-	streamStarted(t, r.spk)
+	r, tk := talking(t)
 	write(t, tk, packets(0, 4))
 	pull(t, r.spk, 6) // 4 packets, then dry
 	st := r.p.Status()
@@ -172,10 +179,7 @@ func TestTalkUnderrunPlaysSilenceAndRefills(t *testing.T) {
 // Each time the buffer runs dry the prefill grows by 40 ms, to 200 ms at
 // most: a session on a jittery network trades some delay for no more gaps.
 func TestTalkPrefillGrowsAfterEachUnderrunUpToItsCap(t *testing.T) {
-	r := talkRig(t, g711)
-	r.run(t)
-	tk := openTalk(t, r.p)
-	streamStarted(t, r.spk)
+	r, tk := talking(t)
 	// Prefills in packets: 3 (60 ms), then 5, 7, 9, 10 (200 ms), 10.
 	for i, pre := range []int{3, 5, 7, 9, 10, 10} {
 		before := r.p.Status().TalkPlayed
@@ -198,10 +202,7 @@ func TestTalkPrefillGrowsAfterEachUnderrunUpToItsCap(t *testing.T) {
 }
 
 func TestTalkOverflowDropsTheOldest(t *testing.T) {
-	r := talkRig(t, g711)
-	r.run(t)
-	tk := openTalk(t, r.p)
-	streamStarted(t, r.spk)
+	r, tk := talking(t)
 	// 20 packets in a burst: 400 ms, the buffer holds 300 ms (15).
 	for k := range 20 {
 		write(t, tk, packet(k))
@@ -342,10 +343,7 @@ func TestSecondTalkReplacesTheFirst(t *testing.T) {
 }
 
 func TestTalkCloseStopsPromptly(t *testing.T) {
-	r := talkRig(t, g711)
-	r.run(t)
-	tk := openTalk(t, r.p)
-	streamStarted(t, r.spk)
+	r, tk := talking(t)
 	write(t, tk, packets(0, 15)) // 300 ms buffered
 	pull(t, r.spk, 1)
 	tk.Close()
@@ -405,10 +403,7 @@ func TestTalkWithoutSpeakerIsDegraded(t *testing.T) {
 }
 
 func TestTalkVoiceUntil(t *testing.T) {
-	r := talkRig(t, g711)
-	r.run(t)
-	tk := openTalk(t, r.p)
-	streamStarted(t, r.spk)
+	r, tk := talking(t)
 	t0 := r.clk.Now()
 	if st := r.p.Status(); !st.TalkVoiceUntil.IsZero() {
 		t.Fatalf("TalkVoiceUntil %v before any voice", st.TalkVoiceUntil)
