@@ -189,7 +189,7 @@ func TestTalkPrefillGrowsAfterEachUnderrunUpToItsCap(t *testing.T) {
 			t.Fatalf("round %d: played with %d packets buffered: the prefill is under %d ms", i, pre-1, pre*20)
 		}
 		write(t, tk, packet(pre-1)) // the prefill is complete
-		pull(t, r.spk, pre+1)      // all of it, then dry
+		pull(t, r.spk, pre+1)       // all of it, then dry
 		st := r.p.Status()
 		if got := st.TalkPlayed - before; got != uint64(pre*pkt) {
 			t.Fatalf("round %d: played %d frames once %d packets were buffered, want %d: the prefill is not %d ms",
