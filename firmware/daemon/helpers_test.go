@@ -29,7 +29,11 @@ func simConfig(t testing.TB, broker string) config.Config {
 	c.HTTP.Listen = "127.0.0.1:0"
 	c.RTSP.Listen = "127.0.0.1:0"
 	c.MQTT.TopicPrefix = fmt.Sprintf("dbtest%d_%d", os.Getpid(), testSeq.Add(1))
-	c.MQTT.ClientID = ""
+	// Unique on the shared test broker: another test process (the cross
+	// tests under qemu beside the -race run) has daemons with the same
+	// device id, and a second client with one's id takes over its session
+	// (its subscriptions, so its commands) and disconnects it.
+	c.MQTT.ClientID = "doorbelld-" + c.MQTT.TopicPrefix
 	c.GPIO.PIR.Hold = config.Dur(time.Second)
 	c.Camera.FPS = 10
 	c.Log.Level = "warn"

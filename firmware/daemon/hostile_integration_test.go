@@ -5,7 +5,9 @@ package daemon
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"net"
+	"os"
 	"runtime"
 	"strings"
 	"testing"
@@ -78,7 +80,7 @@ var attacks = []attack{
 	}},
 	{name: "8 MiB command", run: func(t *testing.T, r *running) {
 		big := strings.Repeat("O", 8<<20)
-		c := paho.NewClient(paho.NewClientOptions().AddBroker(r.d.brokerURL()).SetClientID("big"))
+		c := paho.NewClient(paho.NewClientOptions().AddBroker(r.d.brokerURL()).SetClientID(fmt.Sprintf("big-%d-%d", os.Getpid(), testSeq.Add(1))))
 		if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 			t.Fatal(tok.Error())
 		}

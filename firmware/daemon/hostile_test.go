@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"image"
 	"image/jpeg"
 	"math/rand/v2"
@@ -241,7 +242,7 @@ func TestRAMClipFreedOnlyByOwner(t *testing.T) {
 		t.Fatalf("clips in RAM after forged dones: %d, want 1", r.d.clips.Stats().Clips)
 	}
 	// The owner's pull frees it.
-	pc := paho.NewClient(paho.NewClientOptions().AddBroker(r.d.brokerURL()).SetClientID("owner-puller"))
+	pc := paho.NewClient(paho.NewClientOptions().AddBroker(r.d.brokerURL()).SetClientID(fmt.Sprintf("owner-puller-%d-%d", os.Getpid(), testSeq.Add(1))))
 	if tok := pc.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatal(tok.Error())
 	}
