@@ -77,10 +77,11 @@ export DOORBELL_TEST_BROKER="tcp://127.0.0.1:$port"
 # One run: the integration tag adds the broker tests to every package's
 # unit tests (no test is built only without it), so a separate unit run
 # would run them all twice.
-# The unit tests on ARM under qemu-user (no broker, no root) run beside it:
-# each is the other's load (no test may depend on timing; README asks for
-# exactly this load run before a change lands), and together they take
-# about 4 minutes less than one after the other. armv6 and armv7 are the
+# The unit tests on ARM under qemu-user run beside it, on the same
+# Mosquitto (so every test's MQTT client id must be its own): each is the
+# other's load (no test may depend on timing; README asks for exactly this
+# load run before a change lands), and together they take about 3 minutes
+# less than one after the other. armv6 and armv7 are the
 # same 32-bit code (GOARM picks the floating-point and atomic
 # instructions): every package runs on the stricter armv6 CPU model, and
 # armv7 runs the packages at the hardware edge (ioctls, their struct
